@@ -1,0 +1,212 @@
+"""Declarative dataset recipes: source files, checksums, labels, channels and windowing.
+
+A recipe is a YAML file in ``data_recipes/``. It says *what* the standardized dataset is;
+:mod:`eegbench.data.readers` and :mod:`eegbench.data.standardize` say *how* it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eegbench.resources import recipes_dir
+
+logger = logging.getLogger(__name__)
+
+
+class RecipeError(ValueError):
+    """A recipe is malformed or its source files do not match it."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One recording file found on disk, with the metadata parsed from its name."""
+
+    path: Path
+    relpath: str
+    groups: dict[str, str]
+    sha256: str | None  # pinned checksum, None when the recipe does not pin this file
+
+    @property
+    def subject(self) -> str:
+        """Subject identifier parsed from the file name."""
+        return self.groups["subject"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A parsed dataset recipe (see ``data_recipes/*.yaml`` for the fields)."""
+
+    name: str
+    raw: dict[str, Any] = field(repr=False)
+    path: Path | None = None
+
+    # -- convenient accessors ------------------------------------------------------------
+    @property
+    def source(self) -> dict[str, Any]:
+        """The ``source`` section (folder, reader, pattern, sha256, base_url)."""
+        return self.raw["source"]
+
+    @property
+    def classes(self) -> list[str]:
+        """Ordered class names; the integer label is the index in this list."""
+        return list(self.raw["labels"]["classes"])
+
+    @property
+    def declared_sfreq(self) -> float:
+        """Sampling rate every source file must have."""
+        return float(self.raw["sfreq"])
+
+    @property
+    def channels(self) -> dict[str, Any]:
+        """The ``channels`` section (rename, pick, types, montage)."""
+        return self.raw["channels"]
+
+    @property
+    def windows(self) -> dict[str, Any]:
+        """The ``windows`` section (kind, length_s, stride_s, ...)."""
+        return self.raw["windows"]
+
+    @property
+    def expected(self) -> dict[str, Any]:
+        """Integrity expectations checked while reading."""
+        return self.raw.get("expected", {})
+
+    def fingerprint(self) -> str:
+        """Return a stable hash of the recipe content (part of every cache key)."""
+        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def label_of(self, source: SourceFile) -> str:
+        """Return the class name of a whole-file-labelled source file.
+
+        Raises
+        ------
+        RecipeError
+            If the file's label group has no entry in ``labels.map``.
+        """
+        spec = self.raw["labels"]
+        key = source.groups.get(spec["from"])
+        mapping = {str(k): v for k, v in spec["map"].items()}
+        if key is None or key not in mapping:
+            raise RecipeError(
+                f"{source.path}: cannot label this file: its '{spec['from']}' is {key!r}, "
+                f"expected one of {sorted(mapping)} (recipe '{self.name}', labels.map)."
+            )
+        return mapping[key]
+
+    # -- source discovery ----------------------------------------------------------------
+    def discover(self, data_root: Path) -> list[SourceFile]:
+        """List the recipe's files present under ``data_root``, sorted by path.
+
+        Parameters
+        ----------
+        data_root : Path
+            Root folder holding one sub-folder per dataset (``source.folder``).
+
+        Returns
+        -------
+        list of SourceFile
+            Files whose path relative to the dataset folder matches ``source.pattern``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the dataset folder does not exist or holds no matching file.
+        """
+        folder = Path(data_root) / self.source["folder"]
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"Dataset '{self.name}': folder {folder} does not exist. Set paths.data_root "
+                f"(or the EEGBENCH_DATA_ROOT environment variable) to the folder that holds "
+                f"'{self.source['folder']}/', or download it from {self.source.get('base_url')}."
+            )
+        pattern = re.compile(self.source["pattern"])
+        pinned = {str(k): str(v) for k, v in (self.source.get("sha256") or {}).items()}
+        found = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel = path.relative_to(folder).as_posix()
+            match = pattern.fullmatch(rel)
+            if match is None:
+                continue
+            found.append(SourceFile(path, rel, match.groupdict(), pinned.get(rel)))
+        if not found:
+            raise FileNotFoundError(
+                f"Dataset '{self.name}': no file in {folder} matches the recipe pattern "
+                f"{self.source['pattern']!r}."
+            )
+        unpinned = [s.relpath for s in found if s.sha256 is None]
+        if unpinned:
+            logger.warning(
+                "Dataset '%s': %d file(s) have no pinned sha256 in the recipe and are used "
+                "unverified: %s", self.name, len(unpinned), ", ".join(unpinned[:5]),
+            )
+        return found
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksum(source: SourceFile) -> str:
+    """Hash ``source`` and compare with its pinned checksum.
+
+    Returns
+    -------
+    str
+        The file's sha256.
+
+    Raises
+    ------
+    RecipeError
+        If the file is pinned and its sha256 differs.
+    """
+    actual = sha256_of(source.path)
+    if source.sha256 is not None and actual != source.sha256:
+        raise RecipeError(
+            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
+            f"{actual}. The file is corrupt, truncated or not the released version; "
+            "re-download it."
+        )
+    return actual
+
+
+_REQUIRED_KEYS = ("name", "source", "labels", "channels", "sfreq", "windows")
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Load a recipe by built-in name (``physionet_eegmat``) or by YAML path.
+
+    Raises
+    ------
+    RecipeError
+        If the recipe is unknown or lacks a required section.
+    """
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
+        path = candidate
+    else:
+        path = recipes_dir() / f"{name_or_path}.yaml"
+        if not path.is_file():
+            known = sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+            raise RecipeError(
+                f"Invalid value for the 'recipe' parameter. Allowed values are {known} or a "
+                f"path to a .yaml recipe, but got {str(name_or_path)!r}."
+            )
+    raw = yaml.safe_load(path.read_text())
+    missing = [k for k in _REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise RecipeError(f"Recipe {path} lacks required section(s): {missing}.")
+    return Recipe(name=raw["name"], raw=raw, path=path)

@@ -1,0 +1,78 @@
+"""The model contract every benchmark model follows, and the model registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eegbench.registry import Registry
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    """What the data look like: shared by every model (braindecode's signal parameters)."""
+
+    n_chans: int
+    n_times: int
+    sfreq: float
+    n_outputs: int
+    ch_names: tuple[str, ...] = ()
+    ch_pos: dict[str, list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any], n_times: int) -> SignalSpec:
+        """Build from a :class:`~eegbench.data.cache.WindowsDataset` ``info`` dict."""
+        return cls(
+            n_chans=len(info["ch_names"]),
+            n_times=int(n_times),
+            sfreq=float(info["sfreq"]),
+            n_outputs=len(info["classes"]),
+            ch_names=tuple(info["ch_names"]),
+            ch_pos=dict(info.get("ch_pos", {})),
+        )
+
+
+class BenchmarkModel(ABC):
+    """A classifier evaluated by the protocols.
+
+    Subclasses implement :meth:`fit` (training data plus validation data drawn from
+    training subjects only), :meth:`predict_proba` and :meth:`n_parameters`.
+    """
+
+    #: "classical", "specialist" or "foundation"
+    family: str = "specialist"
+
+    @abstractmethod
+    def fit(
+        self,
+        X_train: np.ndarray,
+        y_train: np.ndarray,
+        X_valid: np.ndarray,
+        y_valid: np.ndarray,
+        signal: SignalSpec,
+        seed: int,
+    ) -> dict[str, Any]:
+        """Fit on training windows; return a report dict (e.g. best epoch)."""
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Return class probabilities, shape (n_windows, n_classes)."""
+
+    @abstractmethod
+    def n_parameters(self) -> int:
+        """Return the number of fitted (trainable) parameters."""
+
+
+#: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
+MODELS: Registry = Registry("model", group="eegbench.models")
+
+
+def build_model(name: str, **params: Any) -> BenchmarkModel:
+    """Instantiate the registered model ``name`` with ``params``."""
+    # Importing the built-in modules registers them.
+    from eegbench.models import classical, deep  # noqa: F401
+
+    return MODELS.get(name)(**params)

@@ -1,0 +1,31 @@
+"""Locate the shipped configuration and recipe folders (checkout or installed wheel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _resource_dir(name: str) -> Path:
+    """Return ``eegbench/<name>`` inside a wheel, else ``<checkout>/<name>``."""
+    packaged = _PACKAGE_DIR / name
+    if packaged.is_dir():
+        return packaged
+    checkout = _PACKAGE_DIR.parent / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(
+        f"eegbench resource folder '{name}' not found: looked in {packaged} (installed wheel) "
+        f"and {checkout} (source checkout). Reinstall eegbench."
+    )
+
+
+def config_dir() -> Path:
+    """Return the folder holding the Hydra configuration tree (``conf/``)."""
+    return _resource_dir("conf")
+
+
+def recipes_dir() -> Path:
+    """Return the folder holding the built-in dataset recipes (``data_recipes/``)."""
+    return _resource_dir("data_recipes")

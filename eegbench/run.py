@@ -1,0 +1,129 @@
+"""Orchestrate one job: dataset x model x protocol, over seeds and folds.
+
+Each finished fold is written to the results store at once; a re-run of the same command
+skips folds whose row exists, so an interrupted run resumes without losing or duplicating
+results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from eegbench.data.cache import WindowsDataset, load_windows
+from eegbench.data.recipe import load_recipe
+from eegbench.data.standardize import PreprocessSpec
+from eegbench.metrics import compute_metrics
+from eegbench.models.base import SignalSpec, build_model
+from eegbench.protocols.splitters import Fold, make_splitter
+from eegbench.results.provenance import config_hash, git_revision, package_versions
+from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.store import ResultStore
+
+logger = logging.getLogger(__name__)
+
+#: Config sections that define a result's identity (paths, logging and seeds do not).
+IDENTITY_SECTIONS = ("dataset", "preprocess", "model", "protocol", "trainer")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def load_dataset(cfg: DictConfig) -> WindowsDataset:
+    """Load (or build and cache) the standardized windows named by ``cfg.dataset``."""
+    recipe = load_recipe(cfg.dataset.recipe)
+    spec = PreprocessSpec.from_config(cfg.preprocess)
+    subjects = cfg.dataset.get("subjects")
+    return load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
+                        subjects=None if subjects is None else [str(s) for s in subjects])
+
+
+def identity_hash(cfg: DictConfig) -> str:
+    """Hash the parts of the config that determine a result (not paths or seeds)."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    return config_hash({k: container.get(k) for k in IDENTITY_SECTIONS})
+
+
+def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
+                  chash: str) -> ResultRow:
+    """Fit the configured model on ``fold`` and score it on the test windows."""
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    params = dict(model_cfg.get("params") or {})
+    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    model = build_model(model_cfg["name"], **params)
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+    y = ds.y
+    t0 = time.perf_counter()
+    fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid], y[fold.valid],
+                           signal, seed)
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proba = model.predict_proba(ds.X[fold.test])
+    inference_seconds = time.perf_counter() - t0
+    return ResultRow(
+        dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
+        fold=fold.name, test_subject=",".join(fold.test_subjects), model=model_cfg["name"],
+        family=model.family, adaptation=str(model_cfg.get("adaptation", "from_scratch")),
+        seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
+        n_train=len(fold.train), n_valid=len(fold.valid), n_test=len(fold.test),
+        n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
+        inference_seconds=round(inference_seconds, 4), peak_rss_mb=round(_peak_rss_mb(), 1),
+        git_revision=git_revision(), versions=package_versions(), fit_report=fit_report,
+        valid_subjects=list(fold.valid_subjects),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Run every (seed, fold) of the configured job that is not yet in the store.
+
+    Returns
+    -------
+    list of dict
+        The rows of this job (new and previously stored), for a summary.
+    """
+    ds = load_dataset(cfg)
+    store = ResultStore(cfg.paths.results_dir)
+    chash = identity_hash(cfg)
+    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
+    name = protocol.pop("name")
+    rows: list[dict[str, Any]] = []
+    n_new = n_skipped = 0
+    for seed in cfg.seeds:
+        splitter = make_splitter(name, seed=int(seed), **protocol)
+        folds = list(splitter.split(ds.meta))
+        for i, fold in enumerate(folds, 1):
+            identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
+                        "fold": fold.name, "model": cfg.model.name,
+                        "adaptation": str(cfg.model.get("adaptation", "from_scratch")),
+                        "seed": int(seed), "shots": None, "config_hash": chash}
+            key = row_key(identity)
+            if store.has(key):
+                n_skipped += 1
+                logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
+                            cfg.model.name, seed, i, len(folds), fold.name)
+                continue
+            row = evaluate_fold(cfg, ds, fold, int(seed), chash)
+            store.write(row)
+            n_new += 1
+            logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
+                        cfg.model.name, seed, i, len(folds), fold.name,
+                        row.metrics["balanced_accuracy"], row.train_seconds)
+    frame = store.to_frame()
+    if len(frame):
+        mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))]
+        rows = mine.to_dict("records")
+        scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
+        logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "
+                    "over %d fold(s). Results: %s", cfg.model.name, cfg.dataset.name, name,
+                    n_new, n_skipped, np.nanmean(scores), np.nanstd(scores), len(scores),
+                    Path(cfg.paths.results_dir).resolve())
+    return rows
