@@ -164,7 +164,7 @@ def fit_classifier(
             loss = loss_fn(module(xb.to(device)), yb.to(device))
             loss.backward()
             optimizer.step()
-            train_loss += float(loss) * len(yb)
+            train_loss += loss.item() * len(yb)
             n_seen += len(yb)
         valid_loss = _mean_loss(module, X_valid, y_valid, loss_fn, 256, device)
         history.append({"epoch": epoch, "train_loss": train_loss / max(n_seen, 1),
