@@ -93,9 +93,9 @@ class LeaveOneSubjectOut:
                 f"(1 test, {self.n_valid_subjects} validation, >=1 train); got {len(subjects)}."
             )
         subject_col = meta["subject"].to_numpy()
-        for test_subject in subjects:
+        for position, test_subject in enumerate(subjects):
             rest = subjects[subjects != test_subject]
-            rng = np.random.default_rng([self.seed, int(np.flatnonzero(subjects == test_subject)[0])])
+            rng = np.random.default_rng([self.seed, position])
             valid_subjects = np.sort(rng.choice(rest, size=self.n_valid_subjects, replace=False))
             is_test = subject_col == test_subject
             is_valid = np.isin(subject_col, valid_subjects)
