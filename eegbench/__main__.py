@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import hydra
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from eegbench.resources import config_dir
+
+logger = logging.getLogger("eegbench")
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
-    from eegbench.run import run_experiment
+    from eegbench.results.failures import clear_failure, record_failure
+    from eegbench.run import identity_hash, run_experiment
 
-    run_experiment(cfg)
+    hydra_cfg = HydraConfig.get()
+    try:
+        chash = identity_hash(cfg)
+        run_experiment(cfg)
+    except Exception as err:
+        overrides = list(hydra_cfg.overrides.task)
+        path = record_failure(cfg.paths.results_dir, identity_hash(cfg), overrides,
+                              OmegaConf.to_container(cfg, resolve=False), err)
+        logger.error("job failed (%s: %s); failure recorded in %s", type(err).__name__, err,
+                     path)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise
+        # In a sweep, the other jobs go on; the failure stays on record.
+        return
+    clear_failure(cfg.paths.results_dir, chash)
+    logger.info("done. Build the tables with: python -m eegbench.leaderboard --results %s",
+                cfg.paths.results_dir)
 
 
 def main() -> None:
@@ -24,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,7 +21,7 @@ from eegbench.data.cache import WindowsDataset, load_windows
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
-from eegbench.models.base import SignalSpec, build_model
+from eegbench.models.base import MODELS, SignalSpec, build_model
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -44,6 +44,14 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
     subjects = cfg.dataset.get("subjects")
     return load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
                         subjects=None if subjects is None else [str(s) for s in subjects])
+
+
+def check_model_name(name: str) -> None:
+    """Raise a "did you mean" error now if ``name`` is not a registered model."""
+    import eegbench.models.classical  # noqa: F401  (registers the built-ins)
+    import eegbench.models.deep  # noqa: F401
+
+    MODELS.get(name)
 
 
 def identity_hash(cfg: DictConfig) -> str:
@@ -90,6 +98,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     list of dict
         The rows of this job (new and previously stored), for a summary.
     """
+    check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
     ds = load_dataset(cfg)
     store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)

@@ -166,6 +166,9 @@ def load_windows(
     entry = Path(cache_root) / recipe.name / key
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry) + ".lock"):
+        for stale in entry.parent.glob(f".{key}.*"):  # left by a killed build (we hold the lock)
+            logger.warning("removing %s, left behind by an interrupted cache build", stale)
+            shutil.rmtree(stale, ignore_errors=True)
         if not _entry_is_valid(entry):
             if entry.exists():
                 logger.warning("cache entry %s is partial or corrupt; rebuilding it", entry)

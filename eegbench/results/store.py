@@ -55,7 +55,7 @@ class ResultStore:
         if target.exists():
             logger.info("row %s already stored; not overwriting", target.name)
             return target
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.rows_dir)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=self.rows_dir)
         try:
             with os.fdopen(fd, "w") as fh:
                 json.dump(row.to_dict(), fh, indent=1, sort_keys=True, default=str)
@@ -70,7 +70,7 @@ class ResultStore:
     def read_rows(self) -> list[dict[str, Any]]:
         """Return every stored row as a dict (sorted by file name, i.e. by key)."""
         rows = []
-        for path in sorted(self.rows_dir.glob("*.json")):
+        for path in sorted(self.rows_dir.glob("[!.]*.json")):
             row = json.loads(path.read_text())
             if row.get("schema_version", 0) > SCHEMA_VERSION:
                 raise ValueError(f"{path}: schema version {row['schema_version']} is newer than "
@@ -91,4 +91,4 @@ class ResultStore:
         return pd.DataFrame(flat)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self.rows_dir.glob("*.json"))
+        return sum(1 for _ in self.rows_dir.glob("[!.]*.json"))
