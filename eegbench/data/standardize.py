@@ -11,6 +11,10 @@ mag (magnetometer)        T           fT  (x 1e15)
 grad (planar gradiometer) T/m         fT/cm (x 1e13)
 ========================  ==========  ===================
 
+A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
+repaired only by an explicit, documented ``channels.scale`` factor in its recipe (logged at
+load); nothing is rescaled by guesswork.
+
 Windows are either fixed-length over the whole file (``windows.kind: fixed``, one label per
 file) or event-locked epochs (``windows.kind: events``, see :mod:`eegbench.data.events`).
 After windowing, the number of windows per class is checked against the recipe's
@@ -64,13 +68,6 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
         If a required channel is missing from the file.
     """
     spec = recipe.channels
-    n_expected = recipe.expected.get("n_channels_in_file")
-    if n_expected is not None and len(raw.ch_names) != int(n_expected):
-        raise RecipeError(
-            f"{source.path}: {len(raw.ch_names)} channels in the file but recipe "
-            f"'{recipe.name}' expects {n_expected} (expected.n_channels_in_file); the file has "
-            f"{raw.ch_names}."
-        )
     rename = {k: v for k, v in (spec.get("rename") or {}).items() if k in raw.ch_names}
     if rename:
         raw.rename_channels(rename)
@@ -80,6 +77,13 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
         raise RecipeError(
             f"{source.path}: channel(s) {missing} required by recipe '{recipe.name}' are "
             f"missing; the file has {raw.ch_names}."
+        )
+    n_expected = recipe.expected.get("n_channels_in_file")
+    if n_expected is not None and len(raw.ch_names) != int(n_expected):
+        raise RecipeError(
+            f"{source.path}: {len(raw.ch_names)} channels in the file but recipe "
+            f"'{recipe.name}' expects {n_expected} (expected.n_channels_in_file); the file has "
+            f"{raw.ch_names}."
         )
     raw.pick(wanted)
     types = spec.get("types") or {}
@@ -92,6 +96,13 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
             f"standard unit; allowed types are {sorted(UNIT_SCALE)} (recipe '{recipe.name}', "
             "channels.pick / channels.types)."
         )
+    scale = spec.get("scale")
+    if scale is not None and float(scale) != 1.0:
+        # Documented repair for files whose stored unit is not the one their header claims.
+        logger.info("%s: multiplying samples by %g (recipe '%s' channels.scale: %s)",
+                    source.relpath, float(scale), recipe.name,
+                    spec.get("scale_reason", "no reason given"))
+        raw.apply_function(lambda x: x * float(scale), picks="all", channel_wise=False)
     declared = recipe.raw.get("sensor_types")
     if declared is not None and sorted(set(raw.get_channel_types())) != sorted(set(declared)):
         raise RecipeError(
