@@ -115,6 +115,16 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     return raw
 
 
+def check_sfreq(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> None:
+    """Raise :class:`RecipeError` if the file's sampling rate is not the declared one."""
+    sfreq = raw.info["sfreq"]
+    if not np.isclose(sfreq, recipe.declared_sfreq):
+        raise RecipeError(
+            f"{source.path}: sampling rate is {sfreq} Hz but recipe '{recipe.name}' declares "
+            f"{recipe.declared_sfreq} Hz."
+        )
+
+
 def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> None:
     """Reject recordings that would silently produce wrong windows.
 
@@ -124,12 +134,8 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
         On a sampling rate different from the declared one, NaN/Inf samples, flat channels,
         or a duration outside the recipe's expected range.
     """
+    check_sfreq(raw, recipe, source)
     sfreq = raw.info["sfreq"]
-    if not np.isclose(sfreq, recipe.declared_sfreq):
-        raise RecipeError(
-            f"{source.path}: sampling rate is {sfreq} Hz but recipe '{recipe.name}' declares "
-            f"{recipe.declared_sfreq} Hz."
-        )
     data = raw.get_data()
     bad = ~np.isfinite(data)
     if bad.any():
@@ -249,6 +255,7 @@ def standardize_file(
             f"Invalid value for the 'windows.kind' parameter of recipe '{recipe.name}'. "
             f"Allowed values are {list(WINDOW_KINDS)}, but got {kind!r}."
         )
+    check_sfreq(raw, recipe, source)
     # Events are read before channel selection, which drops stim channels.
     events = find_labelled_events(raw, recipe, source) if kind == "events" else None
     raw = select_channels(raw, recipe, source)
