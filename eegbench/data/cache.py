@@ -164,18 +164,16 @@ def _build_entry(
                     len(sources))
         del raw, windows
     n_total = sum(n for _, n in parts)
-    first = np.load(parts[0][0], mmap_mode="r")
-    X = np.lib.format.open_memmap(
-        tmp / "X.npy", mode="w+", dtype=np.float32, shape=(n_total, *first.shape[1:])
-    )
-    offset = 0
-    for part, n in parts:
-        X[offset : offset + n] = np.load(part, mmap_mode="r")
-        offset += n
-        part.unlink()
-    X.flush()
-    nbytes = X.nbytes
-    del X
+    # Stream the parts into one .npy with plain writes: unlike a writable memmap, this leaves
+    # no dirty mapped pages, so resident memory stays at one recording's windows.
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+              "shape": (n_total, *first_shape)}
+    with open(tmp / "X.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for part, _ in parts:
+            fh.write(np.ascontiguousarray(np.load(part), dtype="<f4").tobytes())
+            part.unlink()
+    nbytes = n_total * int(np.prod(first_shape)) * 4
     pd.DataFrame(rows).to_csv(tmp / "meta.csv", index=False)
     names = ("X.npy", "meta.csv")
     return {
