@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from eegbench.data.cache import WindowsDataset, load_windows
+from eegbench.data.channels import harmonize_from_config
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
@@ -42,8 +43,10 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
     recipe = load_recipe(cfg.dataset.recipe)
     spec = PreprocessSpec.from_config(cfg.preprocess)
     subjects = cfg.dataset.get("subjects")
-    return load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
-                        subjects=None if subjects is None else [str(s) for s in subjects])
+    ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
+                      subjects=None if subjects is None else [str(s) for s in subjects])
+    # A model that needs a fixed channel set declares model.channels (names, policy, montage).
+    return harmonize_from_config(ds, cfg.model.get("channels"))
 
 
 def check_model_name(name: str) -> None:

@@ -1,11 +1,16 @@
 """Content-addressed, memory-mapped cache of standardized windows.
 
 An entry lives in ``<cache_root>/<recipe>/<key>/`` where ``key`` hashes the recipe, the
-source files' sha256, the preprocessing parameters and the cache format version. It holds
-``X.npy`` (float32 windows, read with ``mmap_mode='r'``), ``meta.csv`` (one row per window)
-and ``manifest.json``, written last: an entry without a valid manifest is partial and is
-rebuilt. Entries are built in a temporary folder and renamed into place (atomic), under a
-file lock so that concurrent jobs build each entry once.
+source files' sha256 (companions included), the preprocessing parameters, the cache format
+version and the source code of the standardization modules (so a code change never reuses
+stale windows). It holds ``X.npy`` (float32 windows, read with ``mmap_mode='r'``),
+``meta.csv`` (one row per window) and ``manifest.json``, which records the sha256 and size of
+both data files. Entries are built one recording at a time (peak memory is one recording, not
+the dataset) in a temporary folder and renamed into place (atomic), under a file lock so that
+concurrent jobs build each entry once.
+
+On load, an entry whose manifest is missing or unreadable, or whose ``X.npy``/``meta.csv``
+size, header or sha256 differs from the manifest, is logged as corrupt and rebuilt.
 """
 
 from __future__ import annotations
@@ -26,13 +31,27 @@ import pandas as pd
 from filelock import FileLock
 
 from eegbench.data.readers import read_source
-from eegbench.data.recipe import Recipe, RecipeError, SourceFile, verify_checksum
+from eegbench.data.recipe import Recipe, RecipeError, SourceFile, sha256_of, verify_checksums
 from eegbench.data.standardize import PreprocessSpec, standardize_file
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the on-disk layout or the standardization code changes meaning.
-CACHE_FORMAT_VERSION = 1
+#: Bump when the on-disk layout changes meaning.
+CACHE_FORMAT_VERSION = 2
+
+#: Modules whose source code is part of every cache key.
+_CODE_MODULES = ("recipe.py", "readers.py", "events.py", "standardize.py", "cache.py")
+
+
+def code_fingerprint() -> str:
+    """Return a hash of the standardization code (part of every cache key)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _CODE_MODULES:
+        path = here / name
+        if path.is_file():
+            digest.update(name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -71,22 +90,47 @@ def cache_key(recipe: Recipe, file_hashes: dict[str, str], spec: PreprocessSpec)
         "recipe": recipe.fingerprint(),
         "files": dict(sorted(file_hashes.items())),
         "preprocess": asdict(spec),
+        "code": code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _entry_is_valid(entry: Path) -> bool:
+def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
+    """Return why the cache entry ``entry`` is unusable, or None when it is valid.
+
+    Parameters
+    ----------
+    entry : Path
+        The entry folder.
+    verify : {"sha256", "size"}
+        ``sha256`` re-hashes ``X.npy`` and ``meta.csv`` (streamed, constant memory) and
+        compares with the manifest; ``size`` only checks sizes and the ``.npy`` header.
+    """
+    if not entry.exists():
+        return "missing"
     manifest = entry / "manifest.json"
     if not manifest.is_file():
-        return False
+        return "no manifest.json (partial entry)"
     try:
         info = json.loads(manifest.read_text())
-        expected = int(info["x_nbytes"])
+        for name in ("X.npy", "meta.csv"):
+            path = entry / name
+            if not path.is_file():
+                return f"{name} is missing"
+            if path.stat().st_size != int(info["file_bytes"][name]):
+                return (f"{name} has {path.stat().st_size} bytes, manifest says "
+                        f"{info['file_bytes'][name]}")
         X = np.load(entry / "X.npy", mmap_mode="r")
-        meta_ok = (entry / "meta.csv").is_file()
-        return meta_ok and X.nbytes == expected and X.shape[0] == int(info["n_windows"])
-    except (OSError, ValueError, KeyError):
-        return False
+        if X.nbytes != int(info["x_nbytes"]) or X.shape[0] != int(info["n_windows"]):
+            return f"X.npy shape {X.shape} does not match the manifest"
+        del X
+        if verify == "sha256":
+            for name in ("X.npy", "meta.csv"):
+                if sha256_of(entry / name) != info["file_sha256"][name]:
+                    return f"{name} sha256 differs from the manifest (corrupt bytes)"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"unreadable ({type(err).__name__}: {err})"
+    return None
 
 
 def _build_entry(
@@ -94,16 +138,24 @@ def _build_entry(
 ) -> dict[str, Any]:
     """Standardize every source into ``tmp``; peak memory is one recording, not the dataset."""
     parts, rows, info = [], [], None
+    first_shape: tuple[int, ...] = ()
     for i, source in enumerate(sources):
         raw = read_source(source, recipe)
         windows, file_rows, file_info = standardize_file(source, raw, recipe, spec)
         if info is None:
             info = file_info
-        elif file_info["ch_names"] != info["ch_names"]:
+        elif (file_info["ch_names"], file_info["ch_types"]) != (info["ch_names"],
+                                                                 info["ch_types"]):
             raise RecipeError(
-                f"{source.path}: channels {file_info['ch_names']} differ from the first file's "
-                f"{info['ch_names']} after standardization."
+                f"{source.path}: channels {file_info['ch_names']} ({file_info['ch_types']}) "
+                f"differ from the first file's {info['ch_names']} ({info['ch_types']}) after "
+                "standardization."
             )
+        if parts and windows.shape[1:] != first_shape:
+            raise RecipeError(f"{source.path}: window shape {windows.shape[1:]} differs from "
+                              f"the first file's {first_shape} (sampling rate or window "
+                              "length mismatch).")
+        first_shape = windows.shape[1:]
         part = tmp / f"part{i:05d}.npy"
         np.save(part, windows)
         parts.append((part, len(windows)))
@@ -112,20 +164,23 @@ def _build_entry(
                     len(sources))
         del raw, windows
     n_total = sum(n for _, n in parts)
-    first = np.load(parts[0][0], mmap_mode="r")
-    X = np.lib.format.open_memmap(
-        tmp / "X.npy", mode="w+", dtype=np.float32, shape=(n_total, *first.shape[1:])
-    )
-    offset = 0
-    for part, n in parts:
-        X[offset : offset + n] = np.load(part, mmap_mode="r")
-        offset += n
-        part.unlink()
-    X.flush()
-    nbytes = X.nbytes
-    del X
+    # Stream the parts into one .npy with plain writes: unlike a writable memmap, this leaves
+    # no dirty mapped pages, so resident memory stays at one recording's windows.
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+              "shape": (n_total, *first_shape)}
+    with open(tmp / "X.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        for part, _ in parts:
+            fh.write(np.ascontiguousarray(np.load(part), dtype="<f4").tobytes())
+            part.unlink()
+    nbytes = n_total * int(np.prod(first_shape)) * 4
     pd.DataFrame(rows).to_csv(tmp / "meta.csv", index=False)
-    return {**(info or {}), "n_windows": n_total, "x_nbytes": nbytes}
+    names = ("X.npy", "meta.csv")
+    return {
+        **(info or {}), "n_windows": n_total, "x_nbytes": nbytes,
+        "file_bytes": {n: (tmp / n).stat().st_size for n in names},
+        "file_sha256": {n: sha256_of(tmp / n) for n in names},
+    }
 
 
 def load_windows(
@@ -134,6 +189,7 @@ def load_windows(
     spec: PreprocessSpec,
     cache_root: str | Path,
     subjects: list[str] | None = None,
+    verify: str = "sha256",
 ) -> WindowsDataset:
     """Return the standardized windows of ``recipe``, building the cache entry if needed.
 
@@ -149,6 +205,8 @@ def load_windows(
         Root folder of the cache.
     subjects : list of str, optional
         Restrict to these subject ids (the cache entry then holds only them).
+    verify : {"sha256", "size"}
+        How an existing cache entry is checked before use (see :func:`entry_problem`).
 
     Returns
     -------
@@ -161,18 +219,23 @@ def load_windows(
         if not sources:
             raise RecipeError(f"Dataset '{recipe.name}': none of the subjects {sorted(wanted)} "
                               "were found.")
-    hashes = {s.relpath: verify_checksum(s) for s in sources}
+    hashes: dict[str, str] = {}
+    for source in sources:
+        hashes.update(verify_checksums(source))
     key = cache_key(recipe, hashes, spec)
     entry = Path(cache_root) / recipe.name / key
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry) + ".lock"):
-        for stale in entry.parent.glob(f".{key}.*"):  # left by a killed build (we hold the lock)
-            logger.warning("removing %s, left behind by an interrupted cache build", stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        if not _entry_is_valid(entry):
+        problem = entry_problem(entry, verify)
+        if problem is not None:
             if entry.exists():
-                logger.warning("cache entry %s is partial or corrupt; rebuilding it", entry)
+                logger.warning("cache entry %s is partial or corrupt (%s); rebuilding it",
+                               entry, problem)
                 shutil.rmtree(entry)
+            # Left by a killed build (we hold the lock, so nobody else is building it).
+            for stale in entry.parent.glob(f".{key}.*"):
+                logger.warning("removing stale partial build %s", stale)
+                shutil.rmtree(stale, ignore_errors=True)
             t0 = time.perf_counter()
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
             try:
@@ -180,6 +243,7 @@ def load_windows(
                 manifest.update(
                     classes=recipe.classes, recipe=recipe.name, key=key,
                     preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
+                    code=code_fingerprint(),
                 )
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
                 os.replace(tmp, entry)
@@ -191,6 +255,7 @@ def load_windows(
             logger.info("using cache entry %s", entry)
     info = json.loads((entry / "manifest.json").read_text())
     X = np.load(entry / "X.npy", mmap_mode="r")
-    meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str})
+    meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str,
+                                                   "event_code": str}, keep_default_na=False)
     info["cache_entry"] = str(entry)
     return WindowsDataset(X=X, meta=meta, info=info)

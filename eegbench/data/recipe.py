@@ -26,6 +26,16 @@ class RecipeError(ValueError):
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A file that belongs to a recording (events file, EEGLAB ``.fdt`` data, ...)."""
+
+    role: str
+    path: Path
+    relpath: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class SourceFile:
     """One recording file found on disk, with the metadata parsed from its name."""
 
@@ -33,6 +43,23 @@ class SourceFile:
     relpath: str
     groups: dict[str, str]
     sha256: str | None  # pinned checksum, None when the recipe does not pin this file
+    companions: tuple[Companion, ...] = ()
+
+    def companion(self, role: str) -> Companion:
+        """Return the companion file playing ``role`` (declared in ``source.companions``).
+
+        Raises
+        ------
+        RecipeError
+            If the recipe declares no companion with that role.
+        """
+        for comp in self.companions:
+            if comp.role == role:
+                return comp
+        raise RecipeError(
+            f"{self.path}: no companion file with role {role!r}; declared roles are "
+            f"{[c.role for c in self.companions]} (recipe section source.companions)."
+        )
 
     @property
     def subject(self) -> str:
@@ -78,6 +105,43 @@ class Recipe:
     def expected(self) -> dict[str, Any]:
         """Integrity expectations checked while reading."""
         return self.raw.get("expected", {})
+
+    @property
+    def modality(self) -> str:
+        """``eeg`` or ``meg``."""
+        return str(self.raw.get("modality", "eeg"))
+
+    def expected_counts(self, source: SourceFile) -> dict[str, tuple[int, int]]:
+        """Return the expected number of windows per class for ``source``.
+
+        The first rule of ``expected.counts`` whose ``files`` regex matches the file's path
+        (relative to the dataset folder) applies; a count is an integer or ``[min, max]``.
+
+        Raises
+        ------
+        RecipeError
+            If no rule matches the file (every file's counts must be declared).
+        """
+        rules = self.expected.get("counts")
+        if not rules:
+            raise RecipeError(f"Recipe '{self.name}' declares no expected.counts; every recipe "
+                              "must state the windows expected per file and class.")
+        for rule in rules:
+            if re.fullmatch(rule["files"], source.relpath):
+                out = {}
+                for cls, n in rule["classes"].items():
+                    lo, hi = (n, n) if isinstance(n, int) else (int(n[0]), int(n[1]))
+                    out[str(cls)] = (lo, hi)
+                unknown = sorted(set(out) - set(self.classes))
+                if unknown:
+                    raise RecipeError(f"Recipe '{self.name}': expected.counts rule "
+                                      f"{rule['files']!r} names unknown classes {unknown}; "
+                                      f"classes are {self.classes}.")
+                return out
+        raise RecipeError(
+            f"{source.path}: recipe '{self.name}' has no expected.counts rule matching "
+            f"{source.relpath!r}; add one (files: <regex>, classes: {{class: count}})."
+        )
 
     def fingerprint(self) -> str:
         """Return a stable hash of the recipe content (part of every cache key)."""
@@ -136,19 +200,43 @@ class Recipe:
             match = pattern.fullmatch(rel)
             if match is None:
                 continue
-            found.append(SourceFile(path, rel, match.groupdict(), pinned.get(rel)))
+            # Metadata not in the file name (e.g. a single-subject set) comes from defaults.
+            groups = {**{k: str(v) for k, v in (self.source.get("defaults") or {}).items()},
+                      **{k: v for k, v in match.groupdict().items() if v is not None}}
+            if "subject" not in groups:
+                raise RecipeError(f"Recipe '{self.name}': no subject for {rel}; add a "
+                                  "(?P<subject>...) group to source.pattern or "
+                                  "source.defaults.subject.")
+            companions = tuple(
+                self._companion(folder, role, template, groups, pinned)
+                for role, template in (self.source.get("companions") or {}).items()
+            )
+            found.append(SourceFile(path, rel, groups, pinned.get(rel), companions))
         if not found:
             raise FileNotFoundError(
                 f"Dataset '{self.name}': no file in {folder} matches the recipe pattern "
                 f"{self.source['pattern']!r}."
             )
         unpinned = [s.relpath for s in found if s.sha256 is None]
+        unpinned += [c.relpath for s in found for c in s.companions if c.sha256 is None]
         if unpinned:
             logger.warning(
                 "Dataset '%s': %d file(s) have no pinned sha256 in the recipe and are used "
                 "unverified: %s", self.name, len(unpinned), ", ".join(unpinned[:5]),
             )
         return found
+
+    def _companion(self, folder: Path, role: str, template: str, groups: dict[str, str],
+                   pinned: dict[str, str]) -> Companion:
+        """Resolve a companion path template (``{group}`` fields) and check it exists."""
+        rel = template.format(**groups)
+        path = folder / rel
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Dataset '{self.name}': companion file {path} ({role}) is missing; recipe "
+                f"template {template!r} with {groups}."
+            )
+        return Companion(role, path, rel, pinned.get(rel))
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -181,6 +269,21 @@ def verify_checksum(source: SourceFile) -> str:
             "re-download it."
         )
     return actual
+
+
+def verify_checksums(source: SourceFile) -> dict[str, str]:
+    """Verify a source file and its companions; return ``{relpath: sha256}`` for all of them.
+
+    Raises
+    ------
+    RecipeError
+        If any pinned file's sha256 differs.
+    """
+    hashes = {source.relpath: verify_checksum(source)}
+    for comp in source.companions:
+        hashes[comp.relpath] = verify_checksum(
+            SourceFile(comp.path, comp.relpath, {}, comp.sha256))
+    return hashes
 
 
 _REQUIRED_KEYS = ("name", "source", "labels", "channels", "sfreq", "windows")

@@ -1,8 +1,24 @@
 """Standardize one recording: channels, integrity checks, filtering, resampling, units, windows.
 
 This is the MNE reference path (``preprocess=mne``). Every window leaves here in one unit per
-sensor type (microvolts for EEG), at the target sampling rate, with its channels in the
-recipe's order.
+sensor type, at the target sampling rate, with its channels in the recipe's order:
+
+========================  ==========  ===================
+sensor type (MNE)         SI unit     stored unit
+========================  ==========  ===================
+eeg, eog, ecg, emg        V           uV  (x 1e6)
+mag (magnetometer)        T           fT  (x 1e15)
+grad (planar gradiometer) T/m         fT/cm (x 1e13)
+========================  ==========  ===================
+
+A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
+repaired only by an explicit, documented ``channels.scale`` factor in its recipe (logged at
+load); nothing is rescaled by guesswork.
+
+Windows are either fixed-length over the whole file (``windows.kind: fixed``, one label per
+file) or event-locked epochs (``windows.kind: events``, see :mod:`eegbench.data.events`).
+After windowing, the number of windows per class is checked against the recipe's
+``expected.counts`` for that file.
 """
 
 from __future__ import annotations
@@ -14,13 +30,15 @@ from typing import Any
 import mne
 import numpy as np
 
+from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 
 logger = logging.getLogger(__name__)
 
 #: Scale factors from SI units to the stored unit, per sensor type.
-UNIT_SCALE = {"eeg": 1e6}  # volts -> microvolts
-UNIT_NAME = {"eeg": "uV"}
+UNIT_SCALE = {"eeg": 1e6, "eog": 1e6, "ecg": 1e6, "emg": 1e6, "mag": 1e15, "grad": 1e13}
+UNIT_NAME = {"eeg": "uV", "eog": "uV", "ecg": "uV", "emg": "uV", "mag": "fT", "grad": "fT/cm"}
+WINDOW_KINDS = ("fixed", "events")
 
 
 @dataclass(frozen=True)
@@ -60,13 +78,51 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
             f"{source.path}: channel(s) {missing} required by recipe '{recipe.name}' are "
             f"missing; the file has {raw.ch_names}."
         )
+    n_expected = recipe.expected.get("n_channels_in_file")
+    if n_expected is not None and len(raw.ch_names) != int(n_expected):
+        raise RecipeError(
+            f"{source.path}: {len(raw.ch_names)} channels in the file but recipe "
+            f"'{recipe.name}' expects {n_expected} (expected.n_channels_in_file); the file has "
+            f"{raw.ch_names}."
+        )
     raw.pick(wanted)
     types = spec.get("types") or {}
     if "all" in types:
         raw.set_channel_types({ch: types["all"] for ch in raw.ch_names}, on_unit_change="ignore")
+    unsupported = sorted({t for t in raw.get_channel_types() if t not in UNIT_SCALE})
+    if unsupported:
+        raise RecipeError(
+            f"{source.path}: channel type(s) {unsupported} of the picked channels have no "
+            f"standard unit; allowed types are {sorted(UNIT_SCALE)} (recipe '{recipe.name}', "
+            "channels.pick / channels.types)."
+        )
+    scale = spec.get("scale")
+    if scale is not None and float(scale) != 1.0:
+        # Documented repair for files whose stored unit is not the one their header claims.
+        logger.info("%s: multiplying samples by %g (recipe '%s' channels.scale: %s)",
+                    source.relpath, float(scale), recipe.name,
+                    spec.get("scale_reason", "no reason given"))
+        raw.apply_function(lambda x: x * float(scale), picks="all", channel_wise=False)
+    declared = recipe.raw.get("sensor_types")
+    if declared is not None and sorted(set(raw.get_channel_types())) != sorted(set(declared)):
+        raise RecipeError(
+            f"{source.path}: picked channels have sensor types "
+            f"{sorted(set(raw.get_channel_types()))} but recipe '{recipe.name}' declares "
+            f"sensor_types {sorted(set(declared))}."
+        )
     if spec.get("montage"):
         raw.set_montage(spec["montage"], on_missing="warn", verbose="error")
     return raw
+
+
+def check_sfreq(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> None:
+    """Raise :class:`RecipeError` if the file's sampling rate is not the declared one."""
+    sfreq = raw.info["sfreq"]
+    if not np.isclose(sfreq, recipe.declared_sfreq):
+        raise RecipeError(
+            f"{source.path}: sampling rate is {sfreq} Hz but recipe '{recipe.name}' declares "
+            f"{recipe.declared_sfreq} Hz."
+        )
 
 
 def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> None:
@@ -78,12 +134,8 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
         On a sampling rate different from the declared one, NaN/Inf samples, flat channels,
         or a duration outside the recipe's expected range.
     """
+    check_sfreq(raw, recipe, source)
     sfreq = raw.info["sfreq"]
-    if not np.isclose(sfreq, recipe.declared_sfreq):
-        raise RecipeError(
-            f"{source.path}: sampling rate is {sfreq} Hz but recipe '{recipe.name}' declares "
-            f"{recipe.declared_sfreq} Hz."
-        )
     data = raw.get_data()
     bad = ~np.isfinite(data)
     if bad.any():
@@ -107,7 +159,7 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
 
 def filter_resample(raw: mne.io.BaseRaw, spec: PreprocessSpec) -> mne.io.BaseRaw:
     """Apply re-referencing, notch, band-pass (zero-phase FIR) and resampling with MNE."""
-    if spec.reference == "average":
+    if spec.reference == "average" and "eeg" in raw.get_channel_types():
         raw.set_eeg_reference("average", projection=False, verbose="error")
     if spec.notch:
         raw.notch_filter(spec.notch, verbose="error")
@@ -133,34 +185,9 @@ def fixed_windows(
     return windows, starts / sfreq
 
 
-def standardize_file(
-    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
-) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
-    """Standardize one recording into windows.
-
-    Returns
-    -------
-    windows : ndarray, shape (n_windows, n_channels, n_times), float32, microvolts
-    rows : list of dict
-        One metadata row per window (subject, session, run, label, onset_s, source).
-    info : dict
-        Channel names, types, positions and the output sampling rate.
-    """
-    raw = select_channels(raw, recipe, source)
-    check_integrity(raw, recipe, source)
-    raw = filter_resample(raw, spec)
-    ch_types = raw.get_channel_types()
-    scale = np.array([UNIT_SCALE[t] for t in ch_types])[:, None]
-    data = raw.get_data() * scale
-    wspec = recipe.windows
-    if wspec["kind"] != "fixed":
-        raise RecipeError(
-            f"Invalid value for the 'windows.kind' parameter of recipe '{recipe.name}'. "
-            f"Allowed values are ['fixed'], but got {wspec['kind']!r}."
-        )
-    windows, onsets = fixed_windows(data, spec.sfreq, wspec["length_s"], wspec["stride_s"])
-    label = recipe.label_of(source)
-    rows = [
+def _window_rows(source: SourceFile, labels: list[str], onsets: np.ndarray,
+                 codes: list[str], recipe: Recipe) -> list[dict[str, Any]]:
+    return [
         {
             "subject": source.subject,
             "session": source.groups.get("session", "0"),
@@ -168,16 +195,99 @@ def standardize_file(
             "label": recipe.classes.index(label),
             "label_name": label,
             "onset_s": float(onset),
+            "event_code": code,
             "source": source.relpath,
         }
-        for onset in onsets
+        for label, onset, code in zip(labels, onsets, codes, strict=True)
     ]
+
+
+def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile) -> None:
+    """Compare the windows per class of one file with the recipe's ``expected.counts``.
+
+    Raises
+    ------
+    RecipeError
+        Naming the file, the expected and the found counts, on any mismatch.
+    """
+    expected = recipe.expected_counts(source)
+    found: dict[str, int] = {}
+    for row in rows:
+        found[row["label_name"]] = found.get(row["label_name"], 0) + 1
+    wrong = {
+        cls: n for cls, n in found.items()
+        if cls not in expected or not expected[cls][0] <= n <= expected[cls][1]
+    }
+    wrong.update({cls: 0 for cls, (lo, _) in expected.items() if cls not in found and lo > 0})
+    if wrong:
+        want = {c: (lo if lo == hi else [lo, hi]) for c, (lo, hi) in expected.items()}
+        raise RecipeError(
+            f"{source.path}: windows per class {found} do not match recipe '{recipe.name}' "
+            f"expected.counts {want} (mismatch in {sorted(wrong)}). The file may be truncated, "
+            "or its events differ from the released version."
+        )
+
+
+def standardize_file(
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
+    """Standardize one recording into windows.
+
+    Returns
+    -------
+    windows : ndarray, shape (n_windows, n_channels, n_times), float32, standard units
+    rows : list of dict
+        One metadata row per window (subject, session, run, label, label_name, onset_s,
+        event_code, source).
+    info : dict
+        Channel names, types, positions (and full MNE ``loc`` vectors), output sampling rate,
+        units per sensor type and the modality.
+
+    Raises
+    ------
+    RecipeError
+        On any input problem (see :func:`check_integrity`, :func:`check_counts`).
+    """
+    wspec = recipe.windows
+    kind = wspec.get("kind")
+    if kind not in WINDOW_KINDS:
+        raise RecipeError(
+            f"Invalid value for the 'windows.kind' parameter of recipe '{recipe.name}'. "
+            f"Allowed values are {list(WINDOW_KINDS)}, but got {kind!r}."
+        )
+    check_sfreq(raw, recipe, source)
+    # Events are read before channel selection, which drops stim channels.
+    events = find_labelled_events(raw, recipe, source) if kind == "events" else None
+    raw = select_channels(raw, recipe, source)
+    check_integrity(raw, recipe, source)
+    raw = filter_resample(raw, spec)
+    ch_types = raw.get_channel_types()
+    scale = np.array([UNIT_SCALE[t] for t in ch_types])[:, None]
+    data = raw.get_data() * scale
+    sfreq = float(raw.info["sfreq"])
+    if events is None:
+        windows, onsets = fixed_windows(data, sfreq, wspec["length_s"], wspec["stride_s"])
+        label = recipe.label_of(source)
+        rows = _window_rows(source, [label] * len(onsets), onsets, [""] * len(onsets), recipe)
+    else:
+        windows, keep = epoch_windows(data, sfreq, events["onset_s"].to_numpy(),
+                                      float(wspec["tmin"]), float(wspec["tmax"]))
+        if not keep.all():
+            logger.warning("%s: %d of %d event windows cross the recording's edges and were "
+                           "dropped (onsets %s s)", source.relpath, int((~keep).sum()),
+                           len(keep), events["onset_s"][~keep].round(3).tolist())
+        kept = events[keep]
+        rows = _window_rows(source, kept["label_name"].tolist(), kept["onset_s"].to_numpy(),
+                            kept["code"].tolist(), recipe)
+    check_counts(rows, recipe, source)
     info = {
         "ch_names": list(raw.ch_names),
         "ch_types": ch_types,
         "ch_pos": {ch["ch_name"]: ch["loc"][:3].tolist() for ch in raw.info["chs"]},
-        "sfreq": float(spec.sfreq),
-        "units": {t: UNIT_NAME[t] for t in set(ch_types)},
+        "ch_loc": {ch["ch_name"]: ch["loc"].tolist() for ch in raw.info["chs"]},
+        "sfreq": sfreq,
+        "units": {t: UNIT_NAME[t] for t in sorted(set(ch_types))},
+        "modality": recipe.modality,
     }
-    logger.debug("%s: %d windows of label %s", source.relpath, len(windows), label)
-    return windows.astype(np.float32), rows, info
+    logger.debug("%s: %d windows", source.relpath, len(windows))
+    return windows.astype(np.float32, copy=False), rows, info
