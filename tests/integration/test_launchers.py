@@ -1,0 +1,83 @@
+"""Hydra sweeps through real launchers (joblib processes, submitit local executor).
+
+All jobs of a sweep write to one results store and make one leaderboard; a failing job is
+recorded and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MUSE = "muse_visual_p300_eegnotebooks"
+SSVEP = "ssvep_exo_kalunga2016"
+
+
+def _sweep(args, tmp_path: Path, data_root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EEGBENCH_RUNS_DIR": str(tmp_path / "runs"),
+           "EEGBENCH_CACHE_DIR": str(tmp_path / "cache"), "EEGBENCH_DATA_ROOT": str(data_root)}
+    return subprocess.run([sys.executable, "-m", "eegbench", "-m", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def _rows(tmp_path: Path) -> list[dict]:
+    rows_dir = tmp_path / "runs" / "results" / "rows"
+    return [json.loads(p.read_text()) for p in sorted(rows_dir.glob("[!.]*.json"))]
+
+
+def _n_subjects(data_root: Path, folder: str) -> int:
+    return len([p for p in (data_root / folder).glob("subject*") if p.is_dir()])
+
+
+@pytest.mark.parametrize("launcher", ["local_processes", "submitit_local"])
+def test_sweep_datasets_by_models_into_one_store(launcher, tmp_path, data_root):
+    datasets = f"dataset={MUSE},{SSVEP}" if launcher == "local_processes" else f"dataset={MUSE}"
+    proc = _sweep(["model=ts_lr,csp_lda", datasets, f"hydra/launcher={launcher}"], tmp_path,
+                  data_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(tmp_path)
+    n_expected = 2 * _n_subjects(data_root, MUSE)
+    if launcher == "local_processes":
+        n_expected += 2 * _n_subjects(data_root, SSVEP)
+    assert len(rows) == n_expected
+    assert {r["model"] for r in rows} == {"ts_lr", "csp_lda"}
+    keys = {(r["dataset"], r["model"], r["fold"], r["seed"]) for r in rows}
+    assert len(keys) == len(rows)
+
+    from eegbench.leaderboard.__main__ import main
+
+    main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb")])
+    table = (tmp_path / "lb" / "loso.md").read_text()
+    assert f"### {MUSE} /" in table
+    assert "| ts_lr |" in table and "| csp_lda |" in table
+
+
+def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_root):
+    # `ts_lx` is a typo: that job fails before loading data, `ts_lr` must still run.
+    proc = _sweep(["model.name=ts_lx,ts_lr", f"dataset={MUSE}"], tmp_path, data_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(tmp_path)
+    assert {r["model"] for r in rows} == {"ts_lr"}
+    assert len(rows) == _n_subjects(data_root, MUSE)
+    failures = list((tmp_path / "runs" / "results" / "failures").glob("*.json"))
+    assert len(failures) == 1
+    record = json.loads(failures[0].read_text())
+    assert record["error_type"] == "RegistryError"
+    assert "Did you mean 'ts_lr'" in record["error"]
+    assert "model.name=ts_lx" in record["overrides"]
+    assert record["config"]["model"]["name"] == "ts_lx"
+
+
+def test_a_failing_single_run_exits_non_zero_with_the_reason(tmp_path, data_root):
+    env = {**os.environ, "EEGBENCH_RUNS_DIR": str(tmp_path / "runs"),
+           "EEGBENCH_CACHE_DIR": str(tmp_path / "cache"), "EEGBENCH_DATA_ROOT": str(data_root)}
+    proc = subprocess.run([sys.executable, "-m", "eegbench", "model.name=ts_lx"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Did you mean 'ts_lr'" in proc.stdout + proc.stderr
