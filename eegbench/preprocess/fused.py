@@ -227,10 +227,30 @@ def robust_normalize(x: torch.Tensor, clip: float | None = 20.0) -> torch.Tensor
 
 @dataclass
 class _Prepared:
+    """A recording on the device, with its reference and mean ready to be removed."""
+
     index: int  # position in the caller's list
-    rows: torch.Tensor  # (n_channels, n_times), referenced (and centred), compute dtype
-    offset: torch.Tensor  # (n_channels, 1) float64, the removed mean
+    x: torch.Tensor  # (n_channels, n_times) float64, as given
+    ref: torch.Tensor | None  # (1, n_times) float64 reference signal (centred if offset is)
+    ref_to: torch.Tensor | None  # channel indices the reference is subtracted from
+    offset: torch.Tensor  # (n_channels, 1) float64 mean of the re-referenced channels (or 0)
     scale: torch.Tensor  # (n_channels, 1) float64
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.x.shape)  # type: ignore[return-value]
+
+    def write(self, out: torch.Tensor) -> torch.Tensor:
+        """Write the re-referenced, centred rows into ``out`` (any float dtype; cast once)."""
+        torch.sub(self.x, self.offset, out=out)
+        if self.ref is not None:
+            out.index_add_(0, self.ref_to, self.ref.to(out.dtype).expand(len(self.ref_to), -1),
+                           alpha=-1)
+        return out
+
+    def rows(self, dtype: torch.dtype) -> torch.Tensor:
+        """Return the re-referenced, centred rows as a new tensor."""
+        return self.write(torch.empty(self.shape, dtype=dtype, device=self.x.device))
 
 
 class FusedPreprocessor:
@@ -284,21 +304,24 @@ class FusedPreprocessor:
     # -- helpers -------------------------------------------------------------------------
     def _prepare(self, rec: Recording, index: int, center: bool) -> _Prepared:
         x = torch.as_tensor(rec.data, device=self.device, dtype=torch.float64)
+        offset = x.mean(-1, keepdim=True) if center else x.new_zeros(x.shape[0], 1)
+        ref = to = None
         if rec.ref_from is not None and len(rec.ref_from):
             ref_to = list(rec.ref_to if rec.ref_to is not None else rec.ref_from)
-            ref = x[list(rec.ref_from)].mean(0, keepdim=True)
             to = torch.as_tensor(ref_to, device=self.device)
-            x = x.index_add(0, to, ref.expand(len(ref_to), -1), alpha=-1)  # out of place
-        offset = x.mean(-1, keepdim=True) if center else x.new_zeros(x.shape[0], 1)
-        rows = (x - offset).to(self.dtype) if center else x.to(self.dtype)
+            ref = x[list(rec.ref_from)].mean(0, keepdim=True)
+            if center:  # mean(x - ref) = mean(x) - mean(ref)
+                ref_mean = ref.mean(-1, keepdim=True)
+                offset = offset.index_add(0, to, ref_mean.expand(len(ref_to), 1), alpha=-1)
+                ref = ref - ref_mean
         scale = 1.0 if rec.scale is None else np.asarray(rec.scale, float)
         s = torch.as_tensor(np.broadcast_to(scale, (x.shape[0],)).copy(), device=self.device)
-        return _Prepared(index, rows, offset, s[:, None])
+        return _Prepared(index, x, ref, to, offset, s[:, None])
 
     def _stepwise(self, rec: Recording, stages: tuple[np.ndarray, ...]) -> torch.Tensor:
         """Exact MNE order for recordings shorter than the cascaded filters."""
         prep = self._prepare(rec, -1, center=False)
-        y = prep.rows
+        y = prep.rows(self.dtype)
         for h in stages:
             y = fir_zero_phase(y, h)
         if needs_resample(rec.sfreq, self.params.sfreq):
@@ -327,20 +350,20 @@ class FusedPreprocessor:
     def _fused_bucket(self, recs, indices, stages, half, sfreq):
         """One convolution for all channels of ``recs``, then resampling per length."""
         preps = [self._prepare(r, i, center=True) for r, i in zip(recs, indices, strict=True)]
-        lengths = [p.rows.shape[1] for p in preps]
+        lengths = [p.shape[1] for p in preps]
         if stages:
             taps = stages[0]
             for h in stages[1:]:
                 taps = np.convolve(taps, h)
             dc_gain = float(taps.sum())
             n_fft = _fast_len(max(lengths) + 2 * half)
-            buf = torch.empty(sum(p.rows.shape[0] for p in preps), n_fft,
+            buf = torch.empty(sum(p.shape[0] for p in preps), n_fft,
                               device=self.device, dtype=self.dtype)
             r0 = 0
             for p, n in zip(preps, lengths, strict=True):
-                x, r1 = p.rows, r0 + p.rows.shape[0]
+                r1 = r0 + p.shape[0]
+                x = p.write(buf[r0:r1, half : half + n])
                 buf[r0:r1, :half] = 2 * x[:, :1] - x[:, 1 : half + 1].flip(-1)
-                buf[r0:r1, half : half + n] = x
                 buf[r0:r1, half + n : 2 * half + n] = (
                     2 * x[:, -1:] - x[:, n - 1 - half : n - 1].flip(-1)
                 )
@@ -367,8 +390,9 @@ class FusedPreprocessor:
             while j < len(preps) and lengths[j] == lengths[k]:
                 j += 1
             block, n = preps[k:j], lengths[k]
-            r1 = r0 + sum(p.rows.shape[0] for p in block)
-            y = rows_out[r0:r1, :n] if rows_out is not None else torch.cat([p.rows for p in block])
+            r1 = r0 + sum(p.shape[0] for p in block)
+            y = (rows_out[r0:r1, :n] if rows_out is not None
+                 else torch.cat([p.rows(self.dtype) for p in block]))
             dc = (torch.cat([p.offset for p in block]) * dc_gain).to(self.dtype)
             scale = torch.cat([p.scale for p in block]).to(self.dtype)
             if resample:
@@ -380,7 +404,7 @@ class FusedPreprocessor:
             y = (y + dc) * scale
             start = 0
             for p in block:
-                stop = start + p.rows.shape[0]
+                stop = start + p.shape[0]
                 yield p.index, y[start:stop]
                 start = stop
             k, r0 = j, r1
