@@ -264,9 +264,10 @@ class FusedPreprocessor:
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
     dtype : "float64" | "float32"
         Compute precision. float64 matches MNE to ~1e-12; float32 is faster.
-    max_batch_bytes : int
-        Upper bound on one FFT batch's buffer (rows x FFT length x item size); recordings
-        are grouped by sampling rate and similar length within that bound.
+    max_batch_bytes : int | None
+        Upper bound on one FFT batch's buffers (rows x FFT length x item size x 3);
+        recordings are grouped by sampling rate and similar length within that bound.
+        Default: 256 MiB on the CPU, an eighth of the free memory on CUDA.
     """
 
     def __init__(
@@ -274,11 +275,15 @@ class FusedPreprocessor:
         params: FilterParams,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype = "float64",
-        max_batch_bytes: int = 256 * 2**20,
+        max_batch_bytes: int | None = None,
     ) -> None:
         self.params = params
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
+        if max_batch_bytes is None:  # CPU: 256 MiB; CUDA: an eighth of the free memory
+            max_batch_bytes = 256 * 2**20
+            if self.device.type == "cuda":
+                max_batch_bytes = max(max_batch_bytes, torch.cuda.mem_get_info(self.device)[0] // 8)
         self.max_batch_bytes = int(max_batch_bytes)
 
     def __call__(self, recordings: Sequence[Recording]) -> list[torch.Tensor]:
@@ -293,7 +298,7 @@ class FusedPreprocessor:
                                    self.params.notch_freqs())
             half = sum((len(h) - 1) // 2 for h in stages)
             fused_ok = [i for i in idx if half <= recordings[i].shape[1] - 1]
-            for i in (i for i in idx if i not in set(fused_ok)):
+            for i in sorted(set(idx) - set(fused_ok)):
                 out[i] = self._stepwise(recordings[i], stages)
             for bucket in self._buckets(fused_ok, recordings, half):
                 for i, y in self._fused_bucket([recordings[i] for i in bucket], bucket,
