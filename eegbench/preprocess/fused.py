@@ -153,10 +153,13 @@ def fir_zero_phase(x: torch.Tensor, taps: np.ndarray) -> torch.Tensor:
     return full[..., shift : shift + n]
 
 
-def fft_resample(x: torch.Tensor, sfreq_in: float, sfreq_out: float) -> torch.Tensor:
+def fft_resample(
+    x: torch.Tensor, sfreq_in: float, sfreq_out: float, gain: torch.Tensor | None = None
+) -> torch.Tensor:
     """Resample the last axis as ``raw.resample(sfreq_out)`` does (FFT, npad='auto', boxcar).
 
-    All rows must share their length (one FFT size per batch).
+    All rows must share their length (one FFT size per batch). ``gain`` (broadcast against
+    ``x[..., :1]``) multiplies the result, applied in the frequency domain at no extra pass.
     """
     p = resample_plan(x.shape[-1], sfreq_in, sfreq_out)
     xp = smart_pad(x, p["npad0"], p["npad1"])
@@ -169,7 +172,9 @@ def fft_resample(x: torch.Tensor, sfreq_in: float, sfreq_out: float) -> torch.Te
         spec = spec[..., :n_bins]
     if use_len % 2 == 0:
         spec[..., use_len // 2] *= 2.0 if shorter else 0.5
-    spec = spec * (float(new_len) / float(orig_len))  # boxcar window W, MNE's scaling
+    spec.mul_(float(new_len) / float(orig_len))  # boxcar window W, MNE's scaling
+    if gain is not None:
+        spec.mul_(gain)
     y = torch.fft.irfft(spec, n=new_len)
     if p["rm0"] > 0 or p["rm1"] > 0:
         y = y[..., p["rm0"] : new_len - p["rm1"]]
@@ -404,8 +409,10 @@ class FusedPreprocessor:
             if resample:
                 # npad='auto' pads at most ~0.75 n per side: always one odd reflection, never
                 # MNE's zero fill, so the removed mean commutes with resampling (kept as is).
-                y = fft_resample(y, sfreq, self.params.sfreq)
-            y = (y + dc) * scale
+                y = fft_resample(y, sfreq, self.params.sfreq, gain=scale)
+                y += dc * scale
+            else:
+                y = torch.add(y, dc).mul_(scale)
             start = 0
             for p in block:
                 stop = start + p.shape[0]
