@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from eegbench.data.standardize import PreprocessSpec, filter_resample
-from eegbench.preprocess.cases import CASES, case_files, load_case, load_raw, to_recording
+from eegbench.preprocess.cases import CASES, case_sources, load_case, load_raw, to_recording
 from eegbench.preprocess.fused import FusedPreprocessor
 from eegbench.preprocess.mne_ref import mne_filter_resample
 from eegbench.preprocess.params import FilterParams, Recording
@@ -66,8 +66,7 @@ def test_mixed_lengths_and_short_recordings_in_one_call(data_root):
     """One call with a full run, a cropped run (same FFT batch) and a recording shorter
     than the cascaded filters (step-by-step path); outputs come back in input order."""
     case = CASES["physionet_eegmmidb"]
-    files = case_files(case, data_root, 2)
-    raws = [load_raw(case, f) for f in files]
+    raws = [load_raw(*pair) for pair in case_sources(case, data_root, 2)]
     recs = [
         to_recording(raws[0], case.reference, "R03 full"),
         to_recording(raws[1].copy().crop(0, 110.0, include_tmax=False), case.reference,
@@ -90,7 +89,7 @@ def test_mixed_lengths_and_short_recordings_in_one_call(data_root):
 def test_mne_ref_equals_the_raw_method_pipeline(data_root):
     """The array reference is exactly what standardize's MNE path does to a Raw."""
     case = CASES["physionet_eegmmidb"]
-    raw = load_raw(case, case_files(case, data_root, 1)[0])
+    raw = load_raw(*case_sources(case, data_root, 1)[0])
     spec = PreprocessSpec(sfreq=128.0, l_freq=0.5, h_freq=40.0, notch=60.0, reference="average")
     via_raw = filter_resample(raw.copy(), spec).get_data()
     params = FilterParams(spec.sfreq, spec.l_freq, spec.h_freq, spec.notch)
@@ -132,13 +131,18 @@ def test_gpu_fused_backend_gives_the_mne_backends_raw(data_root, folder, pattern
     assert len(stim) == (folder == "meg_elekta_3ch_mnetesting")
 
 
-def test_standardize_file_with_gpu_fused_backend(data_root):
+@pytest.mark.parametrize(("recipe_name", "suffix"), [
+    ("physionet_eegmat", "_2.edf"),  # fixed windows
+    ("meg_elekta_3ch", ".fif"),  # MEG (mag + grad), events from the stim channel
+    ("physionet_eegmmidb_imagery_lr", "R04.edf"),  # events from EDF annotations
+])
+def test_standardize_file_with_gpu_fused_backend(data_root, recipe_name, suffix):
     from eegbench.data.readers import read_source
     from eegbench.data.recipe import load_recipe
     from eegbench.data.standardize import standardize_file
 
-    recipe = load_recipe("physionet_eegmat")
-    source = next(s for s in recipe.discover(data_root) if s.relpath.endswith("_2.edf"))
+    recipe = load_recipe(recipe_name)
+    source = next(s for s in recipe.discover(data_root) if s.relpath.endswith(suffix))
     spec = PreprocessSpec(notch=50.0, reference="average")
     w_mne, rows_mne, info_mne = standardize_file(source, read_source(source, recipe),
                                                  recipe, spec)
@@ -147,7 +151,9 @@ def test_standardize_file_with_gpu_fused_backend(data_root):
                                                  recipe, fused_spec)
     assert w_gpu.dtype == np.float32 and w_gpu.shape == w_mne.shape and len(w_mne) > 0
     assert rows_gpu == rows_mne
+    loc_gpu, loc_mne = info_gpu.pop("ch_loc"), info_mne.pop("ch_loc")  # may hold NaN
     assert info_gpu == info_mne
+    np.testing.assert_array_equal(list(loc_gpu.values()), list(loc_mne.values()))
     flat = lambda w: w.transpose(1, 0, 2).reshape(w.shape[1], -1).astype(np.float64)  # noqa: E731
     assert rel_err(flat(w_mne), flat(w_gpu)).max() < 1e-4
 

@@ -13,7 +13,7 @@ import yaml
 from mne.cuda import _smart_pad
 
 from eegbench.data.standardize import PreprocessSpec, fixed_windows
-from eegbench.preprocess.cases import CASES, case_files, load_raw
+from eegbench.preprocess.cases import CASES, case_sources, load_raw
 from eegbench.preprocess.fused import (
     fft_resample,
     make_patches,
@@ -32,7 +32,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "preprocess"
 def eeg_uv(data_root):
     """Two minutes of real EEG (eegmmidb run 3, 64 channels, 160 Hz) in microvolts."""
     case = CASES["physionet_eegmmidb"]
-    return load_raw(case, case_files(case, data_root, 1)[0]).get_data() * 1e6
+    return load_raw(*case_sources(case, data_root, 1)[0]).get_data() * 1e6
 
 
 @pytest.mark.parametrize(("n", "left", "right"), [(50, 10, 7), (6, 9, 12), (2, 1, 3), (40, 0, 0)])

@@ -76,7 +76,10 @@ def filter_resample_raw(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
     other_idx = np.setdiff1d(np.arange(len(raw.ch_names)), data_idx)
     names = [raw.ch_names[i] for i in data_idx]
     types = [raw.get_channel_types()[i] for i in data_idx]
-    ref_from, ref_to = reference_indices(names, types, spec.reference, bads=info["bads"])
+    reference = spec.reference
+    if reference == "average" and "eeg" not in types:  # as the MNE path: nothing to average
+        reference = None
+    ref_from, ref_to = reference_indices(names, types, reference, bads=info["bads"])
     rec = Recording(raw.get_data(picks=data_idx), sfreq, ref_from, ref_to,
                     name=str(raw.filenames[0] if raw.filenames else "raw"))
     n_out = raw.n_times
@@ -89,7 +92,7 @@ def filter_resample_raw(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
         data[data_idx] = out.detach().cpu().numpy()
     if len(other_idx):  # stim/misc channels: resampled exactly as raw.resample does
         data[other_idx] = _resample_others(raw, other_idx, params.sfreq)
-    return _new_raw(raw, data, params, spec.reference is not None, len(data_idx) > 0)
+    return _new_raw(raw, data, params, reference is not None, len(data_idx) > 0)
 
 
 def _resample_others(raw: mne.io.BaseRaw, idx: np.ndarray, sfreq: float) -> np.ndarray:
