@@ -49,8 +49,9 @@ class PreprocessSpec:
     l_freq: float | None = 0.5
     h_freq: float | None = 45.0
     notch: float | None = None
-    reference: str | None = None  # None (keep), "average"
-    backend: str = "mne"
+    reference: str | None = None  # None (keep), "average" or a channel name
+    backend: str = "mne"  # "mne" or "gpu_fused" (eegbench.preprocess)
+    device: str = "auto"  # gpu_fused only: "auto", "cpu", "cuda", "cuda:N"
 
     @classmethod
     def from_config(cls, cfg: Any) -> PreprocessSpec:
@@ -158,9 +159,18 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
 
 
 def filter_resample(raw: mne.io.BaseRaw, spec: PreprocessSpec) -> mne.io.BaseRaw:
-    """Apply re-referencing, notch, band-pass (zero-phase FIR) and resampling with MNE."""
+    """Apply re-referencing, notch, band-pass (zero-phase FIR) and resampling with MNE.
+
+    Other backends (``spec.backend``, e.g. ``"gpu_fused"``) live in :mod:`eegbench.preprocess`.
+    """
+    if spec.backend != "mne":
+        from eegbench.preprocess.raw_backend import filter_resample_raw
+
+        return filter_resample_raw(raw, spec)
     if spec.reference == "average" and "eeg" in raw.get_channel_types():
         raw.set_eeg_reference("average", projection=False, verbose="error")
+    elif spec.reference and spec.reference != "average":
+        raw.set_eeg_reference([spec.reference], projection=False, verbose="error")
     if spec.notch:
         raw.notch_filter(spec.notch, verbose="error")
     if spec.l_freq is not None or spec.h_freq is not None:
