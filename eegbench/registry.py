@@ -70,7 +70,8 @@ class Registry(Generic[T]):
         self._plugins_loaded = True
         for ep in entry_points(group=self.group):
             obj = ep.load()
-            self.register(ep.name, obj, origin=f"entry point {ep.value} ({ep.dist.name if ep.dist else '?'})")
+            dist = ep.dist.name if ep.dist else "?"
+            self.register(ep.name, obj, origin=f"entry point {ep.value} ({dist})")
             logger.debug("loaded %s plugin '%s' from %s", self.kind, ep.name, ep.value)
 
     def get(self, name: str) -> T:

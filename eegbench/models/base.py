@@ -44,6 +44,9 @@ class BenchmarkModel(ABC):
 
     #: "classical", "specialist" or "foundation"
     family: str = "specialist"
+    #: "from_scratch", "finetune" (pretrained weights, all trained) or "linear_probe"
+    #: (pretrained encoder frozen, linear head trained)
+    adaptation: str = "from_scratch"
 
     @abstractmethod
     def fit(
@@ -63,7 +66,21 @@ class BenchmarkModel(ABC):
 
     @abstractmethod
     def n_parameters(self) -> int:
-        """Return the number of fitted (trainable) parameters."""
+        """Return the number of parameters the fitted model uses at inference.
+
+        For a linear probe this counts the frozen encoder too (the number of trained
+        parameters is in the fit report as ``n_trainable``).
+        """
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Return the features the head sees, shape (n_windows, n_features).
+
+        Raises
+        ------
+        NotImplementedError
+            If the model has no separable feature extractor.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement encode().")
 
 
 #: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
@@ -72,7 +89,24 @@ MODELS: Registry = Registry("model", group="eegbench.models")
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
     """Instantiate the registered model ``name`` with ``params``."""
-    # Importing the built-in modules registers them.
-    from eegbench.models import classical, deep  # noqa: F401
-
+    load_builtin_models()
     return MODELS.get(name)(**params)
+
+
+def load_builtin_models() -> Registry:
+    """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
+    from eegbench.models import classical, deep, foundation  # noqa: F401
+
+    return MODELS
+
+
+#: Allowed values of a model's ``adaptation``.
+ADAPTATIONS = ("from_scratch", "finetune", "linear_probe")
+
+
+def check_adaptation(adaptation: str) -> str:
+    """Validate an ``adaptation`` value (MNE-style message)."""
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"Invalid value for the 'adaptation' parameter. Allowed values are "
+                         f"{list(ADAPTATIONS)}, but got {adaptation!r}.")
+    return adaptation
