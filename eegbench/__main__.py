@@ -13,6 +13,11 @@ from eegbench.resources import config_dir
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
+    if cfg.get("pretrain") is not None:  # +exp=pretrain
+        from eegbench.pretrain import run_pretraining
+
+        run_pretraining(cfg)
+        return
     from eegbench.run import run_experiment
 
     run_experiment(cfg)
@@ -20,6 +25,11 @@ def _hydra_entry(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
+    from eegbench.plugins import searchpath_override
+
+    sys.argv = searchpath_override(sys.argv)
     _hydra_entry()
 
 

@@ -69,11 +69,11 @@ def fft_resample(x: torch.Tensor, n_out: int) -> torch.Tensor:
     if n_in == n_out:
         return x
     spec = torch.fft.rfft(x, dim=-1)
-    n_keep = min(n_in, n_out) // 2 + 1
+    n_min = min(n_in, n_out)
     out = torch.zeros(*spec.shape[:-1], n_out // 2 + 1, dtype=spec.dtype, device=spec.device)
-    out[..., :n_keep] = spec[..., :n_keep]
-    if n_out < n_in and n_out % 2 == 0:  # the new Nyquist bin holds the two-sided sum
-        out[..., -1] = out[..., -1].real.to(spec.dtype)
+    out[..., : n_min // 2 + 1] = spec[..., : n_min // 2 + 1]
+    if n_min % 2 == 0:  # split / fold the Nyquist bin as scipy.signal.resample does
+        out[..., n_min // 2] *= 2.0 if n_out < n_in else 0.5
     return torch.fft.irfft(out, n=n_out, dim=-1) * (n_out / n_in)
 
 
