@@ -1,8 +1,9 @@
 """Discover Hydra config folders shipped by model plugins.
 
 A plugin package registered under the ``eegbench.models`` entry-point group may ship
-``<package>/conf/model/<name>.yaml``; :func:`plugin_search_paths` returns
-``file://<package dir>/conf`` for each such package so that ``python -m eegbench model=<name>`` finds its config.
+``<package>/conf/model/<name>.yaml``; :func:`plugin_search_paths` returns its
+``file://<package dir>/conf``
+for each such package, so that ``python -m eegbench model=<name>`` finds its config.
 """
 
 from __future__ import annotations
