@@ -29,6 +29,7 @@ from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import SignalSpec
+from eegbench.models.brain_tokenizer import BrainTokenizer, BrainTokenizerModel, sensor_table
 from eegbench.models.foundation import CBraModModel
 from eegbench.models.pretrained import save_checkpoint
 from eegbench.results.provenance import git_revision
@@ -46,10 +47,20 @@ class PretrainSource:
     adapter: InputAdapter
 
 
-def load_pool(cfg: DictConfig) -> list[PretrainSource]:
+def model_arch(p: DictConfig, kind: str) -> dict[str, Any]:
+    """Return the architecture: ``p.architectures[kind]`` updated with ``p.arch_params``."""
+    defaults = (p.get("architectures") or {}).get(kind) or {}
+    return {**OmegaConf.to_container(OmegaConf.create(dict(defaults)), resolve=True),
+            **OmegaConf.to_container(OmegaConf.create(dict(p.get("arch_params") or {})),
+                                     resolve=True)}
+
+
+def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     """Load every dataset listed in ``cfg.pretrain.datasets`` (recipe + optional subjects)."""
     spec = PreprocessSpec.from_config(cfg.preprocess)
-    model = CBraModModel(arch_params=dict(cfg.pretrain.arch_params), adaptation="from_scratch")
+    arch = model_arch(cfg.pretrain, kind)
+    model = (BrainTokenizerModel(arch_params=arch) if kind == "brain_tokenizer"
+             else CBraModModel(arch_params=arch, adaptation="from_scratch"))
     pool = []
     for entry in cfg.pretrain.datasets:
         entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
@@ -81,6 +92,36 @@ def masked_reconstruction_loss(net: torch.nn.Module, x: torch.Tensor, mask_ratio
     return torch.nn.functional.mse_loss(recon[mask], patches[mask])
 
 
+def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], mask_ratio: float):
+    wrapper = CBraModModel(arch_params=arch, adaptation="from_scratch")
+    first = pool[0]
+    signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
+    net = wrapper.network(signal, first.adapter)
+    patch = int(wrapper.contract.patch_size)
+    if net.proj_out[0].out_features != patch:
+        raise ValueError(f"Masked-patch reconstruction needs emb_dim == patch_size ({patch}), "
+                         f"got emb_dim={net.proj_out[0].out_features}.")
+    net.final_layer = torch.nn.Identity()
+
+    def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return masked_reconstruction_loss(net, x, mask_ratio, patch, gen)
+
+    return net, objective
+
+
+def _tokenizer_objective(pool: list[PretrainSource], arch: dict[str, Any]):
+    net = BrainTokenizer(**arch)
+    sensors = {}
+    for src in pool:
+        signal = SignalSpec.from_info(src.windows.info, src.windows.X.shape[-1])
+        sensors[src.name] = sensor_table(signal, list(src.adapter.out_ch_names))
+
+    def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return net.reconstruction_loss(x, sensors[src.name])
+
+    return net, objective
+
+
 def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     """Pretrain CBraMod on the pooled datasets within the budget; save checkpoint + metadata.
 
@@ -93,17 +134,16 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     seed_everything(int(p.seed))
     if p.get("num_threads"):
         torch.set_num_threads(int(p.num_threads))
-    pool = load_pool(cfg)
-    arch = dict(OmegaConf.to_container(p.arch_params, resolve=True))
-    first = pool[0]
-    wrapper = CBraModModel(arch_params=arch, adaptation="from_scratch")
-    signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
-    net = wrapper.network(signal, first.adapter)
-    patch = int(wrapper.contract.patch_size)
-    if net.proj_out[0].out_features != patch:
-        raise ValueError(f"Masked-patch reconstruction needs emb_dim == patch_size ({patch}), "
-                         f"got emb_dim={net.proj_out[0].out_features}.")
-    net.final_layer = torch.nn.Identity()
+    pool = load_pool(cfg, str(p.get("model", "cbramod")))
+    kind = str(p.get("model", "cbramod"))
+    arch = model_arch(p, kind)
+    if kind == "brain_tokenizer":
+        net, objective = _tokenizer_objective(pool, arch)
+    elif kind == "cbramod":
+        net, objective = _cbramod_objective(pool, arch, float(p.mask_ratio))
+    else:
+        raise ValueError(f"Invalid value for the 'pretrain.model' parameter. Allowed values "
+                         f"are ['cbramod', 'brain_tokenizer'], but got {kind!r}.")
     optimizer = torch.optim.AdamW(net.parameters(), lr=float(p.lr),
                                   weight_decay=float(p.weight_decay))
     rng = np.random.default_rng(int(p.seed))
@@ -120,7 +160,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
                                                               len(src.windows.X)),
                                  replace=False))
         x = src.adapter(torch.from_numpy(np.asarray(src.windows.X[idx], dtype=np.float32)))
-        loss = masked_reconstruction_loss(net, x, float(p.mask_ratio), patch, gen)
+        loss = objective(src, x, gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -134,7 +174,8 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
     out = Path(p.output)
     meta = save_checkpoint(state, out, {
-        "model": "cbramod", "objective": "masked_patch_reconstruction",
+        "model": kind, "objective": "masked_patch_reconstruction" if kind == "cbramod"
+        else "vq_patch_reconstruction",
         "arch_params": arch, "mask_ratio": float(p.mask_ratio),
         "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
                       "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),

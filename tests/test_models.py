@@ -18,10 +18,12 @@ SMALL = {
     "biot": {"arch_params": {"num_layers": 1, "embed_dim": 64}, "adaptation": "from_scratch"},
     "eegpt": {"arch_params": {"depth": 1, "embed_dim": 64, "num_heads": 4},
               "adaptation": "from_scratch"},
+    "brain_tokenizer": {"arch_params": {"patch_size": 64, "dim": 32, "n_codes": 32}},
 }
 BUILTIN = load_builtin_models().names()
 EXPECTED = {"eegnet", "shallow_fbcsp", "deep4", "eegconformer", "eeginception_erp", "atcnet",
-            "csp_lda", "ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram", "biot", "eegpt"}
+            "csp_lda", "ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram", "biot", "eegpt",
+            "brain_tokenizer"}
 
 
 def test_zoo_lists_every_model():

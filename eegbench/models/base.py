@@ -21,6 +21,8 @@ class SignalSpec:
     n_outputs: int
     ch_names: tuple[str, ...] = ()
     ch_pos: dict[str, list[float]] = field(default_factory=dict)
+    ch_types: tuple[str, ...] = ()
+    ch_ori: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def from_info(cls, info: dict[str, Any], n_times: int) -> SignalSpec:
@@ -32,6 +34,8 @@ class SignalSpec:
             n_outputs=len(info["classes"]),
             ch_names=tuple(info["ch_names"]),
             ch_pos=dict(info.get("ch_pos", {})),
+            ch_types=tuple(info.get("ch_types", ())),
+            ch_ori=dict(info.get("ch_ori", {})),
         )
 
 
@@ -95,7 +99,7 @@ def build_model(name: str, **params: Any) -> BenchmarkModel:
 
 def load_builtin_models() -> Registry:
     """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
-    from eegbench.models import classical, deep, foundation  # noqa: F401
+    from eegbench.models import brain_tokenizer, classical, deep, foundation  # noqa: F401
 
     return MODELS
 
