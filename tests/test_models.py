@@ -107,3 +107,25 @@ def test_check_model_catches_a_broken_model(small_batch):
     finally:
         MODELS._items.pop("_broken_for_test")
         MODELS._origins.pop("_broken_for_test")
+
+
+@pytest.mark.parametrize("yaml_name", sorted(p.stem for p in (
+    __import__("eegbench.resources", fromlist=["config_dir"]).config_dir() / "model").glob(
+        "*.yaml")))
+def test_every_model_config_composes_and_builds(yaml_name, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from eegbench.resources import config_dir
+
+    for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT"):
+        monkeypatch.delenv(f"EEGBENCH_{var}_CHECKPOINT", raising=False)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[f"model={yaml_name}"])
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    assert model_cfg["name"] == yaml_name
+    params = dict(model_cfg.get("params") or {})
+    model = build_model(model_cfg["name"], adaptation=model_cfg.get("adaptation",
+                                                                   "from_scratch"), **params)
+    assert model.adaptation == model_cfg.get("adaptation", "from_scratch") or (
+        model.family == "classical")

@@ -180,6 +180,7 @@ class LaBraMModel(FoundationModel):
     default_arch = {"neural_tokenizer": True}
 
     def make_contract(self) -> InputContract:  # noqa: D102
+        import_braindecode_models()  # installs the torchaudio stub first
         from braindecode.models.labram import LABRAM_CHANNEL_ORDER
 
         patch = int(self.arch_params.get("patch_size", 200))
@@ -234,6 +235,7 @@ class EEGPTModel(FoundationModel):
     key_layout = "eegpt"
 
     def make_contract(self) -> InputContract:  # noqa: D102
+        import_braindecode_models()  # installs the torchaudio stub first
         from braindecode.models.eegpt import _get_eegpt_channels
 
         patch = int(self.arch_params.get("patch_size", 64))
