@@ -83,6 +83,11 @@ def test_linear_probe_trains_only_the_head(small_batch, tmp_path):
     # the frozen encoder is exactly the checkpoint's
     np.testing.assert_array_equal(probe.encode(X), ref.encode(X))
     assert probe.n_parameters() == ref.n_parameters()
+    # save / load keeps the checkpoint's architecture (read from its metadata)
+    probe.save(tmp_path / "probe.bin")
+    again = build_model("cbramod", adaptation="linear_probe",
+                        checkpoint=str(tmp_path / "enc.pt")).load(tmp_path / "probe.bin")
+    np.testing.assert_allclose(again.predict_proba(X), probe.predict_proba(X), atol=1e-6)
 
 
 def test_check_model_catches_a_broken_model(small_batch):

@@ -113,6 +113,7 @@ class FoundationModel(TorchBenchmarkModel):
         super().__init__(trainer=trainer, adaptation=adaptation, checkpoint=checkpoint,
                          checkpoint_sha256=checkpoint_sha256)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
+        self.arch_params = self.resolved_arch()
         self.pooling = pooling
         self.contract = self.make_contract()
 
@@ -138,7 +139,7 @@ class FoundationModel(TorchBenchmarkModel):
         cls = getattr(import_braindecode_models(), self.arch)
         return cls(n_chans=len(adapter.out_ch_names), n_times=adapter.out_times,
                    sfreq=adapter.out_sfreq, n_outputs=signal.n_outputs, **kwargs,
-                   **self.resolved_arch())
+                   **self.arch_params)
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load ``source`` into the braindecode network, translating original layouts."""
