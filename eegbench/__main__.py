@@ -18,6 +18,11 @@ logger = logging.getLogger("eegbench")
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
+    if cfg.get("pretrain") is not None:  # +exp=pretrain
+        from eegbench.pretrain import run_pretraining
+
+        run_pretraining(cfg)
+        return
     from eegbench.results.failures import clear_failure, record_failure
     from eegbench.run import identity_hash, run_experiment
 
@@ -42,6 +47,11 @@ def _hydra_entry(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    import sys
+
+    from eegbench.plugins import searchpath_override
+
+    sys.argv = searchpath_override(sys.argv)
     _hydra_entry()
 
 

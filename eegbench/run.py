@@ -69,6 +69,7 @@ def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = dict(model_cfg.get("params") or {})
     params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    params.setdefault("adaptation", str(model_cfg.get("adaptation", "from_scratch")))
     model = build_model(model_cfg["name"], **params)
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     y = ds.y

@@ -51,6 +51,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = ("balanced_accuracy"
                  .agg(["mean", "std"]).rename(columns=lambda c, m=metric: f"{m}_{c}")
                  .reset_index())
         out = out.merge(stats, on=GROUP_COLUMNS, how="left")
+    if "roc_auc_mean" in out:  # efficiency: AUC per decade of parameters
+        out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
     sort_metric = f"{metrics[0]}_mean"
     return out.sort_values(["dataset", "task", "protocol", sort_metric],
                            ascending=[True, True, True, False]).reset_index(drop=True)
@@ -69,13 +71,15 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
                                                             sort=True):
         lines += [f"### {dataset} / {task} / {protocol}", ""]
         header = ["model", "family", "adaptation", "n subjects", "seeds", "params"]
-        header += [m.replace("_", " ") for m in metrics] + ["train s/fold", "config"]
+        header += [m.replace("_", " ") for m in metrics] + ["E_param", "train s/fold", "config"]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---"] * len(header)) + "|")
         for _, r in block.iterrows():
             cells = [r["model"], r["family"], r["adaptation"], str(r["n_subjects"]),
                      str(r["n_seeds"]), f"{int(r['n_parameters']):,}"]
             cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
+            e_param = r.get("e_param", float("nan"))
+            cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
             cells += [f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -21,6 +21,8 @@ class SignalSpec:
     n_outputs: int
     ch_names: tuple[str, ...] = ()
     ch_pos: dict[str, list[float]] = field(default_factory=dict)
+    ch_types: tuple[str, ...] = ()
+    ch_ori: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def from_info(cls, info: dict[str, Any], n_times: int) -> SignalSpec:
@@ -32,6 +34,8 @@ class SignalSpec:
             n_outputs=len(info["classes"]),
             ch_names=tuple(info["ch_names"]),
             ch_pos=dict(info.get("ch_pos", {})),
+            ch_types=tuple(info.get("ch_types", ())),
+            ch_ori=dict(info.get("ch_ori", {})),
         )
 
 
@@ -44,6 +48,9 @@ class BenchmarkModel(ABC):
 
     #: "classical", "specialist" or "foundation"
     family: str = "specialist"
+    #: "from_scratch", "finetune" (pretrained weights, all trained) or "linear_probe"
+    #: (pretrained encoder frozen, linear head trained)
+    adaptation: str = "from_scratch"
 
     @abstractmethod
     def fit(
@@ -63,7 +70,21 @@ class BenchmarkModel(ABC):
 
     @abstractmethod
     def n_parameters(self) -> int:
-        """Return the number of fitted (trainable) parameters."""
+        """Return the number of parameters the fitted model uses at inference.
+
+        For a linear probe this counts the frozen encoder too (the number of trained
+        parameters is in the fit report as ``n_trainable``).
+        """
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Return the features the head sees, shape (n_windows, n_features).
+
+        Raises
+        ------
+        NotImplementedError
+            If the model has no separable feature extractor.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement encode().")
 
 
 #: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
@@ -72,7 +93,24 @@ MODELS: Registry = Registry("model", group="eegbench.models")
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
     """Instantiate the registered model ``name`` with ``params``."""
-    # Importing the built-in modules registers them.
-    from eegbench.models import classical, deep  # noqa: F401
-
+    load_builtin_models()
     return MODELS.get(name)(**params)
+
+
+def load_builtin_models() -> Registry:
+    """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
+    from eegbench.models import brain_tokenizer, classical, deep, foundation  # noqa: F401
+
+    return MODELS
+
+
+#: Allowed values of a model's ``adaptation``.
+ADAPTATIONS = ("from_scratch", "finetune", "linear_probe")
+
+
+def check_adaptation(adaptation: str) -> str:
+    """Validate an ``adaptation`` value (MNE-style message)."""
+    if adaptation not in ADAPTATIONS:
+        raise ValueError(f"Invalid value for the 'adaptation' parameter. Allowed values are "
+                         f"{list(ADAPTATIONS)}, but got {adaptation!r}.")
+    return adaptation

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
 
@@ -47,10 +51,24 @@ class SklearnModel(BenchmarkModel):
         """Return the number of fitted numbers in the pipeline."""
         return _fitted_size(self.pipeline)
 
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Return the features the final estimator sees (all steps but the last)."""
+        return self.pipeline[:-1].transform(np.asarray(X, dtype=np.float64))
+
+    def save(self, path: str | Path) -> Path:
+        """Pickle the fitted pipeline with joblib."""
+        joblib.dump(self.pipeline, path)
+        return Path(path)
+
+    def load(self, path: str | Path) -> SklearnModel:
+        """Load a pipeline saved by :meth:`save`."""
+        self.pipeline = joblib.load(path)
+        return self
+
 
 @MODELS.register("ts_lr")
 def tangent_space_lr(estimator: str = "oas", C: float = 1.0, **_: Any) -> SklearnModel:
-    """Covariance (shrinkage) -> Riemannian tangent space -> logistic regression (pyriemann)."""
+    """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann)."""
     from pyriemann.estimation import Covariances
     from pyriemann.tangentspace import TangentSpace
 
@@ -62,10 +80,58 @@ def tangent_space_lr(estimator: str = "oas", C: float = 1.0, **_: Any) -> Sklear
 
 @MODELS.register("csp_lda")
 def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
-    """Common spatial patterns (log-variance) -> shrinkage LDA (MNE + scikit-learn)."""
+    """Build common spatial patterns (log-variance) -> shrinkage LDA (MNE + scikit-learn)."""
     from mne.decoding import CSP
 
     return SklearnModel(make_pipeline(
         CSP(n_components=n_components, reg="ledoit_wolf", log=True),
+        LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"),
+    ))
+
+
+@MODELS.register("xdawn_ts_lr")
+def xdawn_tangent_space_lr(nfilter: int = 4, estimator: str = "oas", C: float = 1.0,
+                           **_: Any) -> SklearnModel:
+    """Build xDAWN super-trial covariances -> tangent space -> LR (pyriemann, ERP)."""
+    from pyriemann.estimation import XdawnCovariances
+    from pyriemann.tangentspace import TangentSpace
+
+    return SklearnModel(make_pipeline(
+        XdawnCovariances(nfilter=nfilter, estimator=estimator), TangentSpace(metric="riemann"),
+        LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
+    ))
+
+
+class ERPFeatures(BaseEstimator, TransformerMixin):
+    """Manual ERP features: each channel's mean amplitude in ``n_bins`` equal time bins.
+
+    Parameters
+    ----------
+    n_bins : int
+        Number of consecutive time bins per channel (features = channels x bins).
+    """
+
+    def __init__(self, n_bins: int = 10) -> None:
+        self.n_bins = n_bins
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> ERPFeatures:
+        """Check the window length (nothing is learned)."""
+        if X.shape[-1] < self.n_bins:
+            raise ValueError(f"Windows have {X.shape[-1]} samples, fewer than n_bins="
+                             f"{self.n_bins}.")
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return (n_windows, n_channels * n_bins) bin means."""
+        edges = np.linspace(0, X.shape[-1], self.n_bins + 1).astype(int)
+        bins = [X[..., a:b].mean(axis=-1) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        return np.stack(bins, axis=-1).reshape(len(X), -1)
+
+
+@MODELS.register("erp_lda")
+def erp_lda(n_bins: int = 10, **_: Any) -> SklearnModel:
+    """Build manual ERP features (binned mean amplitudes) -> scaling -> shrinkage LDA."""
+    return SklearnModel(make_pipeline(
+        ERPFeatures(n_bins=n_bins), StandardScaler(),
         LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto"),
     ))

@@ -1,19 +1,52 @@
-"""Deep models from braindecode, trained with :func:`eegbench.train.fit_classifier`."""
+"""Specialist CNNs / transformers from braindecode, trained end to end on each task.
+
+Each braindecode network becomes an encoder by replacing its ``final_layer`` (the classifier)
+with an identity; the benchmark's linear head takes its place. For ATCNet, whose classifier is
+one dense layer per sliding window, the window features are averaged before the shared head.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import torch
+from torch import nn
 
 from eegbench._compat import import_braindecode_models
-from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
-from eegbench.train import TrainerSpec, fit_classifier, predict_proba, resolve_device
+from eegbench.models.adapters import InputAdapter
+from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.torch_model import TorchBenchmarkModel
 
 
-class BraindecodeClassifier(BenchmarkModel):
-    """A braindecode architecture trained end to end (full fine-tuning from random init).
+def strip_final_layer(net: nn.Module) -> nn.Module:
+    """Replace a braindecode model's ``final_layer`` by identities (in place) and return it."""
+    final = getattr(net, "final_layer", None)
+    if final is None:
+        raise ValueError(f"{type(net).__name__} has no 'final_layer' to replace by a head.")
+    if isinstance(final, nn.ModuleList):
+        net.final_layer = nn.ModuleList([nn.Identity() for _ in final])
+    else:
+        net.final_layer = nn.Identity()
+    return net
+
+
+class BraindecodeEncoder(nn.Module):
+    """A braindecode network without its classifier: (batch, chans, time) -> (batch, features)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = strip_final_layer(net)
+
+    def forward(self, x):  # noqa: D102
+        return self.net(x).flatten(1)
+
+    def named_layers(self) -> list[tuple[str, nn.Module]]:
+        """Return the network's top-level blocks (the identity head excluded)."""
+        return [(f"net.{n}", m) for n, m in self.net.named_children()
+                if n != "final_layer" and any(True for _ in m.parameters())]
+
+
+class BraindecodeClassifier(TorchBenchmarkModel):
+    """A braindecode architecture trained end to end with the benchmark's linear head.
 
     Parameters
     ----------
@@ -24,60 +57,54 @@ class BraindecodeClassifier(BenchmarkModel):
     trainer : dict or TrainerSpec, optional
         Optimisation settings.
     family : str
-        Leaderboard family ("specialist" or "foundation").
+        Leaderboard family.
+    **kwargs
+        ``adaptation``, ``checkpoint``, ``checkpoint_sha256`` (see
+        :class:`~eegbench.models.torch_model.TorchBenchmarkModel`).
     """
 
     def __init__(self, arch: str, arch_params: dict[str, Any] | None = None,
-                 trainer: Any = None, family: str = "specialist") -> None:
+                 trainer: Any = None, family: str = "specialist", **kwargs: Any) -> None:
+        super().__init__(trainer=trainer, **kwargs)
         self.arch = arch
         self.arch_params = dict(arch_params or {})
-        self.trainer = trainer if isinstance(trainer, TrainerSpec) else TrainerSpec.from_config(
-            trainer or {})
         self.family = family
-        self.module: torch.nn.Module | None = None
-        self.report = None
 
-    def build(self, signal: SignalSpec) -> torch.nn.Module:
-        """Instantiate the architecture for ``signal``'s shape."""
+    def build_network(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
+        """Instantiate the braindecode architecture for the adapted input shape."""
         models = import_braindecode_models()
         cls = getattr(models, self.arch, None)
         if cls is None:
             raise ValueError(f"braindecode has no model named {self.arch!r}.")
-        return cls(n_chans=signal.n_chans, n_outputs=signal.n_outputs, n_times=signal.n_times,
-                   sfreq=signal.sfreq, **self.arch_params)
+        return cls(n_chans=len(adapter.out_ch_names), n_outputs=signal.n_outputs,
+                   n_times=adapter.out_times, sfreq=adapter.out_sfreq, **self.arch_params)
 
-    def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
-        """Build with ``seed`` and train with early stopping on the validation windows."""
-        torch.manual_seed(seed)
-        self.module = self.build(signal)
-        self.report = fit_classifier(self.module, X_train, y_train, X_valid, y_valid,
-                                     signal.n_outputs, self.trainer, seed)
-        return {"best_epoch": self.report.best_epoch, "epochs_run": self.report.epochs_run,
-                "best_valid_loss": self.report.best_valid_loss}
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Return softmax probabilities."""
-        if self.module is None:
-            raise RuntimeError("Call fit() before predict_proba().")
-        return predict_proba(self.module, X, device=resolve_device(self.trainer.device))
-
-    def n_parameters(self) -> int:
-        """Return the number of trainable parameters."""
-        if self.module is None:
-            raise RuntimeError("Call fit() before n_parameters().")
-        return int(sum(p.numel() for p in self.module.parameters() if p.requires_grad))
+    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
+        """Return the network without its classifier."""
+        return BraindecodeEncoder(self.build_network(signal, adapter))
 
 
-def _register(name: str, arch: str, family: str = "specialist") -> None:
+def _register(name: str, arch: str, doc: str) -> None:
     def factory(arch_params: dict[str, Any] | None = None, trainer: Any = None,
-                **_: Any) -> BraindecodeClassifier:
-        return BraindecodeClassifier(arch, arch_params, trainer, family)
+                adaptation: str = "from_scratch", checkpoint: str | None = None,
+                checkpoint_sha256: str | None = None, **_: Any) -> BraindecodeClassifier:
+        return BraindecodeClassifier(arch, arch_params, trainer, "specialist",
+                                     adaptation=adaptation, checkpoint=checkpoint,
+                                     checkpoint_sha256=checkpoint_sha256)
 
     factory.__name__ = f"build_{name}"
-    factory.__doc__ = f"braindecode {arch} trained from scratch."
+    factory.__doc__ = f"braindecode {arch} ({doc}), trained end to end."
     MODELS.register(name, factory)
 
 
-for _name, _arch in [("eegnet", "EEGNet"), ("shallow_fbcsp", "ShallowFBCSPNet"),
-                     ("deep4", "Deep4Net")]:
-    _register(_name, _arch)
+SPECIALISTS = {
+    "eegnet": ("EEGNet", "Lawhern et al. 2018"),
+    "shallow_fbcsp": ("ShallowFBCSPNet", "Schirrmeister et al. 2017"),
+    "deep4": ("Deep4Net", "Schirrmeister et al. 2017"),
+    "eegconformer": ("EEGConformer", "Song et al. 2023"),
+    "eeginception_erp": ("EEGInceptionERP", "Santamaria-Vazquez et al. 2020"),
+    "atcnet": ("ATCNet", "Altaheri et al. 2023"),
+}
+
+for _name, (_arch, _doc) in SPECIALISTS.items():
+    _register(_name, _arch, _doc)

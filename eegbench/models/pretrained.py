@@ -1,0 +1,301 @@
+"""Pretrained weights: find, verify (sha256) and load checkpoints, original layouts included.
+
+A checkpoint source is one of
+
+- a local file path;
+- a file name under the folder named by ``$EEGBENCH_WEIGHTS_DIR``;
+- ``hf://<owner>/<repo>/<filename>``: downloaded with :mod:`huggingface_hub` (optional
+  dependency, imported only then) into its cache.
+
+Checkpoints saved by the original projects use other key names than braindecode's
+re-implementations; :data:`KEY_MAPPINGS` translates them (idempotent on braindecode layouts):
+
+- CBraMod (wjq-learning/CBraMod): same names; a ``module.`` (DataParallel) or ``backbone.``
+  (downstream model) prefix is removed, the downstream ``classifier.*`` dropped.
+- LaBraM (935963004/LaBraM): the pretraining checkpoint nests the encoder under ``student.``;
+  ``pos_embed`` -> ``position_embedding``, ``time_embed`` -> ``temporal_embedding`` (cropped
+  to the number of patches), ``patch_embed.*`` -> ``patch_embed.temporal_conv.*``,
+  ``mlp.fc1/fc2`` -> ``mlp.0/mlp.2``, ``head`` -> ``final_layer``; the tokenizer-side
+  ``lm_head``, ``mask_token`` and ``teacher``/projection weights are dropped.
+- BIOT (ycq091044/BIOT): the encoder's keys gain braindecode's ``encoder.`` prefix
+  (``biot.`` of the original BIOTClassifier is renamed); ``classifier.*`` dropped.
+- EEGPT (BINE022/EEGPT): a Lightning checkpoint (``state_dict``) whose ``target_encoder.*``
+  keys are kept; ``encoder.``/``predictor.``/``reconstructor.`` (pretraining only) dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_ENV = "EEGBENCH_WEIGHTS_DIR"
+
+StateDict = dict[str, torch.Tensor]
+
+
+class WeightsError(FileNotFoundError):
+    """Pretrained weights are missing, corrupt or do not fit the model."""
+
+
+def missing_weights_error(model: str, adaptation: str) -> WeightsError:
+    """Return the error raised when ``adaptation`` needs weights and none were given."""
+    return WeightsError(
+        f"{model} with adaptation={adaptation!r} needs pretrained weights, but no checkpoint "
+        f"was given. Provide one with `model.params.checkpoint=<path/to/file.pt>`, or a file "
+        f"name inside the folder named by the {WEIGHTS_ENV} environment variable, or "
+        f"`model.params.checkpoint=hf://<owner>/<repo>/<file>` (needs `pip install "
+        f"huggingface_hub` and internet access). Make one offline with "
+        f"`python -m eegbench +exp=pretrain`, or train from random init with "
+        f"`model.adaptation=from_scratch`.")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the sha256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
+    """Return the local path of checkpoint ``source``, checking its sha256 when given.
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be found / downloaded, or its hash differs from ``sha256``.
+    """
+    path: Path | None = None
+    if source.startswith("hf://"):
+        parts = source[5:].split("/")
+        if len(parts) < 3:
+            raise WeightsError(f"Invalid hub checkpoint {source!r}: expected "
+                               "hf://<owner>/<repo>/<filename>.")
+        try:
+            from huggingface_hub import hf_hub_download
+        except ImportError as err:
+            raise WeightsError(
+                f"Loading {source!r} needs huggingface_hub: `pip install huggingface_hub`, or "
+                f"download the file yourself and pass its path (or put it in ${WEIGHTS_ENV})."
+            ) from err
+        try:
+            path = Path(hf_hub_download("/".join(parts[:2]), "/".join(parts[2:])))
+        except Exception as err:  # offline, unknown repo, ...
+            raise WeightsError(
+                f"Could not download {source!r} ({type(err).__name__}: {err}). Offline? "
+                f"Download it elsewhere and pass the local file path, or put it in "
+                f"${WEIGHTS_ENV}.") from err
+    else:
+        candidates = [Path(source).expanduser()]
+        if os.environ.get(WEIGHTS_ENV):
+            candidates.append(Path(os.environ[WEIGHTS_ENV]) / source)
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise WeightsError(
+                f"Checkpoint {source!r} not found (looked at {[str(c) for c in candidates]}). "
+                f"Pass an existing file path, set {WEIGHTS_ENV} to the folder holding it, or "
+                f"use hf://<owner>/<repo>/<file> when online.")
+    if sha256:
+        actual = sha256_file(path)
+        if actual != sha256.lower():
+            raise WeightsError(f"Checkpoint {path} has sha256 {actual}, but {sha256} was "
+                               "expected: the file is corrupt or a different release.")
+    return path
+
+
+def read_state_dict(path: Path) -> StateDict:
+    """Read a torch / safetensors checkpoint and return its (flat) state dict."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(path)))
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    for key in ("state_dict", "model", "module", "model_state_dict"):
+        if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
+            obj = obj[key]
+            break
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path} does not hold a state dict (got {type(obj).__name__}).")
+    return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+
+
+def _strip(state: StateDict, prefixes: tuple[str, ...]) -> StateDict:
+    out = {}
+    for k, v in state.items():
+        for p in prefixes:
+            if k.startswith(p):
+                k = k[len(p):]
+        out[k] = v
+    return out
+
+
+def map_cbramod(state: StateDict) -> StateDict:
+    """Original CBraMod layout -> braindecode ``CBraMod``."""
+    state = _strip(state, ("module.", "backbone."))
+    return {k: v for k, v in state.items() if not k.startswith("classifier.")}
+
+
+_LABRAM_RENAMES = [
+    (r"^pos_embed$", "position_embedding"),
+    (r"^time_embed$", "temporal_embedding"),
+    (r"^patch_embed\.(?!temporal_conv\.)(conv|norm)", r"patch_embed.temporal_conv.\1"),
+    (r"\.mlp\.fc1\.", ".mlp.0."),
+    (r"\.mlp\.fc2\.", ".mlp.2."),
+    (r"^head\.", "final_layer."),
+]
+_LABRAM_DROP = ("lm_head.", "mask_token", "teacher.", "projection_head.", "decoder.", "quantize.")
+
+
+def map_labram(state: StateDict) -> StateDict:
+    """Original LaBraM layout (``student.`` pretraining or fine-tuning) -> braindecode."""
+    if any(k.startswith("student.") for k in state):
+        state = {k[len("student."):]: v for k, v in state.items() if k.startswith("student.")}
+    state = _strip(state, ("module.",))
+    out = {}
+    for k, v in state.items():
+        if k.startswith(_LABRAM_DROP):
+            continue
+        for pattern, repl in _LABRAM_RENAMES:
+            k = re.sub(pattern, repl, k)
+        out[k] = v
+    return out
+
+
+def map_biot(state: StateDict) -> StateDict:
+    """Original BIOT layout (bare ``BIOTEncoder`` or ``BIOTClassifier``) -> braindecode."""
+    state = _strip(state, ("module.",))
+    out = {}
+    for k, v in state.items():
+        if k.startswith("classifier."):
+            continue
+        if k.startswith("biot."):
+            k = "encoder." + k[len("biot."):]
+        elif not k.startswith(("encoder.", "final_layer.")):
+            k = "encoder." + k
+        out[k] = v
+    return out
+
+
+def map_eegpt(state: StateDict) -> StateDict:
+    """Original EEGPT Lightning checkpoint -> braindecode (``target_encoder.*`` kept)."""
+    state = _strip(state, ("module.",))
+    if any(k.startswith("target_encoder.") for k in state):
+        return {k: v for k, v in state.items()
+                if not k.startswith(("encoder.", "predictor.", "reconstructor."))}
+    return state
+
+
+KEY_MAPPINGS: dict[str, Callable[[StateDict], StateDict]] = {
+    "cbramod": map_cbramod, "labram": map_labram, "biot": map_biot, "eegpt": map_eegpt,
+}
+
+
+def _fit_shapes(state: StateDict, target: StateDict) -> StateDict:
+    """Crop longer embedding tables (e.g. LaBraM's 16 time slots) to the model's length."""
+    out = dict(state)
+    for k, v in state.items():
+        t = target.get(k)
+        if t is None or t.shape == v.shape or v.ndim != t.ndim:
+            continue
+        if all(a >= b for a, b in zip(v.shape, t.shape, strict=True)) and k.endswith(
+                ("embedding", "embed", "pe", "tokens.weight")):
+            out[k] = v[tuple(slice(0, n) for n in t.shape)].clone()
+            logger.info("cropped pretrained %s from %s to %s", k, tuple(v.shape),
+                        tuple(t.shape))
+    return out
+
+
+def load_state_into(module: nn.Module, state: StateDict, *,
+                    mapping: Callable[[StateDict], StateDict] | None = None,
+                    skip_prefixes: tuple[str, ...] = ("final_layer.",),
+                    source: str = "checkpoint") -> dict[str, list[str]]:
+    """Map and load ``state`` into ``module`` (non-strict; classifier heads are skipped).
+
+    Raises
+    ------
+    WeightsError
+        If no key matches, or a matching key has another shape (wrong architecture).
+
+    Returns
+    -------
+    dict
+        ``missing`` and ``unexpected`` key lists.
+    """
+    if mapping is not None:
+        state = mapping(state)
+    target = module.state_dict()
+    state = {k: v for k, v in state.items() if not k.startswith(skip_prefixes)}
+    state = _fit_shapes(state, target)
+    bad = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}"
+           for k, v in state.items() if k in target and target[k].shape != v.shape]
+    if bad:
+        raise WeightsError(f"{source} does not fit the model architecture (check the model's "
+                           f"arch_params against the checkpoint): " + "; ".join(bad[:5]))
+    matched = [k for k in state if k in target]
+    if not matched:
+        raise WeightsError(
+            f"None of the {len(state)} keys in {source} matches the model (e.g. "
+            f"{list(state)[:3]} vs {list(target)[:3]}); wrong model or key layout.")
+    result = module.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.startswith(skip_prefixes)]
+    if missing:
+        logger.warning("%s: %d model weights not in the checkpoint (kept at init): %s", source,
+                       len(missing), missing[:8])
+    if result.unexpected_keys:
+        logger.info("%s: %d checkpoint keys unused: %s", source, len(result.unexpected_keys),
+                    result.unexpected_keys[:8])
+    logger.info("loaded %d tensors from %s", len(matched), source)
+    return {"missing": missing, "unexpected": list(result.unexpected_keys)}
+
+
+def load_weights(module: nn.Module, source: str, *, sha256: str | None = None,
+                 mapping: Callable[[StateDict], StateDict] | None = None,
+                 skip_prefixes: tuple[str, ...] = ("final_layer.",)) -> dict[str, list[str]]:
+    """Resolve ``source``, verify it and load it into ``module`` (see :func:`load_state_into`).
+
+    When a metadata file ``<checkpoint>.json`` lies next to the checkpoint and records a
+    ``sha256``, the file is checked against it as well.
+    """
+    path = resolve_checkpoint(source, sha256)
+    meta = read_metadata(path)
+    if meta.get("sha256") and not sha256:
+        resolve_checkpoint(str(path), meta["sha256"])
+    return load_state_into(module, read_state_dict(path), mapping=mapping,
+                           skip_prefixes=skip_prefixes, source=str(path))
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Return the metadata json written beside a checkpoint (``<file>.json``), or ``{}``."""
+    side = Path(str(path) + ".json")
+    if side.is_file():
+        return json.loads(side.read_text())
+    return {}
+
+
+def save_checkpoint(state: StateDict, path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Save ``state`` to ``path`` and write ``<path>.json`` with its sha256 and ``metadata``.
+
+    Returns
+    -------
+    dict
+        The metadata written (with ``sha256`` and ``file``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, path)
+    meta = {**metadata, "file": path.name, "sha256": sha256_file(path)}
+    Path(str(path) + ".json").write_text(json.dumps(meta, indent=2, sort_keys=True,
+                                                    default=str))
+    return meta

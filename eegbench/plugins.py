@@ -1,0 +1,47 @@
+"""Discover Hydra config folders shipped by model plugins.
+
+A plugin package registered under the ``eegbench.models`` entry-point group may ship
+``<package>/conf/model/<name>.yaml``; :func:`plugin_search_paths` returns its
+``file://<package dir>/conf``
+for each such package, so that ``python -m eegbench model=<name>`` finds its config.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from importlib.metadata import entry_points
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def plugin_search_paths(group: str = "eegbench.models") -> list[str]:
+    """Return Hydra search-path entries (``file://...``) of plugin packages with a conf/."""
+    paths: list[str] = []
+    for ep in entry_points(group=group):
+        package = ep.value.split(":")[0].split(".")[0]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for location in spec.submodule_search_locations:
+            if (Path(location) / "conf").is_dir():
+                entry = f"file://{Path(location) / 'conf'}"
+                if entry not in paths:
+                    paths.append(entry)
+    return paths
+
+
+def searchpath_override(argv: list[str]) -> list[str]:
+    """Return ``argv`` with a ``hydra.searchpath=[...]`` override for plugin configs added.
+
+    Leaves ``argv`` unchanged when there are no plugin configs or the user sets the search
+    path already.
+    """
+    if any(a.lstrip("+").startswith("hydra.searchpath") for a in argv):
+        return argv
+    paths = plugin_search_paths()
+    if not paths:
+        return argv
+    logger.debug("plugin config folders: %s", paths)
+    return [*argv, f"hydra.searchpath=[{','.join(paths)}]"]

@@ -1,0 +1,195 @@
+"""In-suite self-supervised pretraining: masked-patch reconstruction (CBraMod style).
+
+``python -m eegbench +exp=pretrain`` pools the standardized windows of the configured datasets
+(unlabelled: labels are never read), maps each dataset onto CBraMod's input contract (200 Hz,
+1 s patches, 100 uV units) with the model's own adapter, masks a random share of the patches
+and trains the encoder to reconstruct the raw masked patches (mean squared error), within a
+budget of steps and minutes. The encoder is saved with a ``<file>.json`` (sha256, architecture,
+data, budget, loss curve) that ``model=cbramod model.params.checkpoint=<file>`` reads.
+
+Keep the subjects you evaluate on out of ``pretrain.datasets[*].subjects``: pretraining on a
+test subject's recordings, even without labels, leaks that subject into the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from eegbench.data.cache import WindowsDataset, load_windows
+from eegbench.data.recipe import load_recipe
+from eegbench.data.standardize import PreprocessSpec
+from eegbench.models.adapters import InputAdapter
+from eegbench.models.base import SignalSpec
+from eegbench.models.brain_tokenizer import BrainTokenizer, BrainTokenizerModel, sensor_table
+from eegbench.models.foundation import CBraModModel
+from eegbench.models.pretrained import save_checkpoint
+from eegbench.results.provenance import git_revision
+from eegbench.train import seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainSource:
+    """One dataset in the pretraining pool, with the adapter to the model's contract."""
+
+    name: str
+    windows: WindowsDataset
+    adapter: InputAdapter
+
+
+def model_arch(p: DictConfig, kind: str) -> dict[str, Any]:
+    """Return the architecture: ``p.architectures[kind]`` updated with ``p.arch_params``."""
+    defaults = (p.get("architectures") or {}).get(kind) or {}
+    return {**OmegaConf.to_container(OmegaConf.create(dict(defaults)), resolve=True),
+            **OmegaConf.to_container(OmegaConf.create(dict(p.get("arch_params") or {})),
+                                     resolve=True)}
+
+
+def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
+    """Load every dataset listed in ``cfg.pretrain.datasets`` (recipe + optional subjects)."""
+    spec = PreprocessSpec.from_config(cfg.preprocess)
+    arch = model_arch(cfg.pretrain, kind)
+    model = (BrainTokenizerModel(arch_params=arch) if kind == "brain_tokenizer"
+             else CBraModModel(arch_params=arch, adaptation="from_scratch"))
+    pool = []
+    for entry in cfg.pretrain.datasets:
+        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
+            "recipe": entry}
+        subjects = entry.get("subjects")
+        ds = load_windows(load_recipe(entry["recipe"]), Path(cfg.paths.data_root), spec,
+                          Path(cfg.paths.cache_dir),
+                          subjects=None if subjects is None else [str(s) for s in subjects])
+        adapter = InputAdapter(model.contract, ds.info["ch_names"], ds.info["sfreq"],
+                               ds.X.shape[-1])
+        pool.append(PretrainSource(entry["recipe"], ds, adapter))
+        logger.info("pretraining pool: %s, %d windows of %d channels, subjects %s",
+                    entry["recipe"], len(ds.X), ds.X.shape[1],
+                    sorted(ds.meta["subject"].astype(str).unique()))
+    if not pool:
+        raise ValueError("pretrain.datasets is empty: list at least one dataset recipe.")
+    return pool
+
+
+def masked_reconstruction_loss(net: torch.nn.Module, x: torch.Tensor, mask_ratio: float,
+                               patch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Mask patches of ``x`` (batch, chans, time) and return the MSE on the masked patches."""
+    b, c, t = x.shape
+    patches = x.reshape(b, c, t // patch_size, patch_size)
+    mask = (torch.rand(patches.shape[:3], generator=generator) < mask_ratio).to(x.device)
+    if not mask.any():
+        mask[..., 0] = True
+    recon = net(x, mask=mask.long(), return_features=True)["features"]
+    return torch.nn.functional.mse_loss(recon[mask], patches[mask])
+
+
+def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], mask_ratio: float):
+    wrapper = CBraModModel(arch_params=arch, adaptation="from_scratch")
+    first = pool[0]
+    signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
+    net = wrapper.network(signal, first.adapter)
+    patch = int(wrapper.contract.patch_size)
+    if net.proj_out[0].out_features != patch:
+        raise ValueError(f"Masked-patch reconstruction needs emb_dim == patch_size ({patch}), "
+                         f"got emb_dim={net.proj_out[0].out_features}.")
+    net.final_layer = torch.nn.Identity()
+
+    def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return masked_reconstruction_loss(net, x, mask_ratio, patch, gen)
+
+    return net, objective
+
+
+def _tokenizer_objective(pool: list[PretrainSource], arch: dict[str, Any]):
+    net = BrainTokenizer(**arch)
+    sensors = {}
+    for src in pool:
+        signal = SignalSpec.from_info(src.windows.info, src.windows.X.shape[-1])
+        sensors[src.name] = sensor_table(signal, list(src.adapter.out_ch_names))
+
+    def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return net.reconstruction_loss(x, sensors[src.name])
+
+    return net, objective
+
+
+def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
+    """Pretrain CBraMod on the pooled datasets within the budget; save checkpoint + metadata.
+
+    Returns
+    -------
+    dict
+        The metadata written beside the checkpoint.
+    """
+    p = cfg.pretrain
+    seed_everything(int(p.seed))
+    if p.get("num_threads"):
+        torch.set_num_threads(int(p.num_threads))
+    pool = load_pool(cfg, str(p.get("model", "cbramod")))
+    kind = str(p.get("model", "cbramod"))
+    arch = model_arch(p, kind)
+    if kind == "brain_tokenizer":
+        net, objective = _tokenizer_objective(pool, arch)
+    elif kind == "cbramod":
+        net, objective = _cbramod_objective(pool, arch, float(p.mask_ratio))
+    else:
+        raise ValueError(f"Invalid value for the 'pretrain.model' parameter. Allowed values "
+                         f"are ['cbramod', 'brain_tokenizer'], but got {kind!r}.")
+    optimizer = torch.optim.AdamW(net.parameters(), lr=float(p.lr),
+                                  weight_decay=float(p.weight_decay))
+    rng = np.random.default_rng(int(p.seed))
+    gen = torch.Generator().manual_seed(int(p.seed))
+    sizes = np.array([len(s.windows.X) for s in pool], dtype=float)
+    history: list[dict[str, float]] = []
+    deadline = time.monotonic() + 60.0 * float(p.max_minutes)
+    t0 = time.monotonic()
+    net.train()
+    step = 0
+    while step < int(p.max_steps) and time.monotonic() < deadline:
+        src = pool[rng.choice(len(pool), p=sizes / sizes.sum())]
+        idx = np.sort(rng.choice(len(src.windows.X), size=min(int(p.batch_size),
+                                                              len(src.windows.X)),
+                                 replace=False))
+        x = src.adapter(torch.from_numpy(np.asarray(src.windows.X[idx], dtype=np.float32)))
+        loss = objective(src, x, gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        history.append({"step": step, "loss": loss.item(), "dataset": src.name})
+        if step % max(1, int(p.log_every)) == 0:
+            recent = np.mean([h["loss"] for h in history[-int(p.log_every):]])
+            logger.info("pretrain step %d: masked-patch MSE %.4f (%.0f s)", step, recent,
+                        time.monotonic() - t0)
+    state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
+    out = Path(p.output)
+    meta = save_checkpoint(state, out, {
+        "model": kind, "objective": "masked_patch_reconstruction" if kind == "cbramod"
+        else "vq_patch_reconstruction",
+        "arch_params": arch, "mask_ratio": float(p.mask_ratio),
+        "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
+                      "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
+                      "cache_key": s.windows.info.get("key")} for s in pool],
+        "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
+        "steps": step, "seconds": round(time.monotonic() - t0, 1),
+        "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
+        "loss_first": history[0]["loss"] if history else None,
+        "loss_last": float(np.mean([h["loss"] for h in history[-10:]])) if history else None,
+        "history": history[:: max(1, len(history) // 50)],
+        "git_revision": git_revision(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    })
+    logger.info("pretrained %d steps in %.0f s; checkpoint %s (sha256 %s). Fine-tune with "
+                "`model=cbramod model.params.checkpoint=%s`", step, meta["seconds"], out,
+                meta["sha256"], out.resolve())
+    return meta

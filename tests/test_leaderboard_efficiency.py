@@ -1,0 +1,25 @@
+"""The leaderboard shows E_param = AUC / log10(parameters)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from eegbench.leaderboard.tables import summarize, to_markdown
+
+
+def test_e_param_column():
+    rows = []
+    for model, n_params, auc in [("small", 1_000, 0.8), ("big", 1_000_000, 0.9)]:
+        for subject in ["00", "01"]:
+            rows.append({"dataset": "d", "task": "t", "protocol": "loso", "model": model,
+                         "family": "specialist", "adaptation": "from_scratch",
+                         "config_hash": model, "test_subject": subject, "seed": 0,
+                         "n_parameters": n_params, "train_seconds": 1.0,
+                         "metric.balanced_accuracy": 0.7, "metric.roc_auc": auc})
+    summary = summarize(pd.DataFrame(rows), metrics=("balanced_accuracy", "roc_auc"))
+    e = summary.set_index("model")["e_param"]
+    assert e["small"] == pytest.approx(0.8 / 3)
+    assert e["big"] == pytest.approx(0.9 / 6)
+    table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
+    assert "E_param" in table and "0.267" in table
