@@ -22,7 +22,7 @@ from eegbench.data.channels import harmonize_from_config
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
-from eegbench.models.base import MODELS, SignalSpec, build_model
+from eegbench.models.base import SignalSpec, build_model, load_builtin_models
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -51,10 +51,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
 
 def check_model_name(name: str) -> None:
     """Raise a "did you mean" error now if ``name`` is not a registered model."""
-    import eegbench.models.classical  # noqa: F401  (registers the built-ins)
-    import eegbench.models.deep  # noqa: F401
-
-    MODELS.get(name)
+    load_builtin_models().get(name)
 
 
 def identity_hash(cfg: DictConfig) -> str:

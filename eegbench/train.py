@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,9 @@ def fit_classifier(
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     epoch = 0
-    for epoch in range(1, spec.max_epochs + 1):
+    # A progress bar on interactive terminals only (tqdm disables itself otherwise).
+    progress = tqdm(range(1, spec.max_epochs + 1), desc="epochs", leave=False, disable=None)
+    for epoch in progress:
         module.train()
         train_loss, n_seen = 0.0, 0
         for xb, yb in iterate_batches(X_train, y_train, spec.batch_size,
@@ -173,8 +176,11 @@ def fit_classifier(
                      history[-1]["train_loss"], valid_loss)
         if valid_loss < best[0]:
             best = (valid_loss, epoch, copy.deepcopy(module.state_dict()))
-        elif epoch - best[1] >= spec.patience:
+        progress.set_postfix(train=f"{history[-1]['train_loss']:.3f}", valid=f"{valid_loss:.3f}",
+                             best=best[1])
+        if epoch - best[1] >= spec.patience:
             break
+    progress.close()
     module.load_state_dict(best[2])
     return TrainReport(best_epoch=best[1], epochs_run=epoch, best_valid_loss=best[0],
                        history=history, seconds=time.perf_counter() - t0)
