@@ -42,31 +42,25 @@ def _wrap_read_error(path: Path, err: Exception) -> RecipeError:
     )
 
 
-@register_reader("edf")
-def read_edf(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
-    """Read an EDF/EDF+ file with MNE, fully loaded."""
-    try:
-        return mne.io.read_raw_edf(source.path, preload=True, verbose="error")
-    except Exception as err:  # MNE raises a variety of errors on malformed headers
-        raise _wrap_read_error(source.path, err) from err
+def _register_mne_reader(name: str, read_raw: Callable[..., mne.io.BaseRaw], doc: str) -> None:
+    """Register an MNE ``read_raw_*`` function as reader ``name`` (fully loaded, clear errors)."""
+
+    def reader(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
+        try:
+            return read_raw(source.path, preload=True, verbose="error")
+        except Exception as err:  # MNE raises a variety of errors on malformed files
+            raise _wrap_read_error(source.path, err) from err
+
+    reader.__name__ = f"read_{name}"
+    reader.__doc__ = doc
+    register_reader(name)(reader)
 
 
-@register_reader("fif")
-def read_fif(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
-    """Read a FIF raw file (Elekta/MEGIN MEG, or EEG saved by MNE), fully loaded."""
-    try:
-        return mne.io.read_raw_fif(source.path, preload=True, verbose="error")
-    except Exception as err:
-        raise _wrap_read_error(source.path, err) from err
-
-
-@register_reader("eeglab")
-def read_eeglab(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
-    """Read a continuous EEGLAB ``.set`` file (its ``.fdt`` data file is a companion)."""
-    try:
-        return mne.io.read_raw_eeglab(source.path, preload=True, verbose="error")
-    except Exception as err:
-        raise _wrap_read_error(source.path, err) from err
+_register_mne_reader("edf", mne.io.read_raw_edf, "Read an EDF/EDF+ file with MNE.")
+_register_mne_reader("fif", mne.io.read_raw_fif,
+                     "Read a FIF raw file (Elekta/MEGIN MEG, or EEG saved by MNE).")
+_register_mne_reader("eeglab", mne.io.read_raw_eeglab,
+                     "Read a continuous EEGLAB .set file (its .fdt data file is a companion).")
 
 
 #: Unit of CSV samples -> factor to volts.

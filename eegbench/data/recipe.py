@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from eegbench.hashing import sha256_of
 from eegbench.resources import recipes_dir
 
 logger = logging.getLogger(__name__)
@@ -237,15 +238,6 @@ class Recipe:
                 f"template {template!r} with {groups}."
             )
         return Companion(role, path, rel, pinned.get(rel))
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_checksum(source: SourceFile) -> str:

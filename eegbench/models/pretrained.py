@@ -25,7 +25,6 @@ re-implementations; :data:`KEY_MAPPINGS` translates them (idempotent on braindec
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from eegbench.hashing import sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +59,6 @@ def missing_weights_error(model: str, adaptation: str) -> WeightsError:
         f"huggingface_hub` and internet access). Make one offline with "
         f"`python -m eegbench +exp=pretrain`, or train from random init with "
         f"`model.adaptation=from_scratch`.")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Return the sha256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
@@ -108,7 +100,7 @@ def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
                 f"Pass an existing file path, set {WEIGHTS_ENV} to the folder holding it, or "
                 f"use hf://<owner>/<repo>/<file> when online.")
     if sha256:
-        actual = sha256_file(path)
+        actual = sha256_of(path)
         if actual != sha256.lower():
             raise WeightsError(f"Checkpoint {path} has sha256 {actual}, but {sha256} was "
                                "expected: the file is corrupt or a different release.")
@@ -295,7 +287,7 @@ def save_checkpoint(state: StateDict, path: Path, metadata: dict[str, Any]) -> d
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.detach().cpu() for k, v in state.items()}, path)
-    meta = {**metadata, "file": path.name, "sha256": sha256_file(path)}
+    meta = {**metadata, "file": path.name, "sha256": sha256_of(path)}
     Path(str(path) + ".json").write_text(json.dumps(meta, indent=2, sort_keys=True,
                                                     default=str))
     return meta
