@@ -22,6 +22,8 @@ from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import SignalSpec, build_model
+from eegbench.protocols.adapters import CalibrationSpec
+from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -52,19 +54,30 @@ def identity_hash(cfg: DictConfig) -> str:
     return config_hash({k: container.get(k) for k in IDENTITY_SECTIONS})
 
 
-def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
-                  chash: str) -> ResultRow:
-    """Fit the configured model on ``fold`` and score it on the test windows."""
+def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+                  calibration: CalibrationSpec | None = None,
+                  cache: BaseModelCache | None = None) -> ResultRow:
+    """Fit the configured model on ``fold`` and score it on the test windows.
+
+    Few-shot folds (non-empty ``fold.calib``) are fitted by
+    :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
+    shares the cross-subject model between the folds of one subject.
+    """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = dict(model_cfg.get("params") or {})
     params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
-    model = build_model(model_cfg["name"], **params)
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     y = ds.y
-    t0 = time.perf_counter()
-    fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid], y[fold.valid],
-                           signal, seed)
-    train_seconds = time.perf_counter() - t0
+    if len(fold.calib):  # few-shot: calibration windows of the test subject
+        model, fit_report, train_seconds = fit_fewshot(
+            lambda: build_model(model_cfg["name"], **params), ds.X, y, fold, signal, seed,
+            calibration or CalibrationSpec(), cache)
+    else:
+        model = build_model(model_cfg["name"], **params)
+        t0 = time.perf_counter()
+        fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
+                               y[fold.valid], signal, seed)
+        train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
@@ -77,7 +90,9 @@ def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
         n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
         inference_seconds=round(inference_seconds, 4), peak_rss_mb=round(_peak_rss_mb(), 1),
         git_revision=git_revision(), versions=package_versions(), fit_report=fit_report,
-        valid_subjects=list(fold.valid_subjects),
+        valid_subjects=list(fold.valid_subjects), shots=fold.shots, draw=fold.draw,
+        calibration=fold.calibration, n_calib=len(fold.calib),
+        train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
 
@@ -95,6 +110,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     chash = identity_hash(cfg)
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
     name = protocol.pop("name")
+    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
+    cache = BaseModelCache()
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
     for seed in cfg.seeds:
@@ -104,14 +121,14 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
                         "adaptation": str(cfg.model.get("adaptation", "from_scratch")),
-                        "seed": int(seed), "shots": None, "config_hash": chash}
+                        "seed": int(seed), "shots": fold.shots, "config_hash": chash}
             key = row_key(identity)
             if store.has(key):
                 n_skipped += 1
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            row = evaluate_fold(cfg, ds, fold, int(seed), chash)
+            row = evaluate_fold(cfg, ds, fold, int(seed), chash, calibration, cache)
             store.write(row)
             n_new += 1
             logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
