@@ -22,7 +22,12 @@ from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import SignalSpec, build_model
-from eegbench.protocols.adapters import CalibrationSpec
+from eegbench.protocols.adapters import (
+    FIRST_PROBE_ADAPTATION,
+    CalibrationSpec,
+    layer_probe_rows,
+    torch_module,
+)
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
@@ -48,16 +53,31 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
                         subjects=None if subjects is None else [str(s) for s in subjects])
 
 
+#: Protocol keys that add result rows without changing the others (not hashed).
+EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
+
+
 def identity_hash(cfg: DictConfig) -> str:
     """Hash the parts of the config that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    return config_hash({k: container.get(k) for k in IDENTITY_SECTIONS})
+    identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if isinstance(identity.get("protocol"), dict):
+        identity["protocol"] = {k: v for k, v in identity["protocol"].items()
+                                if k not in EXTRA_ROW_KEYS}
+    return config_hash(identity)
 
 
 def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
                   calibration: CalibrationSpec | None = None,
                   cache: BaseModelCache | None = None) -> ResultRow:
-    """Fit the configured model on ``fold`` and score it on the test windows.
+    """Fit the configured model on ``fold`` and score it on the test windows."""
+    return fit_and_score(cfg, ds, fold, seed, chash, calibration, cache)[0]
+
+
+def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+                  calibration: CalibrationSpec | None = None,
+                  cache: BaseModelCache | None = None) -> tuple[ResultRow, Any]:
+    """Fit the configured model on ``fold``; return its result row and the fitted model.
 
     Few-shot folds (non-empty ``fold.calib``) are fitted by
     :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
@@ -81,7 +101,7 @@ def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
-    return ResultRow(
+    row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=model_cfg["name"],
         family=model.family, adaptation=str(model_cfg.get("adaptation", "from_scratch")),
@@ -95,6 +115,15 @@ def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
+    return row, model
+
+
+def _has_torch_module(cfg: DictConfig) -> bool:
+    """Return True if the configured model is a torch network (has a ``module`` attribute)."""
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    params = dict(model_cfg.get("params") or {})
+    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    return hasattr(build_model(model_cfg["name"], **params), "module")
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -111,6 +140,12 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
     name = protocol.pop("name")
     calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
+    # Optional: also probe every layer of each fold's trained network (deep models only).
+    probe_layers = bool(protocol.pop("layer_probe", False))
+    probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
+    if probe_layers and not _has_torch_module(cfg):
+        logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
+        probe_layers = False
     cache = BaseModelCache()
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
@@ -123,12 +158,19 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                         "adaptation": str(cfg.model.get("adaptation", "from_scratch")),
                         "seed": int(seed), "shots": fold.shots, "config_hash": chash}
             key = row_key(identity)
-            if store.has(key):
+            probe_key = row_key({**identity, "adaptation": FIRST_PROBE_ADAPTATION})
+            if store.has(key) and (not probe_layers or store.has(probe_key)):
                 n_skipped += 1
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            row = evaluate_fold(cfg, ds, fold, int(seed), chash, calibration, cache)
+            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache)
+            module = torch_module(model)
+            if probe_layers and module is not None:
+                # probe rows first: a stored fold row then implies its probes are stored
+                for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
+                                                  fold.test, probe_max_features):
+                    store.write(probe_row)
             store.write(row)
             n_new += 1
             logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",

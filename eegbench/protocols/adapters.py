@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from eegbench.metrics import compute_metrics
+from eegbench.results.schema import ResultRow
 from eegbench.train import class_weights, iterate_batches, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -135,9 +138,17 @@ def calibrate(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int,
 
 
 def probe_layer_names(module: nn.Module) -> list[str]:
-    """Return the named children of ``module`` worth probing (dropout/identity skipped)."""
-    names = [name for name, child in module.named_children()
-             if not isinstance(child, _SKIPPED_TYPES)]
+    """Return the named children of ``module`` worth probing.
+
+    Skipped: dropout / identity layers (the identity at evaluation time) and the leading
+    parameter-free children (input reshaping such as braindecode's ``ensuredims``: the
+    input itself is probed as ``"input"``).
+    """
+    names, seen_parameters = [], False
+    for name, child in module.named_children():
+        seen_parameters = seen_parameters or any(True for _ in child.parameters())
+        if seen_parameters and not isinstance(child, _SKIPPED_TYPES):
+            names.append(name)
     if not names:
         raise ValueError(f"{type(module).__name__} has no named children to probe.")
     return names
@@ -226,8 +237,9 @@ def layer_probe(module: nn.Module, X_train: np.ndarray, y_train: np.ndarray,
     Returns
     -------
     DataFrame
-        One row per layer in network order: ``depth``, ``layer``, ``n_features`` and every
-        metric of :func:`eegbench.metrics.compute_metrics`.
+        One row per layer in network order: ``depth``, ``layer``, ``n_features``,
+        ``n_probe_parameters``, ``fit_seconds`` and every metric of
+        :func:`eegbench.metrics.compute_metrics`.
     """
     train = layer_features(module, X_train, layers, max_features, include_input=include_input)
     test = layer_features(module, X_test, layers, max_features, include_input=include_input)
@@ -235,11 +247,54 @@ def layer_probe(module: nn.Module, X_train: np.ndarray, y_train: np.ndarray,
     for depth, name in enumerate(train):
         probe = make_pipeline(StandardScaler(),
                               LogisticRegression(C=C, max_iter=2000, class_weight="balanced"))
+        t0 = time.perf_counter()
         probe.fit(train[name], y_train)
+        seconds = time.perf_counter() - t0
+        clf = probe[-1]
         proba = np.zeros((len(X_test), int(max(np.max(y_train), np.max(y_test))) + 1))
         proba[:, probe.classes_] = probe.predict_proba(test[name])
         rows.append({"depth": depth, "layer": name, "n_features": train[name].shape[1],
-                     **compute_metrics(np.asarray(y_test), proba)})
+                     "n_probe_parameters": int(clf.coef_.size + clf.intercept_.size),
+                     "fit_seconds": seconds, **compute_metrics(np.asarray(y_test), proba)})
         logger.debug("layer %s (%d features): balanced accuracy %.3f", name,
                      train[name].shape[1], rows[-1]["balanced_accuracy"])
     return pd.DataFrame(rows)
+
+
+def probe_adaptation(depth: int, layer: str) -> str:
+    """Return the ``adaptation`` label of a layer-probe result row."""
+    return f"layer_probe:{depth:02d}-{layer}"
+
+
+#: Adaptation of the first probe row of a fold (the input baseline): its presence in the store
+#: marks the fold's layer probes as done.
+FIRST_PROBE_ADAPTATION = probe_adaptation(0, "input")
+
+
+def layer_probe_rows(row: ResultRow, module: nn.Module, X: np.ndarray, y: np.ndarray,
+                     train: np.ndarray, test: np.ndarray, max_features: int = 512
+                     ) -> list[ResultRow]:
+    """Probe every layer of a fold's trained ``module``; one result row per layer.
+
+    The probes are fitted on the activations of the fold's *training* windows (frozen
+    network) and scored on its test windows. Each row copies ``row`` (the fine-tuned model's
+    row) with ``adaptation`` = ``layer_probe:<depth>-<layer>``, the probe's metrics, its
+    parameter count and fitting time; ``fit_report`` keeps the layer and feature count.
+    """
+    t0 = time.perf_counter()
+    table = layer_probe(module, X[train], y[train], X[test], y[test],
+                        max_features=max_features)
+    total = time.perf_counter() - t0
+    rows = []
+    for rec in table.to_dict("records"):
+        metrics = {k: rec[k] for k in row.metrics}
+        rows.append(dataclasses.replace(
+            row, adaptation=probe_adaptation(int(rec["depth"]), str(rec["layer"])),
+            metrics=metrics, n_parameters=int(rec["n_probe_parameters"]),
+            train_seconds=round(float(rec["fit_seconds"]), 3),
+            fit_report={"probe": "StandardScaler + LogisticRegression on frozen activations",
+                        "layer": rec["layer"], "depth": int(rec["depth"]),
+                        "n_features": int(rec["n_features"]),
+                        "all_layers_seconds": round(total, 3),
+                        "network_train_seconds": row.train_seconds}))
+    return rows

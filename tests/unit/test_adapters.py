@@ -45,7 +45,8 @@ def test_layer_probe_on_every_eegnet_layer(fitted_eegnet, small):
     (Xt, yt), _, (Xs, ys), _ = small
     module = fitted_eegnet.module
     layers = probe_layer_names(module)
-    assert "conv_temporal" in layers and "drop_1" not in layers  # dropout skipped
+    # input reshaping and dropout skipped
+    assert layers[0] == "conv_temporal" and "drop_1" not in layers and "final_layer" in layers
     table = layer_probe(module, Xt, yt, Xs, ys, max_features=256)
     assert table["layer"].tolist() == ["input"] + layers  # network order, input baseline
     assert (table["n_features"] <= 256).all() and (table["n_features"] > 0).all()
