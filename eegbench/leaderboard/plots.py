@@ -45,9 +45,16 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _is_probe(frame: pd.DataFrame) -> pd.Series:
+    return frame["adaptation"].astype(str).str.startswith("layer_probe:")
+
+
 def per_subject_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
-    """One figure per non-few-shot table: each configuration's score on each subject."""
-    subj = per_subject_scores(frame, metric)
+    """One figure per non-few-shot table: each configuration's score on each subject.
+
+    Layer probes are left out (see :func:`probe_vs_finetune_plot`).
+    """
+    subj = per_subject_scores(frame[~_is_probe(frame)], metric)
     paths = []
     for key, block in subj[subj["shots"] == 0].groupby(BLOCK_COLUMNS, sort=True):
         subjects = sorted(block["test_subject"].unique())
@@ -75,7 +82,7 @@ def kshot_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
     Leave-one-subject-out results of the same models are drawn as dashed lines (k = 0: no
     calibration data from the test subject).
     """
-    subj = per_subject_scores(frame, metric)
+    subj = per_subject_scores(frame[~_is_probe(frame)], metric)
     paths = []
     few = subj[subj["protocol"] == "fewshot"]
     for (dataset, task), block in few.groupby(["dataset", "task"], sort=True):
@@ -125,8 +132,8 @@ def probe_vs_finetune_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> l
 
 
 def score_vs_params_plot(summary: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
-    """Scatter of mean score vs parameter count (log scale), non-few-shot tables."""
-    block = summary[summary["shots"] == 0]
+    """Scatter of mean score vs parameter count (log scale), non-few-shot tables, no probes."""
+    block = summary[(summary["shots"] == 0) & ~_is_probe(summary)]
     if block.empty:
         return []
     fig, ax = plt.subplots(figsize=(6, 4))
