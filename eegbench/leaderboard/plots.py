@@ -79,7 +79,7 @@ def per_subject_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Pa
 def kshot_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
     """One figure per dataset/task: mean +- s.e.m. over subjects vs k, per configuration.
 
-    Leave-one-subject-out results of the same models are drawn as dashed lines (k = 0: no
+    Leave-one-subject-out results of the same models are drawn as dotted lines (k = 0: no
     calibration data from the test subject).
     """
     subj = per_subject_scores(frame[~_is_probe(frame)], metric)
@@ -95,8 +95,8 @@ def kshot_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
                     & (subj["task"] == task) & subj["model"].isin(block["model"].unique())]
         for _, cfg in loso.groupby(CONFIG_COLUMNS, sort=True):
             ax.axhline(cfg[metric].mean(), ls=":", lw=1.2, color="gray")
-            ax.annotate(f"LOSO {cfg['model'].iloc[0]}", (0, cfg[metric].mean()), fontsize=7,
-                        color="gray", va="bottom")
+            ax.annotate(f"leave-one-subject-out {cfg['model'].iloc[0]}",
+                        (0, cfg[metric].mean()), fontsize=7, color="gray", va="bottom")
         ax.set_xscale("symlog", linthresh=1)
         ks = sorted(block["shots"].unique())
         ax.set_xticks(ks, [str(k) for k in ks])
