@@ -23,6 +23,13 @@ from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models
+from eegbench.protocols.adapters import (
+    FIRST_PROBE_ADAPTATION,
+    CalibrationSpec,
+    layer_probe_rows,
+    torch_module,
+)
+from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -54,30 +61,56 @@ def check_model_name(name: str) -> None:
     load_builtin_models().get(name)
 
 
+#: Protocol keys that add result rows without changing the others (not hashed).
+EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
+
+
 def identity_hash(cfg: DictConfig) -> str:
     """Hash the parts of the config that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    return config_hash({k: container.get(k) for k in IDENTITY_SECTIONS})
+    identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if isinstance(identity.get("protocol"), dict):
+        identity["protocol"] = {k: v for k, v in identity["protocol"].items()
+                                if k not in EXTRA_ROW_KEYS}
+    return config_hash(identity)
 
 
-def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
-                  chash: str) -> ResultRow:
+def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+                  calibration: CalibrationSpec | None = None,
+                  cache: BaseModelCache | None = None) -> ResultRow:
     """Fit the configured model on ``fold`` and score it on the test windows."""
+    return fit_and_score(cfg, ds, fold, seed, chash, calibration, cache)[0]
+
+
+def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+                  calibration: CalibrationSpec | None = None,
+                  cache: BaseModelCache | None = None) -> tuple[ResultRow, Any]:
+    """Fit the configured model on ``fold``; return its result row and the fitted model.
+
+    Few-shot folds (non-empty ``fold.calib``) are fitted by
+    :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
+    shares the cross-subject model between the folds of one subject.
+    """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = dict(model_cfg.get("params") or {})
     params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
     params.setdefault("adaptation", str(model_cfg.get("adaptation", "from_scratch")))
-    model = build_model(model_cfg["name"], **params)
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     y = ds.y
-    t0 = time.perf_counter()
-    fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid], y[fold.valid],
-                           signal, seed)
-    train_seconds = time.perf_counter() - t0
+    if len(fold.calib):  # few-shot: calibration windows of the test subject
+        model, fit_report, train_seconds = fit_fewshot(
+            lambda: build_model(model_cfg["name"], **params), ds.X, y, fold, signal, seed,
+            calibration or CalibrationSpec(), cache)
+    else:
+        model = build_model(model_cfg["name"], **params)
+        t0 = time.perf_counter()
+        fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
+                               y[fold.valid], signal, seed)
+        train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
-    return ResultRow(
+    row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=model_cfg["name"],
         family=model.family, adaptation=str(model_cfg.get("adaptation", "from_scratch")),
@@ -86,9 +119,20 @@ def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int,
         n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
         inference_seconds=round(inference_seconds, 4), peak_rss_mb=round(_peak_rss_mb(), 1),
         git_revision=git_revision(), versions=package_versions(), fit_report=fit_report,
-        valid_subjects=list(fold.valid_subjects),
+        valid_subjects=list(fold.valid_subjects), shots=fold.shots, draw=fold.draw,
+        calibration=fold.calibration, n_calib=len(fold.calib),
+        train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
+    return row, model
+
+
+def _has_torch_module(cfg: DictConfig) -> bool:
+    """Return True if the configured model is a torch network (has a ``module`` attribute)."""
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    params = dict(model_cfg.get("params") or {})
+    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    return hasattr(build_model(model_cfg["name"], **params), "module")
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -105,6 +149,14 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     chash = identity_hash(cfg)
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
     name = protocol.pop("name")
+    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
+    # Optional: also probe every layer of each fold's trained network (deep models only).
+    probe_layers = bool(protocol.pop("layer_probe", False))
+    probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
+    if probe_layers and not _has_torch_module(cfg):
+        logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
+        probe_layers = False
+    cache = BaseModelCache()
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
     for seed in cfg.seeds:
@@ -114,14 +166,21 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
                         "adaptation": str(cfg.model.get("adaptation", "from_scratch")),
-                        "seed": int(seed), "shots": None, "config_hash": chash}
+                        "seed": int(seed), "shots": fold.shots, "config_hash": chash}
             key = row_key(identity)
-            if store.has(key):
+            probe_key = row_key({**identity, "adaptation": FIRST_PROBE_ADAPTATION})
+            if store.has(key) and (not probe_layers or store.has(probe_key)):
                 n_skipped += 1
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            row = evaluate_fold(cfg, ds, fold, int(seed), chash)
+            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache)
+            module = torch_module(model)
+            if probe_layers and module is not None:
+                # probe rows first: a stored fold row then implies its probes are stored
+                for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
+                                                  fold.test, probe_max_features):
+                    store.write(probe_row)
             store.write(row)
             n_new += 1
             logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
@@ -129,7 +188,9 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                         row.metrics["balanced_accuracy"], row.train_seconds)
     frame = store.to_frame()
     if len(frame):
-        mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))]
+        adaptation = str(cfg.model.get("adaptation", "from_scratch"))
+        mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
+                     & (frame["adaptation"] == adaptation)]
         rows = mine.to_dict("records")
         scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
         logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "

@@ -1,4 +1,4 @@
-"""Leaderboard: results store -> tables (Markdown, CSV) with provenance."""
+"""Leaderboard: results store -> tables (Markdown, CSV, HTML), statistics and plots."""
 
 from eegbench.leaderboard.tables import summarize, to_markdown
 

@@ -1,4 +1,7 @@
-"""Build the leaderboard from a results store: ``python -m eegbench.leaderboard``."""
+"""Build the leaderboard from a results store: ``python -m eegbench.leaderboard``.
+
+Writes ``<out>/<name>.md``, ``.csv``, ``_per_subject.csv``, ``.html`` and ``<name>_plots/``.
+"""
 
 from __future__ import annotations
 
@@ -8,60 +11,40 @@ import shlex
 import sys
 from pathlib import Path
 
-from eegbench.leaderboard.tables import summarize, to_markdown
-from eegbench.results.store import ResultStore
+from eegbench.leaderboard.report import build
+from eegbench.leaderboard.stats import TESTS
+from eegbench.leaderboard.tables import DEFAULT_METRICS
 
 logger = logging.getLogger("eegbench.leaderboard")
 
-DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
-
-
-def build(results_dir: Path, out_dir: Path, name: str, metrics=DEFAULT_METRICS,
-          command: str | None = None) -> Path:
-    """Write ``<out_dir>/<name>.md`` and ``<name>.csv`` from the store; return the .md path.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the store has no rows.
-    """
-    frame = ResultStore(results_dir).to_frame()
-    if frame.empty:
-        raise FileNotFoundError(f"No result rows in {results_dir / 'rows'}: run "
-                                "`python -m eegbench +exp=loso` first.")
-    summary = summarize(frame, metrics)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.6g")
-    revisions = sorted(frame["git_revision"].unique())
-    versions = frame["versions"].iloc[0]
-    text = [f"# eegbench leaderboard: {name}", "",
-            "Scores are mean ± std over test subjects (each subject first averaged over seeds).",
-            "", to_markdown(summary, metrics), "## Provenance", "",
-            f"- rows: {len(frame)} from `{results_dir}`",
-            f"- git revision(s): {', '.join(f'`{r}`' for r in revisions)}",
-            "- versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-            f"- regenerate: `{command or 'python -m eegbench.leaderboard'}`", ""]
-    path = out_dir / f"{name}.md"
-    path.write_text("\n".join(text))
-    logger.info("wrote %s and %s", path, out_dir / f"{name}.csv")
-    return path
+__all__ = ["build", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse arguments and build the tables."""
+    """Parse arguments and build the leaderboard files."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", type=Path, default=Path("runs/results"),
                         help="results store folder (default: runs/results)")
     parser.add_argument("--out", type=Path, default=Path("leaderboard"),
                         help="output folder (default: leaderboard)")
-    parser.add_argument("--name", default="loso", help="table name (default: loso)")
-    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
+    parser.add_argument("--name", default="loso", help="base name of the files (default: loso)")
+    parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS),
+                        help="metrics shown; the first ranks and is tested")
+    parser.add_argument("--protocol", nargs="+", default=None,
+                        help="only these protocols (default: all in the store)")
+    parser.add_argument("--dataset", nargs="+", default=None,
+                        help="only these datasets (default: all in the store)")
+    parser.add_argument("--test", choices=TESTS, default="wilcoxon",
+                        help="paired test across subjects (default: wilcoxon)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python -m eegbench.leaderboard " + shlex.join(argv_used)
-    path = build(args.results, args.out, args.name, args.metrics, command.strip())
-    logger.info("leaderboard table: %s", path)
+    paths = build(args.results, args.out, args.name, args.metrics, command.strip(),
+                  protocols=args.protocol, datasets=args.dataset, test=args.test,
+                  plots=not args.no_plots)
+    logger.info("leaderboard: %s", paths["html"])
 
 
 if __name__ == "__main__":

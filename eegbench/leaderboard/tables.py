@@ -1,4 +1,9 @@
-"""Summary tables: mean +- std over test subjects per dataset x task x protocol x model."""
+"""Summary tables: mean +- std over test subjects per table x configuration, with statistics.
+
+A *table* (block) is one dataset x task x protocol x shots; a *configuration* is one model x
+family x adaptation x calibration x config hash. Scores are averaged per subject over seeds
+and few-shot draws first: the subject is the unit of the statistics.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,35 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-GROUP_COLUMNS = ["dataset", "task", "protocol", "model", "family", "adaptation", "config_hash"]
+from eegbench.leaderboard.stats import compare_with_best, rank_aggregate
+
+BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
+CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
+GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
+#: Configuration identity across datasets (the config hash includes the dataset).
+RANK_CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration"]
+DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
+
+
+def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Normalise a results frame: ``shots`` 0 and ``calibration`` "none" where not few-shot.
+
+    Rows of schema version 1 (no few-shot fields) are accepted.
+    """
+    frame = frame.copy()
+    for column, default in (("shots", 0), ("calibration", "none"), ("draw", 0)):
+        if column not in frame:
+            frame[column] = default
+    frame["shots"] = pd.to_numeric(frame["shots"], errors="coerce").fillna(0).astype(int)
+    frame["draw"] = pd.to_numeric(frame["draw"], errors="coerce").fillna(0).astype(int)
+    frame["calibration"] = frame["calibration"].fillna("none").astype(str)
+    for column in ("adaptation", "family", "model", "config_hash", "test_subject"):
+        frame[column] = frame[column].astype(str)
+    return frame
 
 
 def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Average each subject's score over seeds (the unit of the statistics is the subject)."""
+    """Average each subject's score over seeds and draws (the unit of the statistics)."""
     column = f"metric.{metric}"
     if column not in frame:
         raise KeyError(f"metric {metric!r} not in the results; available: "
@@ -21,41 +50,64 @@ def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
             .mean().rename(metric).reset_index())
 
 
-def summarize(frame: pd.DataFrame, metrics: Sequence[str] = ("balanced_accuracy", "roc_auc",
-                                                              "cohen_kappa", "f1_weighted")
-              ) -> pd.DataFrame:
-    """Return one row per configuration with mean/std over subjects of each metric.
+def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
+              test: str = "wilcoxon", alpha: float = 0.05) -> pd.DataFrame:
+    """Return one row per table x configuration with scores and a test against the best.
 
     Parameters
     ----------
     frame : DataFrame
         Flat results (:meth:`eegbench.results.ResultStore.to_frame`).
     metrics : sequence of str
-        Metrics to summarise.
+        Metrics to summarise; the first one ranks configurations and is tested.
+    test : {"wilcoxon", "permutation"}
+        Paired test across subjects (:func:`eegbench.leaderboard.stats.paired_test`).
+    alpha : float
+        Level of the ``significant`` flag (Holm-adjusted).
 
     Returns
     -------
     DataFrame
-        Columns: the group columns, ``n_subjects``, ``n_seeds``, ``n_parameters``,
-        ``train_seconds`` (mean per fold) and ``<metric>_mean`` / ``<metric>_std``.
+        Group columns, ``n_subjects``, ``n_seeds``, ``n_draws``, ``n_rows``, ``n_parameters``,
+        ``train_seconds``, ``inference_seconds`` (means per fold), ``peak_rss_mb`` (max),
+        ``<metric>_mean`` / ``<metric>_std`` (over subjects), and for the first metric
+        ``rank``, ``n_pairs``, ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
     """
     if frame.empty:
         return pd.DataFrame()
+    frame = prepare(frame)
     grouped = frame.groupby(GROUP_COLUMNS, dropna=False)
     out = grouped.agg(n_subjects=("test_subject", "nunique"), n_seeds=("seed", "nunique"),
+                      n_draws=("draw", "nunique"), n_rows=("seed", "size"),
                       n_parameters=("n_parameters", "median"),
-                      train_seconds=("train_seconds", "mean")).reset_index()
+                      train_seconds=("train_seconds", "mean"),
+                      inference_seconds=("inference_seconds", "mean"),
+                      peak_rss_mb=("peak_rss_mb", "max")).reset_index()
     for metric in metrics:
         subj = per_subject_scores(frame, metric)
-        stats = (subj.groupby(GROUP_COLUMNS, dropna=False)[metric]
-                 .agg(["mean", "std"]).rename(columns=lambda c, m=metric: f"{m}_{c}")
-                 .reset_index())
-        out = out.merge(stats, on=GROUP_COLUMNS, how="left")
-    if "roc_auc_mean" in out:  # efficiency: AUC per decade of parameters
+        agg = (subj.groupby(GROUP_COLUMNS, dropna=False)[metric]
+               .agg(["mean", "std"]).rename(columns=lambda c, m=metric: f"{m}_{c}")
+               .reset_index())
+        out = out.merge(agg, on=GROUP_COLUMNS, how="left")
+    if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
-    sort_metric = f"{metrics[0]}_mean"
-    return out.sort_values(["dataset", "task", "protocol", sort_metric],
-                           ascending=[True, True, True, False]).reset_index(drop=True)
+    primary = metrics[0]
+    tests = compare_with_best(per_subject_scores(frame, primary), BLOCK_COLUMNS, CONFIG_COLUMNS,
+                              primary, method=test, alpha=alpha)
+    tests = tests.drop(columns=["mean"])
+    out = out.merge(tests, on=GROUP_COLUMNS, how="left")
+    out["rank"] = (out.groupby(BLOCK_COLUMNS)[f"{primary}_mean"]
+                   .rank(ascending=False, method="min").astype(int))
+    out = out.sort_values(BLOCK_COLUMNS + ["rank"] + CONFIG_COLUMNS,
+                          kind="stable").reset_index(drop=True)
+    first = ["dataset", "task", "protocol", "model", "family", "adaptation", "calibration",
+             "shots", "config_hash", "rank"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def aggregate_ranks(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean rank of each configuration across datasets, per protocol and shots."""
+    return rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, f"{metric}_mean")
 
 
 def _fmt(mean: float, std: float) -> str:
@@ -64,23 +116,70 @@ def _fmt(mean: float, std: float) -> str:
     return f"{mean:.3f} ± {0.0 if std is None or np.isnan(std) else std:.3f}"
 
 
-def to_markdown(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
-    """Render a summary as a Markdown table (one section per dataset/task/protocol)."""
+def _fmt_p(row: pd.Series) -> str:
+    if row.get("is_best") is True or row.get("is_best") == 1:
+        return "best"
+    p = row.get("p_holm")
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return f"{p:.3g}{' *' if row.get('significant') else ''}"
+
+
+def block_title(dataset: str, task: str, protocol: str, shots: int) -> str:
+    """Human title of one table."""
+    title = f"{dataset} / {task} / {protocol}"
+    return title + (f" / k = {shots} per class" if shots else "")
+
+
+def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """Return the header and the formatted cells of one table (shared by Markdown and HTML)."""
+    few_shot = (block["calibration"] != "none").any()
+    header = ["rank", "model", "family", "adaptation"] + (["calibration"] if few_shot else [])
+    header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params"]
+    header += [m.replace("_", " ") for m in metrics]
+    header += ["E_param", "Δ vs best", "p (Holm)", "train s/fold", "config"]
+    rows = []
+    for _, r in block.iterrows():
+        cells = [str(r["rank"]), r["model"], r["family"], r["adaptation"]]
+        cells += [r["calibration"]] if few_shot else []
+        cells += [str(r["n_subjects"]), str(r["n_seeds"])]
+        cells += [str(r["n_draws"])] if few_shot else []
+        cells += [f"{int(r['n_parameters']):,}"]
+        cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
+        e_param = r.get("e_param", float("nan"))
+        cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
+        diff = r.get("diff_vs_best")
+        cells += ["—" if r.get("is_best") else
+                  ("n/a" if diff is None or np.isnan(diff) else f"{diff:+.3f}")]
+        cells += [_fmt_p(r), f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
+        rows.append(cells)
+    return header, rows
+
+
+def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
+                provenance: dict[tuple, str] | None = None) -> str:
+    """Render a summary as Markdown, one section per table (with its provenance line)."""
     lines: list[str] = []
-    for (dataset, task, protocol), block in summary.groupby(["dataset", "task", "protocol"],
-                                                            sort=True):
-        lines += [f"### {dataset} / {task} / {protocol}", ""]
-        header = ["model", "family", "adaptation", "n subjects", "seeds", "params"]
-        header += [m.replace("_", " ") for m in metrics] + ["E_param", "train s/fold", "config"]
+    for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
+        lines += [f"### {block_title(*key)}", ""]
+        header, rows = table_rows(block, metrics)
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---"] * len(header)) + "|")
-        for _, r in block.iterrows():
-            cells = [r["model"], r["family"], r["adaptation"], str(r["n_subjects"]),
-                     str(r["n_seeds"]), f"{int(r['n_parameters']):,}"]
-            cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
-            e_param = r.get("e_param", float("nan"))
-            cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
-            cells += [f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
         lines.append("")
+        if provenance and key in provenance:
+            lines += [f"Provenance: {provenance[key]}", ""]
     return "\n".join(lines)
+
+
+def ranks_to_markdown(ranks: pd.DataFrame) -> str:
+    """Render the rank aggregation as one Markdown table."""
+    header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
+              "datasets"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for _, r in ranks.iterrows():
+        lines.append("| " + " | ".join([r["protocol"], str(r["shots"]), r["model"],
+                                          r["adaptation"], r["calibration"],
+                                          f"{r['mean_rank']:.2f}",
+                                          f"{r['n_datasets']} ({r['datasets']})"]) + " |")
+    return "\n".join(lines) + "\n"

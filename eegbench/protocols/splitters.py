@@ -6,8 +6,9 @@ so early stopping and model selection cannot see the test data.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,9 +19,36 @@ class LeakageError(AssertionError):
     """Train, validation and test folds share a subject or a window."""
 
 
+def _empty() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Fold:
-    """One evaluation fold: window indices into the dataset's metadata table."""
+    """One evaluation fold: window indices into the dataset's metadata table.
+
+    Attributes
+    ----------
+    name : str
+        Unique within a protocol run (part of the result row's identity).
+    train, valid, test : ndarray of int
+        Training windows, validation windows (early stopping only; never from the test
+        subject's evaluated windows) and evaluated windows.
+    test_subjects, valid_subjects : tuple of str
+        Subjects of the test and validation windows.
+    calib : ndarray of int
+        Few-shot protocols: the labelled calibration windows of the test subject (disjoint
+        from ``test``). Empty for other protocols.
+    shots : int or None
+        Few-shot protocols: calibration windows per class.
+    draw : int or None
+        Few-shot protocols: index of the repeated random draw of the calibration windows.
+    calibration : str or None
+        Few-shot protocols: how the calibration windows are used (``"from_scratch"`` or
+        ``"cross_subject_then_calibrate"``).
+    train_sessions, test_sessions : tuple of str
+        Cross-session protocols: sessions of the training and test windows.
+    """
 
     name: str
     train: np.ndarray
@@ -28,6 +56,12 @@ class Fold:
     test: np.ndarray
     test_subjects: tuple[str, ...]
     valid_subjects: tuple[str, ...]
+    calib: np.ndarray = field(default_factory=_empty)
+    shots: int | None = None
+    draw: int | None = None
+    calibration: str | None = None
+    train_sessions: tuple[str, ...] = ()
+    test_sessions: tuple[str, ...] = ()
 
 
 def assert_disjoint(fold: Fold, meta: pd.DataFrame, by_subject: bool = True) -> None:
@@ -40,21 +74,37 @@ def assert_disjoint(fold: Fold, meta: pd.DataFrame, by_subject: bool = True) -> 
     meta : DataFrame
         The metadata table the indices refer to (needs a ``subject`` column).
     by_subject : bool
-        Also require that no subject appears in two parts (cross-subject protocols).
+        Also require that no subject appears in two of train / valid / test (cross-subject
+        protocols). Calibration windows (few-shot) come from the test subject by design, but
+        must not be test windows, and their subject must not be in train or valid.
     """
-    parts = {"train": fold.train, "valid": fold.valid, "test": fold.test}
+    parts = {"train": fold.train, "valid": fold.valid, "test": fold.test, "calib": fold.calib}
     names = list(parts)
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             shared = np.intersect1d(parts[a], parts[b])
             if shared.size:
                 raise LeakageError(f"fold {fold.name}: {shared.size} window(s) in both {a} and {b}")
-            if by_subject:
+            # Calibration windows belong to the test subject by design (few-shot).
+            if by_subject and "calib" not in (a, b):
                 sa = set(meta["subject"].iloc[parts[a]])
                 sb = set(meta["subject"].iloc[parts[b]])
                 if sa & sb:
                     raise LeakageError(f"fold {fold.name}: subject(s) {sorted(sa & sb)} in both "
                                        f"{a} and {b}")
+
+
+def draw_valid_subjects(subjects: np.ndarray, test_subject: str, n_valid: int,
+                        seed: int) -> np.ndarray:
+    """Draw ``n_valid`` validation subjects among ``subjects`` other than ``test_subject``.
+
+    The draw depends only on ``seed`` and the test subject's position in the sorted subject
+    list, so every protocol built on leave-one-subject-out uses the same validation subjects.
+    """
+    subjects = np.asarray(subjects)
+    rest = subjects[subjects != test_subject]
+    rng = np.random.default_rng([seed, int(np.flatnonzero(subjects == test_subject)[0])])
+    return np.sort(rng.choice(rest, size=n_valid, replace=False))
 
 
 class LeaveOneSubjectOut:
@@ -93,10 +143,9 @@ class LeaveOneSubjectOut:
                 f"(1 test, {self.n_valid_subjects} validation, >=1 train); got {len(subjects)}."
             )
         subject_col = meta["subject"].to_numpy()
-        for position, test_subject in enumerate(subjects):
-            rest = subjects[subjects != test_subject]
-            rng = np.random.default_rng([self.seed, position])
-            valid_subjects = np.sort(rng.choice(rest, size=self.n_valid_subjects, replace=False))
+        for test_subject in subjects:
+            valid_subjects = draw_valid_subjects(subjects, test_subject, self.n_valid_subjects,
+                                                 self.seed)
             is_test = subject_col == test_subject
             is_valid = np.isin(subject_col, valid_subjects)
             fold = Fold(
@@ -111,18 +160,30 @@ class LeaveOneSubjectOut:
             yield fold
 
 
-SPLITTERS = {"loso": LeaveOneSubjectOut}
+def _registry() -> dict[str, type]:
+    from eegbench.protocols.cross_session import CrossSession
+    from eegbench.protocols.fewshot import WithinSubjectFewShot
+
+    return {"loso": LeaveOneSubjectOut, "fewshot": WithinSubjectFewShot,
+            "cross_session": CrossSession}
 
 
-def make_splitter(name: str, **params: Any) -> LeaveOneSubjectOut:
-    """Build a splitter by protocol name.
+def make_splitter(name: str, **params: Any):
+    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``).
 
     Raises
     ------
     ValueError
-        If ``name`` is not a known protocol.
+        If ``name`` is not a known protocol, or a parameter is not one of its parameters.
     """
-    if name not in SPLITTERS:
+    splitters = _registry()
+    if name not in splitters:
         raise ValueError(f"Invalid value for the 'protocol.name' parameter. Allowed values are "
-                         f"{sorted(SPLITTERS)}, but got {name!r}.")
-    return SPLITTERS[name](**params)
+                         f"{sorted(splitters)}, but got {name!r}.")
+    cls = splitters[name]
+    allowed = set(inspect.signature(cls).parameters)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"Invalid parameter(s) {unknown} for protocol {name!r}. Allowed "
+                         f"parameters are {sorted(allowed)}.")
+    return cls(**params)

@@ -7,12 +7,27 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+#: Version history
+#: 1 -- first release.
+#: 2 -- few-shot and cross-session rows: ``draw`` (repeated calibration draw), ``calibration``
+#:      (few-shot mode), ``n_calib`` (calibration windows from the test subject, counted
+#:      separately from ``n_train``), ``train_sessions`` / ``test_sessions``; rows of
+#:      version 1 are read with these fields empty.
+SCHEMA_VERSION = 2
+
+#: Defaults for fields added after version 1 (used when reading older rows).
+FIELD_DEFAULTS_V2: dict[str, Any] = {"draw": None, "calibration": None, "n_calib": 0,
+                                     "train_sessions": [], "test_sessions": []}
 
 
 @dataclass
 class ResultRow:
     """One evaluated fold.
+
+    ``n_train`` counts the windows of training subjects, ``n_calib`` the labelled windows of
+    the test subject used for calibration (few-shot), ``n_test`` the evaluated windows; the
+    calibration windows are never among the test windows. ``peak_rss_mb`` is the process's
+    peak resident memory at the end of the fold (``ru_maxrss``, so a running maximum).
 
     ``key_fields`` identify the fold; two rows with the same key are the same result, which
     is how a re-run skips finished folds.
@@ -41,6 +56,11 @@ class ResultRow:
     fit_report: dict[str, Any] = field(default_factory=dict)
     valid_subjects: list[str] = field(default_factory=list)
     shots: int | None = None
+    draw: int | None = None
+    calibration: str | None = None
+    n_calib: int = 0
+    train_sessions: list[str] = field(default_factory=list)
+    test_sessions: list[str] = field(default_factory=list)
     checkpoint: str | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION

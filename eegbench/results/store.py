@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from eegbench.results.schema import SCHEMA_VERSION, ResultRow
+from eegbench.results.schema import FIELD_DEFAULTS_V2, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,19 @@ class ResultStore:
         return target
 
     def read_rows(self) -> list[dict[str, Any]]:
-        """Return every stored row as a dict (sorted by file name, i.e. by key)."""
+        """Return every stored row as a dict (sorted by file name, i.e. by key).
+
+        Rows written by an older schema get the newer fields' defaults; a row from a newer
+        schema is an error (this eegbench cannot know what its fields mean).
+        """
         rows = []
         for path in sorted(self.rows_dir.glob("[!.]*.json")):
             row = json.loads(path.read_text())
             if row.get("schema_version", 0) > SCHEMA_VERSION:
                 raise ValueError(f"{path}: schema version {row['schema_version']} is newer than "
                                  f"this eegbench ({SCHEMA_VERSION}); upgrade eegbench.")
+            for name, default in FIELD_DEFAULTS_V2.items():
+                row.setdefault(name, default)
             rows.append(row)
         return rows
 

@@ -1,0 +1,162 @@
+"""Leaderboard plots (matplotlib, Agg backend).
+
+Per-subject scores, k-shot curves, probe vs fine-tune, and score vs parameter count.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from eegbench.leaderboard.tables import (  # noqa: E402
+    BLOCK_COLUMNS,
+    CONFIG_COLUMNS,
+    per_subject_scores,
+)
+
+logger = logging.getLogger(__name__)
+
+_SAVE = {"dpi": 110, "bbox_inches": "tight", "metadata": {"Software": None}}
+
+
+def _slug(*parts: object) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(str(p) for p in parts)).strip("-")
+
+
+def _label(row: pd.Series) -> str:
+    label = str(row["model"])
+    if row.get("adaptation") not in (None, "from_scratch"):
+        label += f" [{row['adaptation']}]"
+    if row.get("calibration") not in (None, "none"):
+        label += f" ({row['calibration']})"
+    return label
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.savefig(path, **_SAVE)
+    plt.close(fig)
+    return path
+
+
+def _is_probe(frame: pd.DataFrame) -> pd.Series:
+    return frame["adaptation"].astype(str).str.startswith("layer_probe:")
+
+
+def per_subject_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    """One figure per non-few-shot table: each configuration's score on each subject.
+
+    Layer probes are left out (see :func:`probe_vs_finetune_plot`).
+    """
+    subj = per_subject_scores(frame[~_is_probe(frame)], metric)
+    paths = []
+    for key, block in subj[subj["shots"] == 0].groupby(BLOCK_COLUMNS, sort=True):
+        subjects = sorted(block["test_subject"].unique())
+        x = {s: i for i, s in enumerate(subjects)}
+        fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(subjects) + 2), 3.6))
+        configs = block.groupby(CONFIG_COLUMNS, sort=True)
+        for j, (_, cfg) in enumerate(configs):
+            offset = (j - (len(configs) - 1) / 2) * 0.12
+            mean = cfg[metric].mean()
+            line = ax.plot([x[s] + offset for s in cfg["test_subject"]], cfg[metric], "o",
+                           label=f"{_label(cfg.iloc[0])}: mean {mean:.3f}", alpha=0.85)
+            ax.axhline(mean, color=line[0].get_color(), lw=1, ls="--")
+        ax.set_xticks(range(len(subjects)), subjects, rotation=90)
+        ax.set_xlabel("test subject")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(f"{key[0]} / {key[2]}: per-subject scores", fontsize=10)
+        ax.legend(fontsize=8, loc="best")
+        paths.append(_save(fig, out_dir / f"per_subject_{_slug(*key[:3])}.png"))
+    return paths
+
+
+def kshot_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    """One figure per dataset/task: mean +- s.e.m. over subjects vs k, per configuration.
+
+    Leave-one-subject-out results of the same models are drawn as dotted lines (k = 0: no
+    calibration data from the test subject).
+    """
+    subj = per_subject_scores(frame[~_is_probe(frame)], metric)
+    paths = []
+    few = subj[subj["protocol"] == "fewshot"]
+    for (dataset, task), block in few.groupby(["dataset", "task"], sort=True):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for _, cfg in block.groupby(CONFIG_COLUMNS, sort=True):
+            stats = cfg.groupby("shots")[metric].agg(["mean", "sem"]).reset_index()
+            ax.errorbar(stats["shots"], stats["mean"], yerr=stats["sem"].fillna(0), marker="o",
+                        capsize=3, label=_label(cfg.iloc[0]))
+        loso = subj[(subj["protocol"] == "loso") & (subj["dataset"] == dataset)
+                    & (subj["task"] == task) & subj["model"].isin(block["model"].unique())]
+        for _, cfg in loso.groupby(CONFIG_COLUMNS, sort=True):
+            ax.axhline(cfg[metric].mean(), ls=":", lw=1.2, color="gray")
+            ax.annotate(f"leave-one-subject-out {cfg['model'].iloc[0]}",
+                        (0, cfg[metric].mean()), fontsize=7, color="gray", va="bottom")
+        ax.set_xscale("symlog", linthresh=1)
+        ks = sorted(block["shots"].unique())
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("calibration windows per class (k)")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(f"{dataset} / {task}: few-shot curves (mean ± s.e.m. over subjects)",
+                     fontsize=10)
+        ax.legend(fontsize=8)
+        paths.append(_save(fig, out_dir / f"kshot_{_slug(dataset, task)}.png"))
+    return paths
+
+
+def probe_vs_finetune_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    """Bar chart per table of each model's adaptation modes, for models with more than one."""
+    subj = per_subject_scores(frame, metric)
+    paths = []
+    for key, block in subj[subj["shots"] == 0].groupby(BLOCK_COLUMNS, sort=True):
+        n_modes = block.groupby("model")["adaptation"].nunique()
+        models = sorted(n_modes[n_modes > 1].index)
+        if not models:
+            continue
+        sub = block[block["model"].isin(models)]
+        stats = sub.groupby(["model", "adaptation"])[metric].agg(["mean", "sem"]).reset_index()
+        fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(stats) + 2), 4))
+        labels = [f"{m}\n{a}" for m, a in zip(stats["model"], stats["adaptation"], strict=True)]
+        ax.bar(range(len(stats)), stats["mean"], yerr=stats["sem"].fillna(0), capsize=3,
+               color=[f"C{models.index(m)}" for m in stats["model"]])
+        ax.set_xticks(range(len(stats)), labels, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_title(f"{key[0]} / {key[2]}: probe vs fine-tune", fontsize=10)
+        paths.append(_save(fig, out_dir / f"probe_vs_finetune_{_slug(*key[:3])}.png"))
+    return paths
+
+
+def score_vs_params_plot(summary: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
+    """Scatter of mean score vs parameter count (log scale), non-few-shot tables, no probes."""
+    block = summary[(summary["shots"] == 0) & ~_is_probe(summary)]
+    if block.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, ((dataset, protocol), sub) in enumerate(block.groupby(["dataset", "protocol"])):
+        ax.scatter(sub["n_parameters"].clip(lower=1), sub[f"{metric}_mean"], color=f"C{i}",
+                   label=f"{dataset} / {protocol}")
+        for _, r in sub.iterrows():
+            ax.annotate(_label(r), (max(r["n_parameters"], 1), r[f"{metric}_mean"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (fitted numbers for classical pipelines)")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (mean over subjects)")
+    ax.set_title("score vs model size", fontsize=10)
+    ax.legend(fontsize=8)
+    return [_save(fig, out_dir / "score_vs_params.png")]
+
+
+def make_plots(frame: pd.DataFrame, summary: pd.DataFrame, metric: str,
+               out_dir: Path) -> list[Path]:
+    """Write every plot that the results support into ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = (per_subject_plot(frame, metric, out_dir) + kshot_plot(frame, metric, out_dir)
+             + probe_vs_finetune_plot(frame, metric, out_dir)
+             + score_vs_params_plot(summary, metric, out_dir))
+    logger.info("wrote %d plot(s) in %s", len(paths), out_dir)
+    return paths

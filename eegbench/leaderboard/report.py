@@ -1,0 +1,141 @@
+"""Build the leaderboard files from a results store: Markdown, CSV, HTML and plots.
+
+Everything but the plots is a pure function of the stored rows (no timestamps, sorted
+output), so rebuilding from the same store gives byte-identical ``.md``, ``.csv`` and
+``.html`` files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from eegbench.leaderboard.html import render_html
+from eegbench.leaderboard.tables import (
+    BLOCK_COLUMNS,
+    DEFAULT_METRICS,
+    aggregate_ranks,
+    per_subject_scores,
+    prepare,
+    ranks_to_markdown,
+    summarize,
+    to_markdown,
+)
+from eegbench.results.store import ResultStore
+
+logger = logging.getLogger(__name__)
+
+#: Packages shown in the provenance lines.
+PROVENANCE_PACKAGES = ("eegbench", "python", "torch", "braindecode", "mne", "scikit-learn",
+                       "pyriemann", "numpy", "scipy")
+
+
+def block_provenance(frame: pd.DataFrame) -> dict[tuple, str]:
+    """Return, per table, the rows, git revisions, schema versions and package versions."""
+    out = {}
+    for key, block in frame.groupby(BLOCK_COLUMNS, sort=True):
+        revisions = sorted(block["git_revision"].astype(str).unique())
+        schemas = sorted(block["schema_version"].astype(int).unique())
+        versions = []
+        for package in PROVENANCE_PACKAGES:
+            values = sorted({str(v.get(package, "?")) for v in block["versions"]})
+            versions.append(f"{package} {'/'.join(values)}")
+        out[key] = (f"{len(block)} rows; git {', '.join(revisions)}; schema "
+                    f"v{'/'.join(str(s) for s in schemas)}; " + ", ".join(versions))
+    return out
+
+
+def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
+                 datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Keep the rows of the given protocols and datasets (all when None)."""
+    if protocols:
+        frame = frame[frame["protocol"].isin(list(protocols))]
+    if datasets:
+        frame = frame[frame["dataset"].isin(list(datasets))]
+    return frame
+
+
+def build(results_dir: Path, out_dir: Path, name: str,
+          metrics: Sequence[str] = DEFAULT_METRICS, command: str | None = None,
+          protocols: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
+          test: str = "wilcoxon", plots: bool = True) -> dict[str, Path]:
+    """Write the leaderboard files into ``out_dir``.
+
+    Files: ``<name>.md``, ``<name>.csv``, ``<name>_per_subject.csv``, ``<name>.html`` and
+    ``<name>_plots/*.png``.
+
+    Parameters
+    ----------
+    results_dir : Path
+        Results store folder.
+    out_dir : Path
+        Output folder.
+    name : str
+        Base name of the files.
+    metrics : sequence of str
+        Metrics shown; the first ranks and is tested.
+    command : str, optional
+        The command that regenerates the files (shown in the provenance).
+    protocols, datasets : sequence of str, optional
+        Restrict to these protocols / datasets.
+    test : {"wilcoxon", "permutation"}
+        Paired test across subjects.
+    plots : bool
+        Also draw the plots.
+
+    Returns
+    -------
+    dict
+        Kind ("md", "csv", "per_subject", "html", "plots") -> path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the store has no rows (after filtering).
+    """
+    frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets)
+    if frame.empty:
+        raise FileNotFoundError(f"No result rows in {results_dir / 'rows'} (protocols "
+                                f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
+                                "`python -m eegbench +exp=loso` first.")
+    frame = prepare(frame)
+    metrics = list(metrics)
+    summary = summarize(frame, metrics, test=test)
+    ranks = aggregate_ranks(summary, metrics[0])
+    provenance = block_provenance(frame)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
+             "per_subject": out_dir / f"{name}_per_subject.csv",
+             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
+    summary.to_csv(paths["csv"], index=False, float_format="%.6g")
+    per_subject = per_subject_scores(frame, metrics[0])
+    per_subject.to_csv(paths["per_subject"], index=False, float_format="%.6g")
+    plot_paths = []
+    if plots:
+        from eegbench.leaderboard.plots import make_plots
+
+        plot_paths = [str(p.relative_to(out_dir))
+                      for p in make_plots(frame, summary, metrics[0], paths["plots"])]
+    notes = [f"Scores are mean ± std over test subjects; each subject's score is first averaged "
+             f"over seeds and few-shot draws. 'p (Holm)': paired {test} test across subjects of "
+             f"{metrics[0].replace('_', ' ')} against the best configuration of the table, "
+             "Holm-corrected within the table; * = worse than the best at 0.05. Rank = rank "
+             f"by mean {metrics[0].replace('_', ' ')} within the table."]
+    footer = [f"rows: {len(frame)} from {results_dir}",
+              f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
+    text = [f"# eegbench leaderboard: {name}", "", *notes, "",
+            to_markdown(summary, metrics, provenance)]
+    if len(ranks):
+        text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
+    if plot_paths:
+        text += ["## Plots", ""] + [f"![{p}]({p})" for p in plot_paths] + [""]
+    text += ["## Provenance", "", *[f"- {f}" for f in footer], ""]
+    paths["md"].write_text("\n".join(text))
+    paths["html"].write_text(render_html(f"eegbench leaderboard: {name}", summary, metrics,
+                                         provenance, ranks, plot_paths, notes, footer))
+    logger.info("wrote %s, %s, %s and %d plot(s)", paths["md"], paths["csv"], paths["html"],
+                len(plot_paths))
+    return paths

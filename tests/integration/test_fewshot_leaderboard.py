@@ -1,0 +1,120 @@
+"""Few-shot and LOSO runs on real eegmat subjects, then a leaderboard rebuilt byte-identically."""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from eegbench.resources import config_dir
+
+SUBJECTS = "dataset.subjects=[00,01,02,03,04]"
+
+
+def _cfg(tmp: Path, cache: Path, data_root: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=[
+            SUBJECTS, f"paths.data_root={data_root}", f"paths.cache_dir={cache}",
+            f"paths.runs_dir={tmp}", "trainer=fast", *overrides])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, data_root, cache_root):
+    from eegbench.run import run_experiment
+
+    runs = tmp_path_factory.mktemp("runs")
+    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr"))
+    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", "protocol=fewshot",
+                        "protocol.shots=[1,5]", "protocol.n_draws=2"))
+    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", "protocol=fewshot",
+                        "protocol.shots=[1,5]", "protocol.n_draws=2",
+                        "protocol.mode=from_scratch"))
+    # a specialist: leave-one-subject-out with layer-wise probes, and few-shot calibration
+    run_experiment(_cfg(runs, cache_root, data_root, "model=eegnet", "trainer.max_epochs=1",
+                        "+protocol.layer_probe=true", "+protocol.layer_probe_max_features=64"))
+    run_experiment(_cfg(runs, cache_root, data_root, "model=eegnet", "trainer.max_epochs=1",
+                        "protocol=fewshot", "protocol.shots=[2]", "protocol.n_draws=1",
+                        "protocol.calibrate.max_epochs=2"))
+    return runs / "results"
+
+
+def test_fewshot_rows_record_shots_and_keep_calibration_out_of_test(store, eegmat):
+    from eegbench.results.store import ResultStore
+
+    frame = ResultStore(store).to_frame()
+    eegnet = frame[frame["model"] == "eegnet"]
+    frame = frame[frame["model"] == "ts_lr"]
+    few = frame[frame["protocol"] == "fewshot"]
+    # 5 subjects x 2 k x 2 draws x 2 modes
+    assert len(few) == 40 and len(frame[frame["protocol"] == "loso"]) == 5
+    per_subject = eegmat.meta[eegmat.meta["subject"].isin(["00", "01", "02", "03", "04"])]
+    n_windows = per_subject.groupby("subject").size()
+    for _, row in few.iterrows():
+        assert row["n_calib"] == 2 * row["shots"]
+        assert row["n_test"] == n_windows[row["test_subject"]] - row["n_calib"]
+        others = n_windows.drop([row["test_subject"], *row["valid_subjects"]]).sum()
+        assert row["n_train"] == (0 if row["calibration"] == "from_scratch" else others)
+    assert set(few["shots"]) == {1, 5} and set(few["draw"]) == {0, 1}
+    # more calibration data helps a subject-specific model on this task
+    scratch = few[few["calibration"] == "from_scratch"]
+    means = scratch.groupby("shots")["metric.balanced_accuracy"].mean()
+    assert means[5] > means[1]
+    # eegnet few-shot: the cross-subject network was fine-tuned on the shots
+    calibrated = eegnet[eegnet["protocol"] == "fewshot"]
+    assert len(calibrated) == 5 and (calibrated["n_calib"] == 4).all()
+    assert all(r["calibration"] == "fine-tune cross-subject model" and r["calib_epochs"] == 2
+               for r in calibrated["fit_report"])
+
+
+def test_layer_probe_rows_follow_each_trained_network(store):
+    from eegbench.results.store import ResultStore
+
+    frame = ResultStore(store).to_frame()
+    loso = frame[(frame["model"] == "eegnet") & (frame["protocol"] == "loso")]
+    probes = loso[loso["adaptation"].str.startswith("layer_probe:")]
+    assert len(loso[loso["adaptation"] == "from_scratch"]) == 5
+    per_fold = probes.groupby("fold")["adaptation"].apply(sorted)
+    assert len(per_fold) == 5 and per_fold.iloc[0][0] == "layer_probe:00-input"
+    assert per_fold.iloc[0][1] == "layer_probe:01-conv_temporal"
+    # same fold identity as the fine-tuned row; probe sizes reflect pooled features
+    assert set(probes["config_hash"]) == set(loso["config_hash"])
+    assert (probes["n_parameters"] <= 64 + 1).all()
+
+
+def test_leaderboard_rebuilds_identically_and_reports_statistics(store, tmp_path):
+    from eegbench.leaderboard.__main__ import main
+    from eegbench.leaderboard.stats import compare_with_best
+    from eegbench.leaderboard.tables import BLOCK_COLUMNS, CONFIG_COLUMNS
+
+    args = ["--results", str(store), "--out", str(tmp_path / "a"), "--name", "lb"]
+    main(args)
+    shutil.copytree(tmp_path / "a", tmp_path / "first")
+    main(args)
+    for suffix in (".md", ".csv", "_per_subject.csv", ".html"):
+        assert filecmp.cmp(tmp_path / "a" / f"lb{suffix}", tmp_path / "first" / f"lb{suffix}",
+                           shallow=False), suffix
+    plots = sorted(p.name for p in (tmp_path / "a" / "lb_plots").glob("*.png"))
+    assert "kshot_physionet_eegmat_rest_vs_arithmetic.png" in plots
+    assert any(p.startswith("per_subject_") for p in plots) and "score_vs_params.png" in plots
+    summary = pd.read_csv(tmp_path / "a" / "lb.csv")
+    # one table per (protocol, k): loso, fewshot k=1, k=5; two configs in each few-shot table
+    ts_lr = summary[summary["model"] == "ts_lr"]
+    assert ts_lr.groupby(["protocol", "shots"]).size().to_dict() == {
+        ("fewshot", 1): 2, ("fewshot", 5): 2, ("loso", 0): 1}
+    assert "probe_vs_finetune_physionet_eegmat_rest_vs_arithmetic_loso.png" in plots
+    # the tabulated Holm p-values are those of the statistics module on per-subject scores
+    subj = pd.read_csv(tmp_path / "a" / "lb_per_subject.csv", dtype={"test_subject": str})
+    ref = compare_with_best(subj, BLOCK_COLUMNS, CONFIG_COLUMNS, "balanced_accuracy")
+    merged = summary.merge(ref, on=BLOCK_COLUMNS + CONFIG_COLUMNS, suffixes=("", "_ref"))
+    np.testing.assert_allclose(merged["p_holm"], merged["p_holm_ref"], rtol=1e-5)
+    assert summary["is_best"].sum() == 4  # tables: loso, k=1, k=2, k=5
+    html = (tmp_path / "a" / "lb.html").read_text()
+    assert html.count("<table>") == 5 and "Provenance:" in html and "lb_plots/kshot_" in html
+    md = (tmp_path / "a" / "lb.md").read_text()
+    assert "physionet_eegmat / rest_vs_arithmetic / fewshot / k = 5 per class" in md
+    assert "Mean rank across datasets" in md
