@@ -137,6 +137,23 @@ def calibrate(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int,
 # --------------------------------------------------------------------------- layer probing
 
 
+def probe_candidates(module: nn.Module) -> dict[str, nn.Module]:
+    """Return the layers of ``module`` that can be probed, by name, in forward order.
+
+    A model that lists its own layers (``named_layers()``, e.g. eegbench's
+    :class:`~eegbench.models.torch_model.EncoderClassifier`) is probed on those layers plus its
+    ``head``; any other network on its named children.
+    """
+    own = getattr(module, "named_layers", None)
+    if callable(own):
+        layers = dict(own())
+        head = getattr(module, "head", None)
+        if isinstance(head, nn.Module):
+            layers["head"] = head
+        return layers
+    return dict(module.named_children())
+
+
 def probe_layer_names(module: nn.Module) -> list[str]:
     """Return the named children of ``module`` worth probing.
 
@@ -145,7 +162,7 @@ def probe_layer_names(module: nn.Module) -> list[str]:
     input itself is probed as ``"input"``).
     """
     names, seen_parameters = [], False
-    for name, child in module.named_children():
+    for name, child in probe_candidates(module).items():
         seen_parameters = seen_parameters or any(True for _ in child.parameters())
         if seen_parameters and not isinstance(child, _SKIPPED_TYPES):
             names.append(name)
@@ -193,7 +210,7 @@ def layer_features(module: nn.Module, X: np.ndarray, layers: Sequence[str] | Non
     dict
         Layer name -> array (n_windows, n_features), in network order.
     """
-    children = dict(module.named_children())
+    children = probe_candidates(module)
     layers = list(layers) if layers is not None else probe_layer_names(module)
     missing = [name for name in layers if name not in children]
     if missing:

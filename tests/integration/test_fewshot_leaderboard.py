@@ -80,7 +80,7 @@ def test_layer_probe_rows_follow_each_trained_network(store):
     assert len(loso[loso["adaptation"] == "from_scratch"]) == 5
     per_fold = probes.groupby("fold")["adaptation"].apply(sorted)
     assert len(per_fold) == 5 and per_fold.iloc[0][0] == "layer_probe:00-input"
-    assert per_fold.iloc[0][1] == "layer_probe:01-conv_temporal"
+    assert per_fold.iloc[0][1] == "layer_probe:01-net.conv_temporal"
     # same fold identity as the fine-tuned row; probe sizes reflect pooled features
     assert set(probes["config_hash"]) == set(loso["config_hash"])
     assert (probes["n_parameters"] <= 64 + 1).all()

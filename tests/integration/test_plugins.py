@@ -13,7 +13,7 @@ import pytest
 
 from eegbench.registry import Registry, RegistryError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_registry_rejects_duplicates_and_suggests_names():

@@ -25,7 +25,7 @@ from eegbench.preprocess.fused import (
 from eegbench.preprocess.mne_ref import robust_normalize_np
 from eegbench.preprocess.params import reference_indices
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "preprocess"
+CONF = Path(__file__).resolve().parents[2] / "conf" / "preprocess"
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,9 @@ def test_layer_probe_on_every_eegnet_layer(fitted_eegnet, small):
     module = fitted_eegnet.module
     layers = probe_layer_names(module)
     # input reshaping and dropout skipped
-    assert layers[0] == "conv_temporal" and "drop_1" not in layers and "final_layer" in layers
+    # braindecode's EEGNet inside eegbench's encoder wrapper: layers are named net.<child>
+    assert layers[0] == "net.conv_temporal" and layers[-1] == "head"
+    assert not any(name.endswith("drop_1") for name in layers)
     table = layer_probe(module, Xt, yt, Xs, ys, max_features=256)
     assert table["layer"].tolist() == ["input"] + layers  # network order, input baseline
     assert (table["n_features"] <= 256).all() and (table["n_features"] > 0).all()
@@ -60,12 +62,12 @@ def test_layer_probe_on_every_eegnet_layer(fitted_eegnet, small):
 def test_layer_features_match_a_manual_forward(fitted_eegnet, small):
     (Xt, _), *_ = small
     module = fitted_eegnet.module
-    feats = layer_features(module, Xt[:5], ["final_layer"], max_features=10_000,
+    feats = layer_features(module, Xt[:5], ["head"], max_features=10_000,
                            include_input=False)
     module.eval()
     with torch.no_grad():
         logits = module(torch.from_numpy(Xt[:5])).numpy()
-    np.testing.assert_allclose(feats["final_layer"], logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(feats["head"], logits, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="Invalid layer name"):
         layer_features(module, Xt[:2], ["nope"])
 
@@ -91,8 +93,10 @@ def test_calibrate_fine_tunes_a_copy_and_keeps_norm_statistics(fitted_eegnet, sm
     after = fitted_eegnet.module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # original untouched
     new = tuned.module.state_dict()
-    assert not torch.equal(new["conv_temporal.weight"], before["conv_temporal.weight"])
-    assert torch.equal(new["bnorm_temporal.running_mean"], before["bnorm_temporal.running_mean"])
+    key = next(k for k in before if k.endswith("conv_temporal.weight"))
+    stats = next(k for k in before if k.endswith("bnorm_temporal.running_mean"))
+    assert not torch.equal(new[key], before[key])
+    assert torch.equal(new[stats], before[stats])
     assert report["calib_epochs"] == 3 and np.isfinite(report["calib_loss"])
     assert tuned.predict_proba(Xs[:4]).shape == (4, 2)
     with pytest.raises(ValueError, match="Invalid key"):

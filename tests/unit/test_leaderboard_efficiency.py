@@ -16,6 +16,7 @@ def test_e_param_column():
                          "family": "specialist", "adaptation": "from_scratch",
                          "config_hash": model, "test_subject": subject, "seed": 0,
                          "n_parameters": n_params, "train_seconds": 1.0,
+                         "inference_seconds": 0.1, "peak_rss_mb": 100.0,
                          "metric.balanced_accuracy": 0.7, "metric.roc_auc": auc})
     summary = summarize(pd.DataFrame(rows), metrics=("balanced_accuracy", "roc_auc"))
     e = summary.set_index("model")["e_param"]
