@@ -55,7 +55,7 @@ class PreprocessSpec:
     # gpu_fused only: the cache filters up to this many recordings / channel-samples (at the
     # source rate) in one fused call. Execution settings, not part of the cache key.
     batch_max_files: int = 64
-    batch_max_samples: int = 16_000_000
+    batch_max_samples: int = 8_000_000
 
     #: Fields that change how, not what, is computed (left out of the cache key).
     EXECUTION_FIELDS = ("batch_max_files", "batch_max_samples")

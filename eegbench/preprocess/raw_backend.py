@@ -89,7 +89,12 @@ def prepare_job(raw: mne.io.BaseRaw, spec: Any) -> FusedJob:
     ref_from, ref_to = reference_indices(names, types, reference, bads=info["bads"])
     rec = None
     if len(data_idx):
-        rec = Recording(raw.get_data(picks=data_idx), sfreq, ref_from, ref_to,
+        # All channels are data channels (the usual case): share the loaded array instead of
+        # copying it (the fused pass never writes to its input).
+        whole = len(data_idx) == len(raw.ch_names) and np.array_equal(data_idx,
+                                                                      np.arange(len(data_idx)))
+        data = raw._data if whole else raw.get_data(picks=data_idx)
+        rec = Recording(data, sfreq, ref_from, ref_to,
                         name=str(raw.filenames[0] if raw.filenames else "raw"))
     n_out = raw.n_times
     if needs_resample(sfreq, params.sfreq):
