@@ -6,8 +6,9 @@ version and the source code of the standardization modules (so a code change nev
 stale windows). It holds ``X.npy`` (float32 windows, read with ``mmap_mode='r'``),
 ``meta.csv`` (one row per window) and ``manifest.json``, which records the sha256 and size of
 both data files. Entries are built one recording at a time (peak memory is one recording, not
-the dataset) in a temporary folder and renamed into place (atomic), under a file lock so that
-concurrent jobs build each entry once.
+the dataset; for ``preprocess=gpu_fused`` one bounded batch of recordings, see
+:mod:`eegbench.data.batched`) in a temporary folder and renamed into place (atomic), under a
+file lock so that concurrent jobs build each entry once.
 
 On load, an entry whose manifest is missing or unreadable, or whose ``X.npy``/``meta.csv``
 size, header or sha256 differs from the manifest, is logged as corrupt and rebuilt.
@@ -30,23 +31,25 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data.readers import read_source
+from eegbench.data.batched import iter_standardized
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile, sha256_of, verify_checksums
-from eegbench.data.standardize import PreprocessSpec, standardize_file
+from eegbench.data.standardize import PreprocessSpec
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout changes meaning.
 CACHE_FORMAT_VERSION = 2
 
-#: Modules whose source code is part of every cache key.
-_CODE_MODULES = ("recipe.py", "readers.py", "events.py", "standardize.py", "cache.py")
+#: Modules (relative to the ``eegbench`` package) whose source code is part of every cache key.
+_CODE_MODULES = ("data/recipe.py", "data/readers.py", "data/events.py", "data/standardize.py",
+                 "data/batched.py", "data/cache.py", "preprocess/params.py",
+                 "preprocess/fused.py", "preprocess/raw_backend.py")
 
 
 def code_fingerprint() -> str:
     """Return a hash of the standardization code (part of every cache key)."""
     digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]
     for name in _CODE_MODULES:
         path = here / name
         if path.is_file():
@@ -89,7 +92,8 @@ def cache_key(recipe: Recipe, file_hashes: dict[str, str], spec: PreprocessSpec)
         "format": CACHE_FORMAT_VERSION,
         "recipe": recipe.fingerprint(),
         "files": dict(sorted(file_hashes.items())),
-        "preprocess": asdict(spec),
+        "preprocess": {k: v for k, v in asdict(spec).items()
+                       if k not in PreprocessSpec.EXECUTION_FIELDS},
         "code": code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
@@ -136,12 +140,16 @@ def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
 def _build_entry(
     recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpec, tmp: Path
 ) -> dict[str, Any]:
-    """Standardize every source into ``tmp``; peak memory is one recording, not the dataset."""
+    """Standardize every source into ``tmp``.
+
+    Peak memory is one recording (one bounded batch of recordings for ``gpu_fused``), not
+    the dataset.
+    """
     parts, rows, info = [], [], None
     first_shape: tuple[int, ...] = ()
-    for i, source in enumerate(sources):
-        raw = read_source(source, recipe)
-        windows, file_rows, file_info = standardize_file(source, raw, recipe, spec)
+    for i, (source, windows, file_rows, file_info) in enumerate(
+        iter_standardized(recipe, sources, spec)
+    ):
         if info is None:
             info = file_info
         elif (file_info["ch_names"], file_info["ch_types"]) != (info["ch_names"],
@@ -162,7 +170,7 @@ def _build_entry(
         rows.extend(file_rows)
         logger.info("cached %s (%d windows) [%d/%d]", source.relpath, len(windows), i + 1,
                     len(sources))
-        del raw, windows
+        del windows
     n_total = sum(n for _, n in parts)
     # Stream the parts into one .npy with plain writes: unlike a writable memmap, this leaves
     # no dirty mapped pages, so resident memory stays at one recording's windows.

@@ -52,6 +52,13 @@ class PreprocessSpec:
     reference: str | None = None  # None (keep), "average" or a channel name
     backend: str = "mne"  # "mne" or "gpu_fused" (eegbench.preprocess)
     device: str = "auto"  # gpu_fused only: "auto", "cpu", "cuda", "cuda:N"
+    # gpu_fused only: the cache filters up to this many recordings / channel-samples (at the
+    # source rate) in one fused call. Execution settings, not part of the cache key.
+    batch_max_files: int = 64
+    batch_max_samples: int = 8_000_000
+
+    #: Fields that change how, not what, is computed (left out of the cache key).
+    EXECUTION_FIELDS = ("batch_max_files", "batch_max_samples")
 
     @classmethod
     def from_config(cls, cfg: Any) -> PreprocessSpec:
@@ -238,39 +245,67 @@ def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile)
         )
 
 
-def standardize_file(
-    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
-) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
-    """Standardize one recording into windows.
+@dataclass
+class CheckedRecording:
+    """A recording after :func:`read_checked` and before filtering.
 
-    Returns
-    -------
-    windows : ndarray, shape (n_windows, n_channels, n_times), float32, standard units
-    rows : list of dict
-        One metadata row per window (subject, session, run, label, label_name, onset_s,
-        event_code, source).
-    info : dict
-        Channel names, types, positions (and full MNE ``loc`` vectors), output sampling rate,
-        units per sensor type and the modality.
-
-    Raises
-    ------
-    RecipeError
-        On any input problem (see :func:`check_integrity`, :func:`check_counts`).
+    Attributes
+    ----------
+    source : SourceFile
+        Where it came from.
+    raw : mne.io.BaseRaw
+        Channels renamed, picked in the recipe's order, typed, integrity-checked (SI units).
+    events : DataFrame | None
+        Labelled events (``windows.kind: events``), read before the stim channels were
+        dropped; ``None`` for fixed windows.
     """
-    wspec = recipe.windows
-    kind = wspec.get("kind")
+
+    source: SourceFile
+    raw: mne.io.BaseRaw
+    events: Any = None
+
+    @property
+    def n_samples(self) -> int:
+        """Channel-samples held in memory (n_channels x n_times)."""
+        return len(self.raw.ch_names) * self.raw.n_times
+
+
+def _window_kind(recipe: Recipe) -> str:
+    kind = recipe.windows.get("kind")
     if kind not in WINDOW_KINDS:
         raise RecipeError(
             f"Invalid value for the 'windows.kind' parameter of recipe '{recipe.name}'. "
             f"Allowed values are {list(WINDOW_KINDS)}, but got {kind!r}."
         )
+    return kind
+
+
+def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> CheckedRecording:
+    """First half of :func:`standardize_file`: events, channel selection, integrity checks.
+
+    Raises
+    ------
+    RecipeError
+        On any input problem (see :func:`select_channels`, :func:`check_integrity`).
+    """
+    kind = _window_kind(recipe)
     check_sfreq(raw, recipe, source)
     # Events are read before channel selection, which drops stim channels.
     events = find_labelled_events(raw, recipe, source) if kind == "events" else None
     raw = select_channels(raw, recipe, source)
     check_integrity(raw, recipe, source)
-    raw = filter_resample(raw, spec)
+    return CheckedRecording(source, raw, events)
+
+
+def window_recording(
+    source: SourceFile, raw: mne.io.BaseRaw, events: Any, recipe: Recipe
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
+    """Second half of :func:`standardize_file`: units, windows, metadata, count checks.
+
+    ``raw`` is the filtered, resampled recording (SI units); see :func:`standardize_file`
+    for the outputs.
+    """
+    wspec = recipe.windows
     ch_types = raw.get_channel_types()
     scale = np.array([UNIT_SCALE[t] for t in ch_types])[:, None]
     data = raw.get_data() * scale
@@ -301,3 +336,32 @@ def standardize_file(
     }
     logger.debug("%s: %d windows", source.relpath, len(windows))
     return windows.astype(np.float32, copy=False), rows, info
+
+
+def standardize_file(
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
+) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
+    """Standardize one recording into windows.
+
+    :func:`read_checked`, then :func:`filter_resample`, then :func:`window_recording`
+    (the cache runs the middle step on batches of recordings for ``gpu_fused``, see
+    :mod:`eegbench.data.batched`).
+
+    Returns
+    -------
+    windows : ndarray, shape (n_windows, n_channels, n_times), float32, standard units
+    rows : list of dict
+        One metadata row per window (subject, session, run, label, label_name, onset_s,
+        event_code, source).
+    info : dict
+        Channel names, types, positions (and full MNE ``loc`` vectors), output sampling rate,
+        units per sensor type and the modality.
+
+    Raises
+    ------
+    RecipeError
+        On any input problem (see :func:`check_integrity`, :func:`check_counts`).
+    """
+    rec = read_checked(source, raw, recipe)
+    filtered = filter_resample(rec.raw, spec)
+    return window_recording(source, filtered, rec.events, recipe)

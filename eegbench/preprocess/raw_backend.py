@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import mne
@@ -35,6 +36,84 @@ GPU_FUSED_DTYPE = "float32"
 _SKIP_BY = ("EDGE", "BAD_ACQ_SKIP")
 
 
+@dataclass
+class FusedJob:
+    """One Raw prepared for the fused pass: its data channels as a :class:`Recording`."""
+
+    raw: mne.io.BaseRaw
+    rec: Recording | None  # None when the Raw has no data channel
+    data_idx: np.ndarray
+    other_idx: np.ndarray
+    n_out: int
+    referenced: bool
+
+
+def _check_backend(spec: Any) -> None:
+    if spec.backend != "gpu_fused":
+        raise ValueError(
+            "Invalid value for the 'preprocess.backend' parameter. Allowed values are "
+            f"['gpu_fused', 'mne'], but got {spec.backend!r}."
+        )
+
+
+def _params(spec: Any) -> FilterParams:
+    return FilterParams(sfreq=float(spec.sfreq), l_freq=spec.l_freq, h_freq=spec.h_freq,
+                        notch=spec.notch)
+
+
+def _needs_mne(raw: mne.io.BaseRaw) -> bool:
+    return any(d.upper().startswith(_SKIP_BY) for d in raw.annotations.description)
+
+
+def _mne_fallback(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
+    from eegbench.data.standardize import filter_resample  # lazy: standardize imports us
+
+    logger.info("%s: several contiguous segments (edge/acquisition-skip annotations); "
+                "using the MNE backend for this recording.", raw.filenames)
+    return filter_resample(raw, dataclasses.replace(spec, backend="mne"))
+
+
+def prepare_job(raw: mne.io.BaseRaw, spec: Any) -> FusedJob:
+    """Load ``raw`` and describe its fused pass (data channels, reference, output length)."""
+    raw.load_data(verbose="error")
+    params = _params(spec)
+    info = raw.info
+    sfreq = float(info["sfreq"])
+    data_idx = _picks_to_idx(info, None, "data_or_ica", exclude=())
+    other_idx = np.setdiff1d(np.arange(len(raw.ch_names)), data_idx)
+    names = [raw.ch_names[i] for i in data_idx]
+    types = [raw.get_channel_types()[i] for i in data_idx]
+    reference = spec.reference
+    if reference == "average" and "eeg" not in types:  # as the MNE path: nothing to average
+        reference = None
+    ref_from, ref_to = reference_indices(names, types, reference, bads=info["bads"])
+    rec = None
+    if len(data_idx):
+        # All channels are data channels (the usual case): share the loaded array instead of
+        # copying it (the fused pass never writes to its input).
+        whole = len(data_idx) == len(raw.ch_names) and np.array_equal(data_idx,
+                                                                      np.arange(len(data_idx)))
+        data = raw._data if whole else raw.get_data(picks=data_idx)
+        rec = Recording(data, sfreq, ref_from, ref_to,
+                        name=str(raw.filenames[0] if raw.filenames else "raw"))
+    n_out = raw.n_times
+    if needs_resample(sfreq, params.sfreq):
+        n_out = int(resample_plan(raw.n_times, sfreq, params.sfreq)["final_len"])
+    return FusedJob(raw, rec, data_idx, other_idx, n_out, reference is not None)
+
+
+def finish_job(job: FusedJob, out: Any, spec: Any) -> mne.io.BaseRaw:
+    """Build the output Raw of ``job`` from the fused output of its data channels."""
+    params = _params(spec)
+    raw = job.raw
+    data = np.empty((len(raw.ch_names), job.n_out), dtype=np.float64)
+    if len(job.data_idx):
+        data[job.data_idx] = out.detach().cpu().numpy()
+    if len(job.other_idx):  # stim/misc channels: resampled exactly as raw.resample does
+        data[job.other_idx] = _resample_others(raw, job.other_idx, params.sfreq)
+    return _new_raw(raw, data, params, job.referenced, len(job.data_idx) > 0)
+
+
 def filter_resample_raw(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
     """Re-reference, notch, band-pass and resample ``raw`` with the backend ``spec.backend``.
 
@@ -56,43 +135,34 @@ def filter_resample_raw(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
     ValueError
         On an unknown backend.
     """
-    if spec.backend != "gpu_fused":
-        raise ValueError(
-            "Invalid value for the 'preprocess.backend' parameter. Allowed values are "
-            f"['gpu_fused', 'mne'], but got {spec.backend!r}."
-        )
-    raw.load_data(verbose="error")
-    if any(d.upper().startswith(_SKIP_BY) for d in raw.annotations.description):
-        from eegbench.data.standardize import filter_resample  # lazy: standardize imports us
+    return filter_resample_raws([raw], spec)[0]
 
-        logger.info("%s: several contiguous segments (edge/acquisition-skip annotations); "
-                    "using the MNE backend for this recording.", raw.filenames)
-        return filter_resample(raw, dataclasses.replace(spec, backend="mne"))
-    params = FilterParams(sfreq=float(spec.sfreq), l_freq=spec.l_freq, h_freq=spec.h_freq,
-                          notch=spec.notch)
-    info = raw.info
-    sfreq = float(info["sfreq"])
-    data_idx = _picks_to_idx(info, None, "data_or_ica", exclude=())
-    other_idx = np.setdiff1d(np.arange(len(raw.ch_names)), data_idx)
-    names = [raw.ch_names[i] for i in data_idx]
-    types = [raw.get_channel_types()[i] for i in data_idx]
-    reference = spec.reference
-    if reference == "average" and "eeg" not in types:  # as the MNE path: nothing to average
-        reference = None
-    ref_from, ref_to = reference_indices(names, types, reference, bads=info["bads"])
-    rec = Recording(raw.get_data(picks=data_idx), sfreq, ref_from, ref_to,
-                    name=str(raw.filenames[0] if raw.filenames else "raw"))
-    n_out = raw.n_times
-    if needs_resample(sfreq, params.sfreq):
-        n_out = int(resample_plan(raw.n_times, sfreq, params.sfreq)["final_len"])
-    data = np.empty((len(raw.ch_names), n_out), dtype=np.float64)
-    if len(data_idx):
+
+def filter_resample_raws(raws: list[mne.io.BaseRaw], spec: Any) -> list[mne.io.BaseRaw]:
+    """:func:`filter_resample_raw` for many Raws in one fused call (one batched pass).
+
+    Recordings with edge/acquisition-skip annotations go through the MNE backend one by
+    one, as in :func:`filter_resample_raw`. The inputs are not modified.
+    """
+    _check_backend(spec)
+    out: list[mne.io.BaseRaw | None] = [None] * len(raws)
+    jobs: dict[int, FusedJob] = {}
+    for i, raw in enumerate(raws):
+        raw.load_data(verbose="error")
+        if _needs_mne(raw):
+            out[i] = _mne_fallback(raw, spec)
+        else:
+            jobs[i] = prepare_job(raw, spec)
+    fused = [i for i, job in jobs.items() if job.rec is not None]
+    results: dict[int, Any] = {}
+    if fused:
         device = getattr(spec, "device", "auto")
-        out = FusedPreprocessor(params, device=device, dtype=GPU_FUSED_DTYPE)([rec])[0]
-        data[data_idx] = out.detach().cpu().numpy()
-    if len(other_idx):  # stim/misc channels: resampled exactly as raw.resample does
-        data[other_idx] = _resample_others(raw, other_idx, params.sfreq)
-    return _new_raw(raw, data, params, reference is not None, len(data_idx) > 0)
+        pre = FusedPreprocessor(_params(spec), device=device, dtype=GPU_FUSED_DTYPE)
+        results = dict(zip(fused, pre([jobs[i].rec for i in fused]), strict=True))
+    for i, job in jobs.items():
+        out[i] = finish_job(job, results.pop(i, None), spec)
+        job.rec = None  # free the float64 input as soon as it is done with
+    return out  # type: ignore[return-value]
 
 
 def _resample_others(raw: mne.io.BaseRaw, idx: np.ndarray, sfreq: float) -> np.ndarray:

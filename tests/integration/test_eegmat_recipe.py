@@ -51,12 +51,12 @@ def test_window_matches_mne_reference(eegmat, data_root):
 
 
 def test_second_load_hits_the_cache(eegmat, data_root, cache_root, monkeypatch):
-    from eegbench.data import cache as cache_mod
+    from eegbench.data import batched
 
     def _fail(*args, **kwargs):
         raise AssertionError("the EDF files were read again")
 
-    monkeypatch.setattr(cache_mod, "read_source", _fail)
+    monkeypatch.setattr(batched, "read_source", _fail)  # where the cache build reads files
     again = load_windows(load_recipe("physionet_eegmat"), data_root, PreprocessSpec(), cache_root)
     assert isinstance(again.X, np.memmap)
     assert again.X.shape == eegmat.X.shape
