@@ -98,6 +98,7 @@ def test_gpu_fused_config_mirrors_mne_config():
     gpu_cfg = yaml.safe_load((CONF / "gpu_fused.yaml").read_text())
     assert gpu_cfg.pop("backend") == "gpu_fused" and mne_cfg.pop("backend") == "mne"
     assert gpu_cfg.pop("device") == "auto"
+    assert gpu_cfg.pop("batch_max_files") >= 1 and gpu_cfg.pop("batch_max_samples") > 0
     assert gpu_cfg == mne_cfg
     spec = PreprocessSpec.from_config({**gpu_cfg, "backend": "gpu_fused", "device": "auto"})
     assert spec.backend == "gpu_fused" and spec.device == "auto"
