@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from eegbench.leaderboard.report import build
+from eegbench.leaderboard.report import PROBE_FILTERS, build
 from eegbench.leaderboard.stats import TESTS
 from eegbench.leaderboard.tables import DEFAULT_METRICS
 
@@ -37,13 +37,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", choices=TESTS, default="wilcoxon",
                         help="paired test across subjects (default: wilcoxon)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument("--probes", choices=PROBE_FILTERS, default="include",
+                        help="layer-wise probe rows: include (default), exclude, or only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv_used = sys.argv[1:] if argv is None else argv
     command = "python -m eegbench.leaderboard " + shlex.join(argv_used)
     paths = build(args.results, args.out, args.name, args.metrics, command.strip(),
                   protocols=args.protocol, datasets=args.dataset, test=args.test,
-                  plots=not args.no_plots)
+                  plots=not args.no_plots, probes=args.probes)
     logger.info("leaderboard: %s", paths["html"])
 
 

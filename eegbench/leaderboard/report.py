@@ -48,9 +48,30 @@ def block_provenance(frame: pd.DataFrame) -> dict[tuple, str]:
     return out
 
 
+#: Values of the ``probes`` filter: keep layer-probe rows, drop them, or keep only them (with
+#: the rows of the networks they probe).
+PROBE_FILTERS = ("include", "exclude", "only")
+
+
 def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
-                 datasets: Sequence[str] | None = None) -> pd.DataFrame:
-    """Keep the rows of the given protocols and datasets (all when None)."""
+                 datasets: Sequence[str] | None = None, probes: str = "include"
+                 ) -> pd.DataFrame:
+    """Keep the rows of the given protocols and datasets (all when None).
+
+    ``probes`` selects layer-wise probe rows (adaptation ``layer_probe:*``): ``include``,
+    ``exclude``, or ``only`` (the probes plus the fine-tuned network of the same config).
+    """
+    if probes not in PROBE_FILTERS:
+        raise ValueError(f"Invalid value for the 'probes' parameter. Allowed values are "
+                         f"{list(PROBE_FILTERS)}, but got {probes!r}.")
+    if frame.empty:
+        return frame
+    is_probe = frame["adaptation"].astype(str).str.startswith("layer_probe:")
+    if probes == "exclude":
+        frame = frame[~is_probe]
+    elif probes == "only":
+        frame = frame[is_probe | frame["config_hash"].isin(set(frame.loc[is_probe,
+                                                                         "config_hash"]))]
     if protocols:
         frame = frame[frame["protocol"].isin(list(protocols))]
     if datasets:
@@ -61,7 +82,8 @@ def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
 def build(results_dir: Path, out_dir: Path, name: str,
           metrics: Sequence[str] = DEFAULT_METRICS, command: str | None = None,
           protocols: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
-          test: str = "wilcoxon", plots: bool = True) -> dict[str, Path]:
+          test: str = "wilcoxon", plots: bool = True, probes: str = "include"
+          ) -> dict[str, Path]:
     """Write the leaderboard files into ``out_dir``.
 
     Files: ``<name>.md``, ``<name>.csv``, ``<name>_per_subject.csv``, ``<name>.html`` and
@@ -85,6 +107,8 @@ def build(results_dir: Path, out_dir: Path, name: str,
         Paired test across subjects.
     plots : bool
         Also draw the plots.
+    probes : {"include", "exclude", "only"}
+        Layer-wise probe rows: keep, drop, or keep only them (see :func:`filter_frame`).
 
     Returns
     -------
@@ -96,7 +120,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     FileNotFoundError
         If the store has no rows (after filtering).
     """
-    frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets)
+    frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets, probes)
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir / 'rows'} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
