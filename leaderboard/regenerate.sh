@@ -3,15 +3,21 @@
 # from the real recordings, on CPU. CPU-cheap settings: trainer=fast (3 epochs, patience 2),
 # one thread, 2 seeds for leave-one-subject-out, 1 seed x 3 draws for few-shot.
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
-# Usage: bash leaderboard/regenerate.sh [steps]   steps: any of loso fewshot probe tables
+# Usage: bash leaderboard/regenerate.sh [steps]
+#        steps: any of loso fewshot probe eegnet pretrain foundation foundation_fewshot tables
 #        (default: all, in that order). PYTHON=/path/to/python, EEGBENCH_DATA_ROOT=... override.
+# Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
+# objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
+# fine-tuned / linearly probed on eegmat, beside the same architecture from random init.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
-STEPS=${*:-loso fewshot probe tables}
+STEPS=${*:-loso fewshot probe eegnet pretrain foundation foundation_fewshot tables}
+CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
+SMALL_CBRAMOD='model.params.arch_params={n_layer:4,dim_feedforward:256,nhead:4}'
 
 for step in $STEPS; do
   case $step in
@@ -23,11 +29,28 @@ for step in $STEPS; do
     probe)  # layer-wise linear probes of each fold's EEGNet (same config hash as `loso`)
       $PY -m eegbench +exp=loso model=eegnet "${COMMON[@]}" 'seeds=[0]' \
           +protocol.layer_probe=true ;;
+    eegnet)  # EEGNet with the default trainer (30 epochs, patience 6), seed 0
+      $PY -m eegbench model=eegnet trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]' ;;
+    pretrain)  # self-supervised CBraMod on the pooled non-eegmat recordings (8 min budget)
+      $PY -m eegbench +exp=pretrain_pooled paths.runs_dir=$RUNS ;;
+    foundation)  # CBraMod on eegmat: pretrained fine-tune / linear probe vs random init
+      $PY -m eegbench model=cbramod model.adaptation=finetune model.params.checkpoint=$CKPT \
+          "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench model=cbramod model.adaptation=linear_probe \
+          model.params.checkpoint=$CKPT "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench model=cbramod model.adaptation=from_scratch "$SMALL_CBRAMOD" \
+          "${COMMON[@]}" 'seeds=[0]' ;;
+    foundation_fewshot)  # pretrained CBraMod, linear head calibrated on k shots only
+      $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
+          model.params.checkpoint=$CKPT protocol.mode=from_scratch "${COMMON[@]}" 'seeds=[0]' ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_loso --protocol loso
+          --name eegmat_loso --protocol loso --probes exclude
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_fewshot --protocol fewshot loso ;;
-    *) echo "unknown step $step (allowed: loso fewshot probe tables)" >&2; exit 2 ;;
+          --name eegmat_layer_probes --protocol loso --probes only
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name eegmat_fewshot --protocol fewshot loso --probes exclude ;;
+    *) echo "unknown step $step (allowed: loso fewshot probe eegnet pretrain foundation" \
+            "foundation_fewshot tables)" >&2; exit 2 ;;
   esac
 done
