@@ -4,7 +4,7 @@
 # one thread, 2 seeds for leave-one-subject-out, 1 seed x 3 draws for few-shot.
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
 # Usage: bash leaderboard/regenerate.sh [steps]
-#        steps: any of loso fewshot probe eegnet pretrain foundation foundation_fewshot tables
+#        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot tables
 #        (default: all, in that order). PYTHON=/path/to/python, EEGBENCH_DATA_ROOT=... override.
 # Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
 # objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
@@ -15,7 +15,7 @@ PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
-STEPS=${*:-loso fewshot probe eegnet pretrain foundation foundation_fewshot tables}
+STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot tables}
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 SMALL_CBRAMOD='model.params.arch_params={n_layer:4,dim_feedforward:256,nhead:4}'
 
@@ -29,8 +29,8 @@ for step in $STEPS; do
     probe)  # layer-wise linear probes of each fold's EEGNet (same config hash as `loso`)
       $PY -m eegbench +exp=loso model=eegnet "${COMMON[@]}" 'seeds=[0]' \
           +protocol.layer_probe=true ;;
-    eegnet)  # EEGNet with the default trainer (30 epochs, patience 6), seed 0
-      $PY -m eegbench model=eegnet trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]' ;;
+    main)  # the README's main job: ts_lr + EEGNet, default trainer (30 epochs, patience 6)
+      $PY -m eegbench +exp=loso paths.runs_dir=$RUNS ;;
     pretrain)  # self-supervised CBraMod on the pooled non-eegmat recordings (8 min budget)
       $PY -m eegbench +exp=pretrain_pooled paths.runs_dir=$RUNS ;;
     foundation)  # CBraMod on eegmat: pretrained fine-tune / linear probe vs random init
@@ -50,7 +50,7 @@ for step in $STEPS; do
           --name eegmat_layer_probes --protocol loso --probes only
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_fewshot --protocol fewshot loso --probes exclude ;;
-    *) echo "unknown step $step (allowed: loso fewshot probe eegnet pretrain foundation" \
+    *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
             "foundation_fewshot tables)" >&2; exit 2 ;;
   esac
 done
