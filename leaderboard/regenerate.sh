@@ -36,13 +36,16 @@ for step in $STEPS; do
     foundation)  # CBraMod on eegmat: pretrained fine-tune / linear probe vs random init
       $PY -m eegbench model=cbramod model.adaptation=finetune model.params.checkpoint=$CKPT \
           "${COMMON[@]}" 'seeds=[0]'
+      # linear probe: features computed once by the frozen encoder, so the default trainer
+      # (30 epochs, patience 6) is affordable for the head
       $PY -m eegbench model=cbramod model.adaptation=linear_probe \
-          model.params.checkpoint=$CKPT "${COMMON[@]}" 'seeds=[0]'
+          model.params.checkpoint=$CKPT trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
       $PY -m eegbench model=cbramod model.adaptation=from_scratch "$SMALL_CBRAMOD" \
           "${COMMON[@]}" 'seeds=[0]' ;;
     foundation_fewshot)  # pretrained CBraMod, linear head calibrated on k shots only
       $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
-          model.params.checkpoint=$CKPT protocol.mode=from_scratch "${COMMON[@]}" 'seeds=[0]' ;;
+          model.params.checkpoint=$CKPT protocol.mode=from_scratch trainer.num_threads=1 \
+          paths.runs_dir=$RUNS 'seeds=[0]' ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_loso --protocol loso --probes exclude

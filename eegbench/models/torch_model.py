@@ -173,11 +173,20 @@ class TorchBenchmarkModel(BenchmarkModel):
         torch.manual_seed(seed)
         self.signal = signal
         self.module = self.build(signal)
-        params = None
         if self.adaptation == "linear_probe":
+            # The frozen encoder (eval mode) maps each window to fixed features: compute them
+            # once and train only the head on them (same result as training through the
+            # frozen encoder, without re-running it every epoch).
             params = self.module.freeze_encoder()
-        self.report = fit_classifier(self.module, X_train, y_train, X_valid, y_valid,
-                                     signal.n_outputs, self.trainer, seed, parameters=params)
+            self.module.to(resolve_device(self.trainer.device))
+            features_train, features_valid = self.encode(X_train), self.encode(X_valid)
+            self.report = fit_classifier(self.module.head, features_train, y_train,
+                                         features_valid, y_valid, signal.n_outputs,
+                                         self.trainer, seed)
+        else:
+            params = None
+            self.report = fit_classifier(self.module, X_train, y_train, X_valid, y_valid,
+                                         signal.n_outputs, self.trainer, seed)
         n_trainable = sum(p.numel() for p in (params or self.module.parameters()))
         return {"best_epoch": self.report.best_epoch, "epochs_run": self.report.epochs_run,
                 "best_valid_loss": self.report.best_valid_loss, "n_trainable": int(n_trainable)}

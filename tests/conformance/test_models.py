@@ -81,8 +81,17 @@ def test_linear_probe_trains_only_the_head(small_batch, tmp_path):
     report = probe.fit(X, y, X, y, signal, 0)
     assert report["n_trainable"] == probe.module.n_features * 2 + 2
     # the frozen encoder is exactly the checkpoint's
-    np.testing.assert_array_equal(probe.encode(X), ref.encode(X))
+    features = probe.encode(X)
+    np.testing.assert_array_equal(features, ref.encode(X))
     assert probe.n_parameters() == ref.n_parameters()
+    # the head was trained on those features, and predictions go through them
+    import torch
+
+    with torch.no_grad():
+        logits = probe.module.head(torch.from_numpy(features))
+    np.testing.assert_allclose(probe.predict_proba(X), torch.softmax(logits, -1).numpy(),
+                               atol=1e-5)
+    assert probe.report.epochs_run >= 1 and probe.report.history
     # save / load keeps the checkpoint's architecture (read from its metadata)
     probe.save(tmp_path / "probe.bin")
     again = build_model("cbramod", adaptation="linear_probe",
