@@ -17,7 +17,8 @@ RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
 STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot tables}
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
-SMALL_CBRAMOD='model.params.arch_params={n_layer:4,dim_feedforward:256,nhead:4}'
+SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
+               +model.params.arch_params.nhead=4)
 
 for step in $STEPS; do
   case $step in
@@ -40,7 +41,7 @@ for step in $STEPS; do
       # (30 epochs, patience 6) is affordable for the head
       $PY -m eegbench model=cbramod model.adaptation=linear_probe \
           model.params.checkpoint=$CKPT trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
-      $PY -m eegbench model=cbramod model.adaptation=from_scratch "$SMALL_CBRAMOD" \
+      $PY -m eegbench model=cbramod model.adaptation=from_scratch "${SMALL_CBRAMOD[@]}" \
           "${COMMON[@]}" 'seeds=[0]' ;;
     foundation_fewshot)  # pretrained CBraMod, linear head calibrated on k shots only
       $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
