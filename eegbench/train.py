@@ -95,6 +95,27 @@ def predict_proba(module: nn.Module, X: np.ndarray, batch_size: int = 256,
     return np.concatenate(out) if out else np.empty((0, 0))
 
 
+def train_one_epoch(module: nn.Module, X: np.ndarray, y: np.ndarray, loss_fn: nn.Module,
+                    optimizer: torch.optim.Optimizer, batch_size: int, order: np.ndarray,
+                    device: torch.device, min_batch_size: int = 2) -> float:
+    """Take one optimisation step per batch of ``order``; return the mean training loss.
+
+    Batches smaller than ``min_batch_size`` are skipped (BatchNorm cannot train on a single
+    sample). The caller sets the module's train/eval mode.
+    """
+    total, n_seen = 0.0, 0
+    for xb, yb in iterate_batches(X, y, batch_size, order):
+        if len(yb) < min_batch_size:
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(module(xb.to(device)), yb.to(device))
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(yb)
+        n_seen += len(yb)
+    return total / max(n_seen, 1)
+
+
 def _mean_loss(module, X, y, loss_fn, batch_size, device) -> float:
     module.eval()
     total, n = 0.0, 0
@@ -158,20 +179,10 @@ def fit_classifier(
     progress = tqdm(range(1, spec.max_epochs + 1), desc="epochs", leave=False, disable=None)
     for epoch in progress:
         module.train()
-        train_loss, n_seen = 0.0, 0
-        for xb, yb in iterate_batches(X_train, y_train, spec.batch_size,
-                                      rng.permutation(len(X_train))):
-            if len(yb) < 2:  # BatchNorm cannot train on a single sample
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(module(xb.to(device)), yb.to(device))
-            loss.backward()
-            optimizer.step()
-            train_loss += loss.item() * len(yb)
-            n_seen += len(yb)
+        train_loss = train_one_epoch(module, X_train, y_train, loss_fn, optimizer,
+                                     spec.batch_size, rng.permutation(len(X_train)), device)
         valid_loss = _mean_loss(module, X_valid, y_valid, loss_fn, 256, device)
-        history.append({"epoch": epoch, "train_loss": train_loss / max(n_seen, 1),
-                        "valid_loss": valid_loss})
+        history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
         logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch,
                      history[-1]["train_loss"], valid_loss)
         if valid_loss < best[0]:

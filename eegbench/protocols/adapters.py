@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 from eegbench.metrics import compute_metrics
 from eegbench.results.schema import ResultRow
-from eegbench.train import class_weights, iterate_batches, seed_everything
+from eegbench.train import class_weights, iterate_batches, seed_everything, train_one_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +104,8 @@ def finetune_on_shots(module: nn.Module, X: np.ndarray, y: np.ndarray, n_classes
     loss_value = float("nan")
     for _ in range(spec.max_epochs):
         _set_train_mode(module, spec.freeze_norm)
-        total, n = 0.0, 0
-        for xb, yb in iterate_batches(X, y, spec.batch_size, rng.permutation(len(X))):
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(module(xb.to(device)), yb.to(device))
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(yb)
-            n += len(yb)
-        loss_value = total / max(n, 1)
+        loss_value = train_one_epoch(module, X, y, loss_fn, optimizer, spec.batch_size,
+                                     rng.permutation(len(X)), device, min_batch_size=1)
     module.eval()
     return {"calib_epochs": spec.max_epochs, "calib_loss": loss_value}
 
