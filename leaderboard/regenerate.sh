@@ -4,7 +4,8 @@
 # one thread, 2 seeds for leave-one-subject-out, 1 seed x 3 draws for few-shot.
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
 # Usage: bash leaderboard/regenerate.sh [steps]
-#        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot tables
+#        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot datasets
+#        tables
 #        (default: all, in that order). PYTHON=/path/to/python, EEGBENCH_DATA_ROOT=... override.
 # Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
 # objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
@@ -15,7 +16,7 @@ PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
-STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot tables}
+STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets tables}
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
@@ -47,14 +48,20 @@ for step in $STEPS; do
       $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
           model.params.checkpoint=$CKPT protocol.mode=from_scratch trainer.num_threads=1 \
           paths.runs_dir=$RUNS 'seeds=[0]' ;;
+    datasets)  # the other multi-subject datasets: SSVEP (4 classes) and Muse P300 (ERP)
+      $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet \
+          dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+          trainer.num_threads=1 paths.runs_dir=$RUNS ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_loso --protocol loso --probes exclude
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_layer_probes --protocol loso --probes only
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_fewshot --protocol fewshot loso --probes exclude ;;
+          --name eegmat_fewshot --protocol fewshot loso --probes exclude
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name all_datasets_loso --protocol loso --probes exclude ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
-            "foundation_fewshot tables)" >&2; exit 2 ;;
+            "foundation_fewshot datasets tables)" >&2; exit 2 ;;
   esac
 done
