@@ -65,14 +65,19 @@ def check_model_name(name: str) -> None:
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
 
 
-def identity_hash(cfg: DictConfig) -> str:
-    """Hash the parts of the config that determine a result (not paths or seeds)."""
+def identity_config(cfg: DictConfig) -> dict[str, Any]:
+    """Return the resolved config sections that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
                                 if k not in EXTRA_ROW_KEYS}
-    return config_hash(identity)
+    return identity
+
+
+def identity_hash(cfg: DictConfig) -> str:
+    """Hash :func:`identity_config` (the row's ``config_hash``)."""
+    return config_hash(identity_config(cfg))
 
 
 def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
@@ -122,6 +127,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         valid_subjects=list(fold.valid_subjects), shots=fold.shots, draw=fold.draw,
         calibration=fold.calibration, n_calib=len(fold.calib),
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
+        config=identity_config(cfg),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return row, model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,40 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("adaptation", "family", "model", "config_hash", "test_subject"):
         frame[column] = frame[column].astype(str)
     return frame
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_settings(frame: pd.DataFrame) -> dict[str, str]:
+    """Label each config hash by the settings that tell it apart from the same model's others.
+
+    Within each dataset/task/protocol, configurations of one model (e.g. EEGNet with two
+    trainer budgets) get the ``key=value`` pairs in which their stored configs differ; a
+    model with a single configuration, or rows without a stored config (schema < 3), get
+    no label.
+    """
+    if "config" not in frame:
+        return {}
+    rows = frame[frame["config"].map(lambda c: isinstance(c, dict))]
+    labels: dict[str, str] = {}
+    for _, block in rows.groupby(["dataset", "task", "protocol", "model"], sort=False):
+        flat = {h: _flatten(c) for h, c in block.groupby("config_hash")["config"].first().items()}
+        if len(flat) < 2:
+            continue
+        keys = sorted({k for f in flat.values() for k in f})
+        varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
+        for config_hash, f in flat.items():
+            labels[config_hash] = ", ".join(f"{k}={f.get(k)}" for k in varying)
+    return labels
 
 
 def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -89,6 +124,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
                .agg(["mean", "std"]).rename(columns=lambda c, m=metric: f"{m}_{c}")
                .reset_index())
         out = out.merge(agg, on=GROUP_COLUMNS, how="left")
+    out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
     primary = metrics[0]
@@ -134,13 +170,16 @@ def block_title(dataset: str, task: str, protocol: str, shots: int) -> str:
 def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     """Return the header and the formatted cells of one table (shared by Markdown and HTML)."""
     few_shot = (block["calibration"] != "none").any()
-    header = ["rank", "model", "family", "adaptation"] + (["calibration"] if few_shot else [])
+    with_setting = "setting" in block and (block["setting"] != "").any()
+    header = ["rank", "model", "family", "adaptation"] + (["setting"] if with_setting else [])
+    header += ["calibration"] if few_shot else []
     header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params"]
     header += [m.replace("_", " ") for m in metrics]
     header += ["E_param", "Δ vs best", "p (Holm)", "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
         cells = [str(r["rank"]), r["model"], r["family"], r["adaptation"]]
+        cells += [r["setting"]] if with_setting else []
         cells += [r["calibration"]] if few_shot else []
         cells += [str(r["n_subjects"]), str(r["n_seeds"])]
         cells += [str(r["n_draws"])] if few_shot else []

@@ -13,11 +13,13 @@ from typing import Any
 #:      (few-shot mode), ``n_calib`` (calibration windows from the test subject, counted
 #:      separately from ``n_train``), ``train_sessions`` / ``test_sessions``; rows of
 #:      version 1 are read with these fields empty.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Defaults for fields added after version 1 (used when reading older rows).
-FIELD_DEFAULTS_V2: dict[str, Any] = {"draw": None, "calibration": None, "n_calib": 0,
-                                     "train_sessions": [], "test_sessions": []}
+#: Fields added after schema 1, with the value an older row gets when read.
+FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_calib": 0,
+                                     "train_sessions": [], "test_sessions": [],
+                                     "config": None}  # ``config``: schema 3
 
 
 @dataclass
@@ -62,6 +64,8 @@ class ResultRow:
     train_sessions: list[str] = field(default_factory=list)
     test_sessions: list[str] = field(default_factory=list)
     checkpoint: str | None = None
+    #: The resolved configuration sections that ``config_hash`` hashes (schema >= 3).
+    config: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 

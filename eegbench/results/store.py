@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from eegbench.results.schema import FIELD_DEFAULTS_V2, SCHEMA_VERSION, ResultRow
+from eegbench.results.schema import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class ResultStore:
             if row.get("schema_version", 0) > SCHEMA_VERSION:
                 raise ValueError(f"{path}: schema version {row['schema_version']} is newer than "
                                  f"this eegbench ({SCHEMA_VERSION}); upgrade eegbench.")
-            for name, default in FIELD_DEFAULTS_V2.items():
+            for name, default in FIELD_DEFAULTS_LATER.items():
                 row.setdefault(name, default)
             rows.append(row)
         return rows

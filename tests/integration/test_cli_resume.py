@@ -44,6 +44,9 @@ def test_one_row_per_fold_with_provenance(finished_run):
                                        "roc_auc"}
         assert 0.0 <= row["metrics"]["balanced_accuracy"] <= 1.0
         assert row["test_subject"] not in row["valid_subjects"]
+        # the resolved config behind config_hash travels with the row
+        assert row["config"]["model"]["name"] == "ts_lr"
+        assert row["config"]["preprocess"]["sfreq"] == 128.0
     assert "5 new fold(s), 0 skipped" in log
 
 

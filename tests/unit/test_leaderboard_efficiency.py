@@ -24,3 +24,28 @@ def test_e_param_column():
     assert e["big"] == pytest.approx(0.9 / 6)
     table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
     assert "E_param" in table and "0.267" in table
+
+
+def test_setting_column_names_what_differs_between_configs_of_a_model():
+    from eegbench.leaderboard.tables import config_settings
+
+    def config(epochs):
+        return {"model": {"name": "eegnet"}, "trainer": {"max_epochs": epochs, "lr": 0.001}}
+
+    rows = []
+    for chash, model, cfg in [("a", "eegnet", config(3)), ("b", "eegnet", config(30)),
+                              ("c", "ts_lr", {"model": {"name": "ts_lr"}}), ("d", "old", None)]:
+        for subject in ["00", "01"]:
+            rows.append({"dataset": "d", "task": "t", "protocol": "loso", "model": model,
+                         "family": "specialist", "adaptation": "from_scratch",
+                         "config_hash": chash, "test_subject": subject, "seed": 0,
+                         "n_parameters": 1000, "train_seconds": 1.0, "inference_seconds": 0.1,
+                         "peak_rss_mb": 1.0, "config": cfg,
+                         "metric.balanced_accuracy": 0.6, "metric.roc_auc": 0.7})
+    frame = pd.DataFrame(rows)
+    assert config_settings(frame) == {"a": "trainer.max_epochs=3", "b": "trainer.max_epochs=30"}
+    summary = summarize(frame, metrics=("balanced_accuracy", "roc_auc"))
+    assert summary.set_index("config_hash")["setting"].to_dict() == {
+        "a": "trainer.max_epochs=3", "b": "trainer.max_epochs=30", "c": "", "d": ""}
+    table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
+    assert "| setting |" in table and "trainer.max_epochs=30" in table

@@ -56,10 +56,11 @@ def test_concurrent_writers_leave_one_complete_row_per_key(tmp_path: Path):
 def test_rows_of_schema_v1_are_read_with_the_new_fields_defaulted(tmp_path: Path):
     store = ResultStore(tmp_path)
     row = _row(0, 0).to_dict()
-    for name in ("draw", "calibration", "n_calib", "train_sessions", "test_sessions"):
+    for name in ("draw", "calibration", "n_calib", "train_sessions", "test_sessions", "config"):
         row.pop(name)
     row["schema_version"] = 1
     (store.rows_dir / "old.json").write_text(json.dumps(row))
     (old,) = store.read_rows()
     assert old["calibration"] is None and old["n_calib"] == 0 and old["draw"] is None
-    assert SCHEMA_VERSION == 2
+    assert old["config"] is None
+    assert SCHEMA_VERSION == 3
