@@ -13,13 +13,14 @@ from typing import Any
 #:      (few-shot mode), ``n_calib`` (calibration windows from the test subject, counted
 #:      separately from ``n_train``), ``train_sessions`` / ``test_sessions``; rows of
 #:      version 1 are read with these fields empty.
+#: 3 -- ``config``: the resolved configuration sections that ``config_hash`` hashes.
 SCHEMA_VERSION = 3
 
-#: Defaults for fields added after version 1 (used when reading older rows).
-#: Fields added after schema 1, with the value an older row gets when read.
+#: Fields added after schema 1, with the value an older row gets when read
+#: (``config``: schema 3; the others: schema 2).
 FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_calib": 0,
-                                     "train_sessions": [], "test_sessions": [],
-                                     "config": None}  # ``config``: schema 3
+                                        "train_sessions": [], "test_sessions": [],
+                                        "config": None}
 
 
 @dataclass
