@@ -48,9 +48,13 @@ for step in $STEPS; do
       $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
           model.params.checkpoint=$CKPT protocol.mode=from_scratch trainer.num_threads=1 \
           paths.runs_dir=$RUNS 'seeds=[0]' ;;
-    datasets)  # the other multi-subject datasets: SSVEP (4 classes) and Muse P300 (ERP)
+    datasets)  # the other multi-subject datasets: SSVEP (4 classes) and Muse P300 (ERP),
+      # plus the filter-bank tangent space on all three
       $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet \
           dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+          trainer.num_threads=1 paths.runs_dir=$RUNS
+      $PY -m eegbench -m model=fb_ts_lr \
+          dataset=physionet_eegmat,ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
           trainer.num_threads=1 paths.runs_dir=$RUNS ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \

@@ -99,7 +99,13 @@ def build_model(name: str, **params: Any) -> BenchmarkModel:
 
 def load_builtin_models() -> Registry:
     """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
-    from eegbench.models import brain_tokenizer, classical, deep, foundation  # noqa: F401
+    from eegbench.models import (  # noqa: F401
+        brain_tokenizer,
+        classical,
+        deep,
+        filterbank,
+        foundation,
+    )
 
     return MODELS
 

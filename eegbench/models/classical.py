@@ -38,8 +38,11 @@ class SklearnModel(BenchmarkModel):
     def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
         """Fit the pipeline on the training windows (float64 copy)."""
         for _, step in self.pipeline.steps:
-            if "random_state" in step.get_params():
+            params = step.get_params()
+            if "random_state" in params:
                 step.set_params(random_state=seed)
+            if "sfreq" in params:  # e.g. a filter bank needs the windows' sampling rate
+                step.set_params(sfreq=signal.sfreq)
         self.pipeline.fit(np.asarray(X_train, dtype=np.float64), y_train)
         return {}
 

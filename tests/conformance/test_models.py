@@ -22,8 +22,8 @@ SMALL = {
 }
 BUILTIN = load_builtin_models().names()
 EXPECTED = {"eegnet", "shallow_fbcsp", "deep4", "eegconformer", "eeginception_erp", "atcnet",
-            "csp_lda", "ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram", "biot", "eegpt",
-            "brain_tokenizer"}
+            "csp_lda", "ts_lr", "fb_ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram",
+            "biot", "eegpt", "brain_tokenizer"}
 
 
 def test_zoo_lists_every_model():

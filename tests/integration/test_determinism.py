@@ -42,3 +42,26 @@ def test_classical_pipeline_is_deterministic(eegmat):
     p2, m2 = _score(eegmat, "ts_lr", 0)
     np.testing.assert_array_equal(p1, p2)
     assert m1 == m2
+
+
+def test_filter_bank_features_are_band_limited_on_real_ssvep(data_root, cache_root):
+    """On the real SSVEP windows, each class's 13/17/21 Hz band carries the most power."""
+    from eegbench.data.cache import load_windows
+    from eegbench.data.recipe import load_recipe
+    from eegbench.data.standardize import PreprocessSpec
+    from eegbench.models.filterbank import FilterBankTangentSpace
+
+    ds = load_windows(load_recipe("ssvep_exo_kalunga2016"), data_root, PreprocessSpec(),
+                      cache_root)
+    bands = [(12.0, 14.0), (16.0, 18.0), (20.0, 22.0)]
+    fb = FilterBankTangentSpace(sfreq=ds.info["sfreq"], bands=bands)
+    X = np.asarray(ds.X, dtype=np.float64)
+    powers = np.stack([np.trace(c, axis1=1, axis2=2) for c in fb._band_covariances(X)], 1)
+    for name, band in (("13Hz", 0), ("17Hz", 1), ("21Hz", 2)):
+        cls = ds.classes.index(name)
+        mine = powers[ds.y == cls, band].mean()
+        others = powers[(ds.y != cls) & (ds.y != ds.classes.index("rest")), band].mean()
+        assert mine > others, f"class {name}: band power {mine} not above others {others}"
+    feats = fb.fit(X[:100]).transform(X[:100])
+    assert feats.shape == (100, 3 * 8 * 9 // 2)
+    assert fb.references_.shape == (3, 8, 8)
