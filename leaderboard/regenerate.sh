@@ -58,11 +58,11 @@ for step in $STEPS; do
           trainer.num_threads=1 paths.runs_dir=$RUNS ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_loso --protocol loso --probes exclude
+          --name eegmat_loso --protocol loso --dataset physionet_eegmat --probes exclude
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_layer_probes --protocol loso --probes only
+          --name eegmat_layer_probes --protocol loso --dataset physionet_eegmat --probes only
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_fewshot --protocol fewshot loso --probes exclude
+          --name eegmat_fewshot --protocol fewshot loso --dataset physionet_eegmat --probes exclude
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name all_datasets_loso --protocol loso --probes exclude ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
