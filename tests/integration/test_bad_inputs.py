@@ -182,19 +182,41 @@ def test_corrupt_bytes_in_csv(muse_csv, tmp_path):
         _load(_muse_recipe(), tmp_path)
 
 
-def test_nan_in_csv(muse_csv, tmp_path):
-    frame = pd.read_csv(muse_csv)
+def _set_nan(frame: pd.DataFrame) -> pd.DataFrame:
     frame.loc[1234, "AF8"] = np.nan
-    frame.to_csv(muse_csv, index=False)
-    with pytest.raises(RecipeError, match=r"1 non-finite .* first in channel 'AF8' at 4\.820 s"):
-        _load(_muse_recipe(), tmp_path)
+    return frame
 
 
-def test_flat_channel_in_csv(muse_csv, tmp_path):
-    frame = pd.read_csv(muse_csv)
+def _flatten_tp10(frame: pd.DataFrame) -> pd.DataFrame:
     frame["TP10"] = 0.0
-    frame.to_csv(muse_csv, index=False)
-    with pytest.raises(RecipeError, match=r"flat \(constant\) channel\(s\) \['TP10'\]"):
+    return frame
+
+
+def _timestamps_at_250_hz(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["timestamps"] = frame["timestamps"].iloc[0] + np.arange(len(frame)) / 250.0
+    return frame
+
+
+def _drop_156_ms(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(index=range(10000, 10040)).reset_index(drop=True)
+
+
+def _no_markers(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["Marker"] = 0
+    return frame
+
+
+@pytest.mark.parametrize(("corrupt", "message"), [
+    (_set_nan, r"1 non-finite .* first in channel 'AF8' at 4\.820 s"),
+    (_flatten_tp10, r"flat \(constant\) channel\(s\) \['TP10'\]"),
+    (_timestamps_at_250_hz, r"estimated from the timestamps is 250\.00 Hz but the recipe "
+                            r"declares 256\.0 Hz"),
+    (_drop_156_ms, r"gap of 0\.16\d s between data rows"),
+    (_no_markers, r"no event with a code in labels\.map \['1', '2'\] .* found codes none"),
+], ids=["nan", "flat_channel", "wrong_sampling_rate", "dropped_samples", "no_events"])
+def test_corrupted_csv_is_a_clear_error(muse_csv, tmp_path, corrupt, message):
+    corrupt(pd.read_csv(muse_csv)).to_csv(muse_csv, index=False)
+    with pytest.raises(RecipeError, match=message):
         _load(_muse_recipe(), tmp_path)
 
 
@@ -205,33 +227,6 @@ def test_missing_column_in_csv(muse_csv, tmp_path):
         _load(_muse_recipe(), tmp_path)
 
 
-def test_csv_timestamps_give_another_sampling_rate(muse_csv, tmp_path):
-    frame = pd.read_csv(muse_csv)
-    frame["timestamps"] = frame["timestamps"].iloc[0] + np.arange(len(frame)) / 250.0
-    frame.to_csv(muse_csv, index=False)
-    with pytest.raises(RecipeError, match=r"estimated from the timestamps is 250\.00 Hz but the "
-                       r"recipe declares 256\.0 Hz"):
-        _load(_muse_recipe(), tmp_path)
-
-
-def test_csv_with_dropped_samples(muse_csv, tmp_path):
-    frame = pd.read_csv(muse_csv)
-    frame = frame.drop(index=range(10000, 10040)).reset_index(drop=True)  # 156 ms lost
-    frame.to_csv(muse_csv, index=False)
-    with pytest.raises(RecipeError, match=r"gap of 0\.16\d s between data rows"):
-        _load(_muse_recipe(), tmp_path)
-
-
-def test_csv_without_events(muse_csv, tmp_path):
-    frame = pd.read_csv(muse_csv)
-    frame["Marker"] = 0
-    frame.to_csv(muse_csv, index=False)
-    with pytest.raises(RecipeError, match=r"no event with a code in labels\.map \['1', '2'\] "
-                       r".* found codes none"):
-        _load(_muse_recipe(), tmp_path)
-
-
-# -- EDF ------------------------------------------------------------------------------------------
 def test_truncated_edf(data_root, tmp_path):
     folder = _copy(data_root, tmp_path, EEGMAT, "Subject00_2.edf")
     path = folder / "Subject00_2.edf"
