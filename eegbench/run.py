@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from eegbench.data.channels import harmonize_from_config
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
-from eegbench.models.base import SignalSpec, build_model, load_builtin_models
+from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
 from eegbench.protocols.adapters import (
     FIRST_PROBE_ADAPTATION,
     CalibrationSpec,
@@ -80,11 +81,18 @@ def identity_hash(cfg: DictConfig) -> str:
     return config_hash(identity_config(cfg))
 
 
-def evaluate_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
-                  calibration: CalibrationSpec | None = None,
-                  cache: BaseModelCache | None = None) -> ResultRow:
-    """Fit the configured model on ``fold`` and score it on the test windows."""
-    return fit_and_score(cfg, ds, fold, seed, chash, calibration, cache)[0]
+def adaptation_of(cfg: DictConfig) -> str:
+    """Return the configured model's adaptation (``from_scratch`` when unset)."""
+    return str(cfg.model.get("adaptation", "from_scratch"))
+
+
+def model_builder(cfg: DictConfig) -> Callable[[], BenchmarkModel]:
+    """Return a function that builds a fresh, unfitted instance of the configured model."""
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    params = dict(model_cfg.get("params") or {})
+    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    params.setdefault("adaptation", adaptation_of(cfg))
+    return lambda: build_model(model_cfg["name"], **params)
 
 
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
@@ -96,18 +104,14 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
     shares the cross-subject model between the folds of one subject.
     """
-    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    params = dict(model_cfg.get("params") or {})
-    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
-    params.setdefault("adaptation", str(model_cfg.get("adaptation", "from_scratch")))
+    build = model_builder(cfg)
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     y = ds.y
     if len(fold.calib):  # few-shot: calibration windows of the test subject
         model, fit_report, train_seconds = fit_fewshot(
-            lambda: build_model(model_cfg["name"], **params), ds.X, y, fold, signal, seed,
-            calibration or CalibrationSpec(), cache)
+            build, ds.X, y, fold, signal, seed, calibration or CalibrationSpec(), cache)
     else:
-        model = build_model(model_cfg["name"], **params)
+        model = build()
         t0 = time.perf_counter()
         fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
                                y[fold.valid], signal, seed)
@@ -117,8 +121,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     inference_seconds = time.perf_counter() - t0
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
-        fold=fold.name, test_subject=",".join(fold.test_subjects), model=model_cfg["name"],
-        family=model.family, adaptation=str(model_cfg.get("adaptation", "from_scratch")),
+        fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
+        family=model.family, adaptation=adaptation_of(cfg),
         seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
         n_train=len(fold.train), n_valid=len(fold.valid), n_test=len(fold.test),
         n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
@@ -131,14 +135,6 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return row, model
-
-
-def _has_torch_module(cfg: DictConfig) -> bool:
-    """Return True if the configured model is a torch network (has a ``module`` attribute)."""
-    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    params = dict(model_cfg.get("params") or {})
-    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
-    return hasattr(build_model(model_cfg["name"], **params), "module")
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
@@ -159,7 +155,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     # Optional: also probe every layer of each fold's trained network (deep models only).
     probe_layers = bool(protocol.pop("layer_probe", False))
     probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
-    if probe_layers and not _has_torch_module(cfg):
+    if probe_layers and not hasattr(model_builder(cfg)(), "module"):  # torch networks only
         logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
         probe_layers = False
     cache = BaseModelCache()
@@ -171,8 +167,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         for i, fold in enumerate(folds, 1):
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
-                        "adaptation": str(cfg.model.get("adaptation", "from_scratch")),
-                        "seed": int(seed), "shots": fold.shots, "config_hash": chash}
+                        "adaptation": adaptation_of(cfg), "seed": int(seed),
+                        "shots": fold.shots, "config_hash": chash}
             key = row_key(identity)
             probe_key = row_key({**identity, "adaptation": FIRST_PROBE_ADAPTATION})
             if store.has(key) and (not probe_layers or store.has(probe_key)):
@@ -194,9 +190,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                         row.metrics["balanced_accuracy"], row.train_seconds)
     frame = store.to_frame()
     if len(frame):
-        adaptation = str(cfg.model.get("adaptation", "from_scratch"))
         mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
-                     & (frame["adaptation"] == adaptation)]
+                     & (frame["adaptation"] == adaptation_of(cfg))]
         rows = mine.to_dict("records")
         scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
         logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "
