@@ -28,7 +28,12 @@ import numpy as np
 import pandas as pd
 
 from eegbench.protocols.adapters import CalibrationSpec, calibrate, torch_module
-from eegbench.protocols.splitters import Fold, assert_disjoint, draw_valid_subjects
+from eegbench.protocols.splitters import (
+    Fold,
+    assert_disjoint,
+    draw_valid_subjects,
+    sorted_subjects,
+)
 
 MODES = ("from_scratch", "cross_subject_then_calibrate")
 
@@ -100,11 +105,7 @@ class WithinSubjectFewShot:
         ValueError
             If there are too few subjects, or a subject has too few windows of a class.
         """
-        subjects = np.array(sorted(meta["subject"].unique()))
-        if len(subjects) < self.n_valid_subjects + 2:
-            raise ValueError(
-                f"few-shot needs at least {self.n_valid_subjects + 2} subjects (1 test, "
-                f"{self.n_valid_subjects} validation, >=1 train); got {len(subjects)}.")
+        subjects = sorted_subjects(meta, self.n_valid_subjects, "few-shot")
         self._check_counts(meta)
         subject_col = meta["subject"].to_numpy()
         labels = meta["label"].to_numpy()

@@ -107,6 +107,23 @@ def draw_valid_subjects(subjects: np.ndarray, test_subject: str, n_valid: int,
     return np.sort(rng.choice(rest, size=n_valid, replace=False))
 
 
+def sorted_subjects(meta: pd.DataFrame, n_valid_subjects: int, protocol: str) -> np.ndarray:
+    """Return the sorted subject ids, checking there are enough for test + validation + train.
+
+    Raises
+    ------
+    ValueError
+        If fewer than ``n_valid_subjects + 2`` subjects are present.
+    """
+    subjects = np.array(sorted(meta["subject"].unique()))
+    if len(subjects) < n_valid_subjects + 2:
+        raise ValueError(
+            f"{protocol} needs at least {n_valid_subjects + 2} subjects (1 test, "
+            f"{n_valid_subjects} validation, >=1 train); got {len(subjects)}."
+        )
+    return subjects
+
+
 class LeaveOneSubjectOut:
     """Leave-one-subject-out: each subject is the test set once.
 
@@ -136,12 +153,7 @@ class LeaveOneSubjectOut:
 
     def split(self, meta: pd.DataFrame) -> Iterator[Fold]:
         """Yield one :class:`Fold` per subject, in sorted subject order."""
-        subjects = np.array(sorted(meta["subject"].unique()))
-        if len(subjects) < self.n_valid_subjects + 2:
-            raise ValueError(
-                f"leave-one-subject-out needs at least {self.n_valid_subjects + 2} subjects "
-                f"(1 test, {self.n_valid_subjects} validation, >=1 train); got {len(subjects)}."
-            )
+        subjects = sorted_subjects(meta, self.n_valid_subjects, "leave-one-subject-out")
         subject_col = meta["subject"].to_numpy()
         for test_subject in subjects:
             valid_subjects = draw_valid_subjects(subjects, test_subject, self.n_valid_subjects,
