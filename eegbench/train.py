@@ -135,7 +135,6 @@ def fit_classifier(
     n_classes: int,
     spec: TrainerSpec,
     seed: int,
-    parameters: list[nn.Parameter] | None = None,
 ) -> TrainReport:
     """Train ``module`` with AdamW and early stopping on the validation loss.
 
@@ -153,8 +152,6 @@ def fit_classifier(
         Optimisation settings.
     seed : int
         Seed for weight init order, shuffling and dropout.
-    parameters : list of Parameter, optional
-        Parameters to optimise (default: all that require grad), e.g. a probe head only.
 
     Returns
     -------
@@ -167,8 +164,7 @@ def fit_classifier(
     module.to(device)
     weight = class_weights(y_train, n_classes) if spec.class_weighting == "balanced" else None
     loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
-    params = parameters if parameters is not None else [p for p in module.parameters()
-                                                         if p.requires_grad]
+    params = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
     rng = np.random.default_rng(seed)
     best = (float("inf"), -1, copy.deepcopy(module.state_dict()))
