@@ -14,13 +14,21 @@ from typing import Any
 #:      separately from ``n_train``), ``train_sessions`` / ``test_sessions``; rows of
 #:      version 1 are read with these fields empty.
 #: 3 -- ``config``: the resolved configuration sections that ``config_hash`` hashes.
-SCHEMA_VERSION = 3
+#: 4 -- adaptation and honesty fields: ``budget`` (the optimisation budget actually used),
+#:      ``n_trainable``, ``predicted_class_counts`` and ``collapsed`` (a fold whose model
+#:      predicts one class), ``hp_source`` (how the hyperparameters were decided),
+#:      ``predictions`` (test labels and scores, for tests against chance),
+#:      ``data_fingerprint`` and ``code_fingerprint`` (what the result was computed from).
+SCHEMA_VERSION = 4
 
 #: Fields added after schema 1, with the value an older row gets when read
 #: (``config``: schema 3; the others: schema 2).
 FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_calib": 0,
                                         "train_sessions": [], "test_sessions": [],
-                                        "config": None}
+                                        "config": None, "budget": None, "n_trainable": None,
+                                        "predicted_class_counts": None, "collapsed": None,
+                                        "hp_source": None, "predictions": None,
+                                        "data_fingerprint": None, "code_fingerprint": None}
 
 
 @dataclass
@@ -67,6 +75,22 @@ class ResultRow:
     checkpoint: str | None = None
     #: The resolved configuration sections that ``config_hash`` hashes (schema >= 3).
     config: dict[str, Any] | None = None
+    #: The optimisation budget actually used (epochs, schedule, ...; schema >= 4).
+    budget: dict[str, Any] | None = None
+    #: Parameters updated by the adaptation (a probe's head, PEFT adapters, ...).
+    n_trainable: int | None = None
+    #: How many test windows were predicted as each class (argmax), in class order.
+    predicted_class_counts: list[int] | None = None
+    #: True when the model predicts a single class on every test window.
+    collapsed: bool | None = None
+    #: How the hyperparameters were decided ("a priori: <source>" or "nested: <inner split>").
+    hp_source: str | None = None
+    #: Test labels and scores of the fold (for tests against chance), compact lists.
+    predictions: dict[str, Any] | None = None
+    #: Fingerprint of the data the fold was computed on (cache key, subject list).
+    data_fingerprint: str | None = None
+    #: Fingerprint of the model implementation (distribution, version, source hash).
+    code_fingerprint: str | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 

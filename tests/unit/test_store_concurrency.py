@@ -56,11 +56,13 @@ def test_concurrent_writers_leave_one_complete_row_per_key(tmp_path: Path):
 def test_rows_of_schema_v1_are_read_with_the_new_fields_defaulted(tmp_path: Path):
     store = ResultStore(tmp_path)
     row = _row(0, 0).to_dict()
-    for name in ("draw", "calibration", "n_calib", "train_sessions", "test_sessions", "config"):
+    from eegbench.results.schema import FIELD_DEFAULTS_LATER
+
+    for name in FIELD_DEFAULTS_LATER:
         row.pop(name)
     row["schema_version"] = 1
     (store.rows_dir / "old.json").write_text(json.dumps(row))
     (old,) = store.read_rows()
     assert old["calibration"] is None and old["n_calib"] == 0 and old["draw"] is None
-    assert old["config"] is None
-    assert SCHEMA_VERSION == 3
+    assert old["config"] is None and old["collapsed"] is None and old["budget"] is None
+    assert SCHEMA_VERSION == 4
