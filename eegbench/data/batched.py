@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from eegbench.data.readers import read_source
-from eegbench.data.recipe import Recipe, SourceFile
+from eegbench.data.recipe import CountMismatch, CountMismatches, Recipe, SourceFile
 from eegbench.data.standardize import (
     CheckedRecording,
     PreprocessSpec,
@@ -44,19 +44,25 @@ def iter_standardized(
 
     Raises
     ------
-    RecipeError
+    RecipeError, CountMismatches
         Naming the file, on any input problem of any recording.
     ValueError
         On a batch limit below 1.
     """
+    mismatches: list[CountMismatch] = []
     if spec.backend != "gpu_fused":
         for source in sources:
             raw = read_source(source, recipe)
-            yield (source, *standardize_file(source, raw, recipe, spec))
+            try:
+                yield (source, *standardize_file(source, raw, recipe, spec))
+            except CountMismatch as err:  # collected: all mismatching files in one error
+                mismatches.append(err)
             del raw
-        return
-    for batch in iter_batches(recipe, sources, spec):
-        yield from _standardize_batch(recipe, batch, spec)
+    else:
+        for batch in iter_batches(recipe, sources, spec):
+            yield from _standardize_batch(recipe, batch, spec, mismatches)
+    if mismatches:
+        raise CountMismatches(recipe.name, mismatches, len(sources))
 
 
 def iter_batches(
@@ -84,7 +90,8 @@ def iter_batches(
 
 
 def _standardize_batch(
-    recipe: Recipe, batch: list[CheckedRecording], spec: PreprocessSpec
+    recipe: Recipe, batch: list[CheckedRecording], spec: PreprocessSpec,
+    mismatches: list[CountMismatch],
 ) -> Iterator[Standardized]:
     from eegbench.preprocess.raw_backend import filter_resample_raws
 
@@ -95,5 +102,8 @@ def _standardize_batch(
         rec.raw = None
     for k, rec in enumerate(batch):
         raw, filtered[k] = filtered[k], None
-        yield (rec.source, *window_recording(rec.source, raw, rec.events, recipe))
+        try:
+            yield (rec.source, *window_recording(rec.source, raw, rec.events, recipe))
+        except CountMismatch as err:  # collected by iter_standardized
+            mismatches.append(err)
         del raw

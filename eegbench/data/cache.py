@@ -32,7 +32,14 @@ import pandas as pd
 from filelock import FileLock
 
 from eegbench.data.batched import iter_standardized
-from eegbench.data.recipe import Recipe, RecipeError, SourceFile, sha256_of, verify_checksums
+from eegbench.data.recipe import (
+    Recipe,
+    RecipeError,
+    SourceFile,
+    select_subjects,
+    sha256_of,
+    verify_checksums,
+)
 from eegbench.data.standardize import PreprocessSpec
 
 logger = logging.getLogger(__name__)
@@ -220,13 +227,8 @@ def load_windows(
     -------
     WindowsDataset
     """
-    sources = recipe.discover(Path(data_root))
-    if subjects is not None:
-        wanted = {str(s) for s in subjects}
-        sources = [s for s in sources if s.subject in wanted]
-        if not sources:
-            raise RecipeError(f"Dataset '{recipe.name}': none of the subjects {sorted(wanted)} "
-                              "were found.")
+    # Every requested subject must exist (an error names the missing ones).
+    sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
     hashes: dict[str, str] = {}
     for source in sources:
         hashes.update(verify_checksums(source))

@@ -74,17 +74,17 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     Options come from the recipe's ``source.csv`` section: ``time_column`` (seconds),
     ``channels`` (EEG columns), ``unit`` of the samples (``uV``/``mV``/``V``),
     ``marker_columns`` (the first present one becomes a stim channel named ``stim_channel``),
-    ``sfreq_tolerance`` (relative; default 0.01) and ``max_gap_samples`` (default 5).
-
-    The sampling rate is estimated from the timestamps and must match the recipe's ``sfreq``
-    within the tolerance; a gap between timestamps longer than ``max_gap_samples`` sample
-    periods (dropped samples) is an error, because epochs after it would be misplaced.
+    ``sfreq_tolerance`` (relative; default 0.01), ``jitter_tolerance_s`` (default two sample
+    periods) and ``max_gap_samples`` (default 5). The timestamps are checked by
+    :func:`check_timestamps`; samples are placed at their row index (the timestamps are a
+    check, never used to move samples).
 
     Raises
     ------
     RecipeError
         If the file cannot be parsed, lacks a column, holds non-numeric values, or its
-        timestamps disagree with the declared sampling rate.
+        timestamps disagree with the declared sampling rate, jitter more than declared or
+        show dropped samples.
     """
     opts = recipe.source.get("csv") or {}
     path = source.path
@@ -108,10 +108,10 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     if bad.to_numpy().any():
         col = bad.any().idxmax()
         row = int(bad[col].to_numpy().argmax())
-        raise RecipeError(f"{path}: non-numeric value {frame[col].iloc[row]!r} in column "
-                          f"{col!r} at data row {row + 1} (corrupt file?).")
+        raise RecipeError(f"{path}: non-numeric value in column {col!r} at data row {row + 1} "
+                          "(corrupt file?).")
     times = numeric[time_col].to_numpy(dtype=float)
-    _check_timestamps(path, times, recipe.declared_sfreq, opts)
+    check_timestamps(path, times, recipe.declared_sfreq, opts)
     unit = opts.get("unit", "uV")
     if unit not in _CSV_UNITS:
         raise RecipeError(f"Invalid value for the 'source.csv.unit' parameter of recipe "
@@ -128,27 +128,90 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     return mne.io.RawArray(data, info, verbose="error")
 
 
-def _check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) -> None:
-    """Check a CSV's timestamps against the declared sampling rate (see :func:`read_csv`)."""
-    if len(times) < 2:
-        raise RecipeError(f"{path}: {len(times)} sample row(s); the file is empty or truncated.")
-    steps = np.diff(times)
-    if (steps <= 0).any():
-        i = int(np.argmax(steps <= 0))
-        raise RecipeError(f"{path}: timestamps are not increasing at data row {i + 2} "
-                          f"({times[i]} then {times[i + 1]}).")
-    estimated = (len(times) - 1) / (times[-1] - times[0])
+def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) -> float:
+    """Check a CSV's timestamps against the declared sampling rate; return the estimated rate.
+
+    Streaming software such as muse-lsl stamps samples in chunks (12 samples per chunk for a
+    Muse), so consecutive timestamps can repeat or step back by tens of milliseconds while no
+    sample is missing. The check therefore works on the whole series:
+
+    1. the sampling rate is the inverse slope of a least-squares line of the timestamps on
+       the sample index; it must match ``sfreq`` within ``sfreq_tolerance`` (relative);
+    2. dropped samples shift every later timestamp: the lower envelope of the residuals
+       (their minimum over blocks of one second, i.e. the least-delayed sample of each
+       second) steps up by the missing duration. A step of more than ``max_gap_samples``
+       sample periods is reported as a gap, with the data row and time where it occurs;
+    3. every residual must lie within ``jitter_tolerance_s`` of the envelope (chunk jitter).
+
+    Parameters
+    ----------
+    path : Path
+        The file (named in errors).
+    times : ndarray
+        One timestamp per data row, in seconds.
+    sfreq : float
+        The recipe's declared sampling rate.
+    opts : dict
+        The recipe's ``source.csv`` section.
+
+    Returns
+    -------
+    float
+        The sampling rate estimated by the regression.
+
+    Raises
+    ------
+    RecipeError
+        Naming the file, the data row and the time of the first problem.
+    """
+    n = len(times)
+    if n < 2:
+        raise RecipeError(f"{path}: {n} sample row(s); the file is empty or truncated.")
+    index = np.arange(n, dtype=float)
+    slope, intercept = np.polyfit(index, times - times[0], 1)
+    if slope <= 0:
+        raise RecipeError(f"{path}: timestamps do not increase over the file (slope "
+                          f"{slope:.3g} s per row); the time column is not a clock.")
+    estimated = 1.0 / slope
     tol = float(opts.get("sfreq_tolerance", 0.01))
     if abs(estimated - sfreq) > tol * sfreq:
-        raise RecipeError(f"{path}: sampling rate estimated from the timestamps is "
-                          f"{estimated:.2f} Hz but the recipe declares {sfreq} Hz "
-                          f"(tolerance {tol:.0%}).")
+        raise RecipeError(f"{path}: sampling rate estimated from the timestamps (linear fit "
+                          f"over {n} rows) is {estimated:.3f} Hz but the recipe declares "
+                          f"{sfreq} Hz (source.csv.sfreq_tolerance {tol:.1%}).")
+    residual = times - times[0] - (intercept + slope * index)
+    block = max(int(round(sfreq)), 1)
+    n_blocks = int(np.ceil(n / block))
+    padded = np.full(n_blocks * block, np.inf)
+    padded[:n] = residual
+    envelope = padded.reshape(n_blocks, block).min(axis=1)
     max_gap = float(opts.get("max_gap_samples", 5)) / sfreq
-    if steps.max() > max_gap:
-        i = int(np.argmax(steps))
-        raise RecipeError(f"{path}: gap of {steps[i]:.3f} s between data rows {i + 1} and "
-                          f"{i + 2} (more than {max_gap:.3f} s): samples were dropped, so "
-                          "event times after it would be wrong.")
+    if n_blocks > 1:
+        jumps = np.diff(envelope)
+        j = int(np.argmax(np.abs(jumps)))
+        if abs(jumps[j]) > max_gap:
+            lo, hi = j * block, min((j + 2) * block, n)
+            steps = np.diff(times[lo:hi])
+            row = lo + int(np.argmax(steps) if jumps[j] > 0 else np.argmin(steps)) + 1
+            what = (f"about {jumps[j] * sfreq:.0f} sample(s) ({jumps[j]:.3f} s) were dropped"
+                    if jumps[j] > 0 else
+                    f"the clock steps back by {-jumps[j]:.3f} s (more samples than time)")
+            raise RecipeError(
+                f"{path}: timestamp gap at data row {row + 1} ({times[row] - times[0]:.3f} s "
+                f"into the file): {what}, more than source.csv.max_gap_samples "
+                f"({max_gap * sfreq:g} samples). Event times after it would be misplaced; "
+                "exclude the file (recipe `exclude`) or repair it."
+            )
+    jitter_tol = float(opts.get("jitter_tolerance_s", 2.0 / sfreq))
+    deviation = residual - np.repeat(envelope, block)[:n]
+    k = int(np.argmax(np.abs(deviation)))
+    if abs(deviation[k]) > jitter_tol:
+        raise RecipeError(
+            f"{path}: timestamp at data row {k + 1} ({times[k] - times[0]:.3f} s into the "
+            f"file) deviates by {deviation[k] * 1e3:.1f} ms from the regular {estimated:.3f} Hz "
+            f"clock, more than source.csv.jitter_tolerance_s ({jitter_tol * 1e3:.1f} ms). If "
+            "the device stamps samples in chunks, declare a larger jitter_tolerance_s."
+        )
+    return float(estimated)
 
 
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:

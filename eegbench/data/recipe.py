@@ -26,6 +26,30 @@ class RecipeError(ValueError):
     """A recipe is malformed or its source files do not match it."""
 
 
+class CountMismatch(RecipeError):
+    """The windows per class of one file differ from the recipe's ``expected.counts``.
+
+    Raised per file by :func:`eegbench.data.standardize.check_counts`; the cache build goes
+    on with the other files and then raises :class:`CountMismatches` listing all of them.
+    """
+
+    def __init__(self, relpath: str, message: str) -> None:
+        super().__init__(message)
+        self.relpath = relpath
+
+
+class CountMismatches(RecipeError):
+    """Several files' windows per class differ from ``expected.counts`` (all listed)."""
+
+    def __init__(self, recipe: str, errors: list[CountMismatch], n_files: int) -> None:
+        self.errors = list(errors)
+        lines = "\n".join(f"  - {e}" for e in self.errors)
+        super().__init__(
+            f"Recipe '{recipe}': {len(self.errors)} of {n_files} file(s) do not match "
+            f"expected.counts:\n{lines}"
+        )
+
+
 @dataclass(frozen=True)
 class Companion:
     """A file that belongs to a recording (events file, EEGLAB ``.fdt`` data, ...)."""
@@ -195,11 +219,21 @@ class Recipe:
             )
         pattern = re.compile(self.source["pattern"])
         pinned = {str(k): str(v) for k, v in (self.source.get("sha256") or {}).items()}
+        excludes = [(re.compile(str(rule["files"])), str(rule.get("reason", "")))
+                    for rule in (self.raw.get("exclude") or [])]
+        used_excludes: set[int] = set()
         found = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             rel = path.relative_to(folder).as_posix()
             match = pattern.fullmatch(rel)
             if match is None:
+                continue
+            rule_index = next((i for i, (rx, _) in enumerate(excludes) if rx.fullmatch(rel)),
+                              None)
+            if rule_index is not None:
+                used_excludes.add(rule_index)
+                logger.info("Dataset '%s': excluding %s (recipe exclude: %s)", self.name, rel,
+                            excludes[rule_index][1] or "no reason given")
                 continue
             # Metadata not in the file name (e.g. a single-subject set) comes from defaults.
             groups = {**{k: str(v) for k, v in (self.source.get("defaults") or {}).items()},
@@ -213,10 +247,15 @@ class Recipe:
                 for role, template in (self.source.get("companions") or {}).items()
             )
             found.append(SourceFile(path, rel, groups, pinned.get(rel), companions))
+        unused = [excludes[i][0].pattern for i in range(len(excludes)) if i not in used_excludes]
+        if unused:
+            logger.warning("Dataset '%s': exclude rule(s) %s match no file (renamed or "
+                           "already removed?)", self.name, unused)
         if not found:
             raise FileNotFoundError(
                 f"Dataset '{self.name}': no file in {folder} matches the recipe pattern "
-                f"{self.source['pattern']!r}."
+                f"{self.source['pattern']!r}"
+                + (f" outside its {len(excludes)} exclude rule(s)." if excludes else ".")
             )
         unpinned = [s.relpath for s in found if s.sha256 is None]
         unpinned += [c.relpath for s in found for c in s.companions if c.sha256 is None]
@@ -305,3 +344,40 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if missing:
         raise RecipeError(f"Recipe {path} lacks required section(s): {missing}.")
     return Recipe(name=raw["name"], raw=raw, path=path)
+
+
+def select_subjects(recipe: Recipe, sources: list[SourceFile],
+                    subjects: list[str] | None) -> list[SourceFile]:
+    """Keep the sources of the requested ``subjects``; every requested subject must exist.
+
+    A requested id matches a subject exactly or, failing that, numerically (``1`` matches
+    ``01``: command-line overrides such as ``dataset.subjects=[00,01]`` arrive as integers).
+
+    Raises
+    ------
+    RecipeError
+        Naming every requested subject that has no file (and the subjects available).
+    """
+    if subjects is None:
+        return sources
+    available = sorted({s.subject for s in sources})
+
+    def _resolve(wanted: str) -> str | None:
+        if wanted in available:
+            return wanted
+        if wanted.lstrip("-").isdigit():
+            numeric = [a for a in available if a.isdigit() and int(a) == int(wanted)]
+            if len(numeric) == 1:
+                return numeric[0]
+        return None
+
+    resolved = {str(w): _resolve(str(w)) for w in subjects}
+    missing = [w for w, r in resolved.items() if r is None]
+    if missing:
+        raise RecipeError(
+            f"Invalid value for the 'dataset.subjects' parameter of dataset '{recipe.name}': "
+            f"subject(s) {missing} have no recording under the data root (after the recipe's "
+            f"exclude rules). Allowed values are {available}."
+        )
+    keep = set(resolved.values())
+    return [s for s in sources if s.subject in keep]

@@ -31,7 +31,7 @@ import mne
 import numpy as np
 
 from eegbench.data.events import epoch_windows, find_labelled_events
-from eegbench.data.recipe import Recipe, RecipeError, SourceFile
+from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
 
 logger = logging.getLogger(__name__)
 
@@ -219,15 +219,33 @@ def _window_rows(source: SourceFile, labels: list[str], onsets: np.ndarray,
     ]
 
 
-def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile) -> None:
+def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile,
+                 duration_s: float | None = None, n_edge_dropped: int = 0) -> None:
     """Compare the windows per class of one file with the recipe's ``expected.counts``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The file's window rows (``label_name`` per window).
+    recipe : Recipe
+        The recipe.
+    source : SourceFile
+        The file (named in the error).
+    duration_s : float, optional
+        The recording's duration, used to suggest the likely cause of a mismatch.
+    n_edge_dropped : int
+        Events whose window crossed the recording's edges (also used for the suggestion).
 
     Raises
     ------
-    RecipeError
-        Naming the file, the expected and the found counts, on any mismatch.
+    CountMismatch
+        Naming the file, the expected and the found counts and the likely cause, on any
+        mismatch (or when no ``expected.counts`` rule matches the file).
     """
-    expected = recipe.expected_counts(source)
+    try:
+        expected = recipe.expected_counts(source)
+    except RecipeError as err:
+        raise CountMismatch(source.relpath, str(err)) from err
     found: dict[str, int] = {}
     for row in rows:
         found[row["label_name"]] = found.get(row["label_name"], 0) + 1
@@ -236,13 +254,37 @@ def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile)
         if cls not in expected or not expected[cls][0] <= n <= expected[cls][1]
     }
     wrong.update({cls: 0 for cls, (lo, _) in expected.items() if cls not in found and lo > 0})
-    if wrong:
-        want = {c: (lo if lo == hi else [lo, hi]) for c, (lo, hi) in expected.items()}
-        raise RecipeError(
-            f"{source.path}: windows per class {found} do not match recipe '{recipe.name}' "
-            f"expected.counts {want} (mismatch in {sorted(wrong)}). The file may be truncated, "
-            "or its events differ from the released version."
-        )
+    if not wrong:
+        return
+    want = {c: (lo if lo == hi else [lo, hi]) for c, (lo, hi) in expected.items()}
+    raise CountMismatch(
+        source.relpath,
+        f"{source.relpath}: windows per class {found} do not match recipe '{recipe.name}' "
+        f"expected.counts {want} (mismatch in {sorted(wrong)}). "
+        + _count_hint(recipe, source, found, want, duration_s, n_edge_dropped),
+    )
+
+
+def _count_hint(recipe: Recipe, source: SourceFile, found: dict[str, int],
+                want: dict[str, Any], duration_s: float | None, n_edge_dropped: int) -> str:
+    """Suggest the likely cause of a count mismatch from what the file itself says."""
+    n_found = sum(found.values())
+    if recipe.windows.get("kind") == "fixed" and duration_s is not None:
+        what = (f"The recording is {duration_s:.1f} s long, which holds exactly the {n_found} "
+                f"window(s) found ({recipe.windows.get('length_s')} s, stride "
+                f"{recipe.windows.get('stride_s')} s)")
+    elif duration_s is not None:
+        what = (f"The recording is {duration_s:.1f} s long and holds {n_found + n_edge_dropped}"
+                f" labelled event(s), {n_edge_dropped} of which cross its edges")
+    else:
+        what = f"The file gives {n_found} window(s)"
+    if source.sha256 is not None:
+        return (f"{what}; its bytes match the sha256 pinned in the recipe, so it is the "
+                "released file, not a truncated copy: update expected.counts for it (or "
+                "exclude it with a reason if it is unusable).")
+    return (f"{what}; it has no pinned sha256, so check it against the released version "
+            "(a truncated download or another release?), then pin it and update "
+            "expected.counts.")
 
 
 @dataclass
@@ -314,6 +356,7 @@ def window_recording(
         windows, onsets = fixed_windows(data, sfreq, wspec["length_s"], wspec["stride_s"])
         label = recipe.label_of(source)
         rows = _window_rows(source, [label] * len(onsets), onsets, [""] * len(onsets), recipe)
+        n_edge = 0
     else:
         windows, keep = epoch_windows(data, sfreq, events["onset_s"].to_numpy(),
                                       float(wspec["tmin"]), float(wspec["tmax"]))
@@ -324,7 +367,8 @@ def window_recording(
         kept = events[keep]
         rows = _window_rows(source, kept["label_name"].tolist(), kept["onset_s"].to_numpy(),
                             kept["code"].tolist(), recipe)
-    check_counts(rows, recipe, source)
+        n_edge = int((~keep).sum())
+    check_counts(rows, recipe, source, duration_s=raw.n_times / sfreq, n_edge_dropped=n_edge)
     info = {
         "ch_names": list(raw.ch_names),
         "ch_types": ch_types,
