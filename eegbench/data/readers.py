@@ -192,7 +192,8 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
             lo, hi = j * block, min((j + 2) * block, n)
             steps = np.diff(times[lo:hi])
             row = lo + int(np.argmax(steps) if jumps[j] > 0 else np.argmin(steps)) + 1
-            what = (f"about {jumps[j] * sfreq:.0f} sample(s) ({jumps[j]:.3f} s) were dropped"
+            lost = times[row] - times[row - 1] - 1.0 / sfreq  # the step less one period
+            what = (f"about {lost * sfreq:.0f} sample(s) ({lost:.3f} s) were dropped"
                     if jumps[j] > 0 else
                     f"the clock steps back by {-jumps[j]:.3f} s (more samples than time)")
             raise RecipeError(
