@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,14 @@ class Recipe:
     name: str
     raw: dict[str, Any] = field(repr=False)
     path: Path | None = None
+
+    def __post_init__(self) -> None:
+        from eegbench.data.schema import validate_recipe
+
+        validate_recipe(self.raw, str(self.path) if self.path else f"recipe {self.name!r}")
+        if self.raw.get("name") != self.name:
+            raise RecipeError(f"Recipe {self.path or self.name!r}: its name field "
+                              f"{self.raw.get('name')!r} differs from {self.name!r}.")
 
     # -- convenient accessors ------------------------------------------------------------
     @property
@@ -211,6 +220,7 @@ class Recipe:
             If the dataset folder does not exist or holds no matching file.
         """
         folder = Path(data_root) / self.source["folder"]
+        _confine(folder, Path(data_root), "source.folder", self)
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': folder {folder} does not exist. Set paths.data_root "
@@ -228,6 +238,7 @@ class Recipe:
             match = pattern.fullmatch(rel)
             if match is None:
                 continue
+            _confine(path, Path(data_root), "source.pattern", self)
             rule_index = next((i for i, (rx, _) in enumerate(excludes) if rx.fullmatch(rel)),
                               None)
             if rule_index is not None:
@@ -269,14 +280,56 @@ class Recipe:
     def _companion(self, folder: Path, role: str, template: str, groups: dict[str, str],
                    pinned: dict[str, str]) -> Companion:
         """Resolve a companion path template (``{group}`` fields) and check it exists."""
-        rel = template.format(**groups)
+        try:
+            rel = template.format(**groups)
+        except (KeyError, IndexError, ValueError) as err:
+            raise RecipeError(
+                f"Invalid value for the 'source.companions.{role}' parameter of recipe "
+                f"'{self.name}': the template {template!r} uses a field that is not a named "
+                f"group of source.pattern or source.defaults ({type(err).__name__}: {err}); "
+                f"allowed fields are {sorted(groups)}."
+            ) from None
         path = folder / rel
+        _confine(path, folder, f"source.companions.{role}", self)
         if not path.is_file():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': companion file {path} ({role}) is missing; recipe "
                 f"template {template!r} with {groups}."
             )
         return Companion(role, path, rel, pinned.get(rel))
+
+
+def _confine(path: Path, root: Path, key: str, recipe: Recipe) -> None:
+    """Refuse a recipe-derived ``path`` outside ``root``, lexically and after resolving links.
+
+    A dataset folder that is itself a symbolic link placed in the data root (data stored on
+    another disk) is the user's choice and is followed; anything else must resolve inside the
+    data root or inside that dataset folder.
+
+    Raises
+    ------
+    RecipeError
+        Naming the recipe key and the path (never the file's content).
+    """
+    root_abs = Path(os.path.abspath(root))
+    path_abs = Path(os.path.abspath(path))
+    if not path_abs.is_relative_to(root_abs):
+        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
+                          f"{path} lies outside {root}; recipe paths must stay below the data "
+                          "root.")
+    if not path_abs.exists():
+        return
+    allowed = [root_abs.resolve()]
+    rel = path_abs.relative_to(root_abs)
+    if rel.parts:
+        top = root_abs / rel.parts[0]  # the dataset folder, possibly a link set by the user
+        if top.is_symlink():
+            allowed.append(top.resolve())
+    resolved = path_abs.resolve()
+    if not any(resolved.is_relative_to(a) for a in allowed):
+        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
+                          f"{path} resolves to {resolved}, outside the data root {allowed[0]} "
+                          "(a symbolic link leaving the data root is refused).")
 
 
 def verify_checksum(source: SourceFile) -> str:
@@ -317,9 +370,6 @@ def verify_checksums(source: SourceFile) -> dict[str, str]:
     return hashes
 
 
-_REQUIRED_KEYS = ("name", "source", "labels", "channels", "sfreq", "windows")
-
-
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """Load a recipe by built-in name (``physionet_eegmat``) or by YAML path.
 
@@ -328,22 +378,28 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     RecipeError
         If the recipe is unknown or lacks a required section.
     """
+    from eegbench.data.schema import NAME_PATTERN, validate_recipe
+
     candidate = Path(name_or_path)
+    known = sorted(p.stem for p in recipes_dir().glob("*.yaml"))
     if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
         path = candidate
-    else:
+    elif re.fullmatch(NAME_PATTERN, str(name_or_path)) and str(name_or_path) in known:
         path = recipes_dir() / f"{name_or_path}.yaml"
-        if not path.is_file():
-            known = sorted(p.stem for p in recipes_dir().glob("*.yaml"))
-            raise RecipeError(
-                f"Invalid value for the 'recipe' parameter. Allowed values are {known} or a "
-                f"path to a .yaml recipe, but got {str(name_or_path)!r}."
-            )
-    raw = yaml.safe_load(path.read_text())
-    missing = [k for k in _REQUIRED_KEYS if k not in raw]
-    if missing:
-        raise RecipeError(f"Recipe {path} lacks required section(s): {missing}.")
-    return Recipe(name=raw["name"], raw=raw, path=path)
+    else:
+        raise RecipeError(
+            f"Invalid value for the 'recipe' parameter. Allowed values are {known} or a "
+            f"path to an existing .yaml recipe, but got {str(name_or_path)!r}."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RecipeError(f"Recipe {path} is not valid YAML{at} ({type(err).__name__}).") \
+            from None
+    model = validate_recipe(raw, str(path))
+    return Recipe(name=model.name, raw=raw, path=path)
 
 
 def select_subjects(recipe: Recipe, sources: list[SourceFile],

@@ -115,6 +115,5 @@ def test_recipe_without_expected_counts_is_refused(tmp_path, data_root):
     raw = load_recipe("meg_elekta_3ch").raw
     from eegbench.data.recipe import Recipe, RecipeError
 
-    bad = Recipe(name="x", raw={**raw, "expected": {}}, path=Path("x.yaml"))
-    with pytest.raises(RecipeError, match="declares no expected.counts"):
-        load_windows(bad, data_root, PreprocessSpec(), tmp_path)
+    with pytest.raises(RecipeError, match=r"Missing required key 'expected\.counts' in x\.yaml"):
+        Recipe(name="x", raw={**raw, "expected": {}}, path=Path("x.yaml"))

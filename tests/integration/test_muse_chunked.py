@@ -31,15 +31,18 @@ AUDITORY = "muse_auditory_p300_eegnotebooks"
 CHUNKED = "subject1/session1/data_2017-09-13-15.30.01.csv"  # N170, chunked timestamps
 
 
-def _link_subset(data_root: Path, tmp_path: Path, folder: str, pattern: str) -> Path:
-    """Symlink the files of ``folder`` whose relative path matches ``pattern`` into tmp."""
+def _copy_subset(data_root: Path, tmp_path: Path, folder: str, pattern: str) -> Path:
+    """Copy the files of ``folder`` whose relative path matches ``pattern`` into tmp.
+
+    (Copies, not links: a link leaving the data root is refused by the recipe's confinement.)
+    """
     src = data_root / folder
     for path in sorted(src.rglob("*.csv")):
         rel = path.relative_to(src).as_posix()
         if re.fullmatch(pattern, rel):
             dst = tmp_path / "data" / folder / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.symlink_to(path)
+            shutil.copyfile(path, dst)
     return tmp_path / "data"
 
 
@@ -60,7 +63,7 @@ def _independent_counts(folder: Path, classes: dict[int, str], recipe: Recipe) -
 
 def test_chunked_timestamps_are_read_and_a_real_gap_is_located(data_root, tmp_path):
     recipe = load_recipe(N170)
-    folder = _link_subset(data_root, tmp_path, N170, re.escape(CHUNKED)) / N170
+    folder = _copy_subset(data_root, tmp_path, N170, re.escape(CHUNKED)) / N170
     source = next(s for s in recipe.discover(folder.parent) if s.relpath == CHUNKED)
     times = pd.read_csv(source.path, usecols=["timestamps"])["timestamps"].to_numpy()
     assert (np.diff(times) <= 0).any()  # the real file: timestamps repeat / step back
@@ -98,7 +101,7 @@ def test_a_copied_muse_recipe_loads_from_a_temp_dir_with_its_excludes(data_root,
     shutil.copyfile(recipes_dir() / f"{N170}.yaml", copied)
     recipe = load_recipe(copied)
     # subject10: one usable 24 s run and three runs that lost their marker stream (excluded).
-    root = _link_subset(data_root, tmp_path, N170, r"subject(10|2)/.*")
+    root = _copy_subset(data_root, tmp_path, N170, r"subject(10|2)/.*")
     with caplog.at_level(logging.INFO, logger="eegbench.data.recipe"):
         ds = load_windows(recipe, root, PreprocessSpec(sfreq=128.0), tmp_path / "cache")
     excluded = [r.getMessage() for r in caplog.records if "excluding" in r.getMessage()]
@@ -125,7 +128,7 @@ def _recipe_with_counts(name: str, edit) -> Recipe:
 
 
 def test_count_errors_list_every_file_and_suggest_the_cause(data_root, tmp_path):
-    root = _link_subset(data_root, tmp_path, AUDITORY, r".*16\.0[15]\.\d\d\.csv")
+    root = _copy_subset(data_root, tmp_path, AUDITORY, r".*16\.0[15]\.\d\d\.csv")
 
     def _off_by_one(rules):
         for rule in rules:
@@ -146,7 +149,7 @@ def test_eegmat_80_s_recording_is_not_called_truncated(data_root, tmp_path):
     root = tmp_path / "data" / "physionet_eegmat"
     root.mkdir(parents=True)
     for name in ("Subject31_1.edf", "Subject31_2.edf"):
-        (root / name).symlink_to(data_root / "physionet_eegmat" / name)
+        shutil.copyfile(data_root / "physionet_eegmat" / name, root / name)
 
     def _drop_rule(rules):
         rules[:] = [r for r in rules if "31" not in r["files"]]

@@ -1,0 +1,365 @@
+"""Typed schema of a dataset recipe (pydantic v2): unknown keys, types and ranges are errors.
+
+:func:`validate_recipe` checks the mapping read from a recipe's YAML file and raises
+:class:`~eegbench.data.recipe.RecipeError` with one line per problem, naming the recipe file and
+the key (``source.csv.jitter_tolerance_s``), what is allowed and what was found; an unknown key
+suggests the closest known one ("did you mean 'sha256'?"), so a misspelled optional key never
+switches a check off silently.
+
+Paths a recipe names are confined: ``name`` is an identifier (it names a cache folder),
+``source.folder`` and companion templates are relative paths without ``..``; where they
+resolve on disk is checked again by :meth:`~eegbench.data.recipe.Recipe.discover`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+#: A recipe name: it names the cache folder, so no separators, no ``..``, not absolute.
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
+#: Sensor types with a standard unit (see :mod:`eegbench.data.standardize`).
+SENSOR_TYPES = ("eeg", "eog", "ecg", "emg", "mag", "grad")
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"not a valid regular expression ({err})") from None
+    return value
+
+
+def _check_relative(value: str) -> str:
+    """A relative POSIX path that stays below its base folder (no absolute path, no ``..``)."""
+    path = PurePosixPath(value)
+    if not value or path.is_absolute() or value.startswith("~") or "\\" in value \
+            or ".." in path.parts or re.match(r"^[A-Za-z]:", value):
+        raise ValueError("must be a relative path below the data root, without '..'")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CsvOptions(_Strict):
+    """``source.csv``: options of the CSV reader (see :func:`eegbench.data.readers.read_csv`)."""
+
+    time_column: NonEmpty = "timestamps"
+    channels: list[NonEmpty] = Field(min_length=1)
+    unit: Literal["uV", "mV", "V"] = "uV"
+    marker_columns: list[NonEmpty] = []
+    stim_channel: NonEmpty = "STI"
+    sfreq_tolerance: float = Field(0.01, gt=0, lt=0.5)
+    jitter_tolerance_s: float | None = Field(None, ge=0, le=10)
+    max_gap_samples: float = Field(5, gt=0)
+
+
+class BidsOptions(_Strict):
+    """``source.bids``: entities selecting recordings of a BIDS tree (see ``reader: bids``)."""
+
+    task: NonEmpty | None = None
+    datatype: Literal["eeg", "meg"] = "eeg"
+    suffix: NonEmpty | None = None
+    extension: NonEmpty | None = None
+
+
+class Source(_Strict):
+    """``source``: where the recordings are and how to read them."""
+
+    folder: str
+    base_url: str | None = None
+    reader: NonEmpty
+    pattern: str
+    csv: CsvOptions | None = None
+    bids: BidsOptions | None = None
+    sha256: dict[str, Sha256] | None = None
+    companions: dict[NonEmpty, str] | None = None
+    defaults: dict[NonEmpty, str | int] | None = None
+
+    _folder = field_validator("folder")(lambda cls, v: _check_relative(v))
+    _pattern = field_validator("pattern")(lambda cls, v: _check_regex(v))
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+    @field_validator("companions")
+    @classmethod
+    def _templates(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for template in (value or {}).values():
+            _check_relative(template)
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _pinned_paths(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for rel in (value or {}):
+            _check_relative(rel)
+        return value
+
+
+class ExcludeRule(_Strict):
+    """One ``exclude`` entry: files (regex on the path below the folder) and why."""
+
+    files: str
+    reason: NonEmpty
+
+    _files = field_validator("files")(lambda cls, v: _check_regex(v))
+
+
+class Labels(_Strict):
+    """``labels``: where a window's label comes from, the code map and the class order."""
+
+    from_: NonEmpty = Field(alias="from")
+    map: dict[str | int, NonEmpty] = Field(min_length=1)
+    classes: list[NonEmpty] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _classes_cover_map(self) -> Labels:
+        unknown = sorted({str(v) for v in self.map.values()} - set(self.classes))
+        if unknown:
+            raise ValueError(f"labels.map names classes {unknown} that are not in "
+                             f"labels.classes {self.classes}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"labels.classes has duplicates: {self.classes}")
+        return self
+
+
+class Channels(_Strict):
+    """``channels``: renaming, picking (in order), types, montage, documented scale repair."""
+
+    pick: list[NonEmpty] = Field(min_length=1)
+    rename: dict[NonEmpty, NonEmpty] | None = None
+    types: dict[NonEmpty, Literal[SENSOR_TYPES]] | None = None  # type: ignore[valid-type]
+    montage: NonEmpty | None = None
+    scale: float | None = Field(None, gt=0)
+    scale_reason: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _scale_needs_reason(self) -> Channels:
+        if self.scale not in (None, 1.0) and not self.scale_reason:
+            raise ValueError("channels.scale needs a channels.scale_reason (why the stored "
+                             "unit differs from the header)")
+        return self
+
+
+class EventsSpec(_Strict):
+    """``windows.events``: where the events are (see :mod:`eegbench.data.events`)."""
+
+    from_: Literal["annotations", "stim_channel", "eve_file", "bids"] = Field(alias="from")
+    channel: NonEmpty | None = None
+    companion: NonEmpty | None = None
+    consecutive: bool | Literal["increasing"] | None = None
+
+    @model_validator(mode="after")
+    def _channel_for_stim(self) -> EventsSpec:
+        if self.from_ == "stim_channel" and not self.channel:
+            raise ValueError("windows.events.from: stim_channel needs windows.events.channel")
+        return self
+
+
+class Windows(_Strict):
+    """``windows``: fixed-length windows over the file, or epochs around events."""
+
+    kind: Literal["fixed", "events"]
+    length_s: float | None = Field(None, gt=0)
+    stride_s: float | None = Field(None, gt=0)
+    events: EventsSpec | None = None
+    tmin: float | None = None
+    tmax: float | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Windows:
+        if self.kind == "fixed" and (self.length_s is None or self.stride_s is None):
+            raise ValueError("windows.kind: fixed needs windows.length_s and windows.stride_s")
+        if self.kind == "events":
+            if self.events is None or self.tmin is None or self.tmax is None:
+                raise ValueError("windows.kind: events needs windows.events, windows.tmin and "
+                                 "windows.tmax")
+            if self.tmax <= self.tmin:
+                raise ValueError(f"windows.tmax ({self.tmax}) must be greater than "
+                                 f"windows.tmin ({self.tmin})")
+        return self
+
+
+Count = Annotated[int, Field(ge=0)] | tuple[Annotated[int, Field(ge=0)],
+                                            Annotated[int, Field(ge=0)]]
+
+
+class CountRule(_Strict):
+    """One ``expected.counts`` rule: files (regex) and windows per class (N or [min, max])."""
+
+    files: str
+    classes: dict[NonEmpty, Count] = Field(min_length=1)
+
+    _files = field_validator("files")(lambda cls, v: _check_regex(v))
+
+
+class Duration(_Strict):
+    """``expected.duration_s``: bounds of a recording's duration, in seconds."""
+
+    min: float = Field(0.0, ge=0)
+    max: float | None = Field(None, gt=0)
+
+
+class Expected(_Strict):
+    """``expected``: integrity expectations checked while reading."""
+
+    counts: list[CountRule] = Field(min_length=1)
+    duration_s: Duration | None = None
+    n_channels_in_file: int | None = Field(None, ge=1)
+
+
+class Quality(_Strict):
+    """``quality``: signal-quality settings (checks and defaults in eegbench.data.quality)."""
+
+    policy: Literal["error", "warn", "drop_channel", "drop_file"] | None = None
+    max_clipped_fraction: float | None = Field(None, ge=0, le=1)
+    max_flat_fraction: float | None = Field(None, ge=0, le=1)
+    flat_tolerance: float | None = Field(None, ge=0)
+    max_abs_amplitude: dict[Literal[SENSOR_TYPES], float] | None = None  # type: ignore[valid-type]
+
+    @field_validator("max_abs_amplitude")
+    @classmethod
+    def _positive(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for sensor, limit in (value or {}).items():
+            if limit <= 0:
+                raise ValueError(f"max_abs_amplitude.{sensor} must be > 0, got {limit}")
+        return value
+
+
+class RecipeModel(_Strict):
+    """A whole recipe (``data_recipes/*.yaml``)."""
+
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    title: NonEmpty
+    paradigm: NonEmpty
+    modality: Literal["eeg", "meg"] = "eeg"
+    sensor_types: list[Literal[SENSOR_TYPES]] | None = None  # type: ignore[valid-type]
+    licence: NonEmpty
+    citation: NonEmpty
+    source: Source
+    exclude: list[ExcludeRule] = []
+    labels: Labels
+    channels: Channels
+    sfreq: float = Field(gt=0)
+    windows: Windows
+    expected: Expected
+    primary_metric: NonEmpty | None = None
+    quality: Quality | None = None
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _known_metric(cls, value: str | None) -> str | None:
+        from eegbench.metrics import METRICS
+
+        if value is not None and value not in METRICS:
+            raise ValueError(f"must be one of {sorted(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _count_classes(self) -> RecipeModel:
+        for rule in self.expected.counts:
+            unknown = sorted(set(rule.classes) - set(self.labels.classes))
+            if unknown:
+                raise ValueError(f"expected.counts rule {rule.files!r} names unknown classes "
+                                 f"{unknown}; labels.classes are {self.labels.classes}")
+        return self
+
+
+# -- error formatting -------------------------------------------------------------------------
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the key at ``loc`` (to suggest known keys)."""
+    model: Any = RecipeModel
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        model = _unwrap(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside ``X | None`` or ``list[X]``, else the annotation."""
+    for arg in getattr(annotation, "__args__", ()) or ():
+        inner = _unwrap(arg)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
+    return annotation
+
+
+def _keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def format_errors(err: ValidationError, where: str) -> str:
+    """One MNE-style line per validation problem, naming ``where`` (the recipe) and the key."""
+    lines = []
+    for item in err.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc) or "<top level>"
+        if item["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            known = _keys(model) if model else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            lines.append(f"Unknown key {key!r} in {where}.{hint} Allowed keys here are "
+                         f"{known}.")
+        elif item["type"] == "missing":
+            lines.append(f"Missing required key {key!r} in {where}.")
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            lines.append(f"Invalid value for the {key!r} parameter in {where}: {msg}, but got "
+                         f"{_short(item.get('input'))}.")
+    return "\n".join(lines)
+
+
+def validate_recipe(raw: Any, where: str) -> RecipeModel:
+    """Validate a recipe mapping; raise :class:`RecipeError` listing every problem.
+
+    Parameters
+    ----------
+    raw : Any
+        The mapping read from the YAML file.
+    where : str
+        How to name the recipe in errors (its file, or its name).
+    """
+    from eegbench.data.recipe import RecipeError
+
+    if not isinstance(raw, dict):
+        raise RecipeError(f"Recipe {where} must be a YAML mapping of sections (name, source, "
+                          f"labels, ...), but got a {type(raw).__name__}.")
+    try:
+        return RecipeModel.model_validate(raw)
+    except ValidationError as err:
+        raise RecipeError(format_errors(err, where)) from None
