@@ -90,6 +90,7 @@ class Source(_Strict):
     csv: CsvOptions | None = None
     bids: BidsOptions | None = None
     sha256: dict[str, Sha256] | None = None
+    urls: dict[str, str] | None = None  # files that moved upstream: path -> URL
     companions: dict[NonEmpty, str] | None = None
     defaults: dict[NonEmpty, str | int] | None = None
 
@@ -101,6 +102,15 @@ class Source(_Strict):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s):// URL")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _file_urls(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for rel, url in (value or {}).items():
+            _check_relative(rel)
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"source.urls[{rel!r}] must be an http(s):// URL")
         return value
 
     @field_validator("companions")

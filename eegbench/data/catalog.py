@@ -1,0 +1,111 @@
+"""The dataset catalogue: what each recipe holds, what is on disk and what is cached."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eegbench.data.recipe import Recipe, RecipeError, load_recipe
+from eegbench.resources import recipes_dir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One row of ``python -m eegbench.data list``."""
+
+    name: str
+    paradigm: str
+    modality: str
+    subjects: int
+    sessions: int
+    files: int
+    channels: int
+    sfreq: float
+    classes: str
+    licence: str
+    local: str
+    cache: str
+
+
+def _pinned_groups(recipe: Recipe) -> list[dict[str, str]]:
+    """Pattern groups of the recipe's pinned recordings (outside its exclude rules)."""
+    pattern = re.compile(recipe.source["pattern"])
+    excluded = [re.compile(str(r["files"])) for r in recipe.raw.get("exclude") or []]
+    defaults = {k: str(v) for k, v in (recipe.source.get("defaults") or {}).items()}
+    groups = []
+    for rel in sorted(recipe.source.get("sha256") or {}):
+        match = pattern.fullmatch(str(rel))
+        if match and not any(rx.fullmatch(str(rel)) for rx in excluded):
+            groups.append({**defaults, **{k: v for k, v in match.groupdict().items() if v}})
+    return groups
+
+
+def _local_state(recipe: Recipe, data_root: Path) -> tuple[str, list[dict[str, str]]]:
+    try:
+        found = recipe.discover(data_root)
+    except FileNotFoundError:
+        return "absent", []
+    except RecipeError as err:
+        return f"error: {str(err).splitlines()[0][:60]}", []
+    pinned = len(_pinned_groups(recipe))
+    return f"{len(found)}/{pinned} files", [s.groups for s in found]
+
+
+def _cache_state(recipe: Recipe, cache_root: Path | None) -> str:
+    if cache_root is None:
+        return "-"
+    from eegbench.data.cache import entry_problem
+
+    folder = Path(cache_root) / recipe.name
+    entries = [p for p in folder.glob("*") if p.is_dir() and not p.name.startswith(".")] \
+        if folder.is_dir() else []
+    valid = [e for e in entries if entry_problem(e, verify="size") is None]
+    if not entries:
+        return "not cached"
+    return f"{len(valid)} valid entr{'y' if len(valid) == 1 else 'ies'}" + (
+        f", {len(entries) - len(valid)} partial/corrupt" if len(valid) < len(entries) else "")
+
+
+def catalog(data_root: Path, cache_root: Path | None = None) -> list[CatalogEntry]:
+    """Describe every shipped recipe.
+
+    Subjects and sessions come from the local files when present, else from the recipe's
+    pinned file list.
+    """
+    rows = []
+    for path in sorted(recipes_dir().glob("*.yaml")):
+        recipe = load_recipe(path)
+        local, groups = _local_state(recipe, Path(data_root))
+        groups = groups or _pinned_groups(recipe)
+        rows.append(CatalogEntry(
+            name=recipe.name,
+            paradigm=str(recipe.raw["paradigm"]),
+            modality=recipe.modality,
+            subjects=len({g.get("subject") for g in groups}),
+            sessions=len({(g.get("subject"), g.get("session", "0")) for g in groups}),
+            files=len(groups),
+            channels=len(recipe.channels["pick"]),
+            sfreq=recipe.declared_sfreq,
+            classes=", ".join(recipe.classes),
+            licence=str(recipe.raw["licence"]).split(" (")[0],
+            local=local,
+            cache=_cache_state(recipe, cache_root),
+        ))
+    return rows
+
+
+def format_table(rows: list[CatalogEntry]) -> str:
+    """A Markdown table of the catalogue (cells escaped)."""
+    if not rows:
+        return "(no dataset)\n"
+    header = list(asdict(rows[0]))
+
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in asdict(r).values()) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
