@@ -48,11 +48,20 @@ def _peak_rss_mb() -> float:
 
 def load_dataset(cfg: DictConfig) -> WindowsDataset:
     """Load (or build and cache) the standardized windows named by ``cfg.dataset``."""
-    recipe = load_recipe(cfg.dataset.recipe)
     spec = PreprocessSpec.from_config(cfg.preprocess)
     subjects = cfg.dataset.get("subjects")
+    subjects = None if subjects is None else [str(s) for s in subjects]
+    if cfg.dataset.get("moabb") is not None:  # a MOABB dataset + paradigm (no recipe)
+        from omegaconf import OmegaConf
+
+        from eegbench.data.moabb_bridge import load_moabb
+
+        ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
+                        Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
+        return harmonize_from_config(ds, cfg.model.get("channels"))
+    recipe = load_recipe(cfg.dataset.recipe)
     ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
-                      subjects=None if subjects is None else [str(s) for s in subjects])
+                      subjects=subjects)
     # A model that needs a fixed channel set declares model.channels (names, policy, montage).
     return harmonize_from_config(ds, cfg.model.get("channels"))
 

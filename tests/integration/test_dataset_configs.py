@@ -32,6 +32,16 @@ def test_every_recipe_has_a_dataset_config():
 @pytest.mark.parametrize("name", DATASET_CONFIGS)
 def test_dataset_config_composes_and_names_a_recipe(name):
     cfg = _compose(f"dataset={name}")
+    if cfg.dataset.get("moabb") is not None:  # a MOABB dataset + paradigm (the bridge)
+        import moabb.datasets
+        import moabb.paradigms
+
+        from eegbench.data.moabb_bridge import _pick_class
+
+        _pick_class(moabb.datasets, cfg.dataset.moabb.dataset, "dataset")
+        _pick_class(moabb.paradigms, cfg.dataset.moabb.paradigm, "paradigm")
+        assert cfg.dataset.name == name and cfg.dataset.task
+        return
     recipe = load_recipe(cfg.dataset.recipe)
     assert cfg.dataset.name == recipe.name == name and cfg.dataset.task
     for key in ("licence", "citation", "paradigm", "modality", "sensor_types"):

@@ -1,0 +1,262 @@
+"""MOABB bridge: any MOABB dataset with a MOABB paradigm as an eegbench dataset.
+
+A dataset config (``conf/dataset/*.yaml``) selects it instead of a recipe::
+
+    name: moabb_physionetmi_lr
+    moabb:
+      dataset: PhysionetMI           # a class of moabb.datasets (or "my.module:MyDataset")
+      paradigm: LeftRightImagery     # a class of moabb.paradigms
+      dataset_params: {}             # keyword arguments of the dataset class
+      paradigm_params: {}            # keyword arguments of the paradigm (fmin, fmax, tmin...)
+    task: left_vs_right
+    subjects: null
+
+MOABB reads (and, where its files are missing, downloads) the recordings into its own
+folders (``MNE_DATA`` / ``MNE_DATASETS_<SIGN>_PATH``) and cuts the epochs with the paradigm
+(its band-pass and time interval); eegbench resamples to ``preprocess.sfreq`` through the
+paradigm's ``resample``, converts volts to microvolts, keeps ``round((tmax - tmin) * sfreq)``
+samples per window (the end-exclusive convention of the recipes) and stores windows, labels,
+subjects, sessions and runs in the same content-addressed cache layout as the recipes, so every
+protocol applies unchanged. Class order is the sorted label names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+
+from eegbench.data.cache import WindowsDataset, entry_problem
+from eegbench.data.recipe import RecipeError, sha256_of
+from eegbench.data.standardize import UNIT_NAME, UNIT_SCALE, PreprocessSpec
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the layout or the meaning of a bridge cache entry changes.
+BRIDGE_FORMAT_VERSION = 1
+
+
+def _name(value: Any) -> str:
+    return value.__name__ if isinstance(value, type) else str(value)
+
+
+#: Former MOABB class names still found in papers and configs -> the current class name.
+LEGACY_NAMES = {"SSVEPExo": "Kalunga2016"}
+
+
+def _pick_class(module: Any, name: Any, what: str) -> type:
+    """A class of ``module`` by name, or any class given as ``package.module:Class``.
+
+    The dotted form (or, from Python, the class itself) selects a user's own MOABB dataset
+    (a ``BaseDataset`` subclass).
+    """
+    if isinstance(name, type):
+        return name
+    if ":" in name:
+        import importlib
+
+        mod_name, _, cls_name = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(mod_name), cls_name)
+        except (ImportError, AttributeError) as err:
+            raise RecipeError(f"Invalid value for the 'dataset.moabb.{what}' parameter: "
+                              f"cannot import {name!r} ({type(err).__name__}: {err}).") from None
+        return cls
+    if name in LEGACY_NAMES and not hasattr(module, name):
+        logger.info("MOABB %s %s is now called %s", what, name, LEGACY_NAMES[name])
+        name = LEGACY_NAMES[name]
+    names = sorted(n for n in dir(module) if not n.startswith("_")
+                   and isinstance(getattr(module, n), type))
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise RecipeError(f"Invalid value for the 'dataset.moabb.{what}' parameter: "
+                          f"{name!r} is not a class of {module.__name__}.{hint} Allowed values "
+                          f"are {names}.")
+    return getattr(module, name)
+
+
+def _resolve_subjects(dataset: Any, subjects: list[str] | None, name: str) -> list[int]:
+    """MOABB subject ids (integers) for the requested ids; every one must exist."""
+    available = list(dataset.subject_list)
+    if subjects is None:
+        return available
+    wanted = [int(s) if str(s).isdigit() and int(s) in available else None for s in subjects]
+    missing = [s for s, w in zip(subjects, wanted, strict=True) if w is None]
+    if missing:
+        raise RecipeError(f"Invalid value for the 'dataset.subjects' parameter of MOABB dataset "
+                          f"{name}: subject(s) {missing} do not exist. Allowed values are "
+                          f"{available}.")
+    return [w for w in wanted if w is not None]
+
+
+def bridge_key(node: Mapping[str, Any], spec: PreprocessSpec, subjects: list[int]) -> str:
+    """Content hash naming the cache entry of a MOABB dataset/paradigm selection."""
+    import moabb
+
+    here = Path(__file__).read_bytes()
+    payload = {
+        "format": BRIDGE_FORMAT_VERSION, "moabb": moabb.__version__,
+        "node": json.loads(json.dumps(dict(node), default=str)), "subjects": subjects,
+        "preprocess": {k: v for k, v in asdict(spec).items()
+                       if k not in PreprocessSpec.EXECUTION_FIELDS},
+        "code": hashlib.sha256(here).hexdigest()[:16],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def moabb_windows(node: Mapping[str, Any], spec: PreprocessSpec,
+                  subjects: list[str] | None = None
+                  ) -> tuple[np.ndarray, pd.DataFrame, dict[str, Any]]:
+    """Epoch a MOABB dataset with a MOABB paradigm into eegbench windows (no caching).
+
+    Parameters
+    ----------
+    node : mapping
+        ``dataset`` and ``paradigm`` class names, optional ``dataset_params`` and
+        ``paradigm_params``.
+    spec : PreprocessSpec
+        ``sfreq`` is passed to the paradigm as ``resample`` (unless the node sets it).
+    subjects : list of str, optional
+        Subject ids (MOABB's integers; ``"001"`` and ``1`` both select subject 1).
+
+    Returns
+    -------
+    X : ndarray, shape (n_windows, n_channels, n_times), float32, microvolts
+    meta : DataFrame
+        subject, session, run, label, label_name, onset_s, event_code, source.
+    info : dict
+        ch_names, ch_types, ch_pos, sfreq, units, modality, classes.
+    """
+    import moabb.datasets
+    import moabb.paradigms
+
+    unknown = sorted(set(node) - {"dataset", "paradigm", "dataset_params", "paradigm_params"})
+    if unknown:
+        raise RecipeError(f"Unknown key(s) {unknown} in dataset.moabb; allowed keys are "
+                          "['dataset', 'paradigm', 'dataset_params', 'paradigm_params'].")
+    ds_cls = _pick_class(moabb.datasets, node["dataset"], "dataset")
+    par_cls = _pick_class(moabb.paradigms, node["paradigm"], "paradigm")
+    dataset = ds_cls(**dict(node.get("dataset_params") or {}))
+    params = {"resample": spec.sfreq, **dict(node.get("paradigm_params") or {})}
+    paradigm = par_cls(**params)
+    if not paradigm.is_valid(dataset):
+        raise RecipeError(f"MOABB paradigm {_name(node['paradigm'])} cannot be applied to dataset "
+                          f"{_name(node['dataset'])} (paradigm {dataset.paradigm!r}); choose a "
+                          "compatible paradigm.")
+    ids = _resolve_subjects(dataset, subjects, _name(node["dataset"]))
+    if len(paradigm.filters) != 1:
+        raise RecipeError(f"MOABB paradigm {_name(node['paradigm'])} has {len(paradigm.filters)}"
+                          " filter bands; the bridge takes single-band paradigms (eegbench's "
+                          "filter-bank models build their own bands).")
+    # Run by run (what paradigm.get_data does inside), so that each window keeps its onset in
+    # its own recording rather than in MOABB's concatenation of all runs.
+    process = paradigm.make_process_pipelines(dataset, return_epochs=True)[0]
+    labeller = paradigm.make_labels_pipeline(dataset, return_epochs=True)
+    data = dataset.get_data(subjects=ids, process_pipeline=process)
+    parts, rows, epochs = [], [], None
+    for subject, sessions in data.items():
+        for session, runs in sessions.items():
+            for run, run_epochs in runs.items():
+                if run_epochs is None:  # no selected event in this run
+                    continue
+                epochs = run_epochs
+                parts.append(epochs.get_data(copy=False))
+                sfreq = float(epochs.info["sfreq"])
+                for sample, label in zip(epochs.events[:, 0], labeller.transform(epochs),
+                                         strict=True):
+                    rows.append((str(subject), str(session), str(run), str(label),
+                                 float(sample) / sfreq))
+    if epochs is None:
+        raise RecipeError(f"MOABB dataset {_name(node['dataset'])} gives no epoch for subjects "
+                          f"{ids} with paradigm {_name(node['paradigm'])}.")
+    sfreq = float(epochs.info["sfreq"])
+    tmin, tmax = float(epochs.tmin), float(epochs.tmax)
+    # MOABB's interval includes both ends; recipes keep round((tmax - tmin) * sfreq) samples.
+    n_len = int(round((tmax - tmin) * sfreq))
+    ch_types = epochs.get_channel_types()
+    unsupported = sorted(set(ch_types) - set(UNIT_SCALE))
+    if unsupported:
+        raise RecipeError(f"MOABB dataset {_name(node['dataset'])}: channel type(s) "
+                          f"{unsupported} have no standard unit; allowed types are "
+                          f"{sorted(UNIT_SCALE)}.")
+    scale = np.array([UNIT_SCALE[t] for t in ch_types], dtype=np.float64)[None, :, None]
+    X = np.concatenate([p[:, :, :n_len] for p in parts]) * scale
+    X = X.astype(np.float32)
+    classes = sorted({r[3] for r in rows})
+    frame = pd.DataFrame(rows, columns=["subject", "session", "run", "label_name", "onset_s"])
+    frame.insert(3, "label", [classes.index(lab) for lab in frame["label_name"]])
+    frame["event_code"] = frame["label_name"]
+    frame["source"] = [f"moabb:{_name(node['dataset'])}/{s}/{se}/{r}" for s, se, r in
+                       zip(frame["subject"], frame["session"], frame["run"], strict=True)]
+    info = {
+        "ch_names": list(epochs.ch_names), "ch_types": ch_types,
+        "ch_pos": {ch["ch_name"]: ch["loc"][:3].tolist() for ch in epochs.info["chs"]},
+        "ch_loc": {ch["ch_name"]: ch["loc"].tolist() for ch in epochs.info["chs"]},
+        "sfreq": sfreq, "units": {t: UNIT_NAME[t] for t in sorted(set(ch_types))},
+        "modality": "meg" if {"mag", "grad"} & set(ch_types) else "eeg",
+        "classes": classes, "moabb": {**json.loads(json.dumps(dict(node), default=str)),
+                                      "interval": [tmin, tmin + n_len / sfreq]},
+    }
+    return X, frame, info
+
+
+def load_moabb(node: Mapping[str, Any], spec: PreprocessSpec, cache_root: str | Path,
+               subjects: list[str] | None = None, name: str | None = None) -> WindowsDataset:
+    """Return the windows of a MOABB dataset/paradigm, building the cache entry if needed.
+
+    The entry (``<cache_root>/<name>/<key>/``: ``X.npy``, ``meta.csv``, ``manifest.json``)
+    has the layout of the recipe cache and is checked the same way before use.
+    """
+    import moabb.datasets
+
+    ds_cls = _pick_class(moabb.datasets, node["dataset"], "dataset")
+    ids = _resolve_subjects(ds_cls(**dict(node.get("dataset_params") or {})), subjects,
+                            _name(node["dataset"]))
+    label = name or f"moabb_{_name(node['dataset'])}_{_name(node['paradigm'])}"
+    key = bridge_key(node, spec, ids)
+    entry = Path(cache_root) / label / key
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(entry) + ".lock"):
+        problem = entry_problem(entry)
+        if problem is not None:
+            if entry.exists():
+                logger.warning("cache entry %s is unusable (%s); rebuilding it", entry, problem)
+                shutil.rmtree(entry)
+            X, meta, info = moabb_windows(node, spec, [str(i) for i in ids])
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
+            try:
+                np.save(tmp / "X.npy", X)
+                meta.to_csv(tmp / "meta.csv", index=False)
+                files = ("X.npy", "meta.csv")
+                manifest = {**info, "n_windows": len(X), "x_nbytes": int(X.nbytes),
+                            "file_bytes": {f: (tmp / f).stat().st_size for f in files},
+                            "file_sha256": {f: sha256_of(tmp / f) for f in files},
+                            "recipe": label, "key": key, "preprocess": asdict(spec),
+                            "format": BRIDGE_FORMAT_VERSION}
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                os.replace(tmp, entry)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+            logger.info("built MOABB cache entry %s (%d windows)", entry, len(X))
+        else:
+            logger.info("using cache entry %s", entry)
+    info = json.loads((entry / "manifest.json").read_text())
+    info["cache_entry"] = str(entry)
+    X = np.load(entry / "X.npy", mmap_mode="r")
+    meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str,
+                                                   "event_code": str}, keep_default_na=False)
+    return WindowsDataset(X=X, meta=meta, info=info)
