@@ -215,6 +215,42 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
     return float(estimated)
 
 
+@register_reader("bids")
+def read_bids(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
+    """Read one recording of a BIDS tree with mne-bids (``source.folder`` is the BIDS root).
+
+    The BIDS entities (subject, session, task, run, ...) come from the file name; mne-bids
+    applies the sidecars: channel types and bad channels from ``channels.tsv`` and the events
+    of ``events.tsv`` as annotations (``trial_type`` -> description), so a recipe reads them
+    with ``windows.events: {from: annotations}`` and ``labels.map`` on the trial types. The
+    recipe's ``source.pattern`` names the groups it needs (``subject``, ``session``, ``run``,
+    ``task``); ``source.bids`` may restrict the ``datatype``.
+
+    Raises
+    ------
+    RecipeError
+        If mne-bids cannot read the recording or its sidecars.
+    """
+    from mne_bids import BIDSPath, get_entities_from_fname, read_raw_bids
+
+    opts = recipe.source.get("bids") or {}
+    root = Path(str(source.path)[: -len(source.relpath)])
+    entities = {k: v for k, v in get_entities_from_fname(source.path.name).items()
+                if v is not None}
+    datatype = opts.get("datatype") or source.path.parent.name
+    suffix = source.path.name.rsplit("_", 1)[-1].split(".", 1)[0]
+    try:
+        bids_path = BIDSPath(root=root, datatype=datatype, suffix=suffix,
+                             extension=source.path.suffix, **entities)
+        raw = read_raw_bids(bids_path, verbose="error")
+        raw.load_data(verbose="error")
+    except Exception as err:  # mne-bids raises many types on malformed trees
+        raise RecipeError(f"Could not read {source.path} as BIDS ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0][:200]}); check its sidecar files "
+                          "(channels.tsv, events.tsv, *_eeg.json).") from err
+    return raw
+
+
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     """Read ``source`` with the reader the recipe names.
 

@@ -74,10 +74,7 @@ class CsvOptions(_Strict):
 class BidsOptions(_Strict):
     """``source.bids``: entities selecting recordings of a BIDS tree (see ``reader: bids``)."""
 
-    task: NonEmpty | None = None
-    datatype: Literal["eeg", "meg"] = "eeg"
-    suffix: NonEmpty | None = None
-    extension: NonEmpty | None = None
+    datatype: Literal["eeg", "meg", "ieeg"] | None = None  # default: the file's folder name
 
 
 class Source(_Strict):
@@ -176,7 +173,7 @@ class Channels(_Strict):
 class EventsSpec(_Strict):
     """``windows.events``: where the events are (see :mod:`eegbench.data.events`)."""
 
-    from_: Literal["annotations", "stim_channel", "eve_file", "bids"] = Field(alias="from")
+    from_: Literal["annotations", "stim_channel", "eve_file"] = Field(alias="from")
     channel: NonEmpty | None = None
     companion: NonEmpty | None = None
     consecutive: bool | Literal["increasing"] | None = None
