@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING if args.command == "list" else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "list":
-        from eegbench.data.catalog import catalog, format_table
+        from eegbench.data.catalog import catalog, format_table, moabb_entries
 
-        sys.stdout.write(format_table(catalog(Path(args.data_root), Path(args.cache_dir))))
+        rows = catalog(Path(args.data_root), Path(args.cache_dir))
+        sys.stdout.write(format_table(rows + moabb_entries(Path(args.cache_dir))))
         return 0
     from eegbench.data.fetch import FetchError, fetch_dataset, plan_fetch
 

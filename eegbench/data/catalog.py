@@ -98,6 +98,34 @@ def catalog(data_root: Path, cache_root: Path | None = None) -> list[CatalogEntr
     return rows
 
 
+def moabb_entries(cache_root: Path | None = None) -> list[CatalogEntry]:
+    """Rows for the ``conf/dataset`` entries that select a MOABB dataset (read by MOABB).
+
+    Described from the config alone (importing MOABB takes seconds): subjects, channels and
+    rate are MOABB's and shown as ``-``.
+    """
+    import yaml
+
+    from eegbench.resources import config_dir
+
+    rows = []
+    for path in sorted((config_dir() / "dataset").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text()) or {}
+        node = cfg.get("moabb")
+        if not node:
+            continue
+        name = str(cfg.get("name", path.stem))
+        folder = Path(cache_root) / name if cache_root is not None else None
+        cached = "-" if folder is None else (
+            "not cached" if not folder.is_dir() or not any(folder.iterdir()) else "cached")
+        rows.append(CatalogEntry(
+            name=name, paradigm=f"MOABB {node.get('dataset')} / {node.get('paradigm')}",
+            modality="eeg", subjects=0, sessions=0, files=0, channels=0, sfreq=0.0,
+            classes=str(cfg.get("task", "")), licence="see MOABB",
+            local="via MOABB (MNE_DATA)", cache=cached))
+    return rows
+
+
 def format_table(rows: list[CatalogEntry]) -> str:
     """A Markdown table of the catalogue (cells escaped)."""
     if not rows:
