@@ -62,8 +62,10 @@ def _raw_events(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile,
         try:
             events = mne.read_events(comp.path, verbose="error")
         except Exception as err:
+            from eegbench.data.readers import safe_message
+
             raise RecipeError(f"Could not read events file {comp.path}: {type(err).__name__}: "
-                              f"{err}. It may be truncated or corrupt.") from err
+                              f"{safe_message(err)}. It may be truncated or corrupt.") from err
         codes = [str(int(c)) for c in events[:, 2]]
     else:
         raise RecipeError(f"Invalid value for the 'windows.events.from' parameter of recipe "

@@ -7,6 +7,7 @@ Readers only parse files; they never repair data silently. Every reader raises
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,10 +36,35 @@ def register_reader(name: str) -> Callable[[ReaderFn], ReaderFn]:
     return _decorator
 
 
+_QUOTED = re.compile(r"b?'[^']*'" + r'|b?"[^"]*"')
+
+
+def safe_message(err: BaseException, limit: int = 160) -> str:
+    """The first line of ``err``'s message with quoted text removed (it may quote the file).
+
+    Parsers often quote what they could not parse (``invalid literal for int(): 'root:x:0'``);
+    an error about a file must never echo its content.
+    """
+    text = str(err).splitlines()[0] if str(err) else ""
+    text = _QUOTED.sub("<...>", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_COLUMN_NAME = re.compile(r"^[\w .()\[\]-]{1,40}$")
+
+
+def _columns(frame: pd.DataFrame) -> str:
+    """The header's column names if they look like names; else only how many there are."""
+    names = [str(c) for c in frame.columns]
+    if len(names) <= 32 and all(_COLUMN_NAME.match(n) for n in names):
+        return str(names)
+    return f"{len(names)} column(s) whose names are not shown (not a sample-per-row CSV?)"
+
+
 def _wrap_read_error(path: Path, err: Exception) -> RecipeError:
     return RecipeError(
-        f"Could not read {path}: {type(err).__name__}: {err}. The file may be truncated or "
-        "corrupt; check it against the recipe's sha256 and re-download it."
+        f"Could not read {path}: {type(err).__name__}: {safe_message(err)}. The file may be "
+        "truncated or corrupt; check it against the recipe's sha256 and re-download it."
     )
 
 
@@ -98,10 +124,10 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     missing = [c for c in [time_col, *channels] if c not in frame.columns]
     if missing:
         raise RecipeError(f"{path}: column(s) {missing} required by recipe '{recipe.name}' are "
-                          f"missing; the file has columns {list(frame.columns)}.")
+                          f"missing; the file has columns {_columns(frame)}.")
     if opts.get("marker_columns") and not markers:
         raise RecipeError(f"{path}: none of the marker columns {opts['marker_columns']} is "
-                          f"present; the file has columns {list(frame.columns)}.")
+                          f"present; the file has columns {_columns(frame)}.")
     wanted = [time_col, *channels, *markers[:1]]
     numeric = frame[wanted].apply(pd.to_numeric, errors="coerce")
     bad = numeric.isna() & frame[wanted].notna()
@@ -246,7 +272,7 @@ def read_bids(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         raw.load_data(verbose="error")
     except Exception as err:  # mne-bids raises many types on malformed trees
         raise RecipeError(f"Could not read {source.path} as BIDS ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0][:200]}); check its sidecar files "
+                          f"{safe_message(err)}); check its sidecar files "
                           "(channels.tsv, events.tsv, *_eeg.json).") from err
     return raw
 

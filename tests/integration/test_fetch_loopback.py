@@ -94,7 +94,8 @@ def mirror(data_root, no_external_network):
     handler = type("Mirror", (_Mirror,), {"data_root": data_root,
                                           "faults": defaultdict(list), "log_": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     yield handler, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -140,3 +140,21 @@ def test_recipe_built_in_code_is_validated_too():
     with pytest.raises(RecipeError, match=r"'windows\.stride_s' parameter in recipe "
                        r"'physionet_eegmat': Input should be greater than 0"):
         Recipe(name=EEGMAT, raw=raw)
+
+
+@pytest.mark.parametrize(("recipe_name", "relpath"), [
+    (EEGMAT, "Subject00_1.edf"),
+    ("muse_visual_p300_eegnotebooks", "subject1/session1/data_2017-02-04-15_47_49.csv"),
+])
+def test_a_non_recording_in_place_of_a_file_is_not_echoed(tmp_path, recipe_name, relpath):
+    """A private text file where a recording should be: the error never quotes it."""
+    base = load_recipe(recipe_name)
+    raw = copy.deepcopy(base.raw)
+    raw["source"].pop("sha256")
+    path = tmp_path / "data" / raw["source"]["folder"] / relpath
+    path.parent.mkdir(parents=True)
+    path.write_text("root:x:0:0:TOP-SECRET:/root:/bin/bash\nuser:SECRET-2:1000\n")
+    with pytest.raises(RecipeError) as info:
+        load_windows(Recipe(name=base.name, raw=raw), tmp_path / "data", PreprocessSpec(),
+                     tmp_path / "cache")
+    assert relpath in str(info.value) and "SECRET" not in str(info.value)
