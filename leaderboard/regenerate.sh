@@ -5,7 +5,7 @@
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
 # Usage: bash leaderboard/regenerate.sh [steps]
 #        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot datasets
-#        tables
+#        muse_n170 tables
 #        (default: all, in that order). PYTHON=/path/to/python, EEGBENCH_DATA_ROOT=... override.
 # Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
 # objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
@@ -16,7 +16,7 @@ PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
-STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets tables}
+STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets muse_n170 tables}
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
@@ -55,6 +55,10 @@ for step in $STEPS; do
           trainer.num_threads=1 paths.runs_dir=$RUNS
       $PY -m eegbench -m model=fb_ts_lr \
           dataset=physionet_eegmat,ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+          trainer.num_threads=1 paths.runs_dir=$RUNS ;;
+    muse_n170)  # N170 faces vs houses (Muse, 5 participants): leave-one-subject-out. The
+      # auditory P300 set has one participant: within-subject protocols only, not run here.
+      $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet dataset=muse_n170_eegnotebooks \
           trainer.num_threads=1 paths.runs_dir=$RUNS ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
