@@ -104,6 +104,18 @@ def test_physionetmi_left_right_matches_the_eegmmidb_recipe(offline_moabb, data_
     assert again.info["cache_entry"] == ds.info["cache_entry"]
     with pytest.raises(RecipeError, match=r"subject\(s\) \['200'\] do not exist"):
         load_moabb(node, spec, tmp_path / "cache", subjects=["200"])
+    # Selected from the command line: conf/dataset/moabb_physionetmi_lr.yaml through run.py.
+    from hydra import compose, initialize_config_dir
+
+    from eegbench.resources import config_dir
+    from eegbench.run import load_dataset
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "dataset=moabb_physionetmi_lr", "dataset.subjects=[1]", "preprocess.sfreq=160",
+            f"paths.cache_dir={tmp_path / 'cache'}", "model=ts_lr"])
+    from_cli = load_dataset(cfg)
+    assert from_cli.classes == ds.classes and len(from_cli.meta) == len(ds.meta)
 
 
 def _zenodo_run(data_root: Path, subject: str, dest: Path) -> None:
