@@ -27,6 +27,7 @@ class CatalogEntry:
     sfreq: float
     classes: str
     licence: str
+    quality: str
     local: str
     cache: str
 
@@ -92,6 +93,7 @@ def catalog(data_root: Path, cache_root: Path | None = None) -> list[CatalogEntr
             sfreq=recipe.declared_sfreq,
             classes=", ".join(recipe.classes),
             licence=str(recipe.raw["licence"]).split(" (")[0],
+            quality=str((recipe.raw.get("quality") or {}).get("policy", "default")),
             local=local,
             cache=_cache_state(recipe, cache_root),
         ))
@@ -121,7 +123,7 @@ def moabb_entries(cache_root: Path | None = None) -> list[CatalogEntry]:
         rows.append(CatalogEntry(
             name=name, paradigm=f"MOABB {node.get('dataset')} / {node.get('paradigm')}",
             modality="eeg", subjects=0, sessions=0, files=0, channels=0, sfreq=0.0,
-            classes=str(cfg.get("task", "")), licence="see MOABB",
+            classes=str(cfg.get("task", "")), licence="see MOABB", quality="-",
             local="via MOABB (MNE_DATA)", cache=cached))
     return rows
 

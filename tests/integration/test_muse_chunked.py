@@ -113,6 +113,18 @@ def test_a_copied_muse_recipe_loads_from_a_temp_dir_with_its_excludes(data_root,
     assert ds.X.shape[1:] == (4, round(0.9 * 128))
 
 
+def test_n170_loads_every_usable_run(data_root, cache_root):
+    recipe = load_recipe(N170)
+    ds = load_windows(recipe, data_root, PreprocessSpec(), cache_root)
+    want = _independent_counts(data_root / N170, {1: "house", 2: "face"}, recipe)
+    got = Counter(zip(ds.meta["source"], ds.meta["label_name"], strict=True))
+    assert got == want
+    # The 2018-05-04 history runs share subject id 11 with the 2018-06-06 run (see recipe).
+    eleven = set(ds.meta.loc[ds.meta["subject"] == "11", "source"])
+    assert any(s.startswith("history_") for s in eleven) and any(
+        s.startswith("subject11/") for s in eleven)
+
+
 def test_auditory_p300_loads_every_run(data_root, cache_root):
     recipe = load_recipe(AUDITORY)
     ds = load_windows(recipe, data_root, PreprocessSpec(), cache_root)
