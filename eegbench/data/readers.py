@@ -277,6 +277,39 @@ def read_bids(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     return raw
 
 
+def edf_header_check(path: Path) -> tuple[bool, str] | None:
+    """Compare an EDF/BDF file's size with what its header declares.
+
+    Returns
+    -------
+    (consistent, description) or None
+        None when ``path`` is not an EDF/BDF file or its header cannot be parsed.
+    """
+    if path.suffix.lower() not in {".edf", ".bdf"}:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            fixed = fh.read(256)
+            header_bytes = int(fixed[184:192].decode("ascii").strip())
+            n_records = int(fixed[236:244].decode("ascii").strip())
+            record_s = float(fixed[244:252].decode("ascii").strip())
+            n_signals = int(fixed[252:256].decode("ascii").strip())
+            fh.seek(256 + n_signals * 216)
+            samples = [int(fh.read(8).decode("ascii").strip()) for _ in range(n_signals)]
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    width = 3 if path.suffix.lower() == ".bdf" else 2
+    expected = header_bytes + n_records * sum(samples) * width
+    actual = path.stat().st_size
+    duration = n_records * record_s
+    if actual >= expected:
+        return True, (f"its EDF header agrees ({n_records} records of {record_s:g} s = "
+                      f"{duration:g} s, and the file holds all of them)")
+    return False, (f"its EDF header declares {n_records} records ({duration:g} s) but the file "
+                   f"holds {max(actual - header_bytes, 0) // max(sum(samples) * width, 1)}: "
+                   "it is truncated")
+
+
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     """Read ``source`` with the reader the recipe names.
 

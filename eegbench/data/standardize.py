@@ -278,6 +278,14 @@ def _count_hint(recipe: Recipe, source: SourceFile, found: dict[str, int],
                 f" labelled event(s), {n_edge_dropped} of which cross its edges")
     else:
         what = f"The file gives {n_found} window(s)"
+    from eegbench.data.readers import edf_header_check
+
+    header = edf_header_check(source.path)
+    if header is not None and not header[0]:
+        return (f"{what}; {header[1]}: re-download it (python -m eegbench.data fetch "
+                f"{recipe.name}).")
+    if header is not None:
+        what = f"{what}; {header[1]}"
     if source.sha256 is not None:
         return (f"{what}; its bytes match the sha256 pinned in the recipe, so it is the "
                 "released file, not a truncated copy: update expected.counts for it (or "

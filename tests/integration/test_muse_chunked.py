@@ -174,6 +174,7 @@ def test_eegmat_80_s_recording_is_not_called_truncated(data_root, tmp_path):
     assert "1 of 2 file(s)" in message and "Subject31_1.edf" in message
     assert re.search(r"The recording is 80\.\d s long, which holds exactly the 16 window",
                      message)
+    assert "its EDF header agrees (80 records of 1 s = 80 s" in message
     assert "not a truncated copy" in message and "may be truncated" not in message
 
 
