@@ -1,0 +1,70 @@
+"""Every pretraining objective trains on real windows: its loss falls on a fixed real batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from eegbench.models.adapters import InputAdapter
+from eegbench.models.base import SignalSpec
+from eegbench.models.foundation import CBraModModel
+from eegbench.pretraining.objectives import OBJECTIVES, make_objective
+from eegbench.pretraining.tokens import encoder_tokens
+
+SMALL = {"n_layer": 1, "dim_feedforward": 32}
+
+
+def _real_batch(eegmat, n: int = 8):
+    # 4 rest + 4 arithmetic windows of subject 00 (labels are never used)
+    subj = eegmat.meta["subject"].astype(str).to_numpy() == "00"
+    idx = np.r_[np.flatnonzero(subj & (eegmat.y == 0))[: n // 2],
+                np.flatnonzero(subj & (eegmat.y == 1))[: n // 2]]
+    wrapper = CBraModModel(arch_params=SMALL, adaptation="from_scratch")
+    adapter = InputAdapter(wrapper.contract, eegmat.info["ch_names"], eegmat.info["sfreq"],
+                           eegmat.X.shape[-1])
+    signal = SignalSpec.from_info(eegmat.info, eegmat.X.shape[-1])
+    torch.manual_seed(0)
+    net = wrapper.network(signal, adapter)
+    x = adapter(torch.from_numpy(np.asarray(eegmat.X[np.sort(idx)], dtype=np.float32)))
+    return net, x, wrapper
+
+
+@pytest.mark.parametrize("name", sorted(OBJECTIVES))
+def test_objective_loss_decreases_on_real_windows(eegmat, name):
+    net, x, wrapper = _real_batch(eegmat)
+    objective = make_objective(name, net, patch_size=wrapper.contract.patch_size,
+                               d_model=net.patch_embedding.d_model,
+                               sfreq=wrapper.contract.sfreq, n_codes=16)
+    objective.prepare([x])
+    params = list(net.parameters()) + list(objective.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    losses = []
+    for _ in range(15):
+        # the same masks / views every step: the loss of this fixed batch must fall
+        loss = objective.loss(x, torch.Generator().manual_seed(0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), (name, losses)
+    # the objective's own heads are not part of the encoder's state (what is saved)
+    assert not set(map(id, objective.parameters())) & set(map(id, net.parameters()))
+
+
+def test_tokens_are_the_encoder_output_before_proj_out(eegmat):
+    net, x, _ = _real_batch(eegmat, n=2)
+    seen = {}
+    net.encoder.register_forward_hook(lambda m, i, o: seen.setdefault("encoder", o))
+    net.proj_out.register_forward_hook(lambda m, i, o: seen.setdefault("proj_out", o))
+    with torch.no_grad():
+        tokens = encoder_tokens(net, x)
+    assert torch.equal(tokens, seen["encoder"]) and "proj_out" not in seen
+    assert tokens.shape == (2, x.shape[1], x.shape[2] // 200, net.patch_embedding.d_model)
+
+
+def test_unknown_objective_is_a_clear_error(eegmat):
+    net, _, _ = _real_batch(eegmat, n=2)
+    with pytest.raises(ValueError, match="'pretrain.objective'.*masked_patch.*got 'maskd'"):
+        make_objective("maskd", net, patch_size=200, d_model=200, sfreq=200.0)
