@@ -5,8 +5,9 @@
 1 s patches, 100 uV units) with the model's own adapter, and trains the encoder with one of
 the objectives of :mod:`eegbench.pretraining.objectives` (default ``masked_patch``: mask a
 random share of the patches and reconstruct them, CBraMod style), within a budget of steps and
-minutes. The trainer and the pool are the same for every objective. The encoder is saved with a ``<file>.json`` (sha256, architecture,
-data, budget, loss curve) that ``model=cbramod model.params.checkpoint=<file>`` reads.
+minutes. The trainer and the pool are the same for every objective. The encoder is saved
+with a ``<file>.json`` (sha256, architecture, objective, data, budget, loss curve) that
+``model=cbramod model.params.checkpoint=<file>`` reads.
 
 Keep the subjects you evaluate on out of ``pretrain.datasets[*].subjects``: pretraining on a
 test subject's recordings, even without labels, leaks that subject into the model.
