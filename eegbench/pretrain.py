@@ -127,6 +127,11 @@ def _tokenizer_objective(pool: list[PretrainSource], arch: dict[str, Any]):
     return net, objective, {"objective": "vq_patch_reconstruction"}
 
 
+def milestone_path(output: Path, step: int) -> Path:
+    """Return the checkpoint path of the encoder saved at ``step`` (``pretrain.save_at_steps``)."""
+    return output.with_name(f"{output.stem}_step{step}{output.suffix}")
+
+
 def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     """Pretrain CBraMod on the pooled datasets within the budget; save checkpoint + metadata.
 
@@ -163,6 +168,27 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     history: list[dict[str, float]] = []
     deadline = time.monotonic() + 60.0 * float(p.max_minutes)
     t0 = time.monotonic()
+    milestones = sorted({int(s) for s in (p.get("save_at_steps") or [])})
+    out = Path(p.output)
+
+    def save_encoder(step: int, path: Path) -> dict[str, Any]:
+        state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
+        return save_checkpoint(state, path, {
+            "model": kind, **described, "arch_params": arch,
+            "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
+                          "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
+                          "cache_key": s.windows.info.get("key")} for s in pool],
+            "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
+            "steps": step, "seconds": round(time.monotonic() - t0, 1),
+            "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
+            "loss_first": history[0]["loss"] if history else None,
+            "loss_last": (float(np.mean([h["loss"] for h in history[-10:]])) if history
+                          else None),
+            "history": history[:: max(1, len(history) // 50)],
+            "git_revision": git_revision(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        })
+
     net.train()
     step = 0
     while step < int(p.max_steps) and time.monotonic() < deadline:
@@ -178,26 +204,13 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
         optimizer.step()
         step += 1
         history.append({"step": step, "loss": loss.item(), "dataset": src.name})
+        if step in milestones:  # intermediate encoders for probe-vs-steps curves
+            save_encoder(step, milestone_path(out, step))
         if step % max(1, int(p.log_every)) == 0:
             recent = np.mean([h["loss"] for h in history[-int(p.log_every):]])
             logger.info("pretrain step %d: %s loss %.4f (%.0f s)", step,
                         described["objective"], recent, time.monotonic() - t0)
-    state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
-    out = Path(p.output)
-    meta = save_checkpoint(state, out, {
-        "model": kind, **described, "arch_params": arch,
-        "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
-                      "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
-                      "cache_key": s.windows.info.get("key")} for s in pool],
-        "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
-        "steps": step, "seconds": round(time.monotonic() - t0, 1),
-        "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
-        "loss_first": history[0]["loss"] if history else None,
-        "loss_last": float(np.mean([h["loss"] for h in history[-10:]])) if history else None,
-        "history": history[:: max(1, len(history) // 50)],
-        "git_revision": git_revision(),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    })
+    meta = save_encoder(step, Path(p.output))
     logger.info("pretrained %d steps in %.0f s; checkpoint %s (sha256 %s). Fine-tune with "
                 "`model=cbramod model.params.checkpoint=%s`", step, meta["seconds"], out,
                 meta["sha256"], out.resolve())

@@ -68,3 +68,40 @@ def test_unknown_objective_is_a_clear_error(eegmat):
     net, _, _ = _real_batch(eegmat, n=2)
     with pytest.raises(ValueError, match="'pretrain.objective'.*masked_patch.*got 'maskd'"):
         make_objective("maskd", net, patch_size=200, d_model=200, sfreq=200.0)
+
+
+def test_leave_one_dataset_out_corpus_never_contains_the_target(data_root, tmp_path):
+    import shutil
+
+    import yaml
+
+    from eegbench.data.recipe import load_recipe
+    from eegbench.pretraining.corpus import (
+        CorpusLeakError,
+        assert_target_not_in_corpus,
+        leave_one_dataset_out,
+    )
+
+    corpus = leave_one_dataset_out("physionet_eegmmidb_imagery_lr")
+    names = [e["recipe"] for e in corpus]
+    # sibling recipes read the same recordings folder: they are the same dataset
+    assert not [n for n in names if n.startswith("physionet_eegmmidb")]
+    assert "physionet_eegmat" in names and "meg_elekta_3ch" not in names
+    assert_target_not_in_corpus(corpus, "physionet_eegmmidb_imagery_lr", data_root)
+
+    # a copy of a target recording under another recipe and folder is caught by its sha256
+    root = tmp_path / "data"
+    (root / "copied").mkdir(parents=True)
+    shutil.copy(data_root / "eeglab_tutorial_mnetesting" / "test_raw.set",
+                root / "copied" / "test_raw.set")
+    shutil.copy(data_root / "eeglab_tutorial_mnetesting" / "test_raw.fdt",
+                root / "copied" / "test_raw.fdt")
+    (root / "eeglab_tutorial_mnetesting").symlink_to(data_root / "eeglab_tutorial_mnetesting")
+    raw = yaml.safe_load(load_recipe("eeglab_tutorial").path.read_text())
+    raw["name"], raw["source"]["folder"] = "eeglab_copy", "copied"
+    copy = tmp_path / "eeglab_copy.yaml"
+    copy.write_text(yaml.safe_dump(raw))
+    with pytest.raises(CorpusLeakError, match="'.*eeglab_copy.yaml' contains 2 recording"):
+        assert_target_not_in_corpus([str(copy)], "eeglab_tutorial", root)
+    with pytest.raises(CorpusLeakError, match="lists the evaluation dataset"):
+        assert_target_not_in_corpus(["physionet_eegmat"], "physionet_eegmat", data_root)
