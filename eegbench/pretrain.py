@@ -191,6 +191,8 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
 
     net.train()
     step = 0
+    if 0 in milestones:  # the initial (random) encoder: the no-pretraining reference
+        save_encoder(0, milestone_path(out, 0))
     while step < int(p.max_steps) and time.monotonic() < deadline:
         src = pool[rng.choice(len(pool), p=sizes / sizes.sum())]
         idx = np.sort(rng.choice(len(src.windows.X), size=min(int(p.batch_size),

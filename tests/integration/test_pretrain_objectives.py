@@ -105,3 +105,35 @@ def test_leave_one_dataset_out_corpus_never_contains_the_target(data_root, tmp_p
         assert_target_not_in_corpus([str(copy)], "eeglab_tutorial", root)
     with pytest.raises(CorpusLeakError, match="lists the evaluation dataset"):
         assert_target_not_in_corpus(["physionet_eegmat"], "physionet_eegmat", data_root)
+
+
+def test_objective_study_end_to_end_on_real_data(tmp_path, data_root, cache_root):
+    from hydra import compose, initialize_config_dir
+
+    from eegbench.resources import config_dir
+    from eegbench.studies import run_study
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            "+exp=objective_study", f"paths.data_root={data_root}",
+            f"paths.cache_dir={cache_root}", f"paths.runs_dir={tmp_path}",
+            "dataset.subjects=['00','01','02','03']", "trainer=fast", "trainer.max_epochs=1",
+            "study.objectives=[masked_patch,contrastive]", "study.steps=[0,2]",
+            "study.adaptations=[linear_probe]", "study.corpus=[eeglab_tutorial]",
+            "pretrain.batch_size=4", "+pretrain.arch_params.n_layer=1",
+            "+pretrain.arch_params.dim_feedforward=32"])
+    table = run_study(cfg)
+    assert sorted(set(zip(table["objective"], table["step"], strict=True))) == [
+        ("contrastive", 0), ("contrastive", 2), ("masked_patch", 0), ("masked_patch", 2)]
+    assert (table["folds"] == 4).all() and table["balanced_accuracy"].between(0, 1).all()
+    # the same seed gives the same random initialisation for every objective
+    out = tmp_path / "objective_study" / "physionet_eegmat"
+    init = [torch.load(out / f"{o}_step0.pt", weights_only=True)
+            for o in ("masked_patch", "contrastive")]
+    assert all(torch.equal(init[0][k], init[1][k]) for k in init[0])
+    trained = torch.load(out / "contrastive_step2.pt", weights_only=True)
+    assert not all(torch.equal(init[1][k], trained[k]) for k in trained)
+    assert (out / "probe_vs_steps.png").stat().st_size > 0
+    # resume: nothing is pretrained or evaluated again
+    again = run_study(cfg)
+    assert again["checkpoint_sha256"].tolist() == table["checkpoint_sha256"].tolist()
