@@ -105,6 +105,7 @@ def load_builtin_models() -> Registry:
         deep,
         filterbank,
         foundation,
+        patch_transformer,
     )
 
     return MODELS
