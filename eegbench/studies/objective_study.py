@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,12 @@ def study_corpus(cfg: DictConfig) -> list[dict[str, Any]]:
     return corpus
 
 
-def _pretrain_config(cfg: DictConfig, objective: str, corpus: list[dict[str, Any]],
+def _pretrain_config(cfg: DictConfig, variant: StudyVariant, corpus: list[dict[str, Any]],
                      output: Path) -> DictConfig:
     pre = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    pre.pretrain.objective = objective
+    pre.pretrain.objective = variant.objective
+    pre.pretrain.arch_params = {**(pre.pretrain.get("arch_params") or {}),
+                                **variant.arch_params}
     pre.pretrain.datasets = corpus
     pre.pretrain.save_at_steps = [int(s) for s in cfg.study.steps]
     pre.pretrain.max_steps = max(int(s) for s in cfg.study.steps)
@@ -62,23 +65,46 @@ def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> Di
     return ev
 
 
-def _pretrained(output: Path, steps: list[int], objective: str) -> bool:
-    """True when a previous run left every milestone of this objective (resume)."""
+def _pretrained(output: Path, steps: list[int], variant: StudyVariant) -> bool:
+    """True when a previous run left every milestone of this variant (resume)."""
     paths = [milestone_path(output, s) for s in steps]
     if not all(p.is_file() and Path(f"{p}.json").is_file() for p in paths):
         return False
-    return all(json.loads(Path(f"{p}.json").read_text()).get("objective") == objective
-               for p in paths)
+    metas = [json.loads(Path(f"{p}.json").read_text()) for p in paths]
+    return all(m.get("objective") == variant.objective
+               and all(m.get("arch_params", {}).get(k) == v
+                       for k, v in variant.arch_params.items()) for m in metas)
+
+
+@dataclass(frozen=True)
+class StudyVariant:
+    """One pretrained encoder of a study: a label, an objective and architecture overrides."""
+
+    label: str
+    objective: str
+    arch_params: dict[str, Any] = field(default_factory=dict)
 
 
 def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
-    """Pretrain every objective, evaluate every milestone, write the summary and plot.
+    """Pretrain every objective of ``study.objectives``; see :func:`run_transfer_study`."""
+    variants = [StudyVariant(str(o), str(o)) for o in cfg.study.objectives]
+    table = run_transfer_study(cfg, variants)
+    out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
+    plot_probe_curves(table, out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
+    table = table.drop(columns=["variant"])
+    table.to_csv(out_dir / "objective_study.csv", index=False, float_format="%.4f")
+    return table
+
+
+def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.DataFrame:
+    """Pretrain every variant, evaluate every milestone under the configured protocol.
 
     Returns
     -------
     DataFrame
-        One row per (objective, step, adaptation): mean and std over folds of the balanced
-        accuracy and ROC AUC, folds, and the checkpoint's sha256.
+        One row per (variant, step, adaptation): mean and std over folds of the balanced
+        accuracy and ROC AUC, folds, encoder parameters, mean training seconds per fold and
+        the checkpoint's sha256.
     """
     from eegbench.run import run_experiment
 
@@ -88,35 +114,38 @@ def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
     corpus = study_corpus(cfg)
     steps = sorted({int(s) for s in study.steps})
     records = []
-    for objective in study.objectives:
-        output = out_dir / f"{objective}.pt"
-        if _pretrained(output, steps, str(objective)):
-            logger.info("objective %s: encoders already pretrained in %s", objective, out_dir)
+    for variant in variants:
+        output = out_dir / f"{variant.label}.pt"
+        if _pretrained(output, steps, variant):
+            logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
         else:
-            run_pretraining(_pretrain_config(cfg, str(objective), corpus, output))
+            run_pretraining(_pretrain_config(cfg, variant, corpus, output))
         for step in steps:
             checkpoint = milestone_path(output, step)
             if not checkpoint.is_file():  # the time budget ended before this step
-                logger.warning("objective %s: no encoder at step %d (budget ended)", objective,
-                               step)
+                logger.warning("%s: no encoder at step %d (budget ended)", variant.label, step)
                 continue
             meta = json.loads(Path(f"{checkpoint}.json").read_text())
             for adaptation in study.adaptations:
                 rows = run_experiment(_evaluation_config(cfg, checkpoint, str(adaptation)))
                 ba = np.array([r["metric.balanced_accuracy"] for r in rows], dtype=float)
                 auc = np.array([r.get("metric.roc_auc", np.nan) for r in rows], dtype=float)
-                records.append({"objective": str(objective), "step": step,
+                records.append({"variant": variant.label, "objective": variant.objective,
+                                "step": step,
                                 "adaptation": str(adaptation), "folds": len(rows),
                                 "balanced_accuracy": float(np.nanmean(ba)),
                                 "balanced_accuracy_std": float(np.nanstd(ba, ddof=1))
                                 if len(ba) > 1 else float("nan"),
                                 "roc_auc": float(np.nanmean(auc)),
+                                "n_parameters": int(np.median([r["n_parameters"]
+                                                               for r in rows])),
+                                "train_seconds": float(np.mean([r["train_seconds"]
+                                                                for r in rows])),
+                                "pretrain_seconds": meta.get("seconds"),
                                 "pretrain_loss_last": meta.get("loss_last"),
                                 "checkpoint_sha256": meta["sha256"]})
     table = pd.DataFrame.from_records(records)
-    table.to_csv(out_dir / "objective_study.csv", index=False, float_format="%.4f")
-    plot_probe_curves(table, out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
-    logger.info("objective study on %s:\n%s", cfg.dataset.name, table.to_string(index=False))
+    logger.info("study on %s:\n%s", cfg.dataset.name, table.to_string(index=False))
     return table
 
 
@@ -128,7 +157,7 @@ def plot_probe_curves(table: pd.DataFrame, path: Path, dataset: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (objective, adaptation), block in table.groupby(["objective", "adaptation"]):
+    for (objective, adaptation), block in table.groupby(["variant", "adaptation"]):
         block = block.sort_values("step")
         style = "-o" if adaptation == "linear_probe" else "--s"
         ax.plot(block["step"], block["balanced_accuracy"], style,

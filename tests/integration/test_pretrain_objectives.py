@@ -137,3 +137,25 @@ def test_objective_study_end_to_end_on_real_data(tmp_path, data_root, cache_root
     # resume: nothing is pretrained or evaluated again
     again = run_study(cfg)
     assert again["checkpoint_sha256"].tolist() == table["checkpoint_sha256"].tolist()
+
+
+def test_scale_study_plots_score_against_parameters(tmp_path, data_root, cache_root):
+    from hydra import compose, initialize_config_dir
+
+    from eegbench.resources import config_dir
+    from eegbench.studies import run_study
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            "+exp=scale_study", f"paths.data_root={data_root}",
+            f"paths.cache_dir={cache_root}", f"paths.runs_dir={tmp_path}",
+            "dataset.subjects=['00','01','02','03']", "trainer=fast", "trainer.max_epochs=1",
+            "study.steps=[1]", "study.corpus=[eeglab_tutorial]", "pretrain.batch_size=4",
+            "~study.sizes", "+study.sizes={a: {n_layer: 1, dim_feedforward: 16}, "
+            "b: {n_layer: 2, dim_feedforward: 64}}"])
+    table = run_study(cfg)
+    assert table["size"].tolist() == ["a", "b"]
+    assert table.loc[0, "n_parameters"] < table.loc[1, "n_parameters"]
+    out = tmp_path / "objective_study" / "physionet_eegmat"
+    for name in ("score_vs_parameters.png", "score_vs_compute.png", "scale_study.csv"):
+        assert (out / name).stat().st_size > 0
