@@ -35,8 +35,20 @@ class SignalSpec:
             ch_names=tuple(info["ch_names"]),
             ch_pos=dict(info.get("ch_pos", {})),
             ch_types=tuple(info.get("ch_types", ())),
-            ch_ori=dict(info.get("ch_ori", {})),
+            ch_ori=dict(info.get("ch_ori") or meg_orientations(info)),
         )
+
+
+def meg_orientations(info: dict[str, Any]) -> dict[str, list[float]]:
+    """Return each MEG sensor's orientation (the coil's normal, ``loc[9:12]``), by name.
+
+    The cache keeps MNE's full ``loc`` vectors in ``info["ch_loc"]``; EEG channels have no
+    orientation and are left out.
+    """
+    types = dict(zip(info.get("ch_names", ()), info.get("ch_types", ()), strict=False))
+    return {name: [float(v) for v in loc[9:12]]
+            for name, loc in (info.get("ch_loc") or {}).items()
+            if types.get(name) in ("mag", "grad") and len(loc) >= 12}
 
 
 class BenchmarkModel(ABC):

@@ -68,3 +68,26 @@ def test_tokenizer_pretrains_on_eeg_and_reads_meg(tmp_path, data_root, cache_roo
                         trainer={"max_epochs": 1, "batch_size": 8})
     model.fit(Xe, ye, Xe, ye, SignalSpec.from_info(eegmat.info, Xe.shape[-1]), seed=0)
     assert model.encode(Xe).shape == (len(Xe), ARCH["dim"])
+
+
+def test_sensor_inputs_from_the_meg_recipe_carry_types_positions_orientations(data_root,
+                                                                            cache_root):
+    from eegbench.data.cache import load_windows
+    from eegbench.data.recipe import load_recipe
+    from eegbench.data.standardize import PreprocessSpec
+
+    ds = load_windows(load_recipe("meg_elekta_3ch"), data_root, PreprocessSpec(), cache_root)
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+    raw = mne.io.read_raw_fif(data_root / "meg_elekta_3ch_mnetesting" / "test_elekta_3ch_raw.fif",
+                              verbose="error")
+    for ch in raw.info["chs"]:
+        if ch["ch_name"] in signal.ch_names:  # geometry straight from the file
+            assert np.allclose(signal.ch_ori[ch["ch_name"]], ch["loc"][9:12])
+            assert np.allclose(signal.ch_pos[ch["ch_name"]], ch["loc"][:3])
+    sensors = sensor_table(signal, list(signal.ch_names)).numpy()
+    assert sensors[:, -3:].argmax(1).tolist() == [1, 2, 2]  # mag, grad, grad
+    assert np.all(np.linalg.norm(sensors[:, 3:6], axis=1) > 0.99)  # unit orientations
+    tok = BrainTokenizer(**ARCH)
+    X = torch.from_numpy(np.asarray(ds.X[:4], dtype=np.float32))
+    codes = tok(X, torch.from_numpy(sensors))[1]
+    assert codes.shape == (4, 3, X.shape[-1] // ARCH["patch_size"])
