@@ -91,3 +91,21 @@ def test_sensor_inputs_from_the_meg_recipe_carry_types_positions_orientations(da
     X = torch.from_numpy(np.asarray(ds.X[:4], dtype=np.float32))
     codes = tok(X, torch.from_numpy(sensors))[1]
     assert codes.shape == (4, 3, X.shape[-1] // ARCH["patch_size"])
+
+
+def test_joint_eeg_meg_pretraining_on_real_recordings(tmp_path, data_root, cache_root):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            "+exp=pretrain_tokenizer_eeg_meg", f"paths.data_root={data_root}",
+            f"paths.cache_dir={cache_root}", f"paths.runs_dir={tmp_path}",
+            "+pretrain.arch_params.dim=32", "+pretrain.arch_params.n_codes=32",
+            "pretrain.max_steps=6", "pretrain.batch_size=8", "pretrain.log_every=3",
+            "pretrain.datasets=[{recipe: meg_elekta_3ch}, {recipe: eeglab_tutorial}]"])
+    from eegbench.pretrain import load_pool, run_pretraining
+
+    pool = load_pool(cfg, "brain_tokenizer")
+    types = {t for src in pool for t in src.windows.info["ch_types"]}
+    assert {"mag", "grad", "eeg"} <= types
+    meta = run_pretraining(cfg)
+    assert np.isfinite(meta["loss_last"]) and meta["loss_last"] < meta["loss_first"] * 10
+    assert [d["recipe"] for d in meta["datasets"]] == ["meg_elekta_3ch", "eeglab_tutorial"]
