@@ -100,7 +100,14 @@ class BenchmarkModel(ABC):
 
 
 #: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
-MODELS: Registry = Registry("model", group="eegbench.models")
+def _plugin_imports() -> None:
+    """Let plugins ``import braindecode.models`` (torchaudio stubbed when it cannot load)."""
+    from eegbench._compat import ensure_torchaudio
+
+    ensure_torchaudio()
+
+
+MODELS: Registry = Registry("model", group="eegbench.models", before_plugins=_plugin_imports)
 
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
