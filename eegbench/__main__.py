@@ -18,6 +18,11 @@ logger = logging.getLogger("eegbench")
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def _hydra_entry(cfg: DictConfig) -> None:
     logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
+    if cfg.get("study") is not None:  # +exp=objective_study
+        from eegbench.studies import run_study
+
+        run_study(cfg)
+        return
     if cfg.get("pretrain") is not None:  # +exp=pretrain
         from eegbench.pretrain import run_pretraining
 

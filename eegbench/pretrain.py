@@ -1,11 +1,13 @@
-"""In-suite self-supervised pretraining: masked-patch reconstruction (CBraMod style).
+"""In-suite self-supervised pretraining with a choice of objectives (``pretrain.objective``).
 
 ``python -m eegbench +exp=pretrain`` pools the standardized windows of the configured datasets
 (unlabelled: labels are never read), maps each dataset onto CBraMod's input contract (200 Hz,
-1 s patches, 100 uV units) with the model's own adapter, masks a random share of the patches
-and trains the encoder to reconstruct the raw masked patches (mean squared error), within a
-budget of steps and minutes. The encoder is saved with a ``<file>.json`` (sha256, architecture,
-data, budget, loss curve) that ``model=cbramod model.params.checkpoint=<file>`` reads.
+1 s patches, 100 uV units) with the model's own adapter, and trains the encoder with one of
+the objectives of :mod:`eegbench.pretraining.objectives` (default ``masked_patch``: mask a
+random share of the patches and reconstruct them, CBraMod style), within a budget of steps and
+minutes. The trainer and the pool are the same for every objective. The encoder is saved
+with a ``<file>.json`` (sha256, architecture, objective, data, budget, loss curve) that
+``model=cbramod model.params.checkpoint=<file>`` reads.
 
 Keep the subjects you evaluate on out of ``pretrain.datasets[*].subjects``: pretraining on a
 test subject's recordings, even without labels, leaks that subject into the model.
@@ -32,6 +34,7 @@ from eegbench.models.base import SignalSpec
 from eegbench.models.brain_tokenizer import BrainTokenizer, BrainTokenizerModel, sensor_table
 from eegbench.models.foundation import CBraModModel
 from eegbench.models.pretrained import save_checkpoint
+from eegbench.pretraining.objectives import make_objective
 from eegbench.results.provenance import git_revision
 from eegbench.train import seed_everything
 
@@ -80,33 +83,35 @@ def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     return pool
 
 
-def masked_reconstruction_loss(net: torch.nn.Module, x: torch.Tensor, mask_ratio: float,
-                               patch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """Mask patches of ``x`` (batch, chans, time) and return the MSE on the masked patches."""
-    b, c, t = x.shape
-    patches = x.reshape(b, c, t // patch_size, patch_size)
-    mask = (torch.rand(patches.shape[:3], generator=generator) < mask_ratio).to(x.device)
-    if not mask.any():
-        mask[..., 0] = True
-    recon = net(x, mask=mask.long(), return_features=True)["features"]
-    return torch.nn.functional.mse_loss(recon[mask], patches[mask])
-
-
-def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], mask_ratio: float):
+def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: DictConfig):
+    """Build the CBraMod encoder and the configured objective (``pretrain.objective``)."""
     wrapper = CBraModModel(arch_params=arch, adaptation="from_scratch")
     first = pool[0]
     signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
     net = wrapper.network(signal, first.adapter)
-    patch = int(wrapper.contract.patch_size)
-    if net.proj_out[0].out_features != patch:
-        raise ValueError(f"Masked-patch reconstruction needs emb_dim == patch_size ({patch}), "
-                         f"got emb_dim={net.proj_out[0].out_features}.")
     net.final_layer = torch.nn.Identity()
-
-    def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return masked_reconstruction_loss(net, x, mask_ratio, patch, gen)
-
+    params = {"mask_ratio": float(p.mask_ratio), "seed": int(p.seed),
+              **OmegaConf.to_container(OmegaConf.create(dict(p.get("objective_params") or {})),
+                                       resolve=True)}
+    objective = make_objective(str(p.get("objective", "masked_patch")), net,
+                               patch_size=int(wrapper.contract.patch_size),
+                               d_model=int(net.patch_embedding.d_model),
+                               sfreq=float(wrapper.contract.sfreq), **params)
+    objective.prepare(_pool_sample(pool, int(p.batch_size), int(p.seed)))
     return net, objective
+
+
+def _pool_sample(pool: list[PretrainSource], batch_size: int, seed: int,
+                 n_batches: int = 8) -> list[torch.Tensor]:
+    """Return up to ``n_batches`` adapted batches per pool dataset (for ``prepare``)."""
+    rng = np.random.default_rng(seed + 1)
+    out = []
+    for src in pool:
+        n = len(src.windows.X)
+        idx = np.sort(rng.choice(n, size=min(n, batch_size * n_batches), replace=False))
+        out.append(src.adapter(torch.from_numpy(np.asarray(src.windows.X[idx],
+                                                           dtype=np.float32))))
+    return out
 
 
 def _tokenizer_objective(pool: list[PretrainSource], arch: dict[str, Any]):
@@ -119,7 +124,12 @@ def _tokenizer_objective(pool: list[PretrainSource], arch: dict[str, Any]):
     def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return net.reconstruction_loss(x, sensors[src.name])
 
-    return net, objective
+    return net, objective, {"objective": "vq_patch_reconstruction"}
+
+
+def milestone_path(output: Path, step: int) -> Path:
+    """Return the checkpoint path of the encoder saved at ``step`` (``pretrain.save_at_steps``)."""
+    return output.with_name(f"{output.stem}_step{step}{output.suffix}")
 
 
 def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
@@ -138,22 +148,51 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     kind = str(p.get("model", "cbramod"))
     arch = model_arch(p, kind)
     if kind == "brain_tokenizer":
-        net, objective = _tokenizer_objective(pool, arch)
+        net, objective, described = _tokenizer_objective(pool, arch)
+        heads: list[torch.nn.Parameter] = []
     elif kind == "cbramod":
-        net, objective = _cbramod_objective(pool, arch, float(p.mask_ratio))
+        net, obj = _cbramod_objective(pool, arch, p)
+        described, heads = obj.describe(), list(obj.parameters())
+
+        def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator
+                      ) -> torch.Tensor:
+            return obj.loss(x, gen)
     else:
         raise ValueError(f"Invalid value for the 'pretrain.model' parameter. Allowed values "
                          f"are ['cbramod', 'brain_tokenizer'], but got {kind!r}.")
-    optimizer = torch.optim.AdamW(net.parameters(), lr=float(p.lr),
-                                  weight_decay=float(p.weight_decay))
+    trained = list(net.parameters()) + heads
+    optimizer = torch.optim.AdamW(trained, lr=float(p.lr), weight_decay=float(p.weight_decay))
     rng = np.random.default_rng(int(p.seed))
     gen = torch.Generator().manual_seed(int(p.seed))
     sizes = np.array([len(s.windows.X) for s in pool], dtype=float)
     history: list[dict[str, float]] = []
     deadline = time.monotonic() + 60.0 * float(p.max_minutes)
     t0 = time.monotonic()
+    milestones = sorted({int(s) for s in (p.get("save_at_steps") or [])})
+    out = Path(p.output)
+
+    def save_encoder(step: int, path: Path) -> dict[str, Any]:
+        state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
+        return save_checkpoint(state, path, {
+            "model": kind, **described, "arch_params": arch,
+            "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
+                          "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
+                          "cache_key": s.windows.info.get("key")} for s in pool],
+            "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
+            "steps": step, "seconds": round(time.monotonic() - t0, 1),
+            "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
+            "loss_first": history[0]["loss"] if history else None,
+            "loss_last": (float(np.mean([h["loss"] for h in history[-10:]])) if history
+                          else None),
+            "history": history[:: max(1, len(history) // 50)],
+            "git_revision": git_revision(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        })
+
     net.train()
     step = 0
+    if 0 in milestones:  # the initial (random) encoder: the no-pretraining reference
+        save_encoder(0, milestone_path(out, 0))
     while step < int(p.max_steps) and time.monotonic() < deadline:
         src = pool[rng.choice(len(pool), p=sizes / sizes.sum())]
         idx = np.sort(rng.choice(len(src.windows.X), size=min(int(p.batch_size),
@@ -163,32 +202,17 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
         loss = objective(src, x, gen)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         step += 1
         history.append({"step": step, "loss": loss.item(), "dataset": src.name})
+        if step in milestones:  # intermediate encoders for probe-vs-steps curves
+            save_encoder(step, milestone_path(out, step))
         if step % max(1, int(p.log_every)) == 0:
             recent = np.mean([h["loss"] for h in history[-int(p.log_every):]])
-            logger.info("pretrain step %d: masked-patch MSE %.4f (%.0f s)", step, recent,
-                        time.monotonic() - t0)
-    state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
-    out = Path(p.output)
-    meta = save_checkpoint(state, out, {
-        "model": kind, "objective": "masked_patch_reconstruction" if kind == "cbramod"
-        else "vq_patch_reconstruction",
-        "arch_params": arch, "mask_ratio": float(p.mask_ratio),
-        "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
-                      "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
-                      "cache_key": s.windows.info.get("key")} for s in pool],
-        "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
-        "steps": step, "seconds": round(time.monotonic() - t0, 1),
-        "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
-        "loss_first": history[0]["loss"] if history else None,
-        "loss_last": float(np.mean([h["loss"] for h in history[-10:]])) if history else None,
-        "history": history[:: max(1, len(history) // 50)],
-        "git_revision": git_revision(),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    })
+            logger.info("pretrain step %d: %s loss %.4f (%.0f s)", step,
+                        described["objective"], recent, time.monotonic() - t0)
+    meta = save_encoder(step, Path(p.output))
     logger.info("pretrained %d steps in %.0f s; checkpoint %s (sha256 %s). Fine-tune with "
                 "`model=cbramod model.params.checkpoint=%s`", step, meta["seconds"], out,
                 meta["sha256"], out.resolve())

@@ -33,13 +33,20 @@ class Registry(Generic[T]):
         What is registered (used in messages), e.g. ``"model"``.
     group : str, optional
         Entry-point group scanned for plugins, e.g. ``"eegbench.models"``.
+    before_plugins : callable, optional
+        Called once before the plugins are imported (e.g. to make fragile optional imports
+        of the plugins' own dependencies work).
     """
 
-    def __init__(self, kind: str, group: str | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None,
+                 before_plugins: Callable[[], object] | None = None) -> None:
         self.kind = kind
         self.group = group
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        #: plugin name -> why it could not be loaded
+        self.broken: dict[str, str] = {}
+        self._before_plugins = before_plugins
         self._plugins_loaded = group is None
 
     def register(self, name: str, obj: T | None = None, *, origin: str = "built-in"):
@@ -65,14 +72,30 @@ class Registry(Generic[T]):
         return obj
 
     def _load_plugins(self) -> None:
+        """Import every plugin; one that fails is reported by name and skipped."""
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        if self._before_plugins is not None:
+            self._before_plugins()
         for ep in entry_points(group=self.group):
-            obj = ep.load()
-            dist = ep.dist.name if ep.dist else "?"
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
+            try:
+                obj = ep.load()
+            except Exception as err:  # noqa: BLE001 - any plugin bug must not break the rest
+                reason = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+                self.broken[ep.name] = f"entry point {ep.value} ({dist}) failed to import: " \
+                                       f"{reason}"
+                logger.warning("%s plugin '%s' from %s (%s) could not be loaded and is "
+                               "skipped: %s", self.kind, ep.name, ep.value, dist, reason)
+                continue
             self.register(ep.name, obj, origin=f"entry point {ep.value} ({dist})")
             logger.debug("loaded %s plugin '%s' from %s", self.kind, ep.name, ep.value)
+
+    def origin(self, name: str) -> str:
+        """Return where ``name`` was registered from ("built-in" or its entry point)."""
+        self.get(name)
+        return self._origins[name]
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name``.
@@ -83,6 +106,10 @@ class Registry(Generic[T]):
             If unknown; the message suggests close matches.
         """
         self._load_plugins()
+        if name in self.broken:
+            raise RegistryError(f"The {self.kind} plugin '{name}' is installed but could not "
+                                f"be loaded: {self.broken[name]}. Fix or uninstall that "
+                                "distribution; the other models are unaffected.")
         if name not in self._items:
             close = difflib.get_close_matches(name, list(self._items), n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""

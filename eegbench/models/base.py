@@ -35,8 +35,20 @@ class SignalSpec:
             ch_names=tuple(info["ch_names"]),
             ch_pos=dict(info.get("ch_pos", {})),
             ch_types=tuple(info.get("ch_types", ())),
-            ch_ori=dict(info.get("ch_ori", {})),
+            ch_ori=dict(info.get("ch_ori") or meg_orientations(info)),
         )
+
+
+def meg_orientations(info: dict[str, Any]) -> dict[str, list[float]]:
+    """Return each MEG sensor's orientation (the coil's normal, ``loc[9:12]``), by name.
+
+    The cache keeps MNE's full ``loc`` vectors in ``info["ch_loc"]``; EEG channels have no
+    orientation and are left out.
+    """
+    types = dict(zip(info.get("ch_names", ()), info.get("ch_types", ()), strict=False))
+    return {name: [float(v) for v in loc[9:12]]
+            for name, loc in (info.get("ch_loc") or {}).items()
+            if types.get(name) in ("mag", "grad") and len(loc) >= 12}
 
 
 class BenchmarkModel(ABC):
@@ -88,7 +100,14 @@ class BenchmarkModel(ABC):
 
 
 #: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
-MODELS: Registry = Registry("model", group="eegbench.models")
+def _plugin_imports() -> None:
+    """Let plugins ``import braindecode.models`` (torchaudio stubbed when it cannot load)."""
+    from eegbench._compat import ensure_torchaudio
+
+    ensure_torchaudio()
+
+
+MODELS: Registry = Registry("model", group="eegbench.models", before_plugins=_plugin_imports)
 
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
@@ -105,6 +124,7 @@ def load_builtin_models() -> Registry:
         deep,
         filterbank,
         foundation,
+        patch_transformer,
     )
 
     return MODELS

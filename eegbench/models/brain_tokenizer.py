@@ -27,12 +27,24 @@ logger = logging.getLogger(__name__)
 #: Sensor types the tokenizer knows (index into its type embedding).
 SENSOR_TYPES = ("eeg", "mag", "grad")
 
+#: Unit of each sensor type inside the tokenizer, in the cache's standard units (EEG 100 uV,
+#: magnetometers 1 pT = 1000 fT, planar gradiometers 100 fT/cm): brings the three types to
+#: comparable magnitudes (per-type normalisation, as BrainOmni normalises each sensor type).
+TYPE_UNITS = {"eeg": 100.0, "mag": 1000.0, "grad": 100.0}
+
 
 def sensor_table(signal: SignalSpec, ch_names: list[str]) -> torch.Tensor:
-    """Return (n_chans, 3 + 3 + n_types) sensor descriptors: position, orientation, type."""
-    rows = []
+    """Return (n_chans, 3 + 3 + n_types) sensor descriptors: position, orientation, type.
+
+    A channel without a position (NaN in the recording's montage) gets the origin, with a
+    warning, rather than NaN tokens.
+    """
+    rows, unplaced = [], []
     for name in ch_names:
         pos = np.asarray(signal.ch_pos.get(name, [0.0, 0.0, 0.0]), dtype=np.float32)[:3]
+        if not np.all(np.isfinite(pos)):  # no montage position (MNE stores NaN)
+            unplaced.append(name)
+            pos = np.zeros(3, dtype=np.float32)
         ori = np.asarray(signal.ch_ori.get(name, [0.0, 0.0, 0.0]), dtype=np.float32)[:3]
         kind = signal.ch_types[signal.ch_names.index(name)] if signal.ch_types else "eeg"
         if kind not in SENSOR_TYPES:
@@ -40,6 +52,9 @@ def sensor_table(signal: SignalSpec, ch_names: list[str]) -> torch.Tensor:
                              f"knows {list(SENSOR_TYPES)}.")
         onehot = np.eye(len(SENSOR_TYPES), dtype=np.float32)[SENSOR_TYPES.index(kind)]
         rows.append(np.concatenate([pos * 10.0, ori, onehot]))  # positions in decimetres
+    if unplaced:
+        logger.warning("brain tokenizer: %d channel(s) have no position (e.g. %s); their "
+                       "sensor embedding uses the origin", len(unplaced), unplaced[:3])
     return torch.from_numpy(np.stack(rows))
 
 
@@ -90,8 +105,21 @@ class BrainTokenizer(nn.Module):
         self.quantizer = VectorQuantizer(n_codes, dim)
         self.decoder = nn.Linear(dim, patch_size)
 
+    @staticmethod
+    def normalise(x: torch.Tensor, sensors: torch.Tensor) -> torch.Tensor:
+        """Divide each channel of ``x`` (batch, chans, time) by its sensor type's unit."""
+        units = torch.tensor([TYPE_UNITS[k] for k in SENSOR_TYPES], dtype=x.dtype,
+                             device=x.device)
+        kinds = sensors[:, -len(SENSOR_TYPES):].argmax(1).to(x.device)
+        return x / units[kinds][None, :, None]
+
     def tokens(self, x: torch.Tensor, sensors: torch.Tensor) -> torch.Tensor:
-        """Return continuous tokens (batch, chans, patches, dim) of ``x`` (batch, chans, time)."""
+        """Return continuous tokens (batch, chans, patches, dim) of ``x`` (batch, chans, time).
+
+        ``x`` is in the cache's standard units; each channel is divided by its sensor type's
+        unit (:data:`TYPE_UNITS`, the type read from the one-hot tail of ``sensors``).
+        """
+        x = self.normalise(x, sensors)
         b, c, t = x.shape
         p = t // self.patch_size
         patches = x[..., : p * self.patch_size].reshape(b * c * p, 1, self.patch_size)
@@ -111,7 +139,8 @@ class BrainTokenizer(nn.Module):
         q, _, vq_loss = self(x, sensors)
         b, c, t = x.shape
         p = q.shape[2]
-        target = x[..., : p * self.patch_size].reshape(b, c, p, self.patch_size)
+        target = self.normalise(x, sensors)[..., : p * self.patch_size].reshape(
+            b, c, p, self.patch_size)
         return nn.functional.mse_loss(self.decoder(q), target) + vq_loss
 
 
@@ -137,7 +166,8 @@ class TokenizerEncoder(nn.Module):
 class BrainTokenizerModel(TorchBenchmarkModel):
     """The sensor-aware VQ tokenizer as a benchmark encoder (EEG and MEG).
 
-    Input contract: 128 Hz, patches of ``patch_size`` samples, units of 100 uV for EEG.
+    Input contract: 128 Hz, patches of ``patch_size`` samples, the cache's standard units (the
+    tokenizer rescales each sensor type, see :data:`TYPE_UNITS`).
     """
 
     family = "foundation"
@@ -154,7 +184,7 @@ class BrainTokenizerModel(TorchBenchmarkModel):
             meta = read_metadata(resolve_checkpoint(str(checkpoint)))
             self.arch_params.update(meta.get("arch_params") or {})
         self.contract = InputContract(sfreq=128.0, patch_size=int(self.arch_params.get(
-            "patch_size", 64)), units="100uV", scale=0.01)
+            "patch_size", 64)), units="standard (per-type rescaling inside)", scale=1.0)
 
     def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:  # noqa: D102
         return TokenizerEncoder(BrainTokenizer(**self.arch_params),

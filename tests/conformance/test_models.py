@@ -134,10 +134,12 @@ def test_every_model_config_composes_and_builds(yaml_name, monkeypatch):
 
     for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT"):
         monkeypatch.delenv(f"EEGBENCH_{var}_CHECKPOINT", raising=False)
+    # conf/model/plugin.yaml is the template for models without a yaml: it names none itself
+    named = ["model.name=ts_lr"] if yaml_name == "plugin" else []
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=[f"model={yaml_name}"])
+        cfg = compose("config", overrides=[f"model={yaml_name}", *named])
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    assert model_cfg["name"] == yaml_name
+    assert model_cfg["name"] == ("ts_lr" if named else yaml_name)
     params = dict(model_cfg.get("params") or {})
     model = build_model(model_cfg["name"], adaptation=model_cfg.get("adaptation",
                                                                    "from_scratch"), **params)

@@ -68,3 +68,44 @@ def test_tokenizer_pretrains_on_eeg_and_reads_meg(tmp_path, data_root, cache_roo
                         trainer={"max_epochs": 1, "batch_size": 8})
     model.fit(Xe, ye, Xe, ye, SignalSpec.from_info(eegmat.info, Xe.shape[-1]), seed=0)
     assert model.encode(Xe).shape == (len(Xe), ARCH["dim"])
+
+
+def test_sensor_inputs_from_the_meg_recipe_carry_types_positions_orientations(data_root,
+                                                                            cache_root):
+    from eegbench.data.cache import load_windows
+    from eegbench.data.recipe import load_recipe
+    from eegbench.data.standardize import PreprocessSpec
+
+    ds = load_windows(load_recipe("meg_elekta_3ch"), data_root, PreprocessSpec(), cache_root)
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+    raw = mne.io.read_raw_fif(data_root / "meg_elekta_3ch_mnetesting" / "test_elekta_3ch_raw.fif",
+                              verbose="error")
+    for ch in raw.info["chs"]:
+        if ch["ch_name"] in signal.ch_names:  # geometry straight from the file
+            assert np.allclose(signal.ch_ori[ch["ch_name"]], ch["loc"][9:12])
+            assert np.allclose(signal.ch_pos[ch["ch_name"]], ch["loc"][:3])
+    sensors = sensor_table(signal, list(signal.ch_names)).numpy()
+    assert sensors[:, -3:].argmax(1).tolist() == [1, 2, 2]  # mag, grad, grad
+    assert np.all(np.linalg.norm(sensors[:, 3:6], axis=1) > 0.99)  # unit orientations
+    tok = BrainTokenizer(**ARCH)
+    X = torch.from_numpy(np.asarray(ds.X[:4], dtype=np.float32))
+    codes = tok(X, torch.from_numpy(sensors))[1]
+    assert codes.shape == (4, 3, X.shape[-1] // ARCH["patch_size"])
+
+
+def test_joint_eeg_meg_pretraining_on_real_recordings(tmp_path, data_root, cache_root):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[
+            "+exp=pretrain_tokenizer_eeg_meg", f"paths.data_root={data_root}",
+            f"paths.cache_dir={cache_root}", f"paths.runs_dir={tmp_path}",
+            "+pretrain.arch_params.dim=32", "+pretrain.arch_params.n_codes=32",
+            "pretrain.max_steps=6", "pretrain.batch_size=8", "pretrain.log_every=3",
+            "pretrain.datasets=[{recipe: meg_elekta_3ch}, {recipe: eeglab_tutorial}]"])
+    from eegbench.pretrain import load_pool, run_pretraining
+
+    pool = load_pool(cfg, "brain_tokenizer")
+    types = {t for src in pool for t in src.windows.info["ch_types"]}
+    assert {"mag", "grad", "eeg"} <= types
+    meta = run_pretraining(cfg)
+    assert np.isfinite(meta["loss_last"]) and meta["loss_last"] < meta["loss_first"] * 10
+    assert [d["recipe"] for d in meta["datasets"]] == ["meg_elekta_3ch", "eeglab_tutorial"]

@@ -52,3 +52,71 @@ def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
                                "build_model('dummy_plugn')"],
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert "Did you mean 'dummy_plugin'" in check.stderr
+
+
+PLUGIN_PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "eegbench-two-plugins"
+version = "1.2.3"
+
+[project.entry-points."eegbench.models"]
+broken_plugin = "two_plugins.broken:Model"
+eegnex_plugin = "two_plugins.eegnex:EEGNeXModel"
+
+[tool.setuptools]
+packages = ["two_plugins"]
+"""
+
+EEGNEX_PLUGIN = '''from braindecode.models import EEGNeX  # plain braindecode import
+
+from eegbench.models.deep import BraindecodeEncoder
+from eegbench.models.torch_model import TorchBenchmarkModel
+
+
+class EEGNeXModel(TorchBenchmarkModel):
+    def build_encoder(self, signal, adapter):
+        return BraindecodeEncoder(EEGNeX(n_chans=len(adapter.out_ch_names),
+                                         n_outputs=signal.n_outputs, n_times=adapter.out_times,
+                                         sfreq=adapter.out_sfreq))
+'''
+
+
+def test_a_broken_plugin_is_named_and_the_others_still_work(tmp_path, data_root, cache_root):
+    pkg = tmp_path / "src"
+    (pkg / "two_plugins").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (pkg / "two_plugins" / "__init__.py").write_text("")
+    (pkg / "two_plugins" / "broken.py").write_text("import not_a_module_anywhere\n")
+    (pkg / "two_plugins" / "eegnex.py").write_text(EEGNEX_PLUGIN)
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(target), str(pkg)],
+                   check=True, cwd=tmp_path, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(REPO)]),
+           "OMP_NUM_THREADS": "1"}
+    check = subprocess.run(
+        [sys.executable, "-c", "from eegbench.models import build_model; "
+                               "print(type(build_model('ts_lr')).__name__); "
+                               "build_model('broken_plugin')"],
+        cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert check.stdout.strip() == "SklearnModel"  # built-ins unaffected
+    assert "The model plugin 'broken_plugin' is installed but could not be loaded: entry " \
+           "point two_plugins.broken:Model (eegbench-two-plugins 1.2.3) failed to import: " \
+           "ModuleNotFoundError: No module named 'not_a_module_anywhere'" in check.stderr
+
+    # the braindecode-importing plugin runs from the command line without a yaml of its own
+    runs = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "eegbench", "model=plugin", "model.name=eegnex_plugin",
+         "trainer=fast", "trainer.max_epochs=1", "dataset.subjects=[00,01,02,03]",
+         "protocol.n_valid_subjects=1", f"paths.data_root={data_root}",
+         f"paths.cache_dir={cache_root}", f"paths.runs_dir={runs}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "plugin 'broken_plugin' from two_plugins.broken:Model (eegbench-two-plugins " \
+           "1.2.3) could not be loaded and is skipped" in proc.stdout + proc.stderr
+    rows = [json.loads(p.read_text()) for p in (runs / "results").rglob("*.json")]
+    assert len(rows) == 4 and {r["model"] for r in rows} == {"eegnex_plugin"}

@@ -21,7 +21,7 @@ def test_pretrain_then_finetune(tmp_path, data_root, cache_root, eegmat):
             f"paths.runs_dir={tmp_path}", "pretrain.max_steps=4", "pretrain.batch_size=8",
             "pretrain.datasets=[{recipe: physionet_eegmat, subjects: ['18', '19']}]",
             "+pretrain.arch_params.n_layer=1", "+pretrain.arch_params.dim_feedforward=32",
-            "pretrain.log_every=2"])
+            "pretrain.log_every=2", "pretrain.save_at_steps=[2]"])
     from eegbench.pretrain import run_pretraining
 
     meta = run_pretraining(cfg)
@@ -31,6 +31,9 @@ def test_pretrain_then_finetune(tmp_path, data_root, cache_root, eegmat):
     assert meta["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert json.loads((tmp_path / "pretrain" / "cbramod_pretrained.pt.json").read_text())[
         "arch_params"]["n_layer"] == 1
+    assert meta["objective"] == "masked_patch" and meta["mask_ratio"] == 0.5
+    early = json.loads((tmp_path / "pretrain" / "cbramod_pretrained_step2.pt.json").read_text())
+    assert early["steps"] == 2 and early["sha256"] != meta["sha256"]
 
     idx = np.r_[0:6, 40:46, 48:54, 90:96]  # subjects 00 and 01, both classes
     X, y = np.asarray(eegmat.X[idx], dtype=np.float32), eegmat.y[idx]

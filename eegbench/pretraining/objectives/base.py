@@ -1,0 +1,91 @@
+"""The objective contract and registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+#: name -> objective class (filled by the ``register`` decorator of each module).
+OBJECTIVES: dict[str, type[PretrainObjective]] = {}
+
+
+def register(name: str):
+    """Register an objective class under ``name``."""
+    def wrap(cls: type[PretrainObjective]) -> type[PretrainObjective]:
+        if name in OBJECTIVES:
+            raise ValueError(f"Pretraining objective {name!r} is registered twice.")
+        cls.name = name
+        OBJECTIVES[name] = cls
+        return cls
+    return wrap
+
+
+class PretrainObjective(nn.Module):
+    """A self-supervised loss on top of a shared encoder.
+
+    The encoder (``net``) is held by reference, not registered as a submodule, so
+    ``objective.parameters()`` are the objective's own heads only; the trainer optimises
+    both. Every objective reads the encoder's output tokens (batch, channels, patches,
+    d_model) through :func:`eegbench.pretraining.tokens.encoder_tokens`.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The encoder being pretrained (a braindecode ``CBraMod``).
+    patch_size : int
+        Samples per patch.
+    d_model : int
+        Token dimension.
+    sfreq : float
+        Sampling rate of the windows the objective sees (the encoder's contract).
+    """
+
+    name = ""
+
+    def __init__(self, net: nn.Module, patch_size: int, d_model: int, sfreq: float,
+                 **_: Any) -> None:
+        super().__init__()
+        self.__dict__["net"] = net  # a reference, not a submodule
+        self.patch_size = int(patch_size)
+        self.d_model = int(d_model)
+        self.sfreq = float(sfreq)
+
+    def prepare(self, sample: list[torch.Tensor]) -> None:
+        """Fit anything the objective needs before training (default: nothing).
+
+        Parameters
+        ----------
+        sample : list of Tensor
+            A few batches of adapted windows from the pool (never labels).
+        """
+
+    def loss(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Return the scalar loss of one batch ``x`` (batch, channels, time)."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Return the objective's settings, recorded in the checkpoint metadata."""
+        return {"objective": self.name}
+
+
+def make_objective(name: str, net: nn.Module, patch_size: int, d_model: int, sfreq: float,
+                   **params: Any) -> PretrainObjective:
+    """Instantiate the objective ``name`` (MNE-style error for an unknown name)."""
+    if name not in OBJECTIVES:
+        raise ValueError(f"Invalid value for the 'pretrain.objective' parameter. Allowed "
+                         f"values are {sorted(OBJECTIVES)}, but got {name!r}.")
+    return OBJECTIVES[name](net, patch_size, d_model, sfreq, **params)
+
+
+def random_patch_mask(shape: tuple[int, ...], ratio: float,
+                      generator: torch.Generator) -> torch.Tensor:
+    """Return a boolean mask of ``shape`` with about ``ratio`` True (at least one)."""
+    if not 0.0 < ratio < 1.0:
+        raise ValueError(f"Invalid value for the 'mask_ratio' parameter: it must be in (0, 1), "
+                         f"but got {ratio!r}.")
+    mask = torch.rand(shape, generator=generator) < ratio
+    if not mask.any():
+        mask.view(-1)[0] = True
+    return mask

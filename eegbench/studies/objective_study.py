@@ -1,0 +1,172 @@
+"""Which self-supervised objective transfers best: ``python -m eegbench +exp=objective_study``.
+
+For the target dataset (``dataset=...``), every objective in ``study.objectives`` pretrains the
+same encoder on the same leave-one-dataset-out corpus (every other dataset of the target's
+modality; :mod:`eegbench.pretraining.corpus` checks by sha256 that no target recording is in
+it), saving the encoder at each of ``study.steps`` (step 0 is the random initialisation, the
+no-pretraining reference). Each saved encoder is then evaluated on the target under the
+configured protocol (leave-one-subject-out by default) with every adaptation in
+``study.adaptations`` (the frozen-encoder linear probe and fine-tuning with the configured,
+fixed trainer budget). Rows go to the normal results store (resumable: finished folds and
+finished pretraining runs are skipped), and a summary table plus a probe-score-vs-steps plot
+(one curve per objective) are written to ``study.output_dir``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from eegbench.pretrain import milestone_path, run_pretraining
+from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
+
+logger = logging.getLogger(__name__)
+
+
+def study_corpus(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Return the pretraining corpus: ``study.corpus`` or leave-one-dataset-out, audited."""
+    target = str(cfg.dataset.recipe)
+    explicit = cfg.study.get("corpus")
+    corpus = ([{"recipe": str(name), "subjects": None} for name in explicit] if explicit
+              else leave_one_dataset_out(target))
+    assert_target_not_in_corpus(corpus, target, Path(cfg.paths.data_root))
+    return corpus
+
+
+def _pretrain_config(cfg: DictConfig, variant: StudyVariant, corpus: list[dict[str, Any]],
+                     output: Path) -> DictConfig:
+    pre = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    pre.pretrain.objective = variant.objective
+    pre.pretrain.arch_params = {**(pre.pretrain.get("arch_params") or {}),
+                                **variant.arch_params}
+    pre.pretrain.datasets = corpus
+    pre.pretrain.save_at_steps = [int(s) for s in cfg.study.steps]
+    pre.pretrain.max_steps = max(int(s) for s in cfg.study.steps)
+    pre.pretrain.max_minutes = float(cfg.study.max_minutes_per_objective)
+    pre.pretrain.output = str(output)
+    return pre
+
+
+def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> DictConfig:
+    ev = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    for key in ("pretrain", "study"):
+        ev.pop(key, None)
+    ev.model.adaptation = adaptation
+    ev.model.params.checkpoint = str(checkpoint)
+    ev.model.params.checkpoint_sha256 = json.loads(
+        Path(f"{checkpoint}.json").read_text())["sha256"]
+    return ev
+
+
+def _pretrained(output: Path, steps: list[int], variant: StudyVariant) -> bool:
+    """True when a previous run left every milestone of this variant (resume)."""
+    paths = [milestone_path(output, s) for s in steps]
+    if not all(p.is_file() and Path(f"{p}.json").is_file() for p in paths):
+        return False
+    metas = [json.loads(Path(f"{p}.json").read_text()) for p in paths]
+    return all(m.get("objective") == variant.objective
+               and all(m.get("arch_params", {}).get(k) == v
+                       for k, v in variant.arch_params.items()) for m in metas)
+
+
+@dataclass(frozen=True)
+class StudyVariant:
+    """One pretrained encoder of a study: a label, an objective and architecture overrides."""
+
+    label: str
+    objective: str
+    arch_params: dict[str, Any] = field(default_factory=dict)
+
+
+def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
+    """Pretrain every objective of ``study.objectives``; see :func:`run_transfer_study`."""
+    variants = [StudyVariant(str(o), str(o)) for o in cfg.study.objectives]
+    table = run_transfer_study(cfg, variants)
+    out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
+    plot_probe_curves(table, out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
+    table = table.drop(columns=["variant"])
+    table.to_csv(out_dir / "objective_study.csv", index=False, float_format="%.4f")
+    return table
+
+
+def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.DataFrame:
+    """Pretrain every variant, evaluate every milestone under the configured protocol.
+
+    Returns
+    -------
+    DataFrame
+        One row per (variant, step, adaptation): mean and std over folds of the balanced
+        accuracy and ROC AUC, folds, encoder parameters, mean training seconds per fold and
+        the checkpoint's sha256.
+    """
+    from eegbench.run import run_experiment
+
+    study = cfg.study
+    out_dir = Path(study.output_dir) / str(cfg.dataset.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    corpus = study_corpus(cfg)
+    steps = sorted({int(s) for s in study.steps})
+    records = []
+    for variant in variants:
+        output = out_dir / f"{variant.label}.pt"
+        if _pretrained(output, steps, variant):
+            logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
+        else:
+            run_pretraining(_pretrain_config(cfg, variant, corpus, output))
+        for step in steps:
+            checkpoint = milestone_path(output, step)
+            if not checkpoint.is_file():  # the time budget ended before this step
+                logger.warning("%s: no encoder at step %d (budget ended)", variant.label, step)
+                continue
+            meta = json.loads(Path(f"{checkpoint}.json").read_text())
+            for adaptation in study.adaptations:
+                rows = run_experiment(_evaluation_config(cfg, checkpoint, str(adaptation)))
+                ba = np.array([r["metric.balanced_accuracy"] for r in rows], dtype=float)
+                auc = np.array([r.get("metric.roc_auc", np.nan) for r in rows], dtype=float)
+                records.append({"variant": variant.label, "objective": variant.objective,
+                                "step": step,
+                                "adaptation": str(adaptation), "folds": len(rows),
+                                "balanced_accuracy": float(np.nanmean(ba)),
+                                "balanced_accuracy_std": float(np.nanstd(ba, ddof=1))
+                                if len(ba) > 1 else float("nan"),
+                                "roc_auc": float(np.nanmean(auc)),
+                                "n_parameters": int(np.median([r["n_parameters"]
+                                                               for r in rows])),
+                                "train_seconds": float(np.mean([r["train_seconds"]
+                                                                for r in rows])),
+                                "pretrain_seconds": meta.get("seconds"),
+                                "pretrain_loss_last": meta.get("loss_last"),
+                                "checkpoint_sha256": meta["sha256"]})
+    table = pd.DataFrame.from_records(records)
+    logger.info("study on %s:\n%s", cfg.dataset.name, table.to_string(index=False))
+    return table
+
+
+def plot_probe_curves(table: pd.DataFrame, path: Path, dataset: str) -> None:
+    """Plot score vs pretraining steps, one curve per objective and adaptation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (objective, adaptation), block in table.groupby(["variant", "adaptation"]):
+        block = block.sort_values("step")
+        style = "-o" if adaptation == "linear_probe" else "--s"
+        ax.plot(block["step"], block["balanced_accuracy"], style,
+                label=f"{objective} ({adaptation})")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance (2 classes)")
+    ax.set_xlabel("pretraining steps (0 = random initialisation)")
+    ax.set_ylabel("balanced accuracy (mean over folds)")
+    ax.set_title(f"Transfer to {dataset} by pretraining objective")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

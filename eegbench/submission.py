@@ -1,0 +1,281 @@
+"""Submitting a model to the leaderboard, and verifying a submission by re-running folds.
+
+``python -m eegbench.submission run --model NAME --out DIR [override ...]`` runs the model on
+every official configuration (``conf/submission/official.yaml``) and writes a bundle:
+
+- ``rows.jsonl``: every result row, sorted by key (one JSON object per line);
+- ``manifest.json``: the model's origin (built-in or plugin distribution, version and a sha256
+  of its source files), eegbench's version and git revision, the environment (Python,
+  platform, package versions), the official file's sha256, and per configuration its
+  overrides, resolved config hash and row count.
+
+``python -m eegbench.submission verify DIR [--folds 2] [--tolerance 0.02]`` re-runs a random
+sample of the bundle's folds from the recorded overrides and checks that every metric
+reproduces within the tolerance (same thread count assumed: see the README on determinism).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.metadata as md
+import inspect
+import json
+import logging
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from eegbench.hashing import sha256_of
+from eegbench.plugins import plugin_search_paths
+from eegbench.resources import config_dir
+
+logger = logging.getLogger(__name__)
+
+#: The official configurations shipped with eegbench.
+OFFICIAL = config_dir() / "submission" / "official.yaml"
+
+
+class SubmissionError(RuntimeError):
+    """A bundle is malformed, or its folds do not reproduce."""
+
+
+def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
+    """Return the official configurations: ``[{"name": ..., "overrides": [...]}, ...]``."""
+    raw = yaml.safe_load(Path(path).read_text())
+    entries = raw.get("configurations") if isinstance(raw, dict) else None
+    if not entries:
+        raise SubmissionError(f"{path}: expected a 'configurations' list.")
+    return [{"name": str(e["name"]), "overrides": [str(o) for o in e["overrides"]]}
+            for e in entries]
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """Compose eegbench's configuration (plugin config folders included) with ``overrides``."""
+    from hydra import compose, initialize_config_dir
+
+    paths = plugin_search_paths()
+    extra = [f"hydra.searchpath=[{','.join(paths)}]"] if paths else []
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=[*overrides, *extra])
+
+
+def model_origin(name: str) -> dict[str, Any]:
+    """Return where model ``name`` comes from: distribution, version, module, source sha256.
+
+    The source hash covers every ``.py`` file of the package that defines the model's
+    factory (for built-ins: the ``eegbench`` package folder of that module).
+    """
+    from eegbench.models.base import MODELS, load_builtin_models
+
+    load_builtin_models()
+    factory = MODELS.get(name)
+    module = inspect.getmodule(factory)
+    module_name = module.__name__ if module else "?"
+    top = module_name.split(".")[0]
+    dists = md.packages_distributions().get(top, [])
+    distribution = dists[0] if dists else top
+    try:
+        dist_version = md.version(distribution)
+    except md.PackageNotFoundError:
+        dist_version = "unknown"
+    digest = hashlib.sha256()
+    if module and getattr(module, "__file__", None):
+        folder = Path(module.__file__).resolve().parent
+        for path in sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts):
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return {"model": name, "module": module_name, "distribution": distribution,
+            "version": dist_version, "third_party": top != "eegbench",
+            "source_sha256": digest.hexdigest()}
+
+
+def environment() -> dict[str, Any]:
+    """Return the Python, platform and result-relevant package versions."""
+    from eegbench.results.provenance import git_revision, package_versions
+
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "packages": package_versions(), "eegbench_git": git_revision()}
+
+
+def _rows_of(results_dir: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(p.read_text()) for p in sorted((results_dir / "rows").rglob("*.json"))]
+    return sorted(rows, key=lambda r: (r["dataset"], r["protocol"], r["config_hash"],
+                                       str(r["fold"]), r["seed"], str(r["adaptation"])))
+
+
+def run_submission(model: str, out: Path, overrides: list[str] | None = None,
+                   configurations: list[dict[str, Any]] | None = None,
+                   official: Path = OFFICIAL) -> Path:
+    """Run ``model`` on the official configurations and write the bundle into ``out``.
+
+    Re-running the same command resumes (finished folds are skipped).
+
+    Returns
+    -------
+    Path
+        The bundle's ``manifest.json``.
+    """
+    from eegbench.run import identity_hash, run_experiment
+
+    out = Path(out)
+    overrides = list(overrides or [])
+    entries = configurations or official_configurations()
+    runs = out / "runs"
+    summary = []
+    for entry in entries:
+        cfg = compose_config([f"model={model}", *entry["overrides"], *overrides,
+                              f"paths.runs_dir={runs}"])
+        rows = run_experiment(cfg)
+        summary.append({**entry, "config_hash": identity_hash(cfg), "n_rows": len(rows)})
+        logger.info("submission %s: %s done (%d rows)", model, entry["name"], len(rows))
+    rows = _rows_of(runs / "results")
+    (out / "rows.jsonl").write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n"
+                                            for r in rows))
+    manifest = {"model": model, "origin": model_origin(model), "environment": environment(),
+                "official": {"file": Path(official).name, "sha256": sha256_of(official)},
+                "user_overrides": overrides, "configurations": summary, "n_rows": len(rows),
+                "rows_sha256": sha256_of(out / "rows.jsonl"),
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    logger.info("submission bundle: %s (%d rows)", out, len(rows))
+    return path
+
+
+def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return the manifest and rows of a bundle, checking the rows' sha256.
+
+    Raises
+    ------
+    SubmissionError
+        If a file is missing or ``rows.jsonl`` does not match the manifest.
+    """
+    bundle = Path(bundle)
+    for name in ("manifest.json", "rows.jsonl"):
+        if not (bundle / name).is_file():
+            raise SubmissionError(f"{bundle}: not a submission bundle ({name} is missing).")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    actual = sha256_of(bundle / "rows.jsonl")
+    if actual != manifest.get("rows_sha256"):
+        raise SubmissionError(f"{bundle / 'rows.jsonl'}: sha256 {actual} differs from the "
+                              f"manifest's {manifest.get('rows_sha256')}; the rows were edited "
+                              "after the bundle was written.")
+    rows = [json.loads(line) for line in (bundle / "rows.jsonl").read_text().splitlines()
+            if line.strip()]
+    return manifest, rows
+
+
+def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
+    """Re-run the fold of ``row`` under ``cfg``; return its metrics."""
+    from eegbench.protocols.adapters import CalibrationSpec
+    from eegbench.protocols.fewshot import BaseModelCache
+    from eegbench.protocols.splitters import make_splitter
+    from eegbench.run import fit_and_score, identity_hash, load_dataset
+
+    chash = identity_hash(cfg)
+    if chash != row["config_hash"]:
+        raise SubmissionError(f"The recorded overrides resolve to config {chash} here, but the "
+                              f"row has {row['config_hash']}: eegbench's configuration "
+                              "differs from the submitter's.")
+    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
+    name = protocol.pop("name")
+    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
+    for key in ("layer_probe", "layer_probe_max_features"):
+        protocol.pop(key, None)
+    ds = load_dataset(cfg)
+    folds = {f.name: f for f in make_splitter(name, seed=int(row["seed"]), **protocol).split(
+        ds.meta) if f.shots == row.get("shots")}
+    if row["fold"] not in folds:
+        raise SubmissionError(f"Fold {row['fold']!r} does not exist here (folds: "
+                              f"{sorted(folds)[:5]}...): the data differ from the submitter's.")
+    new, _ = fit_and_score(cfg, ds, folds[row["fold"]], int(row["seed"]), chash, calibration,
+                           BaseModelCache())
+    return new.metrics
+
+
+def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
+                      seed: int = 0) -> pd.DataFrame:
+    """Re-run ``n_folds`` random folds of a bundle; return one row per metric compared.
+
+    Raises
+    ------
+    SubmissionError
+        If any metric differs by more than ``tolerance`` (the report is in the message).
+    """
+    manifest, rows = read_bundle(bundle)
+    rows = [r for r in rows if not str(r["adaptation"]).startswith("layer_probe:")]
+    if not rows:
+        raise SubmissionError(f"{bundle}: the bundle holds no result rows.")
+    by_hash = {c["config_hash"]: c for c in manifest["configurations"]}
+    rng = np.random.default_rng(seed)
+    picked = [rows[i] for i in sorted(rng.choice(len(rows), min(n_folds, len(rows)),
+                                                 replace=False))]
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in picked:
+            entry = by_hash.get(row["config_hash"])
+            if entry is None:
+                raise SubmissionError(f"Row {row['fold']} has config {row['config_hash']}, which "
+                                      "no configuration of the manifest produced.")
+            cfg = compose_config([f"model={manifest['model']}", *entry["overrides"],
+                                  *manifest["user_overrides"], f"paths.runs_dir={tmp}"])
+            metrics = _refit_fold(cfg, row)
+            for metric, claimed in row["metrics"].items():
+                again = metrics.get(metric, float("nan"))
+                both_nan = np.isnan(claimed) and np.isnan(again)
+                ok = bool(both_nan or abs(float(again) - float(claimed)) <= tolerance)
+                records.append({"configuration": entry["name"], "fold": row["fold"],
+                                "seed": row["seed"], "metric": metric, "claimed": claimed,
+                                "reproduced": again, "ok": ok})
+    report = pd.DataFrame.from_records(records)
+    bad = report[~report["ok"]]
+    if len(bad):
+        raise SubmissionError(f"{len(bad)} metric(s) of {bundle} do not reproduce within "
+                              f"{tolerance}:\n{bad.to_string(index=False)}")
+    logger.info("verified %d fold(s) of %s within %s:\n%s", len(picked), bundle, tolerance,
+                report.to_string(index=False))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``run`` a submission or ``verify`` a bundle."""
+    parser = argparse.ArgumentParser(prog="python -m eegbench.submission",
+                                     description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a model on the official configurations")
+    run.add_argument("--model", required=True, help="registered model name")
+    run.add_argument("--out", type=Path, required=True, help="bundle folder")
+    run.add_argument("--official", type=Path, default=OFFICIAL,
+                     help="configurations file (default: the shipped official one)")
+    run.add_argument("overrides", nargs="*", help="extra Hydra overrides (recorded)")
+    ver = sub.add_parser("verify", help="re-run a random sample of a bundle's folds")
+    ver.add_argument("bundle", type=Path)
+    ver.add_argument("--folds", type=int, default=2, help="folds to re-run (default 2)")
+    ver.add_argument("--tolerance", type=float, default=0.02,
+                     help="largest accepted absolute metric difference (default 0.02)")
+    ver.add_argument("--seed", type=int, default=0, help="seed of the fold sample")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            run_submission(args.model, args.out, args.overrides,
+                           official_configurations(args.official), args.official)
+        else:
+            verify_submission(args.bundle, args.folds, args.tolerance, args.seed)
+    except SubmissionError as err:
+        logger.error("%s", err)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
