@@ -40,6 +40,7 @@ class Registry(Generic[T]):
         self.group = group
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        self._dists: dict[str, str] = {}
         self._plugins_loaded = group is None
 
     def register(self, name: str, obj: T | None = None, *, origin: str = "built-in"):
@@ -72,6 +73,8 @@ class Registry(Generic[T]):
             obj = ep.load()
             dist = ep.dist.name if ep.dist else "?"
             self.register(ep.name, obj, origin=f"entry point {ep.value} ({dist})")
+            if ep.dist:
+                self._dists[ep.name] = ep.dist.name
             logger.debug("loaded %s plugin '%s' from %s", self.kind, ep.name, ep.value)
 
     def get(self, name: str) -> T:
@@ -91,6 +94,11 @@ class Registry(Generic[T]):
                 f"{sorted(self._items)}, but got {name!r}.{hint}"
             )
         return self._items[name]
+
+    def distribution(self, name: str) -> str | None:
+        """Return the distribution that registered ``name`` (None for built-ins)."""
+        self.get(name)
+        return self._dists.get(name)
 
     def names(self) -> list[str]:
         """Return all registered names, plugins included, sorted."""

@@ -299,6 +299,30 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
     return raw, report
 
 
+#: Reports of the recordings checked in this process and not yet collected, by relative path
+#: (the cache collects each one with :func:`pop_report` after standardizing the recording).
+_PENDING: dict[str, dict[str, Any]] = {}
+
+
+def check_recording(raw: Any, recipe: Any, source: Any) -> Any:
+    """Hook for :func:`eegbench.data.standardize.read_checked`: :func:`apply_quality`.
+
+    Returns the (possibly repaired) recording and keeps its report for :func:`pop_report`.
+    """
+    try:
+        raw, report = apply_quality(raw, recipe, source)
+    except DroppedRecording as dropped:
+        _PENDING[source.relpath] = dropped.report
+        raise
+    _PENDING[source.relpath] = report
+    return raw
+
+
+def pop_report(relpath: str) -> dict[str, Any] | None:
+    """Return (and forget) the quality report of the recording ``relpath``, if any."""
+    return _PENDING.pop(relpath, None)
+
+
 def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """Summarize per-file reports for a result row (``data_quality``).
 
