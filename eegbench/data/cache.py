@@ -307,7 +307,9 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
     Two kinds of vanished recordings are found: a path under the dataset folder matching
     the recipe's pattern that is a dangling symlink or a symlink loop, and a recording the
     recipe pins (``source.sha256``) that discovery did not find (deleted, renamed,
-    unreadable). Only the requested ``subjects`` are checked when given.
+    unreadable) although other recordings of its subject are there (that subject would be
+    evaluated on part of its data, e.g. one class). Only the requested ``subjects`` are
+    checked when given.
 
     Raises
     ------
@@ -333,13 +335,16 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
             subject = _subject(rel)
             if subject is not None and (subjects is None or subject in subjects):
                 broken.append(rel)
+    present = {s.subject for s in sources}
     missing = []
     for rel in (recipe.source.get("sha256") or {}):
         rel = str(rel)
         subject = _subject(rel)
         if subject is None or rel in found or rel in broken:
             continue  # a companion, or present
-        if subjects is None or subject in subjects:
+        # A subject with some of its recordings: the others have vanished. (A subject with
+        # none is not in the dataset; requested-but-absent subjects are the recipe's check.)
+        if subject in present and (subjects is None or subject in subjects):
             missing.append(rel)
     if broken or missing:
         parts = []
@@ -413,7 +418,6 @@ def load_windows(
     """
     sources = recipe.discover(Path(data_root))
     wanted = None if subjects is None else {str(s) for s in subjects}
-    check_recordings_present(recipe, Path(data_root), sources, wanted)
     if wanted is not None:
         sources = [s for s in sources if s.subject in wanted]
         if not sources:
@@ -422,6 +426,7 @@ def load_windows(
     hashes: dict[str, str] = {}
     for source in sources:
         hashes.update(verify_checksums(source))
+    check_recordings_present(recipe, Path(data_root), sources, wanted)
     key = cache_key(recipe, hashes, spec)
     entry = Path(cache_root) / recipe.name / key
     problem = entry_problem(entry, verify)

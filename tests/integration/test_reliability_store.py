@@ -1,0 +1,179 @@
+"""Results-store integrity on real recordings: damaged rows are quarantined and recomputed,
+and a row's identity includes the data, the model code and the checkpoint it came from."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from eegbench.resources import config_dir
+from eegbench.results.store import ResultStore
+
+MUSE = "muse_visual_p300_eegnotebooks"
+EEGMAT = "physionet_eegmat"
+
+
+def _cfg(tmp_path: Path, data_root: Path, cache_root: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=[
+            f"paths.data_root={data_root}", f"paths.cache_dir={cache_root}",
+            f"paths.runs_dir={tmp_path / 'runs'}", *overrides])
+
+
+def _run(cfg, caplog):
+    from eegbench.run import run_experiment
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="eegbench"):
+        run_experiment(cfg)
+    return caplog.text
+
+
+def _row_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "runs" / "results" / "rows").glob("[!.]*.json"))
+
+
+@pytest.fixture
+def muse_store(tmp_path, data_root, cache_root, caplog):
+    cfg = _cfg(tmp_path, data_root, cache_root, "model=ts_lr", f"dataset={MUSE}")
+    _run(cfg, caplog)
+    return cfg
+
+
+def test_damaged_rows_are_quarantined_and_their_folds_recomputed(muse_store, tmp_path,
+                                                                caplog):
+    files = _row_files(tmp_path)
+    n = len(files)
+    assert n >= 4
+    good = {p.name: json.loads(p.read_text()) for p in files}
+    files[0].write_text("")                                    # empty
+    files[1].write_text(files[1].read_text()[:150])            # truncated
+    files[2].write_bytes(b"\x00\xff garbage \x13")             # garbled
+    log = _run(muse_store, caplog)
+    for damaged in files[:3]:
+        assert f"result row {damaged} is damaged" in log
+    assert "3 new fold(s)" in log
+    rows = {p.name: json.loads(p.read_text()) for p in _row_files(tmp_path)}
+    assert set(rows) == set(good)  # the same folds, each once
+    for name in (f.name for f in files[:3]):
+        assert rows[name]["metrics"] == pytest.approx(good[name]["metrics"])
+    quarantined = sorted(p.name for p in (tmp_path / "runs" / "results" / "quarantine").iterdir())
+    assert quarantined == sorted(f.name for f in files[:3])
+
+
+def test_leaderboard_survives_a_damaged_row(muse_store, tmp_path, caplog):
+    from eegbench.leaderboard.__main__ import main
+
+    files = _row_files(tmp_path)
+    files[0].write_text('{"dataset": "muse", "metrics": ')
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+              "--no-plots"])
+    assert f"result row {files[0]} is damaged" in caplog.text
+    table = (tmp_path / "lb" / "loso.md").read_text()
+    assert f"rows: {len(files) - 1} from" in table
+
+
+def _link_subjects(data_root: Path, dst: Path, subjects: list[str]) -> None:
+    (dst / EEGMAT).mkdir(parents=True, exist_ok=True)
+    for subject in subjects:
+        for path in sorted((data_root / EEGMAT).glob(f"Subject{subject}_*.edf")):
+            target = dst / EEGMAT / path.name
+            if not target.exists():
+                target.symlink_to(path)
+
+
+def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, data_root,
+                                                                    caplog):
+    """eegmat grows from 4 to 5 subjects: the 4 old folds are recomputed, not reused."""
+    data = tmp_path / "data"
+    _link_subjects(data_root, data, ["00", "01", "02", "03"])
+    cfg = _cfg(tmp_path, data, tmp_path / "cache", "model=ts_lr", f"dataset={EEGMAT}")
+    log = _run(cfg, caplog)
+    assert "4 new fold(s), 0 skipped" in log
+    first = {json.loads(p.read_text())["data_fingerprint"] for p in _row_files(tmp_path)}
+    assert len(first) == 1 and None not in first
+    _link_subjects(data_root, data, ["04"])
+    log = _run(cfg, caplog)
+    assert "5 new fold(s), 0 skipped" in log  # old code: 1 new, 4 "already in the store"
+    rows = [json.loads(p.read_text()) for p in _row_files(tmp_path)]
+    assert len(rows) == 9
+    second = {r["data_fingerprint"] for r in rows} - first
+    assert len(second) == 1
+    assert sorted(r["test_subject"] for r in rows if r["data_fingerprint"] in second) == \
+        ["00", "01", "02", "03", "04"]
+    # the same data again: nothing recomputed
+    assert "0 new fold(s), 5 skipped" in _run(cfg, caplog)
+
+
+def test_changed_model_code_recomputes(muse_store, tmp_path, caplog, monkeypatch):
+    import eegbench.run
+
+    before = {json.loads(p.read_text())["code_fingerprint"] for p in _row_files(tmp_path)}
+    assert len(before) == 1 and next(iter(before)).startswith("eegbench ")
+    n = len(_row_files(tmp_path))
+    monkeypatch.setattr(eegbench.run, "model_code_fingerprint",
+                        lambda name: "eegbench 0.1.0 src:0123456789abcdef")
+    log = _run(muse_store, caplog)
+    assert f"{n} new fold(s), 0 skipped" in log
+    assert len(_row_files(tmp_path)) == 2 * n
+
+
+def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
+    """Editing the module that defines a model changes its fingerprint."""
+    import importlib
+    import sys
+
+    from eegbench.models.base import MODELS
+    from eegbench.results.fingerprints import model_code_fingerprint
+
+    pkg = tmp_path / "fp_plugin_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    source = pkg / "model.py"
+    source.write_text("def build(C: float = 1.0, **_):\n    return C\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("fp_plugin_pkg.model")
+    monkeypatch.setitem(MODELS._items, "fp_test_model", module.build)
+    monkeypatch.setitem(MODELS._origins, "fp_test_model", "test")
+    first = model_code_fingerprint("fp_test_model")
+    source.write_text("def build(C: float = 2.0, **_):\n    return C\n")
+    importlib.reload(module)
+    MODELS._items["fp_test_model"] = module.build
+    model_code_fingerprint.cache_clear()
+    second = model_code_fingerprint("fp_test_model")
+    model_code_fingerprint.cache_clear()
+    sys.modules.pop("fp_plugin_pkg.model", None)
+    assert first != second and first.split(" src:")[0] == second.split(" src:")[0]
+
+
+def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, muse_store, caplog,
+                                                   monkeypatch):
+    from eegbench.results.fingerprints import checkpoint_fingerprint
+    from eegbench.results.schema import ResultRow
+
+    ckpt = tmp_path / "weights.pt"
+    ckpt.write_bytes(b"first weights")
+    first = checkpoint_fingerprint({"checkpoint": str(ckpt)})
+    ckpt.write_bytes(b"other weights")
+    second = checkpoint_fingerprint({"checkpoint": str(ckpt)})
+    assert first.startswith("sha256:") and first != second
+    row = ResultRow(**{k: v for k, v in json.loads(_row_files(tmp_path)[0].read_text()).items()
+                       if k in ResultRow.__dataclass_fields__})
+    assert row.key() == _row_files(tmp_path)[0].stem
+    assert ResultRow(**{**row.to_dict(), "checkpoint": first}).key() != row.key()
+    assert ResultRow(**{**row.to_dict(), "checkpoint": first}).key() != \
+        ResultRow(**{**row.to_dict(), "checkpoint": second}).key()
+
+
+def test_result_files_are_group_readable(muse_store, tmp_path):
+    for path in _row_files(tmp_path):
+        assert os.stat(path).st_mode & 0o040
+    store = ResultStore(tmp_path / "runs" / "results")
+    assert len(store.read_rows()) == len(_row_files(tmp_path))
