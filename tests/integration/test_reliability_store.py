@@ -14,7 +14,6 @@ from hydra import compose, initialize_config_dir
 from eegbench.resources import config_dir
 from eegbench.results.store import ResultStore
 
-MUSE = "muse_visual_p300_eegnotebooks"
 EEGMAT = "physionet_eegmat"
 
 
@@ -39,22 +38,23 @@ def _row_files(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def muse_store(tmp_path, data_root, cache_root, caplog):
-    cfg = _cfg(tmp_path, data_root, cache_root, "model=ts_lr", f"dataset={MUSE}")
+def eegmat_store(tmp_path, data_root, cache_root, caplog):
+    """ts_lr, leave-one-subject-out on 4 real eegmat subjects (a few seconds)."""
+    cfg = _cfg(tmp_path, data_root, cache_root, "model=ts_lr", f"dataset={EEGMAT}",
+               "dataset.subjects=[00,01,02,03]")
     _run(cfg, caplog)
     return cfg
 
 
-def test_damaged_rows_are_quarantined_and_their_folds_recomputed(muse_store, tmp_path,
+def test_damaged_rows_are_quarantined_and_their_folds_recomputed(eegmat_store, tmp_path,
                                                                 caplog):
     files = _row_files(tmp_path)
-    n = len(files)
-    assert n >= 4
+    assert len(files) == 4
     good = {p.name: json.loads(p.read_text()) for p in files}
     files[0].write_text("")                                    # empty
     files[1].write_text(files[1].read_text()[:150])            # truncated
     files[2].write_bytes(b"\x00\xff garbage \x13")             # garbled
-    log = _run(muse_store, caplog)
+    log = _run(eegmat_store, caplog)
     for damaged in files[:3]:
         assert f"result row {damaged} is damaged" in log
     assert "3 new fold(s)" in log
@@ -66,11 +66,11 @@ def test_damaged_rows_are_quarantined_and_their_folds_recomputed(muse_store, tmp
     assert quarantined == sorted(f.name for f in files[:3])
 
 
-def test_leaderboard_survives_a_damaged_row(muse_store, tmp_path, caplog):
+def test_leaderboard_survives_a_damaged_row(eegmat_store, tmp_path, caplog):
     from eegbench.leaderboard.__main__ import main
 
     files = _row_files(tmp_path)
-    files[0].write_text('{"dataset": "muse", "metrics": ')
+    files[0].write_text('{"dataset": "physionet_eegmat", "metrics": ')
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
@@ -112,7 +112,7 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
     assert "0 new fold(s), 5 skipped" in _run(cfg, caplog)
 
 
-def test_changed_model_code_recomputes(muse_store, tmp_path, caplog, monkeypatch):
+def test_changed_model_code_recomputes(eegmat_store, tmp_path, caplog, monkeypatch):
     import eegbench.run
 
     before = {json.loads(p.read_text())["code_fingerprint"] for p in _row_files(tmp_path)}
@@ -120,7 +120,7 @@ def test_changed_model_code_recomputes(muse_store, tmp_path, caplog, monkeypatch
     n = len(_row_files(tmp_path))
     monkeypatch.setattr(eegbench.run, "model_code_fingerprint",
                         lambda name: "eegbench 0.1.0 src:0123456789abcdef")
-    log = _run(muse_store, caplog)
+    log = _run(eegmat_store, caplog)
     assert f"{n} new fold(s), 0 skipped" in log
     assert len(_row_files(tmp_path)) == 2 * n
 
@@ -153,7 +153,7 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     assert first != second and first.split(" src:")[0] == second.split(" src:")[0]
 
 
-def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, muse_store, caplog,
+def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, eegmat_store, caplog,
                                                    monkeypatch):
     from eegbench.results.fingerprints import checkpoint_fingerprint
     from eegbench.results.schema import ResultRow
@@ -172,7 +172,7 @@ def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, muse_store, caplog,
         ResultRow(**{**row.to_dict(), "checkpoint": second}).key()
 
 
-def test_result_files_are_group_readable(muse_store, tmp_path):
+def test_result_files_are_group_readable(eegmat_store, tmp_path):
     for path in _row_files(tmp_path):
         assert os.stat(path).st_mode & 0o040
     store = ResultStore(tmp_path / "runs" / "results")
