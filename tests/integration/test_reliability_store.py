@@ -177,3 +177,106 @@ def test_result_files_are_group_readable(eegmat_store, tmp_path):
         assert os.stat(path).st_mode & 0o040
     store = ResultStore(tmp_path / "runs" / "results")
     assert len(store.read_rows()) == len(_row_files(tmp_path))
+
+
+# -- typos are errors, before any data is loaded ------------------------------------------
+@pytest.mark.parametrize("override, message", [
+    ("+model.params.c=0.001", r"unknown key\(s\) \['c'\]\. Allowed keys are \['C', "
+                              r"'estimator'\]\. Did you mean 'C' for 'c'\?"),
+    ("+model.adaptation=finetuen", r"'adaptation' parameter\. Allowed values are "
+                                   r"\[.*\], but got 'finetuen'\. Did you mean 'finetune'\?"),
+    ("preprocess.backend=gpu_fusd", r"'preprocess.backend' parameter\. Allowed values are "
+                                    r"\['mne', 'gpu_fused'\], but got 'gpu_fusd'"),
+    ("+preprocess.l_freqq=1.0", r"Invalid key\(s\) \['l_freqq'\] in the 'preprocess' "
+                                r"section.*Did you mean 'l_freq'"),
+])
+def test_typos_are_errors_not_silent(tmp_path, data_root, cache_root, caplog, override,
+                                     message):
+    cfg = _cfg(tmp_path, data_root, cache_root, "model=ts_lr", f"dataset={EEGMAT}",
+               "dataset.subjects=[00,01,02,03]", override)
+    with pytest.raises(ValueError, match=message):
+        _run(cfg, caplog)
+    assert not (tmp_path / "runs" / "results" / "rows").exists() or not _row_files(tmp_path)
+
+
+def test_every_shipped_model_config_passes_the_parameter_check():
+    import yaml
+
+    from eegbench.models.base import check_model_params
+    from eegbench.resources import config_dir
+
+    for path in sorted((config_dir() / "model").glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        check_model_params(spec["name"], dict(spec.get("params") or {}))
+
+
+def test_failure_records_of_different_seeds_do_not_overwrite(tmp_path):
+    from eegbench.results.failures import read_failures, record_failure
+
+    for seed in (0, 1):
+        record_failure(tmp_path, "abc123", [f"seeds=[{seed}]"], {}, RuntimeError(f"s{seed}"),
+                       seeds=[seed])
+    records = read_failures(tmp_path)
+    assert sorted(r["error"] for r in records) == ["s0", "s1"]
+    assert all(os.stat(p).st_mode & 0o040 for p in (tmp_path / "failures").glob("*.json"))
+
+
+# -- leaderboard: atomic swap, escaped cells ------------------------------------------------
+def test_leaderboard_build_killed_midway_leaves_the_old_files(eegmat_store, tmp_path,
+                                                              monkeypatch):
+    from eegbench.leaderboard import report
+    from eegbench.leaderboard.__main__ import main
+
+    args = ["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+            "--no-plots"]
+    main(args)
+    old = {p.name: p.read_bytes() for p in (tmp_path / "lb").iterdir()}
+    assert {"loso.md", "loso.csv", "loso.html", "loso_per_subject.csv"} <= set(old)
+    (tmp_path / "runs" / "results" / "rows" / _row_files(tmp_path)[0].name).unlink()
+    real_render = report.render_html
+
+    def killed(*a, **k):  # dies after the .md/.csv files of the new build are written
+        raise KeyboardInterrupt("killed")
+    monkeypatch.setattr(report, "render_html", killed)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "lb").iterdir()} == old
+    # killed during the swap: the complete new set is moved in by the next build
+    monkeypatch.setattr(report, "render_html", real_render)
+    real_swap = report.finish_swap
+    calls = []
+
+    def swap_once_then_die(out_dir, name):
+        calls.append(name)
+        if len(calls) == 2:  # the swap after the new files are complete
+            raise KeyboardInterrupt("killed")
+        return real_swap(out_dir, name)
+    monkeypatch.setattr(report, "finish_swap", swap_once_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    assert (tmp_path / "lb" / ".loso.ready" / "loso.md").is_file()
+    monkeypatch.setattr(report, "finish_swap", real_swap)
+    assert report.finish_swap(tmp_path / "lb", "loso")
+    assert "rows: 3 from" in (tmp_path / "lb" / "loso.md").read_text()
+    assert not [p for p in (tmp_path / "lb").iterdir() if p.name.startswith(".")]
+
+
+def test_markdown_cells_are_escaped(eegmat_store, tmp_path):
+    from eegbench.leaderboard.__main__ import main
+
+    path = _row_files(tmp_path)[0]
+    row = json.loads(path.read_text())
+    for p in _row_files(tmp_path):  # one model whose name has a pipe and a line break
+        r = json.loads(p.read_text())
+        r["model"] = "ts|lr\nx"
+        p.write_text(json.dumps(r))
+    main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+          "--no-plots"])
+    text = (tmp_path / "lb" / "loso.md").read_text()
+    tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("|")]
+    assert tables
+    for table in tables:  # every row of a table has the header's number of cell borders
+        borders = {ln.replace("\\|", "").count("|") for ln in table}
+        assert len(borders) == 1, table
+    assert "ts\\|lr x" in text
+    assert row["model"] == "ts_lr"
