@@ -61,7 +61,7 @@ if ! munge -n >/dev/null 2>&1; then
 fi
 
 HOST=$(hostname -s)
-CPUS=$(nproc)
+CPUS=$(getconf _NPROCESSORS_ONLN)  # not nproc: it honours OMP_NUM_THREADS
 MEM_MB=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 8 / 10 / 1024 ))
 if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
     echo "slurm_local_cluster.sh: $CONF exists and was not written by this script; not touching it" >&2
