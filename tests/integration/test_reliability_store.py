@@ -189,6 +189,10 @@ def test_result_files_are_group_readable(eegmat_store, tmp_path):
                                     r"\['mne', 'gpu_fused'\], but got 'gpu_fusd'"),
     ("+preprocess.l_freqq=1.0", r"Invalid key\(s\) \['l_freqq'\] in the 'preprocess' "
                                 r"section.*Did you mean 'l_freq'"),
+    ("model.params.C=abc", r"'model.params.C' parameter: expected float, but got 'abc' "
+                           r"\(str\)"),
+    ("preprocess.sfreq=fast", r"'preprocess.sfreq' parameter: expected float, but got "
+                              r"'fast'"),
 ])
 def test_typos_are_errors_not_silent(tmp_path, data_root, cache_root, caplog, override,
                                      message):
@@ -280,3 +284,16 @@ def test_markdown_cells_are_escaped(eegmat_store, tmp_path):
         assert len(borders) == 1, table
     assert "ts\\|lr x" in text
     assert row["model"] == "ts_lr"
+
+
+def test_every_shipped_experiment_and_model_passes_the_config_checks(tmp_path, data_root):
+    from eegbench.validation import validate_job_config
+
+    for exp in sorted(p.stem for p in (config_dir() / "exp").glob("*.yaml")):
+        cfg = _cfg(tmp_path, data_root, tmp_path / "cache", f"+exp={exp}")
+        if cfg.get("pretrain") is None:
+            validate_job_config(cfg)
+    for model in sorted(p.stem for p in (config_dir() / "model").glob("*.yaml")):
+        for preprocess in ("mne", "gpu_fused"):
+            validate_job_config(_cfg(tmp_path, data_root, tmp_path / "cache", f"model={model}",
+                                     f"preprocess={preprocess}"))
