@@ -216,6 +216,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     if len(frame):
         mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
                      & (frame["adaptation"] == adaptation_of(cfg))]
+        for name_fp, value in fingerprints.items():  # rows of this data and code only
+            mine = mine[mine[name_fp].isna()] if value is None else mine[mine[name_fp] == value]
         rows = mine.to_dict("records")
         scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
         logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "

@@ -89,6 +89,40 @@ def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
     return frame
 
 
+#: Row fields naming what a result was computed from (data, model code, checkpoint).
+FINGERPRINT_COLUMNS = ("data_fingerprint", "code_fingerprint", "checkpoint")
+#: Rows of one configuration (one line of a table).
+_CONFIG_COLUMNS = ["dataset", "task", "protocol", "model", "adaptation", "config_hash"]
+
+
+def drop_superseded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per configuration, only the rows computed from its newest data and code.
+
+    When the data (recordings added, changed or removed), the model code or the checkpoint
+    changed, a re-run stores new rows beside the old ones (their keys differ). A table must
+    not average them: for each configuration, the rows of the fingerprint
+    (``data_fingerprint``, ``code_fingerprint``, ``checkpoint``) with the most recent
+    ``created_at`` are kept and the older ones left out, with a warning.
+    """
+    if frame.empty or not all(c in frame for c in (*FINGERPRINT_COLUMNS, "created_at")):
+        return frame
+    prints = frame[list(FINGERPRINT_COLUMNS)].astype(object).where(
+        frame[list(FINGERPRINT_COLUMNS)].notna(), "").astype(str).agg("|".join, axis=1)
+    keep = pd.Series(True, index=frame.index)
+    for _, group in frame.groupby(_CONFIG_COLUMNS, sort=False, dropna=False):
+        versions = prints.loc[group.index]
+        if versions.nunique() < 2:
+            continue
+        newest = group["created_at"].astype(str).groupby(versions).max().idxmax()
+        old = group.index[versions != newest]
+        keep.loc[old] = False
+        logger.warning("%s / %s / %s (config %s): %d row(s) computed from older data or code "
+                       "are superseded and left out of the tables", group["dataset"].iloc[0],
+                       group["model"].iloc[0], group["adaptation"].iloc[0],
+                       group["config_hash"].iloc[0], len(old))
+    return frame[keep]
+
+
 def _ready_dir(out_dir: Path, name: str) -> Path:
     return out_dir / f".{name}.ready"
 
@@ -159,6 +193,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
         If the store has no rows (after filtering).
     """
     frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets, probes)
+    frame = drop_superseded(frame)
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir / 'rows'} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "

@@ -102,6 +102,7 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
     _link_subjects(data_root, data, ["04"])
     log = _run(cfg, caplog)
     assert "5 new fold(s), 0 skipped" in log  # old code: 1 new, 4 "already in the store"
+    assert "over 5 fold(s)" in log  # the summary leaves the 4 superseded rows out
     rows = [json.loads(p.read_text()) for p in _row_files(tmp_path)]
     assert len(rows) == 9
     second = {r["data_fingerprint"] for r in rows} - first
@@ -110,6 +111,15 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
         ["00", "01", "02", "03", "04"]
     # the same data again: nothing recomputed
     assert "0 new fold(s), 5 skipped" in _run(cfg, caplog)
+    # the leaderboard shows the 5 current rows, not an average with the superseded ones
+    from eegbench.leaderboard.__main__ import main
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+              "--no-plots"])
+    assert "4 row(s) computed from older data or code are superseded" in caplog.text
+    assert "rows: 5 from" in (tmp_path / "lb" / "loso.md").read_text()
 
 
 def test_changed_model_code_recomputes(eegmat_store, tmp_path, caplog, monkeypatch):
