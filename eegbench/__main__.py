@@ -38,14 +38,15 @@ def _hydra_entry(cfg: DictConfig) -> None:
     except Exception as err:
         overrides = list(hydra_cfg.overrides.task)
         path = record_failure(cfg.paths.results_dir, identity_hash(cfg), overrides,
-                              OmegaConf.to_container(cfg, resolve=False), err)
+                              OmegaConf.to_container(cfg, resolve=False), err,
+                              seeds=list(cfg.seeds))
         logger.error("job failed (%s: %s); failure recorded in %s", type(err).__name__, err,
                      path)
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
         # In a sweep, the other jobs go on; the failure stays on record.
         return
-    clear_failure(cfg.paths.results_dir, chash)
+    clear_failure(cfg.paths.results_dir, chash, seeds=list(cfg.seeds))
     logger.info("done. Build the tables with: python -m eegbench.leaderboard --results %s",
                 cfg.paths.results_dir)
 

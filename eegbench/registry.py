@@ -47,6 +47,7 @@ class Registry(Generic[T]):
         #: plugin name -> why it could not be loaded
         self.broken: dict[str, str] = {}
         self._before_plugins = before_plugins
+        self._dists: dict[str, str] = {}
         self._plugins_loaded = group is None
 
     def register(self, name: str, obj: T | None = None, *, origin: str = "built-in"):
@@ -90,6 +91,8 @@ class Registry(Generic[T]):
                                "skipped: %s", self.kind, ep.name, ep.value, dist, reason)
                 continue
             self.register(ep.name, obj, origin=f"entry point {ep.value} ({dist})")
+            if ep.dist:
+                self._dists[ep.name] = ep.dist.name
             logger.debug("loaded %s plugin '%s' from %s", self.kind, ep.name, ep.value)
 
     def origin(self, name: str) -> str:
@@ -118,6 +121,11 @@ class Registry(Generic[T]):
                 f"{sorted(self._items)}, but got {name!r}.{hint}"
             )
         return self._items[name]
+
+    def distribution(self, name: str) -> str | None:
+        """Return the distribution that registered ``name`` (None for built-ins)."""
+        self.get(name)
+        return self._dists.get(name)
 
     def names(self) -> list[str]:
         """Return all registered names, plugins included, sorted."""

@@ -7,6 +7,7 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import resource
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from eegbench.data.cache import WindowsDataset, load_windows
+from eegbench.data.cache import WindowsDataset, check_subject_classes, load_windows
 from eegbench.data.channels import harmonize_from_config
+from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
@@ -32,9 +34,15 @@ from eegbench.protocols.adapters import (
 )
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
+from eegbench.results.fingerprints import (
+    checkpoint_fingerprint,
+    data_fingerprint,
+    model_code_fingerprint,
+)
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
 from eegbench.results.store import ResultStore
+from eegbench.validation import validate_job_config
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +154,17 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     return row, model
 
 
+def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
+    """Return what a row was computed from (data, model code, checkpoint), for its key.
+
+    See :mod:`eegbench.results.fingerprints`.
+    """
+    params = OmegaConf.to_container(cfg.model, resolve=True).get("params") or {}
+    return {"data_fingerprint": data_fingerprint(ds.info, ds.meta["subject"].unique().tolist()),
+            "code_fingerprint": model_code_fingerprint(cfg.model.name),
+            "checkpoint": checkpoint_fingerprint(dict(params))}
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
@@ -155,7 +174,11 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         The rows of this job (new and previously stored), for a summary.
     """
     check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
+    validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
     ds = load_dataset(cfg)
+    check_subject_classes(ds)  # never test a subject on one class only
+    fingerprints = row_fingerprints(cfg, ds)
+    data_quality = summarize_quality(ds.info.get("quality") or [])
     store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
@@ -177,7 +200,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
                         "adaptation": adaptation_of(cfg), "seed": int(seed),
-                        "shots": fold.shots, "config_hash": chash}
+                        "shots": fold.shots, "config_hash": chash, **fingerprints}
             key = row_key(identity)
             probe_key = row_key({**identity, "adaptation": FIRST_PROBE_ADAPTATION})
             if store.has(key) and (not probe_layers or store.has(probe_key)):
@@ -186,6 +209,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
             row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache)
+            row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
             module = torch_module(model)
             if probe_layers and module is not None:
                 # probe rows first: a stored fold row then implies its probes are stored
@@ -201,6 +225,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     if len(frame):
         mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
                      & (frame["adaptation"] == adaptation_of(cfg))]
+        for name_fp, value in fingerprints.items():  # rows of this data and code only
+            mine = mine[mine[name_fp].isna()] if value is None else mine[mine[name_fp] == value]
         rows = mine.to_dict("records")
         scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
         logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "

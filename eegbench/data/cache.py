@@ -10,8 +10,17 @@ the dataset; for ``preprocess=gpu_fused`` one bounded batch of recordings, see
 :mod:`eegbench.data.batched`) in a temporary folder and renamed into place (atomic), under a
 file lock so that concurrent jobs build each entry once.
 
-On load, an entry whose manifest is missing or unreadable, or whose ``X.npy``/``meta.csv``
-size, header or sha256 differs from the manifest, is logged as corrupt and rebuilt.
+On load, an entry whose manifest is missing or unreadable, whose manifest was edited (the
+manifest carries the sha256 of its own canonical JSON, ``manifest_sha256``, so a changed
+``sfreq`` or channel name is detected), or whose ``X.npy``/``meta.csv`` size, header or
+sha256 differs from the manifest, is logged as corrupt and rebuilt; when the cache folder is
+not writable it is refused with a message naming the entry. A valid entry is used without
+writing anything (no lock file), so a cache on a read-only share works.
+
+Before the entry is looked up, every recording the recipe pins (``source.sha256``) for the
+requested subjects must be present and readable: a deleted file or a symlink loop is an
+error naming it, never a silently smaller dataset. Each recording's signal-quality report
+(:mod:`eegbench.data.quality`) is stored in the manifest (``quality``).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -31,6 +41,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
+from eegbench.data import quality
 from eegbench.data.batched import iter_standardized
 from eegbench.data.recipe import (
     Recipe,
@@ -43,6 +54,14 @@ from eegbench.data.recipe import (
 from eegbench.data.standardize import PreprocessSpec
 
 logger = logging.getLogger(__name__)
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 #: Bump when the on-disk layout changes meaning.
 CACHE_FORMAT_VERSION = 2
@@ -106,6 +125,12 @@ def cache_key(recipe: Recipe, file_hashes: dict[str, str], spec: PreprocessSpec)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """Return the sha256 of a manifest's canonical JSON, its own checksum field left out."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
     """Return why the cache entry ``entry`` is unusable, or None when it is valid.
 
@@ -124,6 +149,12 @@ def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
         return "no manifest.json (partial entry)"
     try:
         info = json.loads(manifest.read_text())
+        if not isinstance(info, dict):
+            return f"manifest.json holds {type(info).__name__}, not an object"
+        if info.get("manifest_sha256") != manifest_digest(info):
+            return ("manifest.json was modified after the entry was built (its sha256 differs "
+                    "from the recorded manifest_sha256)" if "manifest_sha256" in info else
+                    "manifest.json has no manifest_sha256 (older or hand-made entry)")
         for name in ("X.npy", "meta.csv"):
             path = entry / name
             if not path.is_file():
@@ -144,6 +175,29 @@ def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
     return None
 
 
+def _standardized_keeping_quality(recipe: Recipe, sources: list[SourceFile],
+                                  spec: PreprocessSpec, reports: list[dict[str, Any]]):
+    """:func:`iter_standardized`, collecting quality reports and skipping dropped files.
+
+    A recording left out by the ``drop_file`` policy ends the inner generator; iteration
+    resumes after the last recording that was yielded, without the dropped one.
+    """
+    todo = list(sources)
+    while todo:
+        done = 0
+        try:
+            for item in iter_standardized(recipe, todo, spec):
+                done += 1
+                report = quality.pop_report(item[0].relpath)
+                if report is not None:
+                    reports.append(report)
+                yield item
+            return
+        except quality.DroppedRecording as dropped:
+            reports.append(quality.pop_report(dropped.relpath) or dropped.report)
+            todo = [s for s in todo[done:] if s.relpath != dropped.relpath]
+
+
 def _build_entry(
     recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpec, tmp: Path
 ) -> dict[str, Any]:
@@ -154,8 +208,9 @@ def _build_entry(
     """
     parts, rows, info = [], [], None
     first_shape: tuple[int, ...] = ()
+    reports: list[dict[str, Any]] = []
     for i, (source, windows, file_rows, file_info) in enumerate(
-        iter_standardized(recipe, sources, spec)
+        _standardized_keeping_quality(recipe, sources, spec, reports)
     ):
         if info is None:
             info = file_info
@@ -191,11 +246,152 @@ def _build_entry(
     nbytes = n_total * int(np.prod(first_shape)) * 4
     pd.DataFrame(rows).to_csv(tmp / "meta.csv", index=False)
     names = ("X.npy", "meta.csv")
+    if info is None:
+        raise RecipeError(f"Dataset '{recipe.name}': every recording was left out by the "
+                          "quality policy 'drop_file'; nothing to cache.")
     return {
         **(info or {}), "n_windows": n_total, "x_nbytes": nbytes,
+        "quality": sorted(reports, key=lambda r: r["file"]),
         "file_bytes": {n: (tmp / n).stat().st_size for n in names},
         "file_sha256": {n: sha256_of(tmp / n) for n in names},
     }
+
+
+def _check_writable(entry: Path, problem: str) -> None:
+    """Raise a clear error when ``entry`` must be (re)built but its folder is read-only."""
+    folder = entry.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        state = "missing" if problem == "missing" else f"unusable ({problem})"
+        raise RecipeError(
+            f"Cache entry {entry} is {state} and the cache folder {folder} is not writable, so "
+            "it cannot be built. Set paths.cache_dir (or EEGBENCH_CACHE_DIR) to a writable "
+            "folder, or rebuild the entry where the cache is writable.")
+
+
+def _build_locked(recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpec, entry: Path,
+                  hashes: dict[str, str], verify: str) -> None:
+    """Build ``entry`` under its file lock (once, even with concurrent jobs)."""
+    key = entry.name
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(entry) + ".lock"):
+        problem = entry_problem(entry, verify)  # another job may have built it meanwhile
+        if problem is None:
+            logger.info("using cache entry %s", entry)
+            return
+        if entry.exists():
+            logger.warning("cache entry %s is partial or corrupt (%s); rebuilding it",
+                           entry, problem)
+            shutil.rmtree(entry)
+        # Left by a killed build (we hold the lock, so nobody else is building it).
+        for stale in entry.parent.glob(f".{key}.*"):
+            logger.warning("removing stale partial build %s", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        t0 = time.perf_counter()
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
+        try:
+            manifest = _build_entry(recipe, sources, spec, tmp)
+            manifest.update(
+                classes=recipe.classes, recipe=recipe.name, key=key,
+                preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
+                code=code_fingerprint(),
+            )
+            manifest["manifest_sha256"] = manifest_digest(manifest)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+            tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes it private; share it like any folder
+            os.replace(tmp, entry)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        logger.info("built cache entry %s in %.1f s", entry, time.perf_counter() - t0)
+
+
+def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[SourceFile],
+                             subjects: set[str] | None = None) -> None:
+    """Raise if a recording of the dataset has disappeared or cannot be read.
+
+    Two kinds of vanished recordings are found: a path under the dataset folder matching
+    the recipe's pattern that is a dangling symlink or a symlink loop, and a recording the
+    recipe pins (``source.sha256``) that discovery did not find (deleted, renamed,
+    unreadable) although other recordings of its subject are there (that subject would be
+    evaluated on part of its data, e.g. one class). Only the requested ``subjects`` are
+    checked when given.
+
+    Raises
+    ------
+    RecipeError
+        Naming every missing or unreadable recording.
+    """
+    folder = Path(data_root) / recipe.source["folder"]
+    pattern = re.compile(recipe.source["pattern"])
+    defaults = {k: str(v) for k, v in (recipe.source.get("defaults") or {}).items()}
+    found = {s.relpath for s in sources}
+
+    def _subject(rel: str) -> str | None:
+        match = pattern.fullmatch(rel)
+        if match is None:
+            return None
+        groups = {**defaults, **{k: v for k, v in match.groupdict().items() if v is not None}}
+        return groups.get("subject")
+
+    broken = []
+    for path in folder.rglob("*"):
+        if path.is_symlink() and not path.exists():  # dangling, or a loop (ELOOP)
+            rel = path.relative_to(folder).as_posix()
+            subject = _subject(rel)
+            if subject is not None and (subjects is None or subject in subjects):
+                broken.append(rel)
+    present = {s.subject for s in sources}
+    missing = []
+    for rel in (recipe.source.get("sha256") or {}):
+        rel = str(rel)
+        subject = _subject(rel)
+        if subject is None or rel in found or rel in broken:
+            continue  # a companion, or present
+        # A subject with some of its recordings: the others have vanished. (A subject with
+        # none is not in the dataset; requested-but-absent subjects are the recipe's check.)
+        if subject in present and (subjects is None or subject in subjects):
+            missing.append(rel)
+    if broken or missing:
+        parts = []
+        if broken:
+            parts.append(f"unreadable (dangling symlink or symlink loop): {sorted(broken)}")
+        if missing:
+            parts.append(f"pinned in the recipe's source.sha256 but not found: {sorted(missing)}")
+        raise RecipeError(
+            f"Dataset '{recipe.name}': recording(s) in {folder} have disappeared; "
+            + "; ".join(parts) + ". Restore them (their subjects would otherwise be tested on "
+            "part of their data), or remove their subjects from dataset.subjects.")
+
+
+def subjects_missing_classes(ds: WindowsDataset) -> dict[str, list[str]]:
+    """Return ``{subject: [classes it has no window of]}`` for incomplete subjects."""
+    classes = list(ds.info["classes"])
+    out = {}
+    for subject, labels in ds.meta.groupby("subject", sort=True)["label"]:
+        missing = [classes[i] for i in range(len(classes)) if i not in set(labels)]
+        if missing:
+            out[str(subject)] = missing
+    return out
+
+
+def check_subject_classes(ds: WindowsDataset) -> None:
+    """Raise if a subject lacks a class (it would be tested on the other classes only).
+
+    Raises
+    ------
+    RecipeError
+        Naming every such subject and its missing classes.
+    """
+    incomplete = subjects_missing_classes(ds)
+    if incomplete:
+        raise RecipeError(
+            f"Dataset '{ds.info.get('recipe')}': subject(s) without windows of some class: "
+            + ", ".join(f"{s} lacks {c}" for s, c in incomplete.items())
+            + ". A subject tested on one class gives a meaningless balanced accuracy and an "
+            "undefined AUC; restore the missing recordings or leave these subjects out "
+            "(dataset.subjects).")
 
 
 def load_windows(
@@ -232,37 +428,16 @@ def load_windows(
     hashes: dict[str, str] = {}
     for source in sources:
         hashes.update(verify_checksums(source))
+    wanted = None if subjects is None else {str(s) for s in subjects}
+    check_recordings_present(recipe, Path(data_root), sources, wanted)
     key = cache_key(recipe, hashes, spec)
     entry = Path(cache_root) / recipe.name / key
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(entry) + ".lock"):
-        problem = entry_problem(entry, verify)
-        if problem is not None:
-            if entry.exists():
-                logger.warning("cache entry %s is partial or corrupt (%s); rebuilding it",
-                               entry, problem)
-                shutil.rmtree(entry)
-            # Left by a killed build (we hold the lock, so nobody else is building it).
-            for stale in entry.parent.glob(f".{key}.*"):
-                logger.warning("removing stale partial build %s", stale)
-                shutil.rmtree(stale, ignore_errors=True)
-            t0 = time.perf_counter()
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
-            try:
-                manifest = _build_entry(recipe, sources, spec, tmp)
-                manifest.update(
-                    classes=recipe.classes, recipe=recipe.name, key=key,
-                    preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
-                    code=code_fingerprint(),
-                )
-                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-                os.replace(tmp, entry)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
-            logger.info("built cache entry %s in %.1f s", entry, time.perf_counter() - t0)
-        else:
-            logger.info("using cache entry %s", entry)
+    problem = entry_problem(entry, verify)
+    if problem is None:  # valid: used as is, nothing written (works on a read-only cache)
+        logger.info("using cache entry %s", entry)
+    else:
+        _check_writable(entry, problem)
+        _build_locked(recipe, sources, spec, entry, hashes, verify)
     info = json.loads((entry / "manifest.json").read_text())
     X = np.load(entry / "X.npy", mmap_mode="r")
     meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str,

@@ -30,6 +30,7 @@ from typing import Any
 import mne
 import numpy as np
 
+from eegbench.data import quality
 from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
 
@@ -344,6 +345,7 @@ def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> Che
     events = find_labelled_events(raw, recipe, source) if kind == "events" else None
     raw = select_channels(raw, recipe, source)
     check_integrity(raw, recipe, source)
+    raw = quality.check_recording(raw, recipe, source)  # clipping, flat runs, amplitudes
     return CheckedRecording(source, raw, events)
 
 

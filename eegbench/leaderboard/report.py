@@ -3,11 +3,21 @@
 Everything but the plots is a pure function of the stored rows (no timestamps, sorted
 output), so rebuilding from the same store gives byte-identical ``.md``, ``.csv`` and
 ``.html`` files.
+
+The files are written into a temporary folder ``<out>/.<name>.staging-*``; once complete it
+is renamed to ``<out>/.<name>.ready`` (atomic), then each file (and the plots folder) is moved
+into place and the folder removed. A build killed before the rename leaves the previous
+leaderboard untouched (and its staging folder is removed by the next build); one killed
+during the moves is finished by the next build or :func:`finish_swap` before anything else,
+so new and stale files never stay side by side.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +89,68 @@ def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
     return frame
 
 
+#: Row fields naming what a result was computed from (data, model code, checkpoint).
+FINGERPRINT_COLUMNS = ("data_fingerprint", "code_fingerprint", "checkpoint")
+#: Rows of one configuration (one line of a table).
+_CONFIG_COLUMNS = ["dataset", "task", "protocol", "model", "adaptation", "config_hash"]
+
+
+def drop_superseded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per configuration, only the rows computed from its newest data and code.
+
+    When the data (recordings added, changed or removed), the model code or the checkpoint
+    changed, a re-run stores new rows beside the old ones (their keys differ). A table must
+    not average them: for each configuration, the rows of the fingerprint
+    (``data_fingerprint``, ``code_fingerprint``, ``checkpoint``) with the most recent
+    ``created_at`` are kept and the older ones left out, with a warning.
+    """
+    if frame.empty or not all(c in frame for c in (*FINGERPRINT_COLUMNS, "created_at")):
+        return frame
+    prints = frame[list(FINGERPRINT_COLUMNS)].astype(object).where(
+        frame[list(FINGERPRINT_COLUMNS)].notna(), "").astype(str).agg("|".join, axis=1)
+    keep = pd.Series(True, index=frame.index)
+    for _, group in frame.groupby(_CONFIG_COLUMNS, sort=False, dropna=False):
+        versions = prints.loc[group.index]
+        if versions.nunique() < 2:
+            continue
+        newest = group["created_at"].astype(str).groupby(versions).max().idxmax()
+        old = group.index[versions != newest]
+        keep.loc[old] = False
+        logger.warning("%s / %s / %s (config %s): %d row(s) computed from older data or code "
+                       "are superseded and left out of the tables", group["dataset"].iloc[0],
+                       group["model"].iloc[0], group["adaptation"].iloc[0],
+                       group["config_hash"].iloc[0], len(old))
+    return frame[keep]
+
+
+def _ready_dir(out_dir: Path, name: str) -> Path:
+    return out_dir / f".{name}.ready"
+
+
+def finish_swap(out_dir: Path, name: str) -> bool:
+    """Move a complete new leaderboard (``.<name>.ready``) into place; True if one was there.
+
+    Each file replaces its old version with one rename; the plots folder replaces the old
+    one whole (stale plots do not survive). Safe to run again after being killed.
+    """
+    ready = _ready_dir(out_dir, name)
+    if not ready.is_dir():
+        return False
+    for item in sorted(ready.iterdir()):
+        target = out_dir / item.name
+        if item.is_dir():
+            if target.exists():
+                trash = out_dir / f".{item.name}.old"
+                shutil.rmtree(trash, ignore_errors=True)
+                os.replace(target, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+            os.replace(item, target)
+        else:
+            os.replace(item, target)
+    shutil.rmtree(ready, ignore_errors=True)
+    return True
+
+
 def build(results_dir: Path, out_dir: Path, name: str,
           metrics: Sequence[str] = DEFAULT_METRICS, command: str | None = None,
           protocols: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
@@ -121,6 +193,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
         If the store has no rows (after filtering).
     """
     frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets, probes)
+    frame = drop_superseded(frame)
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir / 'rows'} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
@@ -131,6 +204,33 @@ def build(results_dir: Path, out_dir: Path, name: str,
     ranks = aggregate_ranks(summary, metrics[0])
     provenance = block_provenance(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if finish_swap(out_dir, name):
+        logger.warning("finished moving in the leaderboard %s of an interrupted build", name)
+    for stale in out_dir.glob(f".{name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    final = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
+             "per_subject": out_dir / f"{name}_per_subject.csv",
+             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out_dir))
+    try:
+        _write_files(staging, frame, summary, ranks, provenance, metrics, name, command, test,
+                     plots, results_dir)
+        staging.chmod(0o755)
+        for path in staging.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        os.replace(staging, _ready_dir(out_dir, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    finish_swap(out_dir, name)
+    logger.info("wrote %s, %s, %s and the plots", final["md"], final["csv"], final["html"])
+    return final
+
+
+def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
+                 ranks: pd.DataFrame, provenance: dict[tuple, str], metrics: list[str],
+                 name: str, command: str | None, test: str, plots: bool,
+                 results_dir: Path) -> None:
+    """Write every leaderboard file of ``name`` into ``out_dir`` (a staging folder)."""
     paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
              "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
@@ -160,6 +260,3 @@ def build(results_dir: Path, out_dir: Path, name: str,
     paths["md"].write_text("\n".join(text))
     paths["html"].write_text(render_html(f"eegbench leaderboard: {name}", summary, metrics,
                                          provenance, ranks, plot_paths, notes, footer))
-    logger.info("wrote %s, %s, %s and %d plot(s)", paths["md"], paths["csv"], paths["html"],
-                len(plot_paths))
-    return paths

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.escape import md_row
 from eegbench.leaderboard.stats import compare_with_best, rank_aggregate
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
@@ -202,9 +203,9 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
     for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
         lines += [f"### {block_title(*key)}", ""]
         header, rows = table_rows(block, metrics)
-        lines.append("| " + " | ".join(header) + " |")
+        lines.append(md_row(header))
         lines.append("|" + "|".join(["---"] * len(header)) + "|")
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        lines += [md_row(cells) for cells in rows]
         lines.append("")
         if provenance and key in provenance:
             lines += [f"Provenance: {provenance[key]}", ""]
@@ -215,10 +216,10 @@ def ranks_to_markdown(ranks: pd.DataFrame) -> str:
     """Render the rank aggregation as one Markdown table."""
     header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
               "datasets"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines = [md_row(header), "|" + "|".join(["---"] * len(header)) + "|"]
     for _, r in ranks.iterrows():
-        lines.append("| " + " | ".join([r["protocol"], str(r["shots"]), r["model"],
-                                          r["adaptation"], r["calibration"],
-                                          f"{r['mean_rank']:.2f}",
-                                          f"{r['n_datasets']} ({r['datasets']})"]) + " |")
+        lines.append(md_row([r["protocol"], str(r["shots"]), r["model"],
+                             r["adaptation"], r["calibration"],
+                             f"{r['mean_rank']:.2f}",
+                             f"{r['n_datasets']} ({r['datasets']})"]))
     return "\n".join(lines) + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,9 +113,91 @@ MODELS: Registry = Registry("model", group="eegbench.models", before_plugins=_pl
 
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
-    """Instantiate the registered model ``name`` with ``params``."""
+    """Instantiate the registered model ``name`` with ``params`` (checked, see below).
+
+    Raises
+    ------
+    ValueError
+        If a parameter is not accepted by the model's factory (:func:`check_model_params`).
+    """
     load_builtin_models()
+    check_model_params(name, params)
     return MODELS.get(name)(**params)
+
+
+#: Parameters the runner passes to every factory (a factory may use or ignore them).
+RUNNER_PARAMS = ("trainer", "adaptation")
+
+
+def _named_params(func: Any) -> tuple[set[str], bool]:
+    """Named keyword parameters of ``func`` and whether its ``**kwargs`` are forwarded.
+
+    A ``**kwargs`` whose name starts with ``_`` (``**_``) swallows what the runner passes
+    and the factory does not use: it is not forwarded, so the named parameters are all.
+    """
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return set(), True
+    names = {p.name for p in sig.parameters.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
+    forwarded = any(p.kind == p.VAR_KEYWORD and not p.name.startswith("_")
+                    for p in sig.parameters.values())
+    return names, forwarded
+
+
+def accepted_params(factory: Any) -> set[str] | None:
+    """Return the parameter names ``factory`` accepts, or None if it takes any ``**kwargs``.
+
+    For a class, the ``__init__`` of each class in its MRO is followed while it forwards
+    ``**kwargs`` to its parent.
+    """
+    if not inspect.isclass(factory):
+        names, forwarded = _named_params(factory)
+        return None if forwarded else names
+    names: set[str] = set()
+    for cls in factory.__mro__:
+        if "__init__" not in cls.__dict__:
+            continue
+        if cls is object:
+            return names
+        more, forwarded = _named_params(cls.__dict__["__init__"])
+        names |= more
+        if not forwarded:
+            return names
+    return None
+
+
+def check_model_params(name: str, params: dict[str, Any]) -> None:
+    """Raise if ``params`` holds a key that model ``name``'s factory does not accept.
+
+    A typo (``model.params.c`` for ``C``) would otherwise be swallowed by the factory's
+    ``**_`` and silently change nothing. Factories taking arbitrary ``**kwargs`` are not
+    checked.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the model, the accepted keys and close matches.
+    """
+    factory = load_builtin_models().get(name)
+    allowed = accepted_params(factory)
+    if allowed is None:
+        return
+    allowed |= set(RUNNER_PARAMS)
+    unknown = sorted(k for k in params if k not in allowed)
+    if unknown:
+        lower = {a.lower(): a for a in allowed}
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key.lower(), list(lower), n=2)
+            if close:
+                hints.append(f" Did you mean {' or '.join(repr(lower[c]) for c in close)} "
+                             f"for {key!r}?")
+        raise ValueError(
+            f"Invalid value for the 'model.params' parameter of model '{name}': unknown "
+            f"key(s) {unknown}. Allowed keys are {sorted(allowed - set(RUNNER_PARAMS))}."
+            + "".join(hints))
 
 
 def load_builtin_models() -> Registry:
@@ -133,10 +217,28 @@ def load_builtin_models() -> Registry:
 #: Allowed values of a model's ``adaptation``.
 ADAPTATIONS = ("from_scratch", "finetune", "linear_probe")
 
+#: Adaptations added by other modules (:func:`register_adaptation`), e.g. PEFT methods.
+_MORE_ADAPTATIONS: list[str] = []
+
+
+def register_adaptation(name: str) -> str:
+    """Add ``name`` to the allowed adaptations (idempotent); return it."""
+    if name not in ADAPTATIONS and name not in _MORE_ADAPTATIONS:
+        _MORE_ADAPTATIONS.append(name)
+    return name
+
+
+def allowed_adaptations() -> list[str]:
+    """Return every allowed ``adaptation`` (built-in and registered)."""
+    return [*ADAPTATIONS, *_MORE_ADAPTATIONS]
+
 
 def check_adaptation(adaptation: str) -> str:
-    """Validate an ``adaptation`` value (MNE-style message)."""
-    if adaptation not in ADAPTATIONS:
+    """Validate an ``adaptation`` value (MNE-style message with "did you mean")."""
+    allowed = allowed_adaptations()
+    if adaptation not in allowed:
+        close = difflib.get_close_matches(str(adaptation), allowed, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"Invalid value for the 'adaptation' parameter. Allowed values are "
-                         f"{list(ADAPTATIONS)}, but got {adaptation!r}.")
+                         f"{allowed}, but got {adaptation!r}.{hint}")
     return adaptation

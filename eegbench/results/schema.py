@@ -19,6 +19,9 @@ from typing import Any
 #:      predicts one class), ``hp_source`` (how the hyperparameters were decided),
 #:      ``predictions`` (test labels and scores, for tests against chance),
 #:      ``data_fingerprint`` and ``code_fingerprint`` (what the result was computed from).
+#:      ``data_fingerprint``, ``code_fingerprint`` and ``checkpoint`` (the checkpoint's
+#:      ``sha256:<hex>``) are part of the key (:mod:`eegbench.results.fingerprints`);
+#:      ``data_quality`` summarizes the signal-quality reports of the dataset's files.
 SCHEMA_VERSION = 4
 
 #: Fields added after schema 1, with the value an older row gets when read
@@ -28,7 +31,8 @@ FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_ca
                                         "config": None, "budget": None, "n_trainable": None,
                                         "predicted_class_counts": None, "collapsed": None,
                                         "hp_source": None, "predictions": None,
-                                        "data_fingerprint": None, "code_fingerprint": None}
+                                        "data_fingerprint": None, "code_fingerprint": None,
+                                        "data_quality": None}
 
 
 @dataclass
@@ -72,6 +76,8 @@ class ResultRow:
     n_calib: int = 0
     train_sessions: list[str] = field(default_factory=list)
     test_sessions: list[str] = field(default_factory=list)
+    #: Identity of the pretrained weights: ``sha256:<hex>`` of the checkpoint file (or the
+    #: pinned hub reference); None without a checkpoint. Part of the key.
     checkpoint: str | None = None
     #: The resolved configuration sections that ``config_hash`` hashes (schema >= 3).
     config: dict[str, Any] | None = None
@@ -91,11 +97,15 @@ class ResultRow:
     data_fingerprint: str | None = None
     #: Fingerprint of the model implementation (distribution, version, source hash).
     code_fingerprint: str | None = None
+    #: Signal-quality summary of the dataset's files (policy, flagged files and checks).
+    data_quality: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 
+    #: What identifies a fold's result: the configuration, and what it was computed from
+    #: (data, model code, checkpoint), so changed data or code never reuses an old row.
     key_fields = ("dataset", "task", "protocol", "fold", "model", "adaptation", "seed",
-                  "shots", "config_hash")
+                  "shots", "config_hash", "data_fingerprint", "code_fingerprint", "checkpoint")
 
     def key(self) -> str:
         """Return the fold's identity hash (used as its file name in the store)."""

@@ -4,6 +4,12 @@ Each row is written to a temporary file and renamed to ``<key>.json``; a rename 
 POSIX, so readers never see a partial row, several processes can write at once without a
 lock, and a killed run leaves either a complete row or none. A re-run asks :meth:`has`
 before computing a fold and skips it when the row exists.
+
+Rows are validated when read (:func:`row_problem`): a file that is empty, truncated, not
+JSON, or lacks a field of the schema is moved to ``<store>/quarantine/`` with a warning that
+names it, and is treated as absent, so its fold is recomputed and the leaderboard is built
+from the valid rows. Row files are created readable by the group (shared stores), whatever
+the ``mkstemp`` default.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import logging
 import os
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,83 @@ import pandas as pd
 from eegbench.results.schema import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
+
+#: Fields every stored row must have (those without a default in :class:`ResultRow`).
+REQUIRED_FIELDS = tuple(f.name for f in fields(ResultRow)
+                        if f.default is f.default_factory and f.name not in FIELD_DEFAULTS_LATER)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of the files the store writes: the process's default, plus group read.
+FILE_MODE = (0o666 & ~_umask()) | 0o040
+
+
+def write_json_atomic(path: Path, payload: Any, **dump_kwargs: Any) -> Path:
+    """Write ``payload`` as JSON to ``path`` atomically (temp file, fsync, rename).
+
+    The file is readable by the group (``FILE_MODE``).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, **dump_kwargs)
+            fh.flush()
+            os.fchmod(fh.fileno(), FILE_MODE)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """Read and validate one row file.
+
+    Returns
+    -------
+    row : dict or None
+        The row (older schemas get the newer fields' defaults), None when invalid.
+    problem : str or None
+        Why the file is not a valid row, None when it is.
+
+    Raises
+    ------
+    ValueError
+        If the row's schema is newer than this eegbench (not damage: upgrade eegbench).
+    """
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"unreadable ({type(err).__name__}: {err})"
+    if not text.strip():
+        return None, "empty file"
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, f"not valid JSON (truncated or garbled: {err})"
+    if not isinstance(row, dict):
+        return None, f"not a JSON object but {type(row).__name__}"
+    version = row.get("schema_version", 0)
+    if not isinstance(version, int):
+        return None, f"schema_version is {version!r}, not an integer"
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema version {version} is newer than this eegbench "
+                         f"({SCHEMA_VERSION}); upgrade eegbench.")
+    missing = [k for k in REQUIRED_FIELDS if k not in row]
+    if missing:
+        return None, f"lacks the field(s) {missing}"
+    if not isinstance(row["metrics"], dict) or not all(
+            isinstance(v, int | float) or v is None for v in row["metrics"].values()):
+        return None, f"'metrics' is not a mapping of numbers: {str(row['metrics'])[:80]!r}"
+    for name, default in FIELD_DEFAULTS_LATER.items():
+        row.setdefault(name, default)
+    return row, None
 
 
 class ResultStore:
@@ -34,17 +118,39 @@ class ResultStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.rows_dir = self.root / "rows"
+        self.quarantine_dir = self.root / "quarantine"
         self.rows_dir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         return self.rows_dir / f"{key}.json"
 
+    def quarantine(self, path: Path, problem: str) -> None:
+        """Move a damaged row file out of the store (warning names it and the reason)."""
+        target = self.quarantine_dir / path.name
+        try:
+            self.quarantine_dir.mkdir(exist_ok=True)
+            os.replace(path, target)
+            where = f"moved to {target}"
+        except FileNotFoundError:  # another process quarantined it first
+            return
+        except OSError as err:  # read-only store: leave it, but never use it
+            where = f"left in place ({type(err).__name__}: {err}) and ignored"
+        logger.warning("result row %s is damaged (%s); %s. Its fold will be recomputed.",
+                       path, problem, where)
+
     def has(self, key: str) -> bool:
-        """Return True if the row with ``key`` is already stored."""
-        return self._path(key).is_file()
+        """Return True if a valid row with ``key`` is stored (a damaged one is quarantined)."""
+        path = self._path(key)
+        if not path.is_file():
+            return False
+        row, problem = row_problem(path)
+        if problem is not None:
+            self.quarantine(path, problem)
+            return False
+        return True
 
     def write(self, row: ResultRow) -> Path:
-        """Store ``row`` atomically; an existing row with the same key is left untouched.
+        """Store ``row`` atomically; an existing valid row with the same key is left untouched.
 
         Returns
         -------
@@ -52,35 +158,24 @@ class ResultStore:
             The row's file.
         """
         target = self._path(row.key())
-        if target.exists():
+        if self.has(row.key()):
             logger.info("row %s already stored; not overwriting", target.name)
             return target
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=self.rows_dir)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(row.to_dict(), fh, indent=1, sort_keys=True, default=str)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return target
+        return write_json_atomic(target, row.to_dict(), indent=1, sort_keys=True, default=str)
 
     def read_rows(self) -> list[dict[str, Any]]:
-        """Return every stored row as a dict (sorted by file name, i.e. by key).
+        """Return every valid stored row as a dict (sorted by file name, i.e. by key).
 
-        Rows written by an older schema get the newer fields' defaults; a row from a newer
-        schema is an error (this eegbench cannot know what its fields mean).
+        Rows written by an older schema get the newer fields' defaults; a damaged row is
+        quarantined with a warning (see :func:`row_problem`); a row from a newer schema is
+        an error (this eegbench cannot know what its fields mean).
         """
         rows = []
         for path in sorted(self.rows_dir.glob("[!.]*.json")):
-            row = json.loads(path.read_text())
-            if row.get("schema_version", 0) > SCHEMA_VERSION:
-                raise ValueError(f"{path}: schema version {row['schema_version']} is newer than "
-                                 f"this eegbench ({SCHEMA_VERSION}); upgrade eegbench.")
-            for name, default in FIELD_DEFAULTS_LATER.items():
-                row.setdefault(name, default)
+            row, problem = row_problem(path)
+            if problem is not None:
+                self.quarantine(path, problem)
+                continue
             rows.append(row)
         return rows
 
