@@ -3,14 +3,18 @@
 # an air-gapped GPU node (install it there with scripts/install_offline.sh).
 #
 # Usage: bash scripts/wheelhouse.sh [-o DIR] [--python-version X.Y] [--platform TAG]...
-#                                   [--exclude pkg,pkg,...] [--extras extra,extra,...]
+#                                   [--exclude pkg,pkg,...] [--exclude-from FILE]
+#                                   [--extras extra,extra,...]
 #   -o DIR            output folder (default: wheelhouse)
 #   --python-version  target interpreter, e.g. 3.12 (default: the one running this script)
 #   --platform TAG    target platform tag, repeatable (default with --python-version:
-#                     manylinux_2_28_x86_64, which pip widens to older manylinux tags; without
-#                     --python-version: this machine's platform)
+#                     manylinux_2_28_x86_64; without it: this machine's platform). pip matches
+#                     tags exactly, so manylinux_2_N_ARCH is widened here to every older
+#                     manylinux tag (2_N ... 2_5, manylinux2014/2010/1) of that ARCH
 #   --exclude LIST    packages the target already has, left out with everything only they
 #                     need (e.g. torch,numpy,scipy,pandas,scikit-learn on a cluster GPU node)
+#   --exclude-from FILE  more packages to leave out, one per line (`pip freeze` or
+#                     `pip list --format=freeze` output of the target works; # comments)
 #   --extras LIST     eegbench extras to include (e.g. launchers,bridges)
 # Environment: PYTHON (interpreter running pip, default python3).
 #
@@ -35,11 +39,16 @@ while [ $# -gt 0 ]; do
     -o|--output) OUT=$2; shift 2 ;;
     --python-version) PYVER=$2; shift 2 ;;
     --platform) PLATFORMS+=("$2"); shift 2 ;;
-    --exclude) EXCLUDE=$2; shift 2 ;;
+    --exclude) EXCLUDE="$EXCLUDE,$2"; shift 2 ;;
+    --exclude-from)
+      [ -f "$2" ] || { echo "Invalid value for the '--exclude-from' parameter: no file '$2'." >&2
+                       exit 2; }
+      EXCLUDE="$EXCLUDE,$(sed -e 's/#.*//' -e 's/[ =<>~!;@\[].*//' "$2" | grep -v '^$' \
+                          | paste -sd, -)"; shift 2 ;;
     --extras) EXTRAS=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "Invalid value for the argument: allowed are -o, --python-version, --platform," \
-            "--exclude, --extras, -h, but got '$1'." >&2; exit 2 ;;
+            "--exclude, --exclude-from, --extras, -h, but got '$1'." >&2; exit 2 ;;
   esac
 done
 PY=${PYTHON:-python3}
@@ -53,7 +62,17 @@ if [ -n "$PYVER" ]; then
   [ ${#PLATFORMS[@]} -gt 0 ] || PLATFORMS=(manylinux_2_28_x86_64)
   TARGET+=(--python-version "$PYVER" --implementation cp)
 fi
-for p in "${PLATFORMS[@]}"; do TARGET+=(--platform "$p"); done
+for p in "${PLATFORMS[@]}"; do
+  TARGET+=(--platform "$p")
+  if [[ "$p" =~ ^manylinux_2_([0-9]+)_(.+)$ ]]; then  # a glibc 2.N system runs older tags too
+    for ((n = BASH_REMATCH[1] - 1; n >= 5; n--)); do
+      TARGET+=(--platform "manylinux_2_${n}_${BASH_REMATCH[2]}")
+    done
+    for legacy in manylinux2014 manylinux2010 manylinux1; do
+      TARGET+=(--platform "${legacy}_${BASH_REMATCH[2]}")
+    done
+  fi
+done
 PIP=("$PY" -m pip)
 t0=$(date +%s)
 
@@ -90,7 +109,8 @@ fi
 
 echo "[3/4] resolve for the target (${PYVER:-this interpreter} ${PLATFORMS[*]:-this platform})"
 "${PIP[@]}" install -q --dry-run --ignore-installed --only-binary=:all: "${TARGET[@]}" \
-  --find-links "$OUT" --report "$WORK/target.json" "$ROOT_REQ" >/dev/null
+  --find-links "$OUT" --target "$WORK/site" --report "$WORK/target.json" "$ROOT_REQ" \
+  >/dev/null
 "$PY" - "$WORK/target.json" "$EXCLUDE" "$PYVER" "$WORK/selected.txt" "$OUT/wheelhouse.json" \
   "$BRAINDECODE" <<'PYEOF'
 """Keep the packages reachable from eegbench without passing through an excluded one."""
