@@ -186,7 +186,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         probe_layers = False
     cache = BaseModelCache()
     features: np.ndarray | None = None
-    features_ready = False  # computed at the first fold that is not in the store yet
+    features_ready = False  # computed at the first fold that needs them
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
     for seed in cfg.seeds:
@@ -204,7 +204,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            if not features_ready:
+            if not features_ready and not len(fold.calib):  # few-shot folds do not use them
                 features, features_ready = fold_invariant_features(cfg, ds), True
             row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache,
                                        features)
