@@ -24,6 +24,7 @@ from eegbench.data.channels import harmonize_from_config
 from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
+from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
 from eegbench.protocols.adapters import (
@@ -114,12 +115,15 @@ def model_builder(cfg: DictConfig) -> Callable[[], BenchmarkModel]:
 
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
                   calibration: CalibrationSpec | None = None,
-                  cache: BaseModelCache | None = None) -> tuple[ResultRow, Any]:
+                  cache: BaseModelCache | None = None,
+                  features: np.ndarray | None = None) -> tuple[ResultRow, Any]:
     """Fit the configured model on ``fold``; return its result row and the fitted model.
 
     Few-shot folds (non-empty ``fold.calib``) are fitted by
     :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
-    shares the cross-subject model between the folds of one subject.
+    shares the cross-subject model between the folds of one subject. ``features`` are the
+    model's fold-invariant features of all windows (:func:`fold_invariant_features`): the
+    model then fits and predicts from them (the same fit; used by folds without calibration).
     """
     build = model_builder(cfg)
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
@@ -127,6 +131,12 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     if len(fold.calib):  # few-shot: calibration windows of the test subject
         model, fit_report, train_seconds = fit_fewshot(
             build, ds.X, y, fold, signal, seed, calibration or CalibrationSpec(), cache)
+    elif features is not None:  # fold-invariant steps precomputed once per dataset
+        model = build()
+        t0 = time.perf_counter()
+        fit_report = model.fit_features(features[fold.train], y[fold.train],
+                                        features[fold.valid], y[fold.valid], signal, seed)
+        train_seconds = time.perf_counter() - t0
     else:
         model = build()
         t0 = time.perf_counter()
@@ -134,7 +144,10 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
                                y[fold.valid], signal, seed)
         train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    proba = model.predict_proba(ds.X[fold.test])
+    if features is not None and not len(fold.calib):
+        proba = model.predict_proba_features(features[fold.test])
+    else:
+        proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
@@ -165,6 +178,19 @@ def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
             "checkpoint": checkpoint_fingerprint(dict(params))}
 
 
+def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset) -> np.ndarray | None:
+    """Return the configured model's fold-invariant features of all windows, or None.
+
+    Computed once per (windows, transform) and cached in ``<paths.cache_dir>/features/``
+    (:mod:`eegbench.features.precompute`); ``feature_cache=false`` (a top-level config key,
+    default true) turns this off. Models without fold-invariant steps get None.
+    """
+    if not bool(cfg.get("feature_cache", True)):
+        return None
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+    return precompute_fold_invariant(model_builder(cfg)(), ds.X, signal, cfg.paths.cache_dir)
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
@@ -191,6 +217,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
         probe_layers = False
     cache = BaseModelCache()
+    features: np.ndarray | None = None
+    features_ready = False  # computed at the first fold that needs them
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
     for seed in cfg.seeds:
@@ -208,7 +236,10 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache)
+            if not features_ready and not len(fold.calib):  # few-shot folds do not use them
+                features, features_ready = fold_invariant_features(cfg, ds), True
+            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache,
+                                       features)
             row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
             module = torch_module(model)
             if probe_layers and module is not None:

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from eegbench.features.precompute import TransformSteps
 from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
 
 
@@ -28,27 +29,83 @@ def _fitted_size(pipeline: Pipeline) -> int:
 
 
 class SklearnModel(BenchmarkModel):
-    """Wrap a scikit-learn pipeline; validation data are unused (no early stopping)."""
+    """Wrap a scikit-learn pipeline; validation data are unused (no early stopping).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        The classifier pipeline, fitted on float64 windows.
+    fold_invariant_steps : int
+        How many leading steps learn nothing from the data (their ``fit`` only checks
+        parameters), e.g. per-window covariances. Their output does not depend on the fold, so
+        :func:`eegbench.features.precompute.precompute_fold_invariant` computes it once per
+        dataset and :meth:`fit_features` / :meth:`predict_proba_features` fit and apply only the
+        remaining steps, which is the same fit as :meth:`fit` on the windows.
+    """
 
     family = "classical"
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, fold_invariant_steps: int = 0) -> None:
+        if not 0 <= int(fold_invariant_steps) < len(pipeline.steps):
+            raise ValueError(f"Invalid value for the 'fold_invariant_steps' parameter. Allowed "
+                             f"values are 0 to {len(pipeline.steps) - 1} (the pipeline has "
+                             f"{len(pipeline.steps)} steps), but got {fold_invariant_steps}.")
         self.pipeline = pipeline
+        self.fold_invariant_steps = int(fold_invariant_steps)
 
-    def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
-        """Fit the pipeline on the training windows (float64 copy)."""
+    def _configure(self, signal: SignalSpec, seed: int | None = None) -> None:
+        """Set the steps' seed and sampling rate (the only data-independent parameters)."""
         for _, step in self.pipeline.steps:
             params = step.get_params()
-            if "random_state" in params:
+            if seed is not None and "random_state" in params:
                 step.set_params(random_state=seed)
             if "sfreq" in params:  # e.g. a filter bank needs the windows' sampling rate
                 step.set_params(sfreq=signal.sfreq)
+
+    def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
+        """Fit the pipeline on the training windows (float64 copy)."""
+        self._configure(signal, seed)
         self.pipeline.fit(np.asarray(X_train, dtype=np.float64), y_train)
         return {}
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Return the pipeline's class probabilities."""
         return self.pipeline.predict_proba(np.asarray(X, dtype=np.float64))
+
+    def fold_invariant_transformer(self, signal: SignalSpec) -> TransformSteps | None:
+        """Return the leading fold-invariant steps, configured for ``signal`` (None if none).
+
+        Applied to float64 windows, their output is what :meth:`fit_features` expects.
+        """
+        if not self.fold_invariant_steps:
+            return None
+        self._configure(signal)
+        head = TransformSteps(self.pipeline.steps[:self.fold_invariant_steps])
+        # They learn nothing; fitting them on one blank window only validates their parameters.
+        blank = np.zeros((1, signal.n_chans, signal.n_times))
+        for _, step in head.steps:
+            blank = step.fit(blank).transform(blank)
+        return head
+
+    def fit_features(self, F_train, y_train, F_valid, y_valid, signal: SignalSpec,
+                     seed: int) -> dict[str, Any]:
+        """Fit the steps after the fold-invariant ones on their precomputed output.
+
+        ``F_train`` is :meth:`fold_invariant_transformer` applied to the training windows;
+        the fitted pipeline then also predicts from windows (:meth:`predict_proba`).
+        """
+        head = self.fold_invariant_transformer(signal)
+        if head is None:
+            raise ValueError(f"{type(self).__name__} declares no fold-invariant steps "
+                             "(fold_invariant_steps=0): call fit() on the windows.")
+        self._configure(signal, seed)
+        self.pipeline[self.fold_invariant_steps:].fit(F_train, y_train)
+        # train_seconds then excludes the shared, once-per-dataset feature computation
+        return {"fold_invariant_features": "precomputed"}
+
+    def predict_proba_features(self, F: np.ndarray) -> np.ndarray:
+        """Return class probabilities from precomputed fold-invariant features."""
+        return self.pipeline[self.fold_invariant_steps:].predict_proba(F)
 
     def n_parameters(self) -> int:
         """Return the number of fitted numbers in the pipeline."""
@@ -78,7 +135,7 @@ def tangent_space_lr(estimator: str = "oas", C: float = 1.0, **_: Any) -> Sklear
     return SklearnModel(make_pipeline(
         Covariances(estimator=estimator), TangentSpace(metric="riemann"),
         LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
-    ))
+    ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 
 
 @MODELS.register("csp_lda")

@@ -1,0 +1,1 @@
+"""Features derived from the cached windows (computed once per dataset, cached on disk)."""

@@ -1,0 +1,241 @@
+"""Fold-invariant features computed once per dataset and cached like the windows.
+
+A model may declare leading pipeline steps that learn nothing from the data (per-window
+covariances, filter-bank covariances): their output for a window is the same in every fold.
+:func:`precompute_fold_invariant` applies them to all windows of a dataset once and stores the
+result in ``<cache_root>/features/<key>/`` (``F.npy`` read with ``mmap_mode='r'`` plus
+``manifest.json`` with its size and sha256). The ``key`` hashes
+
+* the windows themselves (sha256 of the array's bytes, shape and dtype, so a changed recording,
+  preprocessing, subject subset or channel mapping never reuses an old result),
+* the transform: each step's class, parameters and module source code, and the versions of
+  numpy, scipy, scikit-learn and the step's own package,
+* this module's source and :data:`FEATURES_FORMAT_VERSION`.
+
+Entries are written to a temporary folder and renamed into place (atomic) under a file lock, so
+concurrent jobs compute each entry once; an entry whose manifest, size or sha256 does not match
+is logged and rebuilt. Windows are transformed in batches (peak memory is one batch of
+windows plus the features); the steps are per-window, so a batch gives the same numbers as the
+whole array (tests/integration/test_feature_cache.py checks the predictions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the on-disk layout of a feature entry changes meaning.
+FEATURES_FORMAT_VERSION = 1
+
+#: Windows per transform batch (float64 copy of 64 windows of 64 channels x 2048 samples is
+#: 64 MiB; eegmat's 19 x 640 windows make 6 MiB).
+BATCH_WINDOWS = 64
+
+
+class TransformSteps:
+    """Leading steps of a pipeline that learn nothing, applied in order (``transform`` only).
+
+    Unlike a sliced :class:`sklearn.pipeline.Pipeline`, it does not require its last step to
+    look fitted (pyriemann's ``Covariances`` has no fitted attribute).
+
+    Parameters
+    ----------
+    steps : list of (str, transformer)
+        Named transformers, already configured (e.g. ``sfreq``).
+    """
+
+    def __init__(self, steps: list[tuple[str, Any]]) -> None:
+        self.steps = list(steps)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Apply every step's ``transform`` in order."""
+        for _, step in self.steps:
+            X = step.transform(X)
+        return X
+
+
+def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def array_fingerprint(X: np.ndarray, batch: int = 256) -> str:
+    """Return the sha256 of an array's dtype, shape and bytes (read in batches of windows).
+
+    Parameters
+    ----------
+    X : ndarray
+        E.g. memory-mapped windows; never loaded whole.
+    batch : int
+        Leading-axis rows hashed per read.
+    """
+    digest = hashlib.sha256(json.dumps([str(X.dtype), list(X.shape)]).encode())
+    for start in range(0, len(X), batch):
+        digest.update(np.ascontiguousarray(X[start:start + batch]).tobytes())
+    return digest.hexdigest()
+
+
+def _package_version(module_name: str) -> str:
+    top = module_name.split(".")[0]
+    try:
+        return str(getattr(importlib.import_module(top), "__version__", "unknown"))
+    except ImportError:  # pragma: no cover - the step's own package is importable
+        return "unknown"
+
+
+def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Describe a list of (name, transformer) steps: classes, parameters, code, versions.
+
+    Returns a JSON-serializable dict (parameters that are not plain JSON are stored by
+    ``repr``).
+    """
+    described = []
+    for name, step in steps:
+        cls = type(step)
+        module = inspect.getmodule(cls)
+        source = inspect.getsource(module) if module is not None else ""
+        described.append({
+            "name": name,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "params": json.loads(json.dumps(step.get_params(deep=False), sort_keys=True,
+                                            default=repr)),
+            "source_sha256": hashlib.sha256(source.encode()).hexdigest(),
+            "package_version": _package_version(cls.__module__),
+        })
+    return {
+        "steps": described,
+        "versions": {m: _package_version(m) for m in ("numpy", "scipy", "sklearn")},
+        "module_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "format": FEATURES_FORMAT_VERSION,
+    }
+
+
+def feature_key(data_fingerprint: str, transform: dict[str, Any]) -> str:
+    """Return the content hash that names a feature entry."""
+    payload = {"data": data_fingerprint, "transform": transform}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _entry_problem(entry: Path) -> str | None:
+    """Return why ``entry`` is unusable, or None when its manifest, size and sha256 match."""
+    if not entry.exists():
+        return "missing"
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text())
+        path = entry / "F.npy"
+        if path.stat().st_size != int(manifest["file_bytes"]):
+            return f"F.npy has {path.stat().st_size} bytes, manifest says " \
+                   f"{manifest['file_bytes']}"
+        if _sha256_file(path) != manifest["file_sha256"]:
+            return "F.npy sha256 differs from the manifest (corrupt bytes)"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"unreadable ({type(err).__name__}: {err})"
+    return None
+
+
+def _compute(transformer: Any, X: np.ndarray, path: Path, batch_windows: int) -> tuple:
+    """Transform ``X`` batch by batch (float64) and write the result to ``path`` (.npy)."""
+    out = None
+    for start in range(0, len(X), batch_windows):
+        part = transformer.transform(np.asarray(X[start:start + batch_windows],
+                                                dtype=np.float64))
+        if out is None:
+            out = np.lib.format.open_memmap(path, mode="w+", dtype=part.dtype,
+                                            shape=(len(X), *part.shape[1:]))
+        out[start:start + len(part)] = part
+    if out is None:
+        raise ValueError("Invalid value for the 'X' parameter: no windows to transform.")
+    shape, dtype = out.shape, str(out.dtype)
+    out.flush()
+    del out
+    return shape, dtype
+
+
+def cached_transform(transformer: Any, X: np.ndarray, cache_root: str | Path,
+                     batch_windows: int = BATCH_WINDOWS) -> np.ndarray:
+    """Return ``transformer.transform(X)`` (float64 windows), computed once and cached.
+
+    Parameters
+    ----------
+    transformer : sklearn Pipeline or transformer
+        Steps that learn nothing from the data (already configured, e.g. ``sfreq``).
+    X : ndarray, shape (n_windows, ...)
+        The windows (memory-mapped is fine).
+    cache_root : path
+        Root of the cache; entries live in ``<cache_root>/features/<key>/``.
+    batch_windows : int
+        Windows transformed per batch.
+
+    Returns
+    -------
+    ndarray
+        The features, memory-mapped read-only from the cache entry.
+    """
+    steps = list(getattr(transformer, "steps", [(type(transformer).__name__, transformer)]))
+    t0 = time.perf_counter()
+    key = feature_key(array_fingerprint(X), transform_fingerprint(steps))
+    entry = Path(cache_root) / "features" / key
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(entry) + ".lock"):
+        problem = _entry_problem(entry)
+        if problem is None:
+            logger.info("using feature cache entry %s (%s; %.1f s)", entry,
+                        " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
+        else:
+            if entry.exists():
+                logger.warning("feature cache entry %s is partial or corrupt (%s); rebuilding",
+                               entry, problem)
+                shutil.rmtree(entry)
+            for stale in entry.parent.glob(f".{key}.*"):  # left by a killed build
+                logger.warning("removing stale partial feature build %s", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
+            try:
+                shape, dtype = _compute(transformer, X, tmp / "F.npy", batch_windows)
+                manifest = {
+                    "key": key, "shape": list(shape), "dtype": dtype,
+                    "file_bytes": (tmp / "F.npy").stat().st_size,
+                    "file_sha256": _sha256_file(tmp / "F.npy"),
+                    "transform": transform_fingerprint(steps),
+                    "compute_seconds": round(time.perf_counter() - t0, 3),
+                }
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                os.replace(tmp, entry)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+            logger.info("computed feature cache entry %s (%s, shape %s) in %.1f s", entry,
+                        " -> ".join(n for n, _ in steps), shape, time.perf_counter() - t0)
+    return np.load(entry / "F.npy", mmap_mode="r")
+
+
+def precompute_fold_invariant(model: Any, X: np.ndarray, signal: Any,
+                              cache_root: str | Path) -> np.ndarray | None:
+    """Return the model's fold-invariant features of all windows ``X``, or None.
+
+    ``model`` declares them through ``fold_invariant_transformer(signal)`` (see
+    :class:`eegbench.models.classical.SklearnModel`); a model without that method, or which
+    returns None, has no fold-invariant steps.
+    """
+    get = getattr(model, "fold_invariant_transformer", None)
+    transformer = get(signal) if callable(get) else None
+    if transformer is None:
+        return None
+    return cached_transform(transformer, X, cache_root)
