@@ -175,13 +175,14 @@ class LeaveOneSubjectOut:
 def _registry() -> dict[str, type]:
     from eegbench.protocols.cross_session import CrossSession
     from eegbench.protocols.fewshot import WithinSubjectFewShot
+    from eegbench.protocols.fixed_split import FixedSplit
 
     return {"loso": LeaveOneSubjectOut, "fewshot": WithinSubjectFewShot,
-            "cross_session": CrossSession}
+            "cross_session": CrossSession, "fixed_split": FixedSplit}
 
 
 def make_splitter(name: str, **params: Any):
-    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``).
+    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``, ...).
 
     Raises
     ------
