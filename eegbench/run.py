@@ -57,6 +57,17 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
     return harmonize_from_config(ds, cfg.model.get("channels"))
 
 
+def split_meta(ds: WindowsDataset) -> Any:
+    """Return the metadata table the splitters see: ``ds.meta`` plus ``duration_s``.
+
+    ``duration_s`` (window length in seconds) lets within-subject protocols keep a gap of one
+    window between training and test windows.
+    """
+    if "duration_s" in ds.meta:
+        return ds.meta
+    return ds.meta.assign(duration_s=ds.X.shape[-1] / float(ds.info["sfreq"]))
+
+
 def check_model_name(name: str) -> None:
     """Raise a "did you mean" error now if ``name`` is not a registered model."""
     load_builtin_models().get(name)
@@ -163,7 +174,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     n_new = n_skipped = 0
     for seed in cfg.seeds:
         splitter = make_splitter(name, seed=int(seed), **protocol)
-        folds = list(splitter.split(ds.meta))
+        folds = list(splitter.split(split_meta(ds)))
         for i, fold in enumerate(folds, 1):
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
