@@ -97,11 +97,18 @@ def adaptation_of(cfg: DictConfig) -> str:
     return str(cfg.model.get("adaptation", "from_scratch"))
 
 
-def model_builder(cfg: DictConfig) -> Callable[[], BenchmarkModel]:
-    """Return a function that builds a fresh, unfitted instance of the configured model."""
+def model_builder(cfg: DictConfig, fixed_budget: bool = False) -> Callable[[], BenchmarkModel]:
+    """Return a function that builds a fresh, unfitted instance of the configured model.
+
+    ``fixed_budget``: deep models train for ``trainer.max_epochs`` epochs without early
+    stopping (patience above the budget), e.g. few-shot training on the shots alone.
+    """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = dict(model_cfg.get("params") or {})
-    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if fixed_budget:
+        trainer["patience"] = int(trainer.get("max_epochs", 0)) + 1
+    params.setdefault("trainer", trainer)
     params.setdefault("adaptation", adaptation_of(cfg))
     return lambda: build_model(model_cfg["name"], **params)
 
@@ -115,7 +122,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
     shares the cross-subject model between the folds of one subject.
     """
-    build = model_builder(cfg)
+    build = model_builder(cfg, fixed_budget=fold.calibration == "from_scratch")
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     y = ds.y
     if len(fold.calib):  # few-shot: calibration windows of the test subject

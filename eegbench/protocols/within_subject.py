@@ -74,7 +74,7 @@ def _gap_s(meta: pd.DataFrame, gap_s: float | None) -> float:
 
 def drop_near(train: np.ndarray, test: np.ndarray, meta: pd.DataFrame, gap_s: float
               ) -> np.ndarray:
-    """Remove from ``train`` the windows within ``gap_s`` of a ``test`` window of the same run.
+    """Remove from ``train`` the windows closer than ``gap_s`` to a ``test`` window of its run.
 
     A window's position is its ``onset_s``; windows of other runs are never close (runs are
     separate recordings).
@@ -86,10 +86,13 @@ def drop_near(train: np.ndarray, test: np.ndarray, meta: pd.DataFrame, gap_s: fl
     onset = meta["onset_s"].to_numpy(dtype=float)
     keep = np.ones(len(train), bool)
     for run in np.unique(run_key[test]):
-        t = onset[test[run_key[test] == run]]
-        same = run_key[train] == run
-        near = (onset[train] > t.min() - gap_s) & (onset[train] < t.max() + gap_s)
-        keep &= ~(same & near)
+        t = np.sort(onset[test[run_key[test] == run]])
+        same = np.flatnonzero(run_key[train] == run)
+        x = onset[train[same]]
+        # distance from each training window to its nearest test window of the same run
+        pos = np.clip(np.searchsorted(t, x), 1, len(t)) - 1
+        nearest = np.minimum(np.abs(x - t[pos]), np.abs(x - t[np.minimum(pos + 1, len(t) - 1)]))
+        keep[same[nearest < gap_s]] = False
     return train[keep]
 
 
