@@ -75,6 +75,9 @@ def check_model_name(name: str) -> None:
 
 #: Protocol keys that add result rows without changing the others (not hashed).
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
+#: Optional protocol keys left out of the hash while unset, so rows computed before the option
+#: existed keep their identity.
+UNSET_OPTIONAL_KEYS = ("align",)
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
@@ -83,7 +86,8 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
-                                if k not in EXTRA_ROW_KEYS}
+                                if k not in EXTRA_ROW_KEYS
+                                and not (k in UNSET_OPTIONAL_KEYS and v is None)}
     return identity
 
 
@@ -169,6 +173,13 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     chash = identity_hash(cfg)
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
     name = protocol.pop("name")
+    # Optional label-free subject alignment (Euclidean / Riemannian re-centering per subject).
+    align = protocol.pop("align", None)
+    if align:
+        from eegbench.protocols.alignment import align_subjects
+
+        ds = WindowsDataset(align_subjects(ds.X, ds.meta, str(align)), ds.meta,
+                            {**ds.info, "aligned": str(align)})
     calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
     # Optional: also probe every layer of each fold's trained network (deep models only).
     probe_layers = bool(protocol.pop("layer_probe", False))
