@@ -117,6 +117,20 @@ def model_builder(cfg: DictConfig, fixed_budget: bool = False) -> Callable[[], B
     return lambda: build_model(model_cfg["name"], **params)
 
 
+def hp_source_of(cfg: DictConfig, fit_report: dict[str, Any] | None = None) -> str:
+    """Return how the model's hyperparameters were decided (the row's ``hp_source``).
+
+    ``nested: ...`` when the fit selected them by nested cross-validation on the training
+    subjects (its report carries ``hp_search``), else ``a priori: ...`` with the model
+    config's ``hp_source`` note (where the defaults come from) or the config file.
+    """
+    search = (fit_report or {}).get("hp_search")
+    if isinstance(search, dict):
+        return f"nested: {search.get('inner', 'inner split of the training subjects')}"
+    note = cfg.model.get("hp_source")
+    return f"a priori: {note}" if note else f"a priori: conf/model/{cfg.model.name}.yaml"
+
+
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
                   calibration: CalibrationSpec | None = None,
                   cache: BaseModelCache | None = None) -> tuple[ResultRow, Any]:
@@ -141,6 +155,9 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
+    # Test labels and class probabilities (4 decimals): tests against chance need them.
+    predictions = {"y": [int(v) for v in y[fold.test]],
+                   "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
@@ -153,7 +170,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         valid_subjects=list(fold.valid_subjects), shots=fold.shots, draw=fold.draw,
         calibration=fold.calibration, n_calib=len(fold.calib),
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
-        config=identity_config(cfg),
+        config=identity_config(cfg), predictions=predictions,
+        hp_source=hp_source_of(cfg, fit_report),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return row, model
