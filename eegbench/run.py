@@ -84,6 +84,8 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """Return the resolved config sections that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if container.get("hp_search"):  # nested selection changes the result: part of the identity
+        identity["hp_search"] = container["hp_search"]
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
                                 if k not in EXTRA_ROW_KEYS
@@ -101,14 +103,16 @@ def adaptation_of(cfg: DictConfig) -> str:
     return str(cfg.model.get("adaptation", "from_scratch"))
 
 
-def model_builder(cfg: DictConfig, fixed_budget: bool = False) -> Callable[[], BenchmarkModel]:
+def model_builder(cfg: DictConfig, fixed_budget: bool = False,
+                  overrides: dict[str, Any] | None = None) -> Callable[[], BenchmarkModel]:
     """Return a function that builds a fresh, unfitted instance of the configured model.
 
     ``fixed_budget``: deep models train for ``trainer.max_epochs`` epochs without early
     stopping (patience above the budget), e.g. few-shot training on the shots alone.
+    ``overrides`` replace model parameters (nested hyperparameter selection).
     """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    params = dict(model_cfg.get("params") or {})
+    params = {**dict(model_cfg.get("params") or {}), **dict(overrides or {})}
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     if fixed_budget:
         trainer["patience"] = int(trainer.get("max_epochs", 0)) + 1
@@ -147,10 +151,24 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         model, fit_report, train_seconds = fit_fewshot(
             build, ds.X, y, fold, signal, seed, calibration or CalibrationSpec(), cache)
     else:
-        model = build()
         t0 = time.perf_counter()
+        search = None
+        if cfg.get("hp_search"):  # nested cross-validation on the training subjects only
+            from eegbench.leaderboard.tables import recipe_primary_metric
+            from eegbench.protocols.nested import select_hyperparameters
+
+            spec = OmegaConf.to_container(cfg.hp_search, resolve=True)
+            best, search = select_hyperparameters(
+                lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
+                ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                inner_folds=int(spec.get("inner_folds", 3)))
+            build = model_builder(cfg, overrides=best)
+        model = build()
         fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
                                y[fold.valid], signal, seed)
+        if search is not None:
+            fit_report = {**(fit_report or {}), "hp_search": search}
         train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
