@@ -253,6 +253,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
                         cfg.model.name, seed, i, len(folds), fold.name,
                         row.metrics["balanced_accuracy"], row.train_seconds)
+    if cfg.get("audit"):
+        run_audit(cfg, ds, store, name, protocol, chash, calibration)
     frame = store.to_frame()
     if len(frame):
         mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
@@ -264,3 +266,56 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                     n_new, n_skipped, np.nanmean(scores), np.nanstd(scores), len(scores),
                     Path(cfg.paths.results_dir).resolve())
     return rows
+
+
+def run_audit(cfg: DictConfig, ds: WindowsDataset, store: ResultStore, name: str,
+              protocol: dict[str, Any], chash: str, calibration: CalibrationSpec) -> int:
+    """Run the leakage-audit variants of the configured protocol (``+audit=leakage``).
+
+    Each variant reuses the protocol's folds (:mod:`eegbench.protocols.audit`); its rows have
+    protocol ``<name>~leaky:<variant>`` (or ``~clean:``), a config hash that includes the
+    variant, and ``fit_report`` entries naming the clean rows they pair with. Returns the
+    number of new rows.
+    """
+    import dataclasses
+
+    from eegbench.protocols.audit import expand, variant_fold, variant_windows
+
+    audit = OmegaConf.to_container(cfg.audit, resolve=True)
+    n_folds = int(audit.get("n_folds", 5))
+    is_deep = hasattr(model_builder(cfg)(), "module")
+    identity = identity_config(cfg)
+    n_new = 0
+    for variant in expand(list(audit.get("variants") or [])):
+        if variant.deep_only and not is_deep:
+            logger.info("leakage audit: %s skipped for %s (no validation data used by classical "
+                        "models, so the leak cannot act)", variant.name, cfg.model.name)
+            continue
+        vhash = config_hash({**identity, "audit": variant.name})
+        label = f"{name}{variant.label}"
+        pair = variant.clean_pair
+        clean_hash = (config_hash({**identity, "audit": pair}) if pair else chash)
+        clean_protocol = f"{name}~clean:{pair}" if pair else name
+        for seed in cfg.seeds:
+            meta = split_meta(ds)
+            folds = list(make_splitter(name, seed=int(seed), **protocol).split(meta))
+            for i, clean_fold in enumerate(folds):
+                fold = variant_fold(variant, clean_fold, meta, int(seed), i, n_folds)
+                key = row_key({"dataset": cfg.dataset.name, "task": cfg.dataset.task,
+                               "protocol": label, "fold": fold.name, "model": cfg.model.name,
+                               "adaptation": adaptation_of(cfg), "seed": int(seed),
+                               "shots": fold.shots, "config_hash": vhash})
+                if store.has(key):
+                    continue
+                vds = WindowsDataset(variant_windows(variant, ds.X, fold), ds.meta, ds.info)
+                row, _ = fit_and_score(cfg, vds, fold, int(seed), vhash, calibration)
+                report = {**(row.fit_report or {}), "audit_variant": variant.name,
+                          "clean_config_hash": clean_hash, "clean_protocol": clean_protocol}
+                config = {**(row.config or {}), "audit": variant.name}
+                store.write(dataclasses.replace(row, protocol=label, fit_report=report,
+                                                config=config))
+                n_new += 1
+                logger.info("[%s audit %s seed %s] fold %s: balanced_accuracy %.3f",
+                            cfg.model.name, variant.name, seed, fold.name,
+                            row.metrics["balanced_accuracy"])
+    return n_new

@@ -61,7 +61,10 @@ def audit_table(frame: pd.DataFrame, metric_of: dict[str, str]) -> pd.DataFrame:
     for (dataset, model, adaptation, proto), block in leaky.groupby(
             ["dataset", "model", "adaptation", "protocol"], sort=True):
         clean_protocol, variant = proto.split(LEAKY_MARK, 1)
-        hashes = {r.get("clean_config_hash") for r in block["fit_report"] if isinstance(r, dict)}
+        reports = [r for r in block["fit_report"] if isinstance(r, dict)]
+        hashes = {r.get("clean_config_hash") for r in reports}
+        clean_protocol = next((r["clean_protocol"] for r in reports if r.get("clean_protocol")),
+                              clean_protocol)
         clean = frame[(frame["dataset"] == dataset) & (frame["model"] == model)
                       & (frame["adaptation"] == adaptation) & (protocol == clean_protocol)
                       & frame["config_hash"].isin(hashes)]
@@ -107,7 +110,7 @@ def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     out = {}
     if summary.empty or "primary_mean" not in summary:
         return out
-    base = summary[~summary["protocol"].astype(str).str.contains(LEAKY_MARK, regex=False)
+    base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
                    & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")]
     for key, block in base.groupby(["protocol", "shots"], sort=True):
         label = block[RANK_CONFIG_COLUMNS].astype(str).agg(" / ".join, axis=1)
