@@ -113,7 +113,9 @@ def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
                    & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")]
     for key, block in base.groupby(["protocol", "shots"], sort=True):
-        label = block[RANK_CONFIG_COLUMNS].astype(str).agg(" / ".join, axis=1)
+        columns = RANK_CONFIG_COLUMNS + (["setting"] if "setting" in block else [])
+        label = (block[columns].astype(str).agg(" / ".join, axis=1)
+                 .str.replace(" / none", "").str.rstrip(" /"))
         table = (block.assign(config=label)
                  .pivot_table(index=["dataset", "task"], columns="config",
                               values="primary_mean", aggfunc="max"))
