@@ -233,7 +233,8 @@ def permutation_chance_test(predictions: Sequence[dict], subjects: Sequence[str]
     independently, fold scores are averaged per subject and then over subjects, exactly like
     the observed cell score. Windows of one recording are exchangeable under this null only if
     they are independent, so the test is a check that predictions carry label information, not
-    a test of generalisation.
+    a test of generalisation. Folds where the metric is undefined (ROC AUC of a fold with one
+    class) are left out, as in the table's mean.
 
     Parameters
     ----------
@@ -264,6 +265,8 @@ def permutation_chance_test(predictions: Sequence[dict], subjects: Sequence[str]
         proba = np.asarray(pred["proba"], dtype=float)
         perms = np.argsort(rng.random((n_permutations, len(y))), axis=1)
         value, null = _permuted_metric(y, proba, metric, perms)
+        if np.isnan(value):  # undefined on this fold (e.g. ROC AUC of a one-class fold)
+            continue
         observed.setdefault(str(subject), []).append(value)
         nulls.setdefault(str(subject), []).append(null)
     if not observed:
