@@ -75,6 +75,17 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
     return harmonize_from_config(ds, cfg.model.get("channels"))
 
 
+def split_meta(ds: WindowsDataset) -> Any:
+    """Return the metadata table the splitters see: ``ds.meta`` plus ``duration_s``.
+
+    ``duration_s`` (window length in seconds) lets within-subject protocols keep a gap of one
+    window between training and test windows.
+    """
+    if "duration_s" in ds.meta:
+        return ds.meta
+    return ds.meta.assign(duration_s=ds.X.shape[-1] / float(ds.info["sfreq"]))
+
+
 def check_model_name(name: str) -> None:
     """Raise a "did you mean" error now if ``name`` is not a registered model."""
     load_builtin_models().get(name)
@@ -82,15 +93,21 @@ def check_model_name(name: str) -> None:
 
 #: Protocol keys that add result rows without changing the others (not hashed).
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
+#: Optional protocol keys left out of the hash while unset, so rows computed before the option
+#: existed keep their identity.
+UNSET_OPTIONAL_KEYS = ("align",)
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """Return the resolved config sections that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if container.get("hp_search"):  # nested selection changes the result: part of the identity
+        identity["hp_search"] = container["hp_search"]
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
-                                if k not in EXTRA_ROW_KEYS}
+                                if k not in EXTRA_ROW_KEYS
+                                and not (k in UNSET_OPTIONAL_KEYS and v is None)}
     return identity
 
 
@@ -104,13 +121,36 @@ def adaptation_of(cfg: DictConfig) -> str:
     return str(cfg.model.get("adaptation", "from_scratch"))
 
 
-def model_builder(cfg: DictConfig) -> Callable[[], BenchmarkModel]:
-    """Return a function that builds a fresh, unfitted instance of the configured model."""
+def model_builder(cfg: DictConfig, fixed_budget: bool = False,
+                  overrides: dict[str, Any] | None = None) -> Callable[[], BenchmarkModel]:
+    """Return a function that builds a fresh, unfitted instance of the configured model.
+
+    ``fixed_budget``: deep models train for ``trainer.max_epochs`` epochs without early
+    stopping (patience above the budget), e.g. few-shot training on the shots alone.
+    ``overrides`` replace model parameters (nested hyperparameter selection).
+    """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    params = dict(model_cfg.get("params") or {})
-    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    params = {**dict(model_cfg.get("params") or {}), **dict(overrides or {})}
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    if fixed_budget:
+        trainer["patience"] = int(trainer.get("max_epochs", 0)) + 1
+    params.setdefault("trainer", trainer)
     params.setdefault("adaptation", adaptation_of(cfg))
     return lambda: build_model(model_cfg["name"], **params)
+
+
+def hp_source_of(cfg: DictConfig, fit_report: dict[str, Any] | None = None) -> str:
+    """Return how the model's hyperparameters were decided (the row's ``hp_source``).
+
+    ``nested: ...`` when the fit selected them by nested cross-validation on the training
+    subjects (its report carries ``hp_search``), else ``a priori: ...`` with the model
+    config's ``hp_source`` note (where the defaults come from) or the config file.
+    """
+    search = (fit_report or {}).get("hp_search")
+    if isinstance(search, dict):
+        return f"nested: {search.get('inner', 'inner split of the training subjects')}"
+    note = cfg.model.get("hp_source")
+    return f"a priori: {note}" if note else f"a priori: conf/model/{cfg.model.name}.yaml"
 
 
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
@@ -125,8 +165,10 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     model's fold-invariant features of all windows (:func:`fold_invariant_features`): the
     model then fits and predicts from them (the same fit; used by folds without calibration).
     """
-    build = model_builder(cfg)
+    build = model_builder(cfg, fixed_budget=fold.calibration == "from_scratch")
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+    if cfg.get("hp_search"):  # nested selection fits its candidates from the windows
+        features = None
     y = ds.y
     if len(fold.calib):  # few-shot: calibration windows of the test subject
         model, fit_report, train_seconds = fit_fewshot(
@@ -138,10 +180,24 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
                                         features[fold.valid], y[fold.valid], signal, seed)
         train_seconds = time.perf_counter() - t0
     else:
-        model = build()
         t0 = time.perf_counter()
+        search = None
+        if cfg.get("hp_search"):  # nested cross-validation on the training subjects only
+            from eegbench.leaderboard.tables import recipe_primary_metric
+            from eegbench.protocols.nested import select_hyperparameters
+
+            spec = OmegaConf.to_container(cfg.hp_search, resolve=True)
+            best, search = select_hyperparameters(
+                lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
+                ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                inner_folds=int(spec.get("inner_folds", 3)))
+            build = model_builder(cfg, overrides=best)
+        model = build()
         fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
                                y[fold.valid], signal, seed)
+        if search is not None:
+            fit_report = {**(fit_report or {}), "hp_search": search}
         train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     if features is not None and not len(fold.calib):
@@ -149,6 +205,9 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     else:
         proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
+    # Test labels and class probabilities (4 decimals): tests against chance need them.
+    predictions = {"y": [int(v) for v in y[fold.test]],
+                   "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
@@ -161,7 +220,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         valid_subjects=list(fold.valid_subjects), shots=fold.shots, draw=fold.draw,
         calibration=fold.calibration, n_calib=len(fold.calib),
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
-        config=identity_config(cfg),
+        config=identity_config(cfg), predictions=predictions,
+        hp_source=hp_source_of(cfg, fit_report),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return row, model
@@ -191,6 +251,39 @@ def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset) -> np.ndarray |
     return precompute_fold_invariant(model_builder(cfg)(), ds.X, signal, cfg.paths.cache_dir)
 
 
+@dataclasses.dataclass
+class ProtocolPlan:
+    """The configured protocol, split into what the splitter takes and the fold-side options."""
+
+    ds: WindowsDataset
+    name: str
+    splitter_params: dict[str, Any]
+    calibration: CalibrationSpec
+    probe_layers: bool
+    probe_max_features: int
+
+
+def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
+    """Read ``cfg.protocol``: splitter parameters, calibration, layer probes, alignment.
+
+    With ``protocol.align`` the returned dataset's windows are aligned per subject (label-free
+    Euclidean / Riemannian re-centering).
+    """
+    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
+    name = protocol.pop("name")
+    align = protocol.pop("align", None)
+    if align:
+        from eegbench.protocols.alignment import align_subjects
+
+        ds = WindowsDataset(align_subjects(ds.X, ds.meta, str(align)), ds.meta,
+                            {**ds.info, "aligned": str(align)})
+    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
+    # Optional: also probe every layer of each fold's trained network (deep models only).
+    probe_layers = bool(protocol.pop("layer_probe", False))
+    probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
+    return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
@@ -207,12 +300,9 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     data_quality = summarize_quality(ds.info.get("quality") or [])
     store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
-    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
-    name = protocol.pop("name")
-    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
-    # Optional: also probe every layer of each fold's trained network (deep models only).
-    probe_layers = bool(protocol.pop("layer_probe", False))
-    probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
+    plan = protocol_plan(cfg, ds)
+    ds, name, protocol, calibration = plan.ds, plan.name, plan.splitter_params, plan.calibration
+    probe_layers, probe_max_features = plan.probe_layers, plan.probe_max_features
     if probe_layers and not hasattr(model_builder(cfg)(), "module"):  # torch networks only
         logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
         probe_layers = False
@@ -223,7 +313,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     n_new = n_skipped = 0
     for seed in cfg.seeds:
         splitter = make_splitter(name, seed=int(seed), **protocol)
-        folds = list(splitter.split(ds.meta))
+        folds = list(splitter.split(split_meta(ds)))
         for i, fold in enumerate(folds, 1):
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
@@ -252,6 +342,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
                         cfg.model.name, seed, i, len(folds), fold.name,
                         row.metrics["balanced_accuracy"], row.train_seconds)
+    if cfg.get("audit"):
+        run_audit(cfg, ds, store, name, protocol, chash, calibration)
     frame = store.to_frame()
     if len(frame):
         mine = frame[(frame["config_hash"] == chash) & frame["seed"].isin(list(cfg.seeds))
@@ -265,3 +357,57 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                     n_new, n_skipped, np.nanmean(scores), np.nanstd(scores), len(scores),
                     Path(cfg.paths.results_dir).resolve())
     return rows
+
+
+def run_audit(cfg: DictConfig, ds: WindowsDataset, store: ResultStore, name: str,
+              protocol: dict[str, Any], chash: str, calibration: CalibrationSpec) -> int:
+    """Run the leakage-audit variants of the configured protocol (``+audit=leakage``).
+
+    Each variant reuses the protocol's folds (:mod:`eegbench.protocols.audit`); its rows have
+    protocol ``<name>~leaky:<variant>`` (or ``~clean:``), a config hash that includes the
+    variant, and ``fit_report`` entries naming the clean rows they pair with. Returns the
+    number of new rows.
+    """
+    import dataclasses
+
+    from eegbench.protocols.audit import expand, variant_fold, variant_windows
+
+    audit = OmegaConf.to_container(cfg.audit, resolve=True)
+    n_folds = int(audit.get("n_folds", 5))
+    is_deep = hasattr(model_builder(cfg)(), "module")
+    identity = identity_config(cfg)
+    fingerprints = row_fingerprints(cfg, ds)
+    n_new = 0
+    for variant in expand(list(audit.get("variants") or [])):
+        if variant.deep_only and not is_deep:
+            logger.info("leakage audit: %s skipped for %s (no validation data used by classical "
+                        "models, so the leak cannot act)", variant.name, cfg.model.name)
+            continue
+        vhash = config_hash({**identity, "audit": variant.name})
+        label = f"{name}{variant.label}"
+        pair = variant.clean_pair
+        clean_hash = (config_hash({**identity, "audit": pair}) if pair else chash)
+        clean_protocol = f"{name}~clean:{pair}" if pair else name
+        for seed in cfg.seeds:
+            meta = split_meta(ds)
+            folds = list(make_splitter(name, seed=int(seed), **protocol).split(meta))
+            for i, clean_fold in enumerate(folds):
+                fold = variant_fold(variant, clean_fold, meta, int(seed), i, n_folds)
+                key = row_key({"dataset": cfg.dataset.name, "task": cfg.dataset.task,
+                               "protocol": label, "fold": fold.name, "model": cfg.model.name,
+                               "adaptation": adaptation_of(cfg), "seed": int(seed),
+                               "shots": fold.shots, "config_hash": vhash, **fingerprints})
+                if store.has(key):
+                    continue
+                vds = WindowsDataset(variant_windows(variant, ds.X, fold), ds.meta, ds.info)
+                row, _ = fit_and_score(cfg, vds, fold, int(seed), vhash, calibration)
+                report = {**(row.fit_report or {}), "audit_variant": variant.name,
+                          "clean_config_hash": clean_hash, "clean_protocol": clean_protocol}
+                config = {**(row.config or {}), "audit": variant.name}
+                store.write(dataclasses.replace(row, protocol=label, fit_report=report,
+                                                config=config, **fingerprints))
+                n_new += 1
+                logger.info("[%s audit %s seed %s] fold %s: balanced_accuracy %.3f",
+                            cfg.model.name, variant.name, seed, fold.name,
+                            row.metrics["balanced_accuracy"])
+    return n_new

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from eegbench.hashing import sha256_of
 from eegbench.plugins import plugin_search_paths
@@ -176,29 +176,25 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
     """Re-run the fold of ``row`` under ``cfg``; return its metrics."""
-    from eegbench.protocols.adapters import CalibrationSpec
     from eegbench.protocols.fewshot import BaseModelCache
     from eegbench.protocols.splitters import make_splitter
-    from eegbench.run import fit_and_score, identity_hash, load_dataset
+    from eegbench.run import fit_and_score, identity_hash, load_dataset, protocol_plan
 
     chash = identity_hash(cfg)
     if chash != row["config_hash"]:
         raise SubmissionError(f"The recorded overrides resolve to config {chash} here, but the "
                               f"row has {row['config_hash']}: eegbench's configuration "
                               "differs from the submitter's.")
-    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
-    name = protocol.pop("name")
-    calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
-    for key in ("layer_probe", "layer_probe_max_features"):
-        protocol.pop(key, None)
-    ds = load_dataset(cfg)
-    folds = {f.name: f for f in make_splitter(name, seed=int(row["seed"]), **protocol).split(
-        ds.meta) if f.shots == row.get("shots")}
+    plan = protocol_plan(cfg, load_dataset(cfg))
+    ds = plan.ds
+    folds = {f.name: f for f in make_splitter(plan.name, seed=int(row["seed"]),
+                                              **plan.splitter_params).split(ds.meta)
+             if f.shots == row.get("shots")}
     if row["fold"] not in folds:
         raise SubmissionError(f"Fold {row['fold']!r} does not exist here (folds: "
                               f"{sorted(folds)[:5]}...): the data differ from the submitter's.")
-    new, _ = fit_and_score(cfg, ds, folds[row["fold"]], int(row["seed"]), chash, calibration,
-                           BaseModelCache())
+    new, _ = fit_and_score(cfg, ds, folds[row["fold"]], int(row["seed"]), chash,
+                           plan.calibration, BaseModelCache())
     return new.metrics
 
 

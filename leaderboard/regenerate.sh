@@ -5,7 +5,7 @@
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
 # Usage: bash leaderboard/regenerate.sh [steps]
 #        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot datasets
-#        muse_n170 tables
+#        muse_n170 tables fixed_split within audit align honest_tables
 #        (default: all, in that order). PYTHON=/path/to/python, EEGBENCH_DATA_ROOT=... override.
 # Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
 # objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
@@ -16,7 +16,13 @@ PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=runs/leaderboard
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
-STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets muse_n170 tables}
+STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets muse_n170 \
+          tables fixed_split within audit align honest_tables}
+# Within-subject ERP recordings whose recipes may not be present in every checkout.
+ERP_WITHIN=(muse_visual_p300_eegnotebooks)
+for extra in muse_auditory_p300_eegnotebooks muse_n170_eegnotebooks; do
+  [ -f "data_recipes/$extra.yaml" ] && ERP_WITHIN+=("$extra")
+done
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
@@ -25,9 +31,16 @@ for step in $STEPS; do
   case $step in
     loso)  # leave-one-subject-out: ts_lr and eegnet (Hydra multirun, conf/exp/loso.yaml)
       $PY -m eegbench +exp=loso "${COMMON[@]}" 'seeds=[0,1]' ;;
-    fewshot)  # k = 1, 5, 10 per class, 3 draws: cross-subject then calibrate, and from scratch
-      $PY -m eegbench +exp=fewshot "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench +exp=fewshot "${COMMON[@]}" 'seeds=[0]' protocol.mode=from_scratch ;;
+    fewshot)  # time-ordered shots (first k trials per class), both modes, on the datasets where
+      # few-shot measures the task (eegmat is refused: each class is a whole recording).
+      # SSVEP: 8 trials per class, rest trials first in each recording -> order=per_class.
+      for mode in cross_subject_then_calibrate from_scratch; do
+        $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 protocol=fewshot \
+            'protocol.shots=[1,2,4]' protocol.order=per_class protocol.mode=$mode \
+            "${COMMON[@]}" 'seeds=[0]'
+        $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
+            protocol=fewshot protocol.mode=$mode "${COMMON[@]}" 'seeds=[0]'
+      done ;;
     probe)  # layer-wise linear probes of each fold's EEGNet (same config hash as `loso`)
       $PY -m eegbench +exp=loso model=eegnet "${COMMON[@]}" 'seeds=[0]' \
           +protocol.layer_probe=true ;;
@@ -66,10 +79,43 @@ for step in $STEPS; do
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_layer_probes --protocol loso --dataset physionet_eegmat --probes only
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_fewshot --protocol fewshot loso --dataset physionet_eegmat --probes exclude
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name all_datasets_loso --protocol loso --probes exclude ;;
+    fixed_split)  # eegmat on the CBraMod paper's 28/4/4 subject split (published figure beside)
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]' ;;
+    within)  # within-subject protocols: blocked K-fold (any dataset), leave-one-run-out and
+      # leave-one-session-out (visual P300: 45 runs, subjects 1-3 in several sessions)
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 \
+          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+      for ds in "${ERP_WITHIN[@]}"; do
+        $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=$ds \
+            protocol=blocked_kfold,within_run "${COMMON[@]}" 'seeds=[0]'
+      done
+      $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
+          protocol=cross_session "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]' ;;
+    audit)  # leakage audits: leaky variants of leave-one-subject-out vs the clean protocol
+      $PY -m eegbench -m model=ts_lr,eegnet dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+          +audit=leakage "${COMMON[@]}" 'seeds=[0]' ;;
+    align)  # label-free subject alignment under leave-one-subject-out
+      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+          protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
+    honest_tables)  # tables of issue 11 (chance tests, CIs, CD diagram, published figures)
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name eegmat_fixed_split --protocol fixed_split --dataset physionet_eegmat
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name within_subject --protocol blocked_kfold within_run cross_session
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name fewshot_time_ordered --protocol fewshot
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name leakage_audit --protocol loso loso~leaky:window_kfold \
+          loso~clean:normalise_train loso~leaky:normalise_all loso~leaky:early_stop_on_test \
+          --dataset physionet_eegmat ssvep_exo_kalunga2016 --probes exclude
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name loso_alignment --protocol loso --probes exclude ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
-            "foundation_fewshot datasets tables)" >&2; exit 2 ;;
+            "foundation_fewshot datasets muse_n170 tables fixed_split within audit align" \
+            "honest_tables)" >&2; exit 2 ;;
   esac
 done

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eegbench.leaderboard.tables import (  # noqa: E402
@@ -151,12 +152,55 @@ def score_vs_params_plot(summary: pd.DataFrame, metric: str, out_dir: Path) -> l
     return [_save(fig, out_dir / "score_vs_params.png")]
 
 
+def cd_diagram_plot(summary: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Critical-difference diagram per protocol (Friedman + Nemenyi across datasets).
+
+    Configurations on a rank axis (1 = best); a bar of length CD (Nemenyi, 0.05) on top, and
+    thick lines joining configurations whose mean ranks differ by less than CD (Demsar 2006).
+    """
+    from eegbench.leaderboard.sections import cd_inputs
+    from eegbench.leaderboard.stats import friedman_nemenyi
+
+    paths = []
+    for (protocol, shots), table in cd_inputs(summary).items():
+        res = friedman_nemenyi(table)
+        ranks = res["mean_ranks"]
+        k, cd = len(ranks), res["cd"]
+        fig, ax = plt.subplots(figsize=(7, 1.2 + 0.3 * k))
+        ax.set_xlim(0.5, k + 0.5)
+        ax.set_ylim(-k - 1, 2)
+        ax.invert_xaxis()  # best (rank 1) on the right, as usual
+        ax.hlines(0, 1, k, color="black")
+        for r in range(1, k + 1):
+            ax.vlines(r, -0.1, 0.1, color="black")
+            ax.text(r, 0.25, str(r), ha="center", fontsize=8)
+        for i, (config, rank) in enumerate(ranks.items()):
+            y = -(i + 1)
+            ax.plot([rank, rank], [0, y], color="gray", lw=0.8)
+            ax.text(rank, y, f" {config} ({rank:.2f})", fontsize=7, va="center",
+                    ha="right" if i % 2 == 0 else "left")
+        if np.isfinite(cd):
+            ax.plot([1, 1 + cd], [1.2, 1.2], color="red", lw=2)
+            ax.text(1 + cd / 2, 1.4, f"CD = {cd:.2f}", ha="center", fontsize=8, color="red")
+            values = ranks.to_numpy()
+            for i in range(k):  # maximal groups not significantly different
+                j = max(jj for jj in range(i, k) if values[jj] - values[i] < cd)
+                if j > i and not (i > 0 and values[j] - values[i - 1] < cd):
+                    ax.plot([values[i], values[j]], [-0.5 - 0.15 * i] * 2, color="black", lw=3)
+        p = res["friedman_p"]
+        ax.set_title(f"{protocol}{f' k={shots}' if shots else ''}: {res['n_datasets']} datasets,"
+                     f" Friedman p = {'n/a' if np.isnan(p) else f'{p:.3g}'}", fontsize=9)
+        ax.axis("off")
+        paths.append(_save(fig, out_dir / f"cd_diagram_{_slug(protocol, shots)}.png"))
+    return paths
+
+
 def make_plots(frame: pd.DataFrame, summary: pd.DataFrame, metric: str,
                out_dir: Path) -> list[Path]:
     """Write every plot that the results support into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (per_subject_plot(frame, metric, out_dir) + kshot_plot(frame, metric, out_dir)
              + probe_vs_finetune_plot(frame, metric, out_dir)
-             + score_vs_params_plot(summary, metric, out_dir))
+             + score_vs_params_plot(summary, metric, out_dir) + cd_diagram_plot(summary, out_dir))
     logger.info("wrote %d plot(s) in %s", len(paths), out_dir)
     return paths

@@ -30,6 +30,7 @@ from eegbench.leaderboard.tables import (
     aggregate_ranks,
     per_subject_scores,
     prepare,
+    primary_metrics,
     ranks_to_markdown,
     summarize,
     to_markdown,
@@ -201,7 +202,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
-    ranks = aggregate_ranks(summary, metrics[0])
+    ranks = aggregate_ranks(summary)
     provenance = block_provenance(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
@@ -245,15 +246,22 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
                       for p in make_plots(frame, summary, metrics[0], paths["plots"])]
     notes = [f"Scores are mean ± std over test subjects; each subject's score is first averaged "
              f"over seeds and few-shot draws. 'p (Holm)': paired {test} test across subjects of "
-             f"{metrics[0].replace('_', ' ')} against the best configuration of the table, "
+             "the table's primary metric (declared in the dataset recipe: ROC AUC for binary "
+             "ERP, else balanced accuracy) against the best configuration of the table, "
              "Holm-corrected within the table; * = worse than the best at 0.05. Rank = rank "
-             f"by mean {metrics[0].replace('_', ' ')} within the table."]
+             "by mean primary metric within the table. 'primary: 95% CI': percentile bootstrap "
+             "of the mean over subjects. 'p vs chance': one-sided permutation test of the "
+             "primary metric (labels permuted within each test fold, 1000 permutations); "
+             "'NOT above chance' when p >= 0.05."]
     footer = [f"rows: {len(frame)} from {results_dir}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
     text = [f"# eegbench leaderboard: {name}", "", *notes, "",
             to_markdown(summary, metrics, provenance)]
     if len(ranks):
         text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
+    from eegbench.leaderboard.sections import extra_sections  # protocols & statistics (issue 11)
+
+    text += extra_sections(frame, summary, primary_metrics(frame))
     if plot_paths:
         text += ["## Plots", ""] + [f"![{p}]({p})" for p in plot_paths] + [""]
     text += ["## Provenance", "", *[f"- {f}" for f in footer], ""]

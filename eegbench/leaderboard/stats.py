@@ -181,3 +181,151 @@ def rank_aggregate(summary: pd.DataFrame, by: Sequence[str], config: Sequence[st
                 datasets=("dataset", lambda s: ", ".join(sorted(set(s)))))
            .reset_index())
     return agg.sort_values(by + ["mean_rank"] + config, kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- against chance
+
+
+def adjusted_chance_level(n_classes: int, n_trials: int, alpha: float = 0.05) -> float:
+    """Accuracy that chance exceeds with probability ``alpha`` for ``n_trials`` trials.
+
+    The binomial inverse survival function at ``1 / n_classes`` (Combrisson & Jerbi 2015,
+    J. Neurosci. Methods 250:126-136), as ``moabb.analysis.chance_level.adjusted_chance_level``
+    computes it; valid for balanced classes.
+    """
+    if n_trials < 1 or n_classes < 2:
+        return float("nan")
+    return float(stats.binom.isf(alpha, n_trials, 1.0 / n_classes) / n_trials)
+
+
+#: Metrics the permutation test can recompute from stored predictions.
+PERMUTABLE = ("balanced_accuracy", "roc_auc")
+
+
+def _permuted_metric(y: np.ndarray, proba: np.ndarray, metric: str, perms: np.ndarray
+                     ) -> tuple[float, np.ndarray]:
+    """Return the metric of (y, proba) and its values under label permutations ``perms``."""
+    if metric == "balanced_accuracy":
+        pred = proba.argmax(axis=1)
+        labels = np.vstack([y[None, :], y[perms]])
+        recalls = [((labels == c) & (pred == c)).sum(1) / (y == c).sum() for c in np.unique(y)]
+        values = np.mean(recalls, axis=0)
+    elif metric == "roc_auc":
+        if proba.shape[1] != 2 or len(np.unique(y)) != 2:
+            return float("nan"), np.full(len(perms), np.nan)
+        ranks = stats.rankdata(proba[:, 1])
+        labels = np.vstack([y[None, :], y[perms]]) == 1
+        n1 = int((y == 1).sum())
+        n0 = len(y) - n1
+        values = ((labels * ranks).sum(1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    else:
+        raise ValueError(f"Invalid value for the 'metric' parameter. Allowed values are "
+                         f"{list(PERMUTABLE)}, but got {metric!r}.")
+    return float(values[0]), values[1:]
+
+
+def permutation_chance_test(predictions: Sequence[dict], subjects: Sequence[str], metric: str,
+                            n_permutations: int = 1000, seed: int = 0) -> dict[str, float]:
+    """Test a table cell against chance by permuting labels within each test fold.
+
+    Each fold's metric is recomputed from its stored labels and class probabilities; under the
+    null hypothesis (predictions unrelated to labels) the labels of each fold are permuted
+    independently, fold scores are averaged per subject and then over subjects, exactly like
+    the observed cell score. Windows of one recording are exchangeable under this null only if
+    they are independent, so the test is a check that predictions carry label information, not
+    a test of generalisation. Folds where the metric is undefined (ROC AUC of a fold with one
+    class) are left out, as in the table's mean.
+
+    Parameters
+    ----------
+    predictions : sequence of dict
+        One per fold: ``y`` (labels) and ``proba`` (n_windows x n_classes).
+    subjects : sequence of str
+        Test subject of each fold (folds of one subject are averaged first).
+    metric : {"balanced_accuracy", "roc_auc"}
+        Metric tested.
+    n_permutations : int
+        Permutations (p-values are >= 1 / (n_permutations + 1)).
+    seed : int
+        Random state of the permutations.
+
+    Returns
+    -------
+    dict
+        ``score`` (the cell's observed score), ``null_mean``, ``p_value`` (one-sided, score
+        above chance) and ``n_folds``; NaN when no fold has predictions.
+    """
+    rng = np.random.default_rng(seed)
+    observed: dict[str, list[float]] = {}
+    nulls: dict[str, list[np.ndarray]] = {}
+    for pred, subject in zip(predictions, subjects, strict=True):
+        if not isinstance(pred, dict) or "y" not in pred or "proba" not in pred:
+            continue
+        y = np.asarray(pred["y"], dtype=int)
+        proba = np.asarray(pred["proba"], dtype=float)
+        perms = np.argsort(rng.random((n_permutations, len(y))), axis=1)
+        value, null = _permuted_metric(y, proba, metric, perms)
+        if np.isnan(value):  # undefined on this fold (e.g. ROC AUC of a one-class fold)
+            continue
+        observed.setdefault(str(subject), []).append(value)
+        nulls.setdefault(str(subject), []).append(null)
+    if not observed:
+        return {"score": float("nan"), "null_mean": float("nan"), "p_value": float("nan"),
+                "n_folds": 0}
+    score = float(np.mean([np.mean(v) for v in observed.values()]))
+    null = np.mean([np.mean(v, axis=0) for v in nulls.values()], axis=0)
+    if np.isnan(score):
+        return {"score": score, "null_mean": float("nan"), "p_value": float("nan"),
+                "n_folds": sum(map(len, observed.values()))}
+    p = (1 + int(np.sum(null >= score - 1e-12))) / (n_permutations + 1)
+    return {"score": score, "null_mean": float(np.nanmean(null)), "p_value": float(p),
+            "n_folds": sum(map(len, observed.values()))}
+
+
+def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, n_resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean over subjects.
+
+    Returns ``(nan, nan)`` with fewer than 3 values (no meaningful resampling).
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) < 3 or np.allclose(x, x[0]):
+        return (float("nan"), float("nan")) if len(x) < 3 else (float(x[0]), float(x[0]))
+    res = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", random_state=seed)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+# --------------------------------------------------------------------------- across datasets
+
+#: Studentised range statistic / sqrt(2) for the Nemenyi test at alpha = 0.05, by number of
+#: configurations k = 2..10 (Demsar 2006, JMLR 7:1-30, Table 5a).
+NEMENYI_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031,
+               9: 3.102, 10: 3.164}
+
+
+def friedman_nemenyi(scores: pd.DataFrame) -> dict[str, object]:
+    """Friedman test and Nemenyi critical difference over a datasets x configurations table.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per dataset, one column per configuration (higher is better), no NaN.
+
+    Returns
+    -------
+    dict
+        ``mean_ranks`` (Series, 1 = best), ``n_datasets``, ``friedman_p`` (NaN for fewer than
+        3 configurations), ``cd`` (Nemenyi critical difference at 0.05; NaN beyond 10
+        configurations).
+    """
+    n, k = scores.shape
+    ranks = scores.rank(axis=1, ascending=False, method="average")
+    mean_ranks = ranks.mean(axis=0).sort_values()
+    p = float("nan")
+    if k >= 3 and n >= 2:
+        p = float(stats.friedmanchisquare(*[scores[c].to_numpy() for c in scores]).pvalue)
+    q = NEMENYI_Q05.get(k)
+    cd = float("nan") if q is None else q * np.sqrt(k * (k + 1) / (6.0 * n))
+    return {"mean_ranks": mean_ranks, "n_datasets": n, "friedman_p": p, "cd": cd}

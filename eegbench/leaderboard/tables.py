@@ -7,6 +7,7 @@ and few-shot draws first: the subject is the unit of the statistics.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from eegbench.leaderboard.escape import md_row
-from eegbench.leaderboard.stats import compare_with_best, rank_aggregate
+from eegbench.leaderboard.stats import (
+    PERMUTABLE,
+    adjusted_chance_level,
+    bootstrap_ci,
+    compare_with_best,
+    permutation_chance_test,
+    rank_aggregate,
+)
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
@@ -23,6 +31,65 @@ GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
 #: Configuration identity across datasets (the config hash includes the dataset).
 RANK_CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
+#: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
+CHANCE_ALPHA = 0.05
+
+
+@functools.cache
+def recipe_primary_metric(recipe: str) -> str:
+    """Return a recipe's declared ``primary_metric``.
+
+    Without the key: ``roc_auc`` for binary ERP recipes (threshold-free, MOABB's choice for
+    P300), else ``balanced_accuracy``; an unknown recipe gives ``balanced_accuracy``.
+    """
+    from eegbench.data.recipe import RecipeError, load_recipe
+
+    try:
+        raw = load_recipe(recipe).raw
+    except (RecipeError, OSError):
+        return "balanced_accuracy"
+    if raw.get("primary_metric"):
+        return str(raw["primary_metric"])
+    binary_erp = raw.get("paradigm") == "erp" and len(raw["labels"]["classes"]) == 2
+    return "roc_auc" if binary_erp else "balanced_accuracy"
+
+
+def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
+    """Map each dataset of a results frame to the primary metric of its recipe."""
+    out = {}
+    for dataset, block in frame.groupby("dataset", sort=True):
+        recipe = dataset
+        configs = [c for c in block.get("config", []) if isinstance(c, dict)]
+        if configs and isinstance(configs[0].get("dataset"), dict):
+            recipe = configs[0]["dataset"].get("recipe", dataset)
+        out[str(dataset)] = recipe_primary_metric(str(recipe))
+    return out
+
+
+def chance_columns(frame: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
+    """Per table cell: permutation test against chance and MOABB's adjusted chance level.
+
+    Columns ``chance_metric``, ``p_chance`` (one-sided, labels permuted within each test fold;
+    NaN for rows without stored predictions), ``above_chance`` (True / False / NaN) and
+    ``adjusted_chance`` (binomial 95th-percentile accuracy of chance for the median number of
+    test windows per fold, Combrisson & Jerbi 2015; meaningful for balanced classes).
+    """
+    rows = []
+    has_pred = "predictions" in frame
+    for key, cell in frame.groupby(GROUP_COLUMNS, dropna=False, sort=True):
+        metric = primary.get(str(key[0]), "balanced_accuracy")
+        metric = metric if metric in PERMUTABLE else "balanced_accuracy"
+        preds = list(cell["predictions"]) if has_pred else [None] * len(cell)
+        res = permutation_chance_test(preds, list(cell["test_subject"]), metric)
+        n_classes = next((len(p["proba"][0]) for p in preds
+                          if isinstance(p, dict) and p.get("proba")), None)
+        adjusted = (adjusted_chance_level(n_classes, int(cell["n_test"].median()))
+                    if n_classes else float("nan"))
+        p = res["p_value"]
+        rows.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "chance_metric": metric,
+                     "p_chance": p, "adjusted_chance": adjusted,
+                     "above_chance": (np.nan if np.isnan(p) else bool(p < CHANCE_ALPHA))})
+    return pd.DataFrame(rows)
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,31 +154,41 @@ def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
-              test: str = "wilcoxon", alpha: float = 0.05) -> pd.DataFrame:
-    """Return one row per table x configuration with scores and a test against the best.
+              test: str = "wilcoxon", alpha: float = 0.05,
+              primary: str | None = None) -> pd.DataFrame:
+    """Return one row per table x configuration with scores, tests and intervals.
 
     Parameters
     ----------
     frame : DataFrame
         Flat results (:meth:`eegbench.results.ResultStore.to_frame`).
     metrics : sequence of str
-        Metrics to summarise; the first one ranks configurations and is tested.
+        Metrics to summarise (mean ± std over subjects).
     test : {"wilcoxon", "permutation"}
         Paired test across subjects (:func:`eegbench.leaderboard.stats.paired_test`).
     alpha : float
         Level of the ``significant`` flag (Holm-adjusted).
+    primary : str, optional
+        Metric that ranks configurations and is tested, for every table. None (default): each
+        dataset's recipe ``primary_metric`` (ROC AUC for binary ERP, else balanced accuracy).
 
     Returns
     -------
     DataFrame
         Group columns, ``n_subjects``, ``n_seeds``, ``n_draws``, ``n_rows``, ``n_parameters``,
         ``train_seconds``, ``inference_seconds`` (means per fold), ``peak_rss_mb`` (max),
-        ``<metric>_mean`` / ``<metric>_std`` (over subjects), and for the first metric
-        ``rank``, ``n_pairs``, ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
+        ``<metric>_mean`` / ``<metric>_std`` (over subjects), ``primary_metric``,
+        ``primary_mean``, ``primary_std``, ``primary_ci_low`` / ``primary_ci_high``
+        (95 % percentile bootstrap over subjects), the chance columns of
+        :func:`chance_columns`, and for the primary metric ``rank``, ``n_pairs``,
+        ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
     """
     if frame.empty:
         return pd.DataFrame()
     frame = prepare(frame)
+    by_dataset = (primary_metrics(frame) if primary is None
+                  else dict.fromkeys(frame["dataset"].astype(str).unique(), primary))
+    metrics = list(metrics) + sorted(set(by_dataset.values()) - set(metrics))
     grouped = frame.groupby(GROUP_COLUMNS, dropna=False)
     out = grouped.agg(n_subjects=("test_subject", "nunique"), n_seeds=("seed", "nunique"),
                       n_draws=("draw", "nunique"), n_rows=("seed", "size"),
@@ -128,12 +205,24 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
-    primary = metrics[0]
-    tests = compare_with_best(per_subject_scores(frame, primary), BLOCK_COLUMNS, CONFIG_COLUMNS,
-                              primary, method=test, alpha=alpha)
-    tests = tests.drop(columns=["mean"])
+    out["primary_metric"] = out["dataset"].astype(str).map(by_dataset)
+    out["primary_mean"] = [r[f"{r['primary_metric']}_mean"] for _, r in out.iterrows()]
+    out["primary_std"] = [r[f"{r['primary_metric']}_std"] for _, r in out.iterrows()]
+    tests, cis = [], []
+    for metric in sorted(set(by_dataset.values())):
+        sub = frame[frame["dataset"].astype(str).map(by_dataset) == metric]
+        subj = per_subject_scores(sub, metric)
+        tests.append(compare_with_best(subj, BLOCK_COLUMNS, CONFIG_COLUMNS, metric,
+                                       method=test, alpha=alpha))
+        for key, cell in subj.groupby(GROUP_COLUMNS, dropna=False, sort=True):
+            low, high = bootstrap_ci(cell[metric].to_numpy())
+            cis.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "primary_ci_low": low,
+                        "primary_ci_high": high})
+    tests = pd.concat(tests, ignore_index=True).drop(columns=["mean"])
     out = out.merge(tests, on=GROUP_COLUMNS, how="left")
-    out["rank"] = (out.groupby(BLOCK_COLUMNS)[f"{primary}_mean"]
+    out = out.merge(pd.DataFrame(cis), on=GROUP_COLUMNS, how="left")
+    out = out.merge(chance_columns(frame, by_dataset), on=GROUP_COLUMNS, how="left")
+    out["rank"] = (out.groupby(BLOCK_COLUMNS)["primary_mean"]
                    .rank(ascending=False, method="min").astype(int))
     out = out.sort_values(BLOCK_COLUMNS + ["rank"] + CONFIG_COLUMNS,
                           kind="stable").reset_index(drop=True)
@@ -142,15 +231,34 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def aggregate_ranks(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean rank of each configuration across datasets, per protocol and shots."""
-    return rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, f"{metric}_mean")
+def aggregate_ranks(summary: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """Mean rank of each configuration across datasets, per protocol and shots.
+
+    ``metric`` None ranks each table by its primary metric (``primary_mean``).
+    """
+    value = "primary_mean" if metric is None or "primary_mean" in summary else f"{metric}_mean"
+    return rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, value)
 
 
 def _fmt(mean: float, std: float) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
     return f"{mean:.3f} ± {0.0 if std is None or np.isnan(std) else std:.3f}"
+
+
+def _fmt_ci(row: pd.Series) -> str:
+    low, high = row.get("primary_ci_low"), row.get("primary_ci_high")
+    if low is None or pd.isna(low):
+        return "n/a"
+    return f"{str(row['primary_metric']).replace('_', ' ')} [{low:.3f}, {high:.3f}]"
+
+
+def _fmt_chance(row: pd.Series) -> str:
+    p = row.get("p_chance")
+    if p is None or pd.isna(p):
+        return "n/a"
+    flag = "" if row.get("above_chance") is True or p < CHANCE_ALPHA else " NOT above chance"
+    return f"{p:.3g}{flag}"
 
 
 def _fmt_p(row: pd.Series) -> str:
@@ -176,7 +284,8 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     header += ["calibration"] if few_shot else []
     header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params"]
     header += [m.replace("_", " ") for m in metrics]
-    header += ["E_param", "Δ vs best", "p (Holm)", "train s/fold", "config"]
+    header += ["primary: 95% CI", "p vs chance", "E_param", "Δ vs best", "p (Holm)",
+               "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
         cells = [str(r["rank"]), r["model"], r["family"], r["adaptation"]]
@@ -186,6 +295,7 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
         cells += [str(r["n_draws"])] if few_shot else []
         cells += [f"{int(r['n_parameters']):,}"]
         cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
+        cells += [_fmt_ci(r), _fmt_chance(r)]
         e_param = r.get("e_param", float("nan"))
         cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
         diff = r.get("diff_vs_best")
@@ -207,6 +317,9 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
         lines.append("|" + "|".join(["---"] * len(header)) + "|")
         lines += [md_row(cells) for cells in rows]
         lines.append("")
+        primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
+            if "primary_metric" in block else str(metrics[0]).replace("_", " ")
+        lines += [f"Ranked and tested by {primary} (the dataset's primary metric).", ""]
         if provenance and key in provenance:
             lines += [f"Provenance: {provenance[key]}", ""]
     return "\n".join(lines)

@@ -46,8 +46,9 @@ class CrossSession:
             raise ValueError(
                 "cross-session needs at least one subject with two or more sessions; every "
                 f"subject of this dataset has one session (sessions: "
-                f"{sorted(meta['session'].astype(str).unique())}). Use protocol=loso or "
-                "protocol=fewshot.")
+                f"{sorted(meta['session'].astype(str).unique())}). Use protocol=within_run "
+                "(leave-one-run-out, several runs per subject) or protocol=blocked_kfold (time "
+                "blocks inside a session; works for any dataset).")
         return subjects
 
     def get_n_splits(self, meta: pd.DataFrame) -> int:

@@ -1,21 +1,31 @@
-"""Within-subject few-shot protocol: k labelled windows per class from the test subject.
+"""Within-subject few-shot protocol: the first k trials per class of the test subject calibrate.
 
-For each test subject, each k in ``shots`` and each of ``n_draws`` random draws, ``k``
-windows of every class are drawn from the test subject as *calibration* data; the model is
-evaluated on that subject's remaining windows. Two modes:
+For each test subject and each k in ``shots``, the *calibration* windows are the first k
+windows of every class of that subject in time order (session, run, onset), as a user would
+record them in a calibration session; the model is evaluated on the subject's windows that come
+*after* the calibration of the largest k, minus a gap (``gap_s``, default one window length)
+after the last calibration window of the same run. Every k is evaluated on the same test
+windows, and the k=1 shots are among the k=5 shots, so a k-shot curve compares like with like.
+Windows recorded between the calibration shots and not chosen as shots are not used.
+With ``order="per_class"`` the evaluation windows of each class are those after that class's
+own shots (for recordings that present one class in a block first, e.g. the rest trials at the
+start of each SSVEP-exoskeleton recording); evaluation windows of one class may then precede
+shots of another class.
+
+The protocol refuses datasets where every recording holds a single class (eegmat: a class is a
+whole file, so k shots identify the recording, not the task) unless
+``allow_recording_labels=true``.
+
+Two modes:
 
 ``from_scratch``
-    The model is trained on the k calibration windows per class only. Deep models early-stop
-    on the validation subjects (other subjects, as in leave-one-subject-out); nothing is
-    selected on the test subject's evaluated windows.
+    The model is trained on the k calibration windows per class only, with a fixed budget
+    (deep models: ``trainer.max_epochs`` epochs, no early stopping; see :func:`fit_fewshot`).
+    No other subject is used.
 ``cross_subject_then_calibrate``
     A cross-subject model is trained on the training subjects (validation subjects for early
     stopping, exactly the leave-one-subject-out fold of that subject), then calibrated on the
     k windows per class (see :func:`eegbench.protocols.adapters.calibrate`).
-
-Draws are nested: within one draw, the k=1 windows are among the k=5 windows, which are among
-the k=10 windows, so a k-shot curve compares like with like. Draws depend only on the seed,
-the subject, the class and the draw index, so they are reproducible.
 """
 
 from __future__ import annotations
@@ -34,40 +44,58 @@ from eegbench.protocols.splitters import (
     draw_valid_subjects,
     sorted_subjects,
 )
+from eegbench.protocols.within_subject import _gap_s, drop_near, recording_labelled, time_order
 
 MODES = ("from_scratch", "cross_subject_then_calibrate")
+ORDERS = ("global", "per_class")
 
 
 class WithinSubjectFewShot:
-    """Few-shot calibration on each test subject (scikit-learn splitter style).
+    """Few-shot calibration on each test subject with time-ordered shots.
 
     Parameters
     ----------
     shots : sequence of int
         Calibration windows per class (each k gives its own folds).
-    n_draws : int
-        Repeated random draws of the calibration windows per subject and k.
     mode : {"from_scratch", "cross_subject_then_calibrate"}
         Whether the training subjects' windows are part of the fold's training data.
     n_valid_subjects : int
-        Validation subjects (for early stopping), drawn from the other subjects exactly as in
-        :class:`~eegbench.protocols.splitters.LeaveOneSubjectOut` with the same seed.
+        Validation subjects (early stopping of the cross-subject model), drawn from the other
+        subjects exactly as in :class:`~eegbench.protocols.splitters.LeaveOneSubjectOut`.
+        Unused in ``from_scratch`` mode (fixed budget, no validation data).
+    gap_s : float or None
+        Evaluation windows start this many seconds after the last calibration window of the
+        same run (None = one window length, from the ``duration_s`` column).
+    allow_recording_labels : bool
+        Run even when every recording holds a single class (then the shots identify the
+        recording; the scores do not measure the task).
+    order : {"global", "per_class"}
+        Evaluation windows come after the last calibration window of any class (``global``)
+        or, per class, after that class's own calibration windows (``per_class``).
+    n_draws : int
+        Kept for configuration compatibility: must be 1 (time-ordered shots are not drawn).
     seed : int
-        Seed of the validation-subject and calibration draws.
+        Seed of the validation-subject draw.
     """
 
     name = "fewshot"
 
-    def __init__(self, shots: Sequence[int] = (1, 5, 10), n_draws: int = 3,
+    def __init__(self, shots: Sequence[int] = (1, 5, 10),
                  mode: str = "cross_subject_then_calibrate", n_valid_subjects: int = 2,
+                 gap_s: float | None = None,
+                 allow_recording_labels: bool = False, order: str = "global", n_draws: int = 1,
                  seed: int = 0) -> None:
         shots = [int(k) for k in shots]
         if not shots or min(shots) < 1:
             raise ValueError(f"Invalid value for the 'shots' parameter. Allowed values are "
                              f"non-empty lists of integers >= 1, but got {shots}.")
-        if int(n_draws) < 1:
-            raise ValueError(f"Invalid value for the 'n_draws' parameter. Allowed values are "
-                             f"integers >= 1, but got {n_draws}.")
+        if int(n_draws) != 1:
+            raise ValueError(f"Invalid value for the 'n_draws' parameter. Allowed values are 1 "
+                             f"(shots are the first k trials in time order, not random draws), "
+                             f"but got {n_draws}.")
+        if order not in ORDERS:
+            raise ValueError(f"Invalid value for the 'order' parameter. Allowed values are "
+                             f"{list(ORDERS)}, but got {order!r}.")
         if mode not in MODES:
             raise ValueError(f"Invalid value for the 'mode' parameter. Allowed values are "
                              f"{list(MODES)}, but got {mode!r}.")
@@ -75,67 +103,111 @@ class WithinSubjectFewShot:
             raise ValueError(f"Invalid value for the 'n_valid_subjects' parameter. Allowed "
                              f"values are integers >= 1, but got {n_valid_subjects}.")
         self.shots = sorted(set(shots))
-        self.n_draws = int(n_draws)
+        self.n_draws = 1
         self.mode = mode
         self.n_valid_subjects = int(n_valid_subjects)
+        self.gap_s = gap_s
+        self.allow_recording_labels = bool(allow_recording_labels)
+        self.order = order
         self.seed = int(seed)
 
     def get_n_splits(self, meta: pd.DataFrame) -> int:
-        """Return the number of folds (subjects x shots x draws)."""
-        return meta["subject"].nunique() * len(self.shots) * self.n_draws
+        """Return the number of folds (subjects x shots)."""
+        return meta["subject"].nunique() * len(self.shots)
 
-    def _check_counts(self, meta: pd.DataFrame) -> None:
-        counts = meta.groupby(["subject", "label"]).size().unstack(fill_value=0)
-        need = max(self.shots) + 1
-        short = counts[counts.min(axis=1) < need]
-        if len(short):
-            subject = short.index[0]
-            label = int(short.loc[subject].idxmin())
-            raise ValueError(
-                f"few-shot with k={max(self.shots)} needs at least {need} windows of every class "
-                f"per subject (k to calibrate, >=1 to test); subject {subject!r} has "
-                f"{int(short.loc[subject].min())} window(s) of label {label}. Lower "
-                f"protocol.shots or drop the subject.")
-
-    def split(self, meta: pd.DataFrame) -> Iterator[Fold]:
-        """Yield folds ordered by subject, then k, then draw.
+    def check_identifiable(self, meta: pd.DataFrame) -> None:
+        """Refuse datasets whose classes are whole recordings (unless explicitly allowed).
 
         Raises
         ------
         ValueError
-            If there are too few subjects, or a subject has too few windows of a class.
+            If every (subject, session, run) holds a single class.
         """
-        subjects = sorted_subjects(meta, self.n_valid_subjects, "few-shot")
-        self._check_counts(meta)
-        subject_col = meta["subject"].to_numpy()
+        single, example = recording_labelled(meta)
+        if single and not self.allow_recording_labels:
+            raise ValueError(
+                f"few-shot refused: every recording of this dataset holds a single class "
+                f"({example}), so k labelled windows per class identify the recording (its "
+                "drift, electrode contact, time of day), not the task; scores would not measure "
+                "the task. Use protocol=loso or protocol=fixed_split, or set "
+                "protocol.allow_recording_labels=true to run anyway.")
+
+    def calibration_and_test(self, meta: pd.DataFrame, subject: str, gap: float
+                             ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """Return {k: calibration windows} and the common evaluation windows of a subject.
+
+        Raises
+        ------
+        ValueError
+            If a class has fewer than max(shots) windows, or none left after the calibration.
+        """
+        order = time_order(meta)
+        own = order[meta["subject"].astype(str).to_numpy()[order] == subject]
         labels = meta["label"].to_numpy()
         classes = np.unique(labels)
-        for position, test_subject in enumerate(subjects):
-            valid_subjects = draw_valid_subjects(subjects, test_subject, self.n_valid_subjects,
-                                                 self.seed)
-            is_test = subject_col == test_subject
-            is_valid = np.isin(subject_col, valid_subjects)
-            train = (np.flatnonzero(~is_test & ~is_valid)
-                     if self.mode == "cross_subject_then_calibrate" else np.empty(0, np.int64))
-            for draw in range(self.n_draws):
-                # One permutation per (subject, class, draw), shared by every k: nested shots.
-                orders = {}
-                for c in classes:
-                    pool = np.flatnonzero(is_test & (labels == c))
-                    rng = np.random.default_rng([self.seed, position, int(c), draw, 7919])
-                    orders[c] = rng.permutation(pool)
-                for k in self.shots:
-                    calib = np.sort(np.concatenate([orders[c][:k] for c in classes]))
-                    test = np.setdiff1d(np.flatnonzero(is_test), calib)
-                    fold = Fold(
-                        name=f"subject-{test_subject}/shots-{k}/draw-{draw}",
-                        train=train, valid=np.flatnonzero(is_valid), test=test,
-                        test_subjects=(str(test_subject),),
-                        valid_subjects=tuple(str(s) for s in valid_subjects),
-                        calib=calib, shots=k, draw=draw, calibration=self.mode,
-                    )
-                    assert_disjoint(fold, meta)
-                    yield fold
+        k_max = max(self.shots)
+        firsts = {}
+        for c in classes:
+            pool = own[labels[own] == c]
+            if len(pool) <= k_max:
+                raise ValueError(
+                    f"few-shot with k={k_max} needs at least {k_max + 1} windows of every class "
+                    f"per subject (k to calibrate, >=1 to test); subject {subject!r} has "
+                    f"{len(pool)} window(s) of label {int(c)}. Lower protocol.shots.")
+            firsts[c] = pool[:k_max]
+        calib = {k: np.sort(np.concatenate([firsts[c][:k] for c in classes]))
+                 for k in self.shots}
+        position = {w: i for i, w in enumerate(own)}
+        if self.order == "global":
+            after = own[max(position[w] for w in calib[k_max]) + 1:]
+        else:
+            after = np.concatenate([own[(labels[own] == c)
+                                        & (np.arange(len(own)) > position[firsts[c][-1]])]
+                                    for c in classes])
+        test = np.sort(drop_near(after, calib[k_max], meta, gap))
+        missing = [int(c) for c in classes if not (labels[test] == c).any()]
+        if missing:
+            raise ValueError(
+                f"few-shot with k={k_max}: subject {subject!r} has no window of label(s) "
+                f"{missing} after its first {k_max} trials per class (+ gap {gap:g} s), so "
+                "nothing of that class is left to evaluate. Lower protocol.shots or drop the "
+                "subject" + (", or set protocol.order=per_class." if self.order == "global"
+                             else "."))
+        return calib, test
+
+    def split(self, meta: pd.DataFrame) -> Iterator[Fold]:
+        """Yield folds ordered by subject, then k.
+
+        Raises
+        ------
+        ValueError
+            If classes are whole recordings, there are too few subjects, or a subject has too
+            few windows of a class before / after its calibration shots.
+        """
+        self.check_identifiable(meta)
+        subjects = sorted_subjects(meta, self.n_valid_subjects, "few-shot")
+        gap = _gap_s(meta, self.gap_s)
+        subject_col = meta["subject"].to_numpy()
+        for test_subject in subjects:
+            calib, test = self.calibration_and_test(meta, str(test_subject), gap)
+            if self.mode == "cross_subject_then_calibrate":
+                valid_subjects = draw_valid_subjects(subjects, test_subject,
+                                                     self.n_valid_subjects, self.seed)
+                is_valid = np.isin(subject_col, valid_subjects)
+                train = np.flatnonzero((subject_col != test_subject) & ~is_valid)
+                valid = np.flatnonzero(is_valid)
+            else:  # fixed budget on the shots alone: no other subject, no validation data
+                valid_subjects, train, valid = [], np.empty(0, np.int64), np.empty(0, np.int64)
+            for k in self.shots:
+                fold = Fold(
+                    name=f"subject-{test_subject}/shots-{k}/draw-0",
+                    train=train, valid=valid, test=test,
+                    test_subjects=(str(test_subject),),
+                    valid_subjects=tuple(str(s) for s in valid_subjects),
+                    calib=calib[k], shots=k, draw=0, calibration=self.mode,
+                )
+                assert_disjoint(fold, meta)
+                yield fold
 
 
 class BaseModelCache:
@@ -162,8 +234,11 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
                 cache: BaseModelCache | None = None) -> tuple[Any, dict[str, Any], float]:
     """Fit a model for a few-shot fold; return (model, fit report, training seconds).
 
-    ``from_scratch``: ``build()`` fitted on the calibration windows, validation subjects for
-    early stopping. ``cross_subject_then_calibrate``: deep models are trained on the training
+    ``from_scratch``: ``build()`` fitted on the calibration windows with a fixed budget: ``build``
+    must give a model whose early stopping never triggers (``run.py`` sets the trainer's
+    patience above ``max_epochs``), and the calibration windows are passed as its validation
+    data, so no other subject and no evaluated window is seen.
+    ``cross_subject_then_calibrate``: deep models are trained on the training
     subjects (early stopping on the validation subjects) once per subject and seed, then a copy
     is fine-tuned on the calibration windows (:func:`~eegbench.protocols.adapters.calibrate`);
     classical models (no torch module) are refitted on training + calibration windows.
@@ -174,8 +249,8 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
     if fold.calibration == "from_scratch" or len(fold.train) == 0:
         model = build()
         t0 = time.perf_counter()
-        report = model.fit(Xc, yc, Xv, yv, signal, seed)
-        return model, {**report, "calibration": "fit on calibration windows"}, \
+        report = model.fit(Xc, yc, Xc, yc, signal, seed)
+        return model, {**report, "calibration": "fit on calibration windows, fixed budget"}, \
             time.perf_counter() - t0
 
     def fit_base() -> tuple[Any, dict[str, Any], float]:

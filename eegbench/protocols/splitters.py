@@ -119,7 +119,9 @@ def sorted_subjects(meta: pd.DataFrame, n_valid_subjects: int, protocol: str) ->
     if len(subjects) < n_valid_subjects + 2:
         raise ValueError(
             f"{protocol} needs at least {n_valid_subjects + 2} subjects (1 test, "
-            f"{n_valid_subjects} validation, >=1 train); got {len(subjects)}."
+            f"{n_valid_subjects} validation, >=1 train); got {len(subjects)}. Within-subject "
+            "protocols work with any number of subjects: protocol=blocked_kfold, "
+            "protocol=within_run (several runs) or protocol=cross_session (several sessions)."
         )
     return subjects
 
@@ -175,13 +177,16 @@ class LeaveOneSubjectOut:
 def _registry() -> dict[str, type]:
     from eegbench.protocols.cross_session import CrossSession
     from eegbench.protocols.fewshot import WithinSubjectFewShot
+    from eegbench.protocols.fixed_split import FixedSplit
+    from eegbench.protocols.within_subject import BlockedKFold, LeaveOneRunOut
 
     return {"loso": LeaveOneSubjectOut, "fewshot": WithinSubjectFewShot,
-            "cross_session": CrossSession}
+            "cross_session": CrossSession, "fixed_split": FixedSplit,
+            "within_run": LeaveOneRunOut, "blocked_kfold": BlockedKFold}
 
 
 def make_splitter(name: str, **params: Any):
-    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``).
+    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``, ...).
 
     Raises
     ------

@@ -24,6 +24,7 @@ def test_protocol_config_builds_its_splitter(protocol):
     cfg = OmegaConf.to_container(_compose([f"protocol={protocol}"]).protocol, resolve=True)
     name = cfg.pop("name")
     CalibrationSpec.from_config(cfg.pop("calibrate", None))
+    cfg.pop("align", None)  # run-level option (label-free alignment), not a splitter parameter
     splitter = make_splitter(name, seed=0, **cfg)
     assert splitter.name == name == protocol
 

@@ -1,4 +1,5 @@
-"""Few-shot and LOSO runs on real eegmat subjects, then a leaderboard rebuilt byte-identically."""
+"""LOSO runs on real eegmat and few-shot runs on real SSVEP subjects, then a leaderboard rebuilt
+byte-identically (eegmat few-shot is refused: each class is a whole recording)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from hydra import compose, initialize_config_dir
 from eegbench.resources import config_dir
 
 SUBJECTS = "dataset.subjects=[00,01,02,03,04]"
+SSVEP = ["dataset=ssvep_exo_kalunga2016", "dataset.subjects=[01,02,03,04,05]",
+         "protocol=fewshot", "protocol.order=per_class"]
 
 
 def _cfg(tmp: Path, cache: Path, data_root: Path, *overrides: str):
@@ -29,46 +32,46 @@ def store(tmp_path_factory, data_root, cache_root):
 
     runs = tmp_path_factory.mktemp("runs")
     run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr"))
-    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", "protocol=fewshot",
-                        "protocol.shots=[1,5]", "protocol.n_draws=2"))
-    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", "protocol=fewshot",
-                        "protocol.shots=[1,5]", "protocol.n_draws=2",
-                        "protocol.mode=from_scratch"))
+    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", *SSVEP,
+                        "protocol.shots=[1,4]"))
+    run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr", *SSVEP,
+                        "protocol.shots=[1,4]", "protocol.mode=from_scratch"))
     # a specialist: leave-one-subject-out with layer-wise probes, and few-shot calibration
     run_experiment(_cfg(runs, cache_root, data_root, "model=eegnet", "trainer.max_epochs=1",
                         "+protocol.layer_probe=true", "+protocol.layer_probe_max_features=64"))
     run_experiment(_cfg(runs, cache_root, data_root, "model=eegnet", "trainer.max_epochs=1",
-                        "protocol=fewshot", "protocol.shots=[2]", "protocol.n_draws=1",
-                        "protocol.calibrate.max_epochs=2"))
+                        *SSVEP, "protocol.shots=[4]", "protocol.calibrate.max_epochs=2"))
     return runs / "results"
 
 
-def test_fewshot_rows_record_shots_and_keep_calibration_out_of_test(store, eegmat):
+def test_fewshot_rows_record_shots_and_keep_calibration_out_of_test(store):
     from eegbench.results.store import ResultStore
 
     frame = ResultStore(store).to_frame()
     eegnet = frame[frame["model"] == "eegnet"]
     frame = frame[frame["model"] == "ts_lr"]
     few = frame[frame["protocol"] == "fewshot"]
-    # 5 subjects x 2 k x 2 draws x 2 modes
-    assert len(few) == 40 and len(frame[frame["protocol"] == "loso"]) == 5
-    per_subject = eegmat.meta[eegmat.meta["subject"].isin(["00", "01", "02", "03", "04"])]
-    n_windows = per_subject.groupby("subject").size()
+    # 5 subjects x 2 k x 2 modes (time-ordered shots: one "draw")
+    assert len(few) == 20 and len(frame[frame["protocol"] == "loso"]) == 5
+    assert set(few["dataset"]) == {"ssvep_exo_kalunga2016"} and set(few["draw"]) == {0}
     for _, row in few.iterrows():
-        assert row["n_calib"] == 2 * row["shots"]
-        assert row["n_test"] == n_windows[row["test_subject"]] - row["n_calib"]
-        others = n_windows.drop([row["test_subject"], *row["valid_subjects"]]).sum()
-        assert row["n_train"] == (0 if row["calibration"] == "from_scratch" else others)
-    assert set(few["shots"]) == {1, 5} and set(few["draw"]) == {0, 1}
-    # more calibration data helps a subject-specific model on this task
-    scratch = few[few["calibration"] == "from_scratch"]
-    means = scratch.groupby("shots")["metric.balanced_accuracy"].mean()
-    assert means[5] > means[1]
+        assert row["n_calib"] == 4 * row["shots"]  # k per class, 4 classes
+        assert row["n_train"] == (0 if row["calibration"] == "from_scratch" else 2 * 32)
+        # few-shot from scratch: fixed budget, no validation subject
+        assert row["n_valid"] == (0 if row["calibration"] == "from_scratch" else 2 * 32)
+    # every k of a subject is evaluated on the same trials (those after the k=4 shots)
+    per_subject = few.groupby(["test_subject", "calibration"])["n_test"].nunique()
+    assert (per_subject == 1).all()
+    assert set(few["shots"]) == {1, 4}
     # eegnet few-shot: the cross-subject network was fine-tuned on the shots
     calibrated = eegnet[eegnet["protocol"] == "fewshot"]
-    assert len(calibrated) == 5 and (calibrated["n_calib"] == 4).all()
+    assert len(calibrated) == 5 and (calibrated["n_calib"] == 16).all()
     assert all(r["calibration"] == "fine-tune cross-subject model" and r["calib_epochs"] == 2
                for r in calibrated["fit_report"])
+    # rows carry predictions and how their hyperparameters were decided
+    assert all(len(p["y"]) == n for p, n in zip(frame["predictions"], frame["n_test"],
+                                                strict=True))
+    assert frame["hp_source"].str.startswith("a priori").all()
 
 
 def test_layer_probe_rows_follow_each_trained_network(store):
@@ -99,22 +102,26 @@ def test_leaderboard_rebuilds_identically_and_reports_statistics(store, tmp_path
         assert filecmp.cmp(tmp_path / "a" / f"lb{suffix}", tmp_path / "first" / f"lb{suffix}",
                            shallow=False), suffix
     plots = sorted(p.name for p in (tmp_path / "a" / "lb_plots").glob("*.png"))
-    assert "kshot_physionet_eegmat_rest_vs_arithmetic.png" in plots
+    assert "kshot_ssvep_exo_kalunga2016_ssvep_4class.png" in plots
     assert any(p.startswith("per_subject_") for p in plots) and "score_vs_params.png" in plots
     summary = pd.read_csv(tmp_path / "a" / "lb.csv")
-    # one table per (protocol, k): loso, fewshot k=1, k=5; two configs in each few-shot table
+    # one table per (protocol, k): loso, fewshot k=1, k=4; two configs in each few-shot table
     ts_lr = summary[summary["model"] == "ts_lr"]
     assert ts_lr.groupby(["protocol", "shots"]).size().to_dict() == {
-        ("fewshot", 1): 2, ("fewshot", 5): 2, ("loso", 0): 1}
+        ("fewshot", 1): 2, ("fewshot", 4): 2, ("loso", 0): 1}
+    # chance test of every cell from the stored predictions, bootstrap CIs over subjects
+    assert summary["p_chance"].notna().all() and summary["primary_ci_low"].notna().all()
+    assert set(summary["primary_metric"]) == {"balanced_accuracy"}
     assert "probe_vs_finetune_physionet_eegmat_rest_vs_arithmetic_loso.png" in plots
     # the tabulated Holm p-values are those of the statistics module on per-subject scores
     subj = pd.read_csv(tmp_path / "a" / "lb_per_subject.csv", dtype={"test_subject": str})
     ref = compare_with_best(subj, BLOCK_COLUMNS, CONFIG_COLUMNS, "balanced_accuracy")
     merged = summary.merge(ref, on=BLOCK_COLUMNS + CONFIG_COLUMNS, suffixes=("", "_ref"))
     np.testing.assert_allclose(merged["p_holm"], merged["p_holm_ref"], rtol=1e-5)
-    assert summary["is_best"].sum() == 4  # tables: loso, k=1, k=2, k=5
+    assert summary["is_best"].sum() == 3  # tables: loso, k=1, k=4
     html = (tmp_path / "a" / "lb.html").read_text()
-    assert html.count("<table>") == 5 and "Provenance:" in html and "lb_plots/kshot_" in html
+    assert html.count("<table>") == 4 and "Provenance:" in html and "lb_plots/kshot_" in html
     md = (tmp_path / "a" / "lb.md").read_text()
-    assert "physionet_eegmat / rest_vs_arithmetic / fewshot / k = 5 per class" in md
+    assert "ssvep_exo_kalunga2016 / ssvep_4class / fewshot / k = 4 per class" in md
+    assert "p vs chance" in md and "Ranked and tested by balanced accuracy" in md
     assert "Mean rank across datasets" in md

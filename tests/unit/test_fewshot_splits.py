@@ -1,4 +1,4 @@
-"""Few-shot splits on the real eegmat metadata: calibration never tested, reproducible by seed."""
+"""Time-ordered few-shot splits on real recordings: first k trials calibrate, later trials test."""
 
 from __future__ import annotations
 
@@ -7,81 +7,88 @@ import pytest
 
 from eegbench.protocols.fewshot import WithinSubjectFewShot
 from eegbench.protocols.splitters import make_splitter
+from eegbench.protocols.within_subject import time_order
+
+
+@pytest.fixture(scope="module")
+def ssvep(data_root, cache_root):
+    """SSVEP exoskeleton (8 trials per class, rest trials first), with window durations."""
+    from eegbench.data.cache import load_windows
+    from eegbench.data.recipe import load_recipe
+    from eegbench.data.standardize import PreprocessSpec
+
+    ds = load_windows(load_recipe("ssvep_exo_kalunga2016"), data_root, PreprocessSpec(),
+                      cache_root)
+    return ds.meta.assign(duration_s=ds.X.shape[-1] / ds.info["sfreq"])
 
 
 def _folds(meta, **kw):
-    params = {"shots": [1, 5, 10], "n_draws": 2, "seed": 0}
+    params = {"shots": [1, 2, 4], "order": "per_class", "seed": 0}
     params.update(kw)
     return list(WithinSubjectFewShot(**params).split(meta))
 
 
-def test_calibration_windows_are_never_test_windows(eegmat):
-    meta = eegmat.meta
-    folds = _folds(meta)
-    assert len(folds) == meta["subject"].nunique() * 3 * 2
-    labels = meta["label"].to_numpy()
+def test_shots_are_the_first_trials_per_class_and_tests_come_after(ssvep):
+    order = time_order(ssvep)
+    rank = np.empty(len(order), int)
+    rank[order] = np.arange(len(order))
+    labels = ssvep["label"].to_numpy()
+    onset = ssvep["onset_s"].to_numpy()
+    folds = _folds(ssvep)
+    assert len(folds) == ssvep["subject"].nunique() * 3
+    by_subject = {}
     for fold in folds:
         subject = fold.test_subjects[0]
+        own = np.flatnonzero(ssvep["subject"].to_numpy() == subject)
+        assert set(ssvep["subject"].iloc[np.r_[fold.calib, fold.test]]) == {subject}
         assert not np.intersect1d(fold.calib, fold.test).size
-        # calibration: exactly k windows of each class, all from the test subject
-        assert set(meta["subject"].iloc[fold.calib]) == {subject}
-        assert np.bincount(labels[fold.calib]).tolist() == [fold.shots, fold.shots]
-        # calibration + test = every window of the test subject
-        own = np.flatnonzero(meta["subject"].to_numpy() == subject)
-        assert np.array_equal(np.sort(np.r_[fold.calib, fold.test]), own)
-        # training and validation never contain the test subject
-        assert subject not in set(meta["subject"].iloc[np.r_[fold.train, fold.valid]])
-        assert fold.name == f"subject-{subject}/shots-{fold.shots}/draw-{fold.draw}"
+        for c in np.unique(labels):
+            mine = own[labels[own] == c]
+            first = mine[np.argsort(rank[mine])][:fold.shots]
+            assert set(fold.calib[labels[fold.calib] == c]) == set(first)  # first k in time
+            later = fold.test[labels[fold.test] == c]
+            assert len(later) and rank[later].min() > rank[first].max()  # evaluated after
+            # no evaluated window within one window length (2 s) of a shot
+            gaps = np.abs(onset[later][:, None] - onset[fold.calib][None, :])
+            assert gaps.min() >= 2.0
+        by_subject.setdefault(subject, []).append(fold)
+    for subject_folds in by_subject.values():
+        k1, k2, k4 = sorted(subject_folds, key=lambda f: f.shots)
+        assert set(k1.calib) < set(k2.calib) < set(k4.calib)  # nested shots
+        assert np.array_equal(k1.test, k4.test)  # every k on the same evaluated trials
 
 
-def test_draws_are_reproducible_by_seed_and_differ_across_seeds_and_draws(eegmat):
-    a = {f.name: f.calib for f in _folds(eegmat.meta, seed=3)}
-    b = {f.name: f.calib for f in _folds(eegmat.meta, seed=3)}
-    c = {f.name: f.calib for f in _folds(eegmat.meta, seed=4)}
-    assert a.keys() == b.keys() == c.keys()
-    assert all(np.array_equal(a[k], b[k]) for k in a)
-    assert sum(not np.array_equal(a[k], c[k]) for k in a) > 0.9 * len(a)
-    assert not np.array_equal(a["subject-05/shots-5/draw-0"], a["subject-05/shots-5/draw-1"])
+def test_global_order_evaluates_after_every_shot_and_explains_a_missing_class(ssvep):
+    # the SSVEP recordings present all rest trials first: nothing of 'rest' after the shots
+    with pytest.raises(ValueError, match="no window of label.*0.*order=per_class"):
+        _folds(ssvep, order="global")
 
 
-def test_shots_are_nested_within_a_draw(eegmat):
-    by_name = {f.name: f for f in _folds(eegmat.meta)}
-    for subject in ("00", "07", "19"):
-        k1, k5, k10 = (set(by_name[f"subject-{subject}/shots-{k}/draw-1"].calib)
-                       for k in (1, 5, 10))
-        assert k1 < k5 < k10
-
-
-def test_modes_set_the_training_data(eegmat):
-    meta = eegmat.meta
-    scratch = _folds(meta, mode="from_scratch", n_draws=1)
-    cross = _folds(meta, mode="cross_subject_then_calibrate", n_draws=1)
-    assert all(len(f.train) == 0 and f.calibration == "from_scratch" for f in scratch)
-    # cross-subject training windows = the leave-one-subject-out fold of that subject
-    loso = {f.test_subjects: f for f in make_splitter("loso", seed=0).split(meta)}
-    for fold in cross:
+def test_from_scratch_uses_no_other_subject(ssvep):
+    for fold in _folds(ssvep, mode="from_scratch", shots=[2]):
+        assert len(fold.train) == 0 and len(fold.valid) == 0 and fold.valid_subjects == ()
+    loso = {f.test_subjects: f for f in make_splitter("loso", seed=0).split(ssvep)}
+    for fold in _folds(ssvep, mode="cross_subject_then_calibrate", shots=[2]):
         ref = loso[fold.test_subjects]
         assert np.array_equal(fold.train, ref.train) and np.array_equal(fold.valid, ref.valid)
-    # validation (early stopping) never uses the test subject, in either mode
-    for fold in scratch:
-        assert fold.test_subjects[0] not in fold.valid_subjects and len(fold.valid)
 
 
-def test_too_many_shots_is_a_clear_error(eegmat):
-    # eegmat has 12 arithmetic windows per subject: k=12 leaves none to test
-    with pytest.raises(ValueError, match=r"k=12 needs at least 13 windows.*subject '00'"):
-        _folds(eegmat.meta, shots=[12])
+def test_whole_recording_classes_are_refused_unless_overridden(eegmat):
+    meta = eegmat.meta.assign(duration_s=5.0)
+    with pytest.raises(ValueError, match="few-shot refused.*single class.*allow_recording_labels"):
+        list(WithinSubjectFewShot(shots=[1]).split(meta))
+    # the override lifts the refusal; time order then leaves no 'rest' window to evaluate
+    with pytest.raises(ValueError, match="no window of label"):
+        list(WithinSubjectFewShot(shots=[1], allow_recording_labels=True).split(meta))
 
 
-@pytest.mark.parametrize("kw, match", [({"shots": [0]}, "shots"), ({"n_draws": 0}, "n_draws"),
-                                        ({"mode": "magic"}, "mode")])
+def test_too_many_shots_is_a_clear_error(ssvep):
+    with pytest.raises(ValueError, match=r"k=8 needs at least 9 windows.*subject '01'"):
+        _folds(ssvep, shots=[8])
+
+
+@pytest.mark.parametrize("kw, match", [({"shots": [0]}, "shots"), ({"n_draws": 2}, "n_draws"),
+                                        ({"mode": "magic"}, "mode"), ({"order": "x"}, "order")])
 def test_bad_parameters_are_clear_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         WithinSubjectFewShot(**kw)
-
-
-def test_make_splitter_rejects_unknown_protocol_parameters():
-    with pytest.raises(ValueError, match=r"Invalid parameter\(s\) \['shot'\]"):
-        make_splitter("fewshot", shot=[1])
-    with pytest.raises(ValueError, match="Allowed values are"):
-        make_splitter("fewshots")

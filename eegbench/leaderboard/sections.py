@@ -1,0 +1,152 @@
+"""Extra leaderboard sections: published figures on the same split, leakage audits, CD test.
+
+Each function returns Markdown lines (empty when the results have nothing for it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from eegbench.leaderboard.published import matching
+from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
+from eegbench.leaderboard.tables import RANK_CONFIG_COLUMNS
+
+#: Protocol label suffix of a leaky audit variant: ``<protocol>~leaky:<variant>``.
+LEAKY_MARK = "~leaky:"
+
+
+def published_section(frame: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """Our fixed-split rows beside the published figures of the same split."""
+    lines = []
+    fixed = summary[summary["protocol"] == "fixed_split"]
+    for _, r in fixed.iterrows():
+        rows = frame[(frame["dataset"] == r["dataset"]) & (frame["protocol"] == "fixed_split")
+                     & (frame["config_hash"] == r["config_hash"])]
+        for subjects in sorted(set(rows["test_subject"].astype(str))):
+            for e in matching(str(r["dataset"]), "fixed_split", subjects):
+                metric = e["metric"]
+                ours = r.get(f"{metric}_mean", float("nan"))
+                spread = f" ± {e['std']:.4f}" if e.get("std") is not None else ""
+                checked = "yes" if e.get("checked") else "no (transcribed)"
+                lines.append(f"| {r['dataset']} | {subjects} | {r['model']} "
+                             f"({r['adaptation']}) | {metric.replace('_', ' ')} | {ours:.4f} | "
+                             f"{e['model']} | {e['value']:.4f}{spread} | {e['source']} | "
+                             f"{checked} |")
+    if not lines:
+        return []
+    head = ["## Published figures on the same split", "",
+            "Our rows of `protocol=fixed_split` beside published figures whose test subjects "
+            "are the same (`eegbench/leaderboard/published.yaml`). Preprocessing, windows and "
+            "training budgets differ between papers and this suite: compare with care.", "",
+            "| dataset | test subjects | ours | metric | ours (score) | published model | "
+            "published | source | checked against source |", "|" + "---|" * 9]
+    return head + lines + [""]
+
+
+def audit_table(frame: pd.DataFrame, metric_of: dict[str, str]) -> pd.DataFrame:
+    """Pair each leaky audit variant with its clean protocol, per subject.
+
+    Leaky rows have protocol ``<clean>~leaky:<variant>`` and record the clean configuration's
+    hash in ``fit_report['clean_config_hash']``; a subject's score is averaged over seeds and
+    folds first. Returns one row per (dataset, model, adaptation, clean protocol, variant) with
+    ``clean``, ``leaky``, ``inflation`` (mean of leaky minus clean over subjects), ``n_subjects``
+    and a paired Wilcoxon p-value (Holm-corrected over the table).
+    """
+    if frame.empty:
+        return pd.DataFrame()
+    protocol = frame["protocol"].astype(str)
+    leaky = frame[protocol.str.contains(LEAKY_MARK, regex=False)]
+    rows = []
+    for (dataset, model, adaptation, proto), block in leaky.groupby(
+            ["dataset", "model", "adaptation", "protocol"], sort=True):
+        clean_protocol, variant = proto.split(LEAKY_MARK, 1)
+        reports = [r for r in block["fit_report"] if isinstance(r, dict)]
+        hashes = {r.get("clean_config_hash") for r in reports}
+        clean_protocol = next((r["clean_protocol"] for r in reports if r.get("clean_protocol")),
+                              clean_protocol)
+        clean = frame[(frame["dataset"] == dataset) & (frame["model"] == model)
+                      & (frame["adaptation"] == adaptation) & (protocol == clean_protocol)
+                      & frame["config_hash"].isin(hashes)]
+        metric = metric_of.get(str(dataset), "balanced_accuracy")
+        column = f"metric.{metric}"
+        a = block.groupby("test_subject")[column].mean()
+        b = clean.groupby("test_subject")[column].mean()
+        both = a.index.intersection(b.index)
+        stat, p = paired_test(a[both].to_numpy(), b[both].to_numpy()) if len(both) else (
+            np.nan, np.nan)
+        rows.append({"dataset": dataset, "model": model, "adaptation": adaptation,
+                     "protocol": clean_protocol, "variant": variant, "metric": metric,
+                     "n_subjects": len(both), "clean": float(b[both].mean()),
+                     "leaky": float(a[both].mean()),
+                     "inflation": float((a[both] - b[both]).mean()), "p_value": p})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = holm(table["p_value"].to_numpy())
+    return table
+
+
+def audit_section(frame: pd.DataFrame, metric_of: dict[str, str]) -> list[str]:
+    """Markdown for :func:`audit_table`."""
+    table = audit_table(frame, metric_of)
+    if table.empty:
+        return []
+    lines = ["## Leakage audit: leaky minus clean", "",
+             "Each leaky variant reuses the clean protocol with one leak added (see "
+             "`conf/audit/leakage.yaml`); inflation = mean over subjects of leaky minus clean "
+             "score, paired Wilcoxon test across subjects, Holm-corrected over this table.", "",
+             "| dataset | model | protocol | leak | metric | subjects | clean | leaky | "
+             "inflation | p (Holm) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        p = "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}"
+        lines.append(f"| {r['dataset']} | {r['model']} ({r['adaptation']}) | {r['protocol']} | "
+                     f"{r['variant']} | {r['metric'].replace('_', ' ')} | {r['n_subjects']} | "
+                     f"{r['clean']:.3f} | {r['leaky']:.3f} | {r['inflation']:+.3f} | {p} |")
+    return lines + [""]
+
+
+def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """Per (protocol, shots): datasets x configurations of primary scores (complete only)."""
+    out = {}
+    if summary.empty or "primary_mean" not in summary:
+        return out
+    base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
+                   & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")]
+    for key, block in base.groupby(["protocol", "shots"], sort=True):
+        columns = RANK_CONFIG_COLUMNS + (["setting"] if "setting" in block else [])
+        label = (block[columns].astype(str).agg(" / ".join, axis=1)
+                 .str.replace(" / none", "").str.rstrip(" /"))
+        table = (block.assign(config=label)
+                 .pivot_table(index=["dataset", "task"], columns="config",
+                              values="primary_mean", aggfunc="max"))
+        table = table.dropna(axis=1, how="any")
+        if table.shape[0] >= 2 and table.shape[1] >= 2:
+            out[key] = table
+    return out
+
+
+def cd_section(summary: pd.DataFrame) -> list[str]:
+    """Friedman test and mean ranks with the Nemenyi critical difference, per protocol."""
+    lines = []
+    for (protocol, shots), table in cd_inputs(summary).items():
+        res = friedman_nemenyi(table)
+        ranks = ", ".join(f"{c} {v:.2f}" for c, v in res["mean_ranks"].items())
+        p = "n/a (< 3 configurations)" if np.isnan(res["friedman_p"]) \
+            else f"{res['friedman_p']:.3g}"
+        lines.append(f"- {protocol}" + (f" k={shots}" if shots else "")
+                     + f": {res['n_datasets']} datasets, Friedman p = {p}, Nemenyi CD (0.05) = "
+                     f"{res['cd']:.2f}; mean ranks: {ranks}")
+    if not lines:
+        return []
+    return ["## Critical difference across datasets", "",
+            "Configurations present on every dataset of a protocol, ranked per dataset by its "
+            "primary metric (Friedman test; Nemenyi critical difference, Demsar 2006). Two "
+            "configurations whose mean ranks differ by less than CD are not significantly "
+            "different. Few datasets give little power.", "", *lines, ""]
+
+
+def extra_sections(frame: pd.DataFrame, summary: pd.DataFrame,
+                   metric_of: dict[str, str]) -> list[str]:
+    """All extra sections, in order."""
+    return (published_section(frame, summary) + audit_section(frame, metric_of)
+            + cd_section(summary))
