@@ -18,18 +18,15 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
+from eegbench.adaptation.layer_probe import FIRST_PROBE_ADAPTATION, layer_probe_rows
 from eegbench.data.cache import WindowsDataset, load_windows
 from eegbench.data.channels import harmonize_from_config
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
-from eegbench.protocols.adapters import (
-    FIRST_PROBE_ADAPTATION,
-    CalibrationSpec,
-    layer_probe_rows,
-    torch_module,
-)
+from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.provenance import config_hash, git_revision, package_versions
@@ -86,13 +83,33 @@ def adaptation_of(cfg: DictConfig) -> str:
     return str(cfg.model.get("adaptation", "from_scratch"))
 
 
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """Return the optimisation settings: the model's ``recipe`` under the ``trainer`` group.
+
+    Precedence: built-in defaults (:class:`eegbench.train.TrainerSpec`) < the model yaml's
+    ``recipe`` (the original authors' settings) < every non-null key of the ``trainer`` group
+    (``trainer=fast``, or ``trainer.max_epochs=10`` on the command line).
+    """
+    recipe = OmegaConf.to_container(cfg.model, resolve=True).get("recipe") or {}
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if cfg.get("trainer") else {}
+    return {**dict(recipe), **{k: v for k, v in dict(trainer).items() if v is not None}}
+
+
 def model_builder(cfg: DictConfig) -> Callable[[], BenchmarkModel]:
     """Return a function that builds a fresh, unfitted instance of the configured model."""
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = dict(model_cfg.get("params") or {})
-    params.setdefault("trainer", OmegaConf.to_container(cfg.trainer, resolve=True))
+    params.setdefault("trainer", trainer_settings(cfg))
     params.setdefault("adaptation", adaptation_of(cfg))
     return lambda: build_model(model_cfg["name"], **params)
+
+
+def uses_validation(model: BenchmarkModel) -> bool:
+    """True if ``model`` selects epochs on validation subjects (deep models).
+
+    Models that do not (classical pipelines) are trained on every non-test subject.
+    """
+    return bool(getattr(model, "uses_validation", model.family != "classical"))
 
 
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
@@ -112,19 +129,31 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             build, ds.X, y, fold, signal, seed, calibration or CalibrationSpec(), cache)
     else:
         model = build()
+        train, valid = fold.train, fold.valid
+        if not uses_validation(model):  # no early stopping: learn from every non-test subject
+            train, valid = np.sort(np.concatenate([fold.train, fold.valid])), fold.valid[:0]
         t0 = time.perf_counter()
-        fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
-                               y[fold.valid], signal, seed)
+        fit_report = model.fit(ds.X[train], y[train], ds.X[valid], y[valid], signal, seed)
         train_seconds = time.perf_counter() - t0
+        fit_report = {**(fit_report or {}), "train_subjects": sorted(
+            str(s) for s in ds.meta["subject"].iloc[train].unique())}
     t0 = time.perf_counter()
     proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
+    counts = predicted_class_counts(proba, len(ds.info["classes"]))
+    if is_collapsed(counts):
+        logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
+                       cfg.model.name, fold.name, counts)
+    fit_report = dict(fit_report or {})
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
         family=model.family, adaptation=adaptation_of(cfg),
         seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
-        n_train=len(fold.train), n_valid=len(fold.valid), n_test=len(fold.test),
+        n_train=len(fold.train) + (0 if len(fold.calib) or uses_validation(model)
+                                   else len(fold.valid)),
+        n_valid=len(fold.valid) if len(fold.calib) or uses_validation(model) else 0,
+        n_test=len(fold.test),
         n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
         inference_seconds=round(inference_seconds, 4), peak_rss_mb=round(_peak_rss_mb(), 1),
         git_revision=git_revision(), versions=package_versions(), fit_report=fit_report,
@@ -133,8 +162,18 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         config=identity_config(cfg),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        budget=fit_report.get("budget"), n_trainable=fit_report.get("n_trainable"),
+        predicted_class_counts=counts, collapsed=is_collapsed(counts),
+        hp_source=fit_report.get("hp_source") or _hp_source(cfg),
     )
     return row, model
+
+
+def _hp_source(cfg: DictConfig) -> str:
+    """Describe where the row's hyperparameters come from (the model's recipe citation)."""
+    recipe = OmegaConf.to_container(cfg.model, resolve=True).get("recipe") or {}
+    source = recipe.get("recipe_source") if isinstance(recipe, dict) else None
+    return f"a priori: {source}" if source else "a priori: eegbench defaults (conf/)"
 
 
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ evaluated on that subject's remaining windows. Two modes:
 ``cross_subject_then_calibrate``
     A cross-subject model is trained on the training subjects (validation subjects for early
     stopping, exactly the leave-one-subject-out fold of that subject), then calibrated on the
-    k windows per class (see :func:`eegbench.protocols.adapters.calibrate`).
+    k windows per class (see :func:`eegbench.protocols.calibration.calibrate`).
 
 Draws are nested: within one draw, the k=1 windows are among the k=5 windows, which are among
 the k=10 windows, so a k-shot curve compares like with like. Draws depend only on the seed,
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eegbench.protocols.adapters import CalibrationSpec, calibrate, torch_module
+from eegbench.protocols.calibration import CalibrationSpec, calibrate, torch_module
 from eegbench.protocols.splitters import (
     Fold,
     assert_disjoint,
@@ -165,7 +165,7 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
     ``from_scratch``: ``build()`` fitted on the calibration windows, validation subjects for
     early stopping. ``cross_subject_then_calibrate``: deep models are trained on the training
     subjects (early stopping on the validation subjects) once per subject and seed, then a copy
-    is fine-tuned on the calibration windows (:func:`~eegbench.protocols.adapters.calibrate`);
+    is fine-tuned on the calibration windows (:func:`~eegbench.protocols.calibration.calibrate`);
     classical models (no torch module) are refitted on training + calibration windows.
     Training seconds include the cross-subject training.
     """
