@@ -292,6 +292,7 @@ class TorchBenchmarkModel(BenchmarkModel):
         self.module = self.build(signal)
         report = get_adaptation(self.adaptation).fit(self, X_train, y_train, X_valid, y_valid,
                                                      signal, seed)
+        self.report = report
         return report
 
     def _require_module(self) -> EncoderClassifier:

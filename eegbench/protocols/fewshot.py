@@ -32,6 +32,7 @@ from eegbench.protocols.splitters import (
     Fold,
     assert_disjoint,
     draw_valid_subjects,
+    effective_n_valid,
     sorted_subjects,
 )
 
@@ -105,14 +106,14 @@ class WithinSubjectFewShot:
         ValueError
             If there are too few subjects, or a subject has too few windows of a class.
         """
-        subjects = sorted_subjects(meta, self.n_valid_subjects, "few-shot")
+        subjects = sorted_subjects(meta, 1, "few-shot")
+        n_valid = effective_n_valid(len(subjects), self.n_valid_subjects, "few-shot")
         self._check_counts(meta)
         subject_col = meta["subject"].to_numpy()
         labels = meta["label"].to_numpy()
         classes = np.unique(labels)
         for position, test_subject in enumerate(subjects):
-            valid_subjects = draw_valid_subjects(subjects, test_subject, self.n_valid_subjects,
-                                                 self.seed)
+            valid_subjects = draw_valid_subjects(subjects, test_subject, n_valid, self.seed)
             is_test = subject_col == test_subject
             is_valid = np.isin(subject_col, valid_subjects)
             train = (np.flatnonzero(~is_test & ~is_valid)
