@@ -197,7 +197,7 @@ class FoundationModel(TorchBenchmarkModel):
         :class:`~eegbench.adaptation.probe.ProbeSpec`.
     pooling : str, optional
         Deprecated alias of ``head.readout``.
-    trainer, adaptation, checkpoint, checkpoint_sha256
+    trainer, adaptation, checkpoint, checkpoint_sha256, init
         See :class:`~eegbench.models.torch_model.TorchBenchmarkModel`.
     """
 
@@ -213,12 +213,14 @@ class FoundationModel(TorchBenchmarkModel):
                  head: dict[str, Any] | None = None, probe: dict[str, Any] | None = None,
                  pooling: str | None = None, trainer: Any = None,
                  adaptation: str = "finetune", checkpoint: str | None = None,
-                 checkpoint_sha256: str | None = None, **_: Any) -> None:
+                 checkpoint_sha256: str | None = None, init: str = "pretrained",
+                 **_: Any) -> None:
         head = dict(head or {})
         if pooling is not None:
             head.setdefault("readout", pooling)
         super().__init__(trainer=trainer, adaptation=adaptation, checkpoint=checkpoint,
-                         checkpoint_sha256=checkpoint_sha256, head=head, probe=probe)
+                         checkpoint_sha256=checkpoint_sha256, head=head, probe=probe,
+                         init=init)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
         self.arch_params = self.resolved_arch()
         self.contract = self.make_contract()

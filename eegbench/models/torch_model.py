@@ -215,6 +215,10 @@ class TorchBenchmarkModel(BenchmarkModel):
         :class:`HeadSpec` settings.
     probe : dict, optional
         :class:`~eegbench.adaptation.probe.ProbeSpec` settings (linear probes, LP-FT).
+    init : {"pretrained", "random"}
+        ``random`` keeps the random initialisation under any adaptation (the checkpoint, if
+        given, still sets the architecture through its metadata): the control that shows what
+        pretraining adds to a probe or an LP-FT.
     """
 
     family = "specialist"
@@ -225,9 +229,13 @@ class TorchBenchmarkModel(BenchmarkModel):
     def __init__(self, trainer: Any = None, adaptation: str = "from_scratch",
                  checkpoint: str | None = None, checkpoint_sha256: str | None = None,
                  head: dict[str, Any] | None = None,
-                 probe: dict[str, Any] | None = None) -> None:
+                 probe: dict[str, Any] | None = None, init: str = "pretrained") -> None:
         from eegbench.adaptation.probe import ProbeSpec
 
+        if init not in ("pretrained", "random"):
+            raise ValueError(f"Invalid value for the 'model.params.init' parameter. Allowed "
+                             f"values are ['pretrained', 'random'], but got {init!r}.")
+        self.init = init
         self.trainer = trainer if isinstance(trainer, TrainerSpec) else TrainerSpec.from_config(
             trainer or {})
         self.adaptation = check_adaptation(adaptation)
@@ -267,7 +275,10 @@ class TorchBenchmarkModel(BenchmarkModel):
         adapter = InputAdapter(self.contract, signal.ch_names or [f"ch{i}" for i in range(
             signal.n_chans)], signal.sfreq, signal.n_times)
         encoder = self.build_encoder(signal, adapter)
-        if self.checkpoint:
+        if self.init == "random":
+            logger.info("%s: random initialisation (model.params.init=random), no weights "
+                        "loaded", type(self).__name__)
+        elif self.checkpoint:
             self.load_encoder_weights(encoder, str(self.checkpoint))
         elif get_adaptation(self.adaptation).needs_checkpoint:
             from eegbench.models.pretrained import missing_weights_error
