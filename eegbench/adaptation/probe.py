@@ -135,14 +135,16 @@ def probe_model(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int) -> dic
     return report
 
 
-@register_adaptation("linear_probe", linear_head=True,
+@register_adaptation("linear_probe", linear_head=True, uses_validation=False,
                      description="frozen encoder, converged L2 logistic regression")
 def fit_linear_probe(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
                      ) -> dict[str, Any]:
     """Probe on the training *and* validation subjects' windows (nothing is selected on them).
 
     The validation subjects are training subjects of the fold: with ``C`` fixed a priori the
-    probe has no early stopping or model selection, so it learns from every non-test subject.
+    probe has no early stopping or model selection, so it learns from every non-test subject
+    (the protocol already passes them as training windows; any validation windows given are
+    added).
     """
     X = np.concatenate([np.asarray(X_train), np.asarray(X_valid)]) if len(X_valid) else X_train
     y = np.concatenate([np.asarray(y_train), np.asarray(y_valid)]) if len(X_valid) else y_train

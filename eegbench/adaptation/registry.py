@@ -33,6 +33,9 @@ class Adaptation:
         Pretrained weights are required (everything but ``from_scratch``).
     linear_head : bool
         The head is a linear map of the probe readout (probes, LP-FT), whatever ``head.kind``.
+    uses_validation : bool
+        Selects epochs on the validation subjects; ``False`` (a probe with ``C`` fixed a
+        priori) means the protocol hands it every non-test subject as training data.
     description : str
         One line for documentation and errors.
     """
@@ -41,6 +44,7 @@ class Adaptation:
     fit: Callable[..., dict[str, Any]]
     needs_checkpoint: bool = True
     linear_head: bool = False
+    uses_validation: bool = True
     description: str = ""
 
 
@@ -49,13 +53,15 @@ _LOADED = False
 
 
 def register_adaptation(name: str, *, needs_checkpoint: bool = True, linear_head: bool = False,
-                        description: str = "") -> Callable[[Callable], Callable]:
+                        uses_validation: bool = True, description: str = ""
+                        ) -> Callable[[Callable], Callable]:
     """Register ``fit`` as the adaptation ``name`` (decorator)."""
 
     def decorator(fit: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         if name in _REGISTRY and _REGISTRY[name].fit is not fit:
             raise ValueError(f"adaptation {name!r} is already registered")
-        _REGISTRY[name] = Adaptation(name, fit, needs_checkpoint, linear_head, description)
+        _REGISTRY[name] = Adaptation(name, fit, needs_checkpoint, linear_head, uses_validation,
+                                     description)
         return fit
 
     return decorator

@@ -222,9 +222,14 @@ class TorchBenchmarkModel(BenchmarkModel):
     """
 
     family = "specialist"
-    #: Deep models select their epoch on the validation subjects (classical ones do not and
-    #: are trained on training + validation subjects).
-    uses_validation = True
+
+    @property
+    def uses_validation(self) -> bool:
+        """True if the adaptation selects epochs on validation subjects (not a probe).
+
+        Models that do not are given every non-test subject as training data by the protocol.
+        """
+        return get_adaptation(self.adaptation).uses_validation
 
     def __init__(self, trainer: Any = None, adaptation: str = "from_scratch",
                  checkpoint: str | None = None, checkpoint_sha256: str | None = None,

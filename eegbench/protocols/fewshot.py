@@ -167,7 +167,8 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
     early stopping. ``cross_subject_then_calibrate``: deep models are trained on the training
     subjects (early stopping on the validation subjects) once per subject and seed, then a copy
     is fine-tuned on the calibration windows (:func:`~eegbench.protocols.calibration.calibrate`);
-    classical models (no torch module) are refitted on training + calibration windows.
+    classical models (no torch module) are refitted on training + validation subjects +
+    calibration windows.
     Training seconds include the cross-subject training.
     """
     Xv, yv = X[fold.valid], y[fold.valid]
@@ -193,9 +194,10 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
         seconds = time.perf_counter() - t0
         return model, {**base_report, **report, "base_train_seconds": round(base_seconds, 3),
                        "calibration": "fine-tune cross-subject model"}, base_seconds + seconds
-    # Classical pipeline: refit on training subjects + calibration windows.
+    # Classical pipeline (no early stopping): refit on every non-test subject (training and
+    # validation subjects) + calibration windows.
     model = build()
-    both = np.concatenate([fold.train, fold.calib])
+    both = np.concatenate([fold.train, fold.valid, fold.calib])
     t0 = time.perf_counter()
     report = model.fit(X[both], y[both], Xv, yv, signal, seed)
     return model, {**report, "calibration": "refit on train + calibration windows"}, \
