@@ -194,3 +194,27 @@ def test_classical_pipeline_sees_every_non_test_subject(data_root, cache_root, t
     row, _ = fit_and_score(cfg, ds, fold, 0, identity_hash(cfg))
     assert not set(fold.valid_subjects) & set(row.fit_report["train_subjects"])
     assert row.n_valid == len(fold.valid) and row.budget["epochs_run"] == 1
+
+
+def test_batchnorm_statistics_are_re_estimated_on_the_training_windows(fold):
+    from eegbench.adaptation.batchnorm import reestimate_batchnorm
+
+    (Xt, yt), (Xv, yv), _, signal = fold
+    model = build_model("eegnet", trainer={"max_epochs": 1, "device": "cpu"})
+    model.fit(Xt, yt, Xv, yv, signal, seed=0)
+    module = model.module
+    bn = next(m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = {}
+    handle = bn.register_forward_pre_hook(lambda _m, args: seen.__setitem__("x", args[0]))
+    with torch.no_grad():
+        module.eval()
+        module(torch.from_numpy(Xt))
+    handle.remove()
+    before = bn.running_mean.clone()
+    n_layers = reestimate_batchnorm(module, Xt, batch_size=len(Xt))
+    assert n_layers >= 2 and not module.training and bn.momentum == 0.01
+    x = seen["x"]  # one batch: the running statistics are the exact training statistics
+    torch.testing.assert_close(bn.running_mean, x.mean(dim=(0, 2, 3)), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(bn.running_var, x.var(dim=(0, 2, 3), unbiased=True),
+                               atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(before, bn.running_mean)  # momentum 0.01 had not converged
