@@ -148,6 +148,8 @@ def _budget_label(budget: Any) -> str:
         return ""
     if budget.get("kind") in ("linear_probe", "layer_probe"):
         return "probe (converged)" if budget.get("converged") else "probe (NOT converged)"
+    if budget.get("kind") == "sklearn":
+        return "sklearn fit"
     if budget.get("max_epochs") is None:
         return ""
     prefix = "LP + " if budget.get("kind") == "lp_ft" else ""
