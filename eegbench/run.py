@@ -162,7 +162,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         config=identity_config(cfg),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        budget=fit_report.get("budget") or ({"kind": "sklearn", "iterations": "to convergence"}
+        budget=fit_report.get("budget") or ({"kind": "sklearn", "fit": "pipeline.fit, no epochs"}
                                              if model.family == "classical" else None),
         n_trainable=fit_report.get("n_trainable"),
         predicted_class_counts=counts, collapsed=is_collapsed(counts),
