@@ -54,7 +54,9 @@ class TrainerSpec:
         After model selection, retrain from the same initialisation on training + validation
         windows for the selected number of epochs.
     bn_reestimate : bool
-        After training, re-estimate BatchNorm running statistics on the training windows
+        After every epoch (before the validation loss is computed, so that model selection
+        and evaluation see the same statistics), re-estimate BatchNorm running statistics
+        exactly on the training windows
         (:func:`eegbench.adaptation.batchnorm.reestimate_batchnorm`).
     class_weighting : {"balanced", "none"}
     device : {"auto", "cpu", "cuda"}
@@ -273,6 +275,10 @@ def fit_classifier(
         train_loss = train_one_epoch(module, X_train, y_train, loss_fn, optimizer,
                                      spec.batch_size, rng.permutation(len(X_train)), device,
                                      scheduler=scheduler, grad_clip=spec.grad_clip)
+        if spec.bn_reestimate:  # selection and evaluation see the same (exact) statistics
+            from eegbench.adaptation.batchnorm import reestimate_batchnorm
+
+            reestimate_batchnorm(module, X_train, spec.batch_size)
         valid_loss = (_mean_loss(module, X_valid, y_valid, valid_loss_fn, 256, device)
                       if has_valid else float("nan"))
         history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})

@@ -56,9 +56,9 @@ def train_all_weights(model: Any, X_train, y_train, X_valid, y_valid, signal, se
         out.update(trained_on="train + validation subjects (refit for the selected epochs)",
                    train_loss_last=refit.history[-1]["train_loss"] if refit.history else None)
         trained_windows = X_all
-    if spec.bn_reestimate:
-        n_bn = reestimate_batchnorm(module, trained_windows, spec.batch_size)
-        budget["bn_reestimated_layers"] = n_bn
+    if spec.bn_reestimate and trained_windows is not X_train:  # after a refit on train+valid
+        budget["bn_reestimated_layers"] = reestimate_batchnorm(module, trained_windows,
+                                                               spec.batch_size)
     out["budget"] = budget
     return out
 
