@@ -34,7 +34,8 @@ def main(n_subjects: int, n_folds: int) -> None:
     subjects = [f"{i:02d}" for i in range(n_subjects)]
     ds = load_windows(load_recipe("physionet_eegmat"),
                       Path(os.environ.get("EEGBENCH_DATA_ROOT", "../shared/data")),
-                      PreprocessSpec(), Path(os.environ.get("EEGBENCH_CACHE_DIR", ".eegbench_cache")),
+                      PreprocessSpec(),
+                      Path(os.environ.get("EEGBENCH_CACHE_DIR", ".eegbench_cache")),
                       subjects=subjects)
     X, y = np.asarray(ds.X, dtype=np.float32), ds.y
     signal = SignalSpec.from_info(ds.info, X.shape[-1])
