@@ -346,11 +346,12 @@ class TorchBenchmarkModel(BenchmarkModel):
         """Rebuild the module for the saved signal and load the saved weights."""
         saved = torch.load(Path(path), map_location="cpu", weights_only=False)
         self.signal = SignalSpec(**saved["signal"])
-        checkpoint, self.checkpoint = self.checkpoint, None
-        adaptation, self.adaptation = self.adaptation, "from_scratch"
+        # the saved weights replace everything: build without loading the checkpoint, under
+        # the saved adaptation (which decides the head: linear for probes, else the config's)
+        init, self.init = self.init, "random"
         try:
             self.module = self.build(self.signal)
         finally:
-            self.checkpoint, self.adaptation = checkpoint, adaptation
+            self.init = init
         self.module.load_state_dict(saved["state_dict"])
         return self
