@@ -117,6 +117,18 @@ def test_linear_probe_converges_on_real_frozen_features(fold, checkpoint):
     assert all(not p.requires_grad for p in model.module.encoder.parameters())
 
 
+def test_probe_ignores_the_mlp_head_and_survives_save_load(fold, checkpoint, tmp_path):
+    (Xt, yt), (Xv, yv), (Xs, _), signal = fold
+    params = {"adaptation": "linear_probe", "checkpoint": checkpoint,
+              "head": {"kind": "mlp", "readout": "flatten"}}
+    model = build_model("cbramod", **params)
+    model.fit(Xt[:40], yt[:40], Xv[:0], yv[:0], signal, seed=0)
+    assert isinstance(model.module.head, torch.nn.Linear) and model.module.n_features == 200
+    model.save(tmp_path / "probe.bin")
+    again = build_model("cbramod", **params).load(tmp_path / "probe.bin")
+    np.testing.assert_allclose(again.predict_proba(Xs), model.predict_proba(Xs), atol=1e-6)
+
+
 def test_lp_ft_fine_tunes_from_the_probed_head(fold, checkpoint, monkeypatch):
     import eegbench.adaptation.lp_ft as lp_ft
     from eegbench.models.torch_model import final_linear
