@@ -122,7 +122,7 @@ def test_probe_ignores_the_mlp_head_and_survives_save_load(fold, checkpoint, tmp
     params = {"adaptation": "linear_probe", "checkpoint": checkpoint,
               "head": {"kind": "mlp", "readout": "flatten"}}
     model = build_model("cbramod", **params)
-    model.fit(Xt[:40], yt[:40], Xv[:0], yv[:0], signal, seed=0)
+    model.fit(Xt, yt, Xv[:0], yv[:0], signal, seed=0)
     assert isinstance(model.module.head, torch.nn.Linear) and model.module.n_features == 200
     model.save(tmp_path / "probe.bin")
     again = build_model("cbramod", **params).load(tmp_path / "probe.bin")
