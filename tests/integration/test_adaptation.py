@@ -230,3 +230,13 @@ def test_batchnorm_statistics_are_re_estimated_on_the_training_windows(fold):
     torch.testing.assert_close(bn.running_var, x.var(dim=(0, 2, 3), unbiased=True),
                                atol=1e-5, rtol=1e-4)
     assert not torch.allclose(before, bn.running_mean)  # momentum 0.01 had not converged
+
+
+def test_refit_on_train_and_validation_for_the_selected_epochs(fold):
+    (Xt, yt), (Xv, yv), (Xs, _), signal = fold
+    model = build_model("eegnet", trainer={"max_epochs": 2, "patience": 0, "device": "cpu",
+                                           "refit_on_train_valid": True})
+    report = model.fit(Xt, yt, Xv, yv, signal, seed=0)
+    assert report["budget"]["refit_epochs"] == report["best_epoch"] >= 1
+    assert report["trained_on"].startswith("train + validation")
+    assert model.predict_proba(Xs).shape == (len(Xs), 2)
