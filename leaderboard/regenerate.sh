@@ -56,8 +56,7 @@ for step in $STEPS; do
     foundation)  # CBraMod on eegmat: pretrained fine-tune / linear probe vs random init
       $PY -m eegbench model=cbramod model.adaptation=finetune model.params.checkpoint=$CKPT \
           "${COMMON[@]}" 'seeds=[0]'
-      # linear probe: features computed once by the frozen encoder, so the default trainer
-      # (30 epochs, patience 6) is affordable for the head
+      # linear probe: frozen encoder, converged scikit-learn logistic regression (no epochs)
       $PY -m eegbench model=cbramod model.adaptation=linear_probe \
           model.params.checkpoint=$CKPT trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
       $PY -m eegbench model=cbramod model.adaptation=from_scratch "${SMALL_CBRAMOD[@]}" \
