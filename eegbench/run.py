@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
+from eegbench.adaptation.layer_probe import FIRST_PROBE_ADAPTATION, layer_probe_rows
 from eegbench.data.cache import WindowsDataset, check_subject_classes, load_windows
 from eegbench.data.channels import harmonize_from_config
 from eegbench.data.quality import summarize as summarize_quality
@@ -27,12 +29,7 @@ from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import compute_metrics
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
-from eegbench.protocols.adapters import (
-    FIRST_PROBE_ADAPTATION,
-    CalibrationSpec,
-    layer_probe_rows,
-    torch_module,
-)
+from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
@@ -121,19 +118,31 @@ def adaptation_of(cfg: DictConfig) -> str:
     return str(cfg.model.get("adaptation", "from_scratch"))
 
 
+def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    """Return the optimisation settings: the model's ``recipe`` under the ``trainer`` group.
+
+    Precedence: built-in defaults (:class:`eegbench.train.TrainerSpec`) < the model yaml's
+    ``recipe`` (the original authors' settings) < every non-null key of the ``trainer`` group
+    (``trainer=fast``, or ``trainer.max_epochs=10`` on the command line).
+    """
+    recipe = OmegaConf.to_container(cfg.model, resolve=True).get("recipe") or {}
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True) if cfg.get("trainer") else {}
+    return {**dict(recipe), **{k: v for k, v in dict(trainer).items() if v is not None}}
+
+
 def model_builder(cfg: DictConfig, fixed_budget: bool = False,
                   overrides: dict[str, Any] | None = None) -> Callable[[], BenchmarkModel]:
     """Return a function that builds a fresh, unfitted instance of the configured model.
 
-    ``fixed_budget``: deep models train for ``trainer.max_epochs`` epochs without early
-    stopping (patience above the budget), e.g. few-shot training on the shots alone.
-    ``overrides`` replace model parameters (nested hyperparameter selection).
+    ``fixed_budget``: deep models train for their whole epoch budget without early stopping
+    (``patience: 0``), e.g. few-shot training on the shots alone. ``overrides`` replace model
+    parameters (nested hyperparameter selection).
     """
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     params = {**dict(model_cfg.get("params") or {}), **dict(overrides or {})}
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer = trainer_settings(cfg)
     if fixed_budget:
-        trainer["patience"] = int(trainer.get("max_epochs", 0)) + 1
+        trainer["patience"] = 0
     params.setdefault("trainer", trainer)
     params.setdefault("adaptation", adaptation_of(cfg))
     return lambda: build_model(model_cfg["name"], **params)
@@ -144,13 +153,24 @@ def hp_source_of(cfg: DictConfig, fit_report: dict[str, Any] | None = None) -> s
 
     ``nested: ...`` when the fit selected them by nested cross-validation on the training
     subjects (its report carries ``hp_search``), else ``a priori: ...`` with the model
-    config's ``hp_source`` note (where the defaults come from) or the config file.
+    config's ``hp_source`` note, its recipe's ``recipe_source`` citation, or the config file.
     """
     search = (fit_report or {}).get("hp_search")
     if isinstance(search, dict):
         return f"nested: {search.get('inner', 'inner split of the training subjects')}"
-    note = cfg.model.get("hp_source")
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    recipe = model_cfg.get("recipe") or {}
+    note = model_cfg.get("hp_source") or (recipe.get("recipe_source")
+                                          if isinstance(recipe, dict) else None)
     return f"a priori: {note}" if note else f"a priori: conf/model/{cfg.model.name}.yaml"
+
+
+def uses_validation(model: BenchmarkModel) -> bool:
+    """True if ``model`` selects epochs on validation subjects (deep models).
+
+    Models that do not (classical pipelines) are trained on every non-test subject.
+    """
+    return bool(getattr(model, "uses_validation", model.family != "classical"))
 
 
 def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
@@ -175,10 +195,15 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             build, ds.X, y, fold, signal, seed, calibration or CalibrationSpec(), cache)
     elif features is not None:  # fold-invariant steps precomputed once per dataset
         model = build()
+        train, valid = fold.train, fold.valid
+        if not uses_validation(model):  # no early stopping: learn from every non-test subject
+            train, valid = np.sort(np.concatenate([fold.train, fold.valid])), fold.valid[:0]
         t0 = time.perf_counter()
-        fit_report = model.fit_features(features[fold.train], y[fold.train],
-                                        features[fold.valid], y[fold.valid], signal, seed)
+        fit_report = model.fit_features(features[train], y[train], features[valid],
+                                        y[valid], signal, seed)
         train_seconds = time.perf_counter() - t0
+        fit_report = {**(fit_report or {}), "train_subjects": sorted(
+            str(s) for s in ds.meta["subject"].iloc[train].unique())}
     else:
         t0 = time.perf_counter()
         search = None
@@ -194,11 +219,15 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
                 inner_folds=int(spec.get("inner_folds", 3)))
             build = model_builder(cfg, overrides=best)
         model = build()
-        fit_report = model.fit(ds.X[fold.train], y[fold.train], ds.X[fold.valid],
-                               y[fold.valid], signal, seed)
+        train, valid = fold.train, fold.valid
+        if not uses_validation(model):  # no early stopping: learn from every non-test subject
+            train, valid = np.sort(np.concatenate([fold.train, fold.valid])), fold.valid[:0]
+        fit_report = model.fit(ds.X[train], y[train], ds.X[valid], y[valid], signal, seed)
         if search is not None:
             fit_report = {**(fit_report or {}), "hp_search": search}
         train_seconds = time.perf_counter() - t0
+        fit_report = {**(fit_report or {}), "train_subjects": sorted(
+            str(s) for s in ds.meta["subject"].iloc[train].unique())}
     t0 = time.perf_counter()
     if features is not None and not len(fold.calib):
         proba = model.predict_proba_features(features[fold.test])
@@ -208,12 +237,20 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     # Test labels and class probabilities (4 decimals): tests against chance need them.
     predictions = {"y": [int(v) for v in y[fold.test]],
                    "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
+    counts = predicted_class_counts(proba, len(ds.info["classes"]))
+    if is_collapsed(counts):
+        logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
+                       cfg.model.name, fold.name, counts)
+    fit_report = dict(fit_report or {})
     row = ResultRow(
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
         family=model.family, adaptation=adaptation_of(cfg),
         seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
-        n_train=len(fold.train), n_valid=len(fold.valid), n_test=len(fold.test),
+        n_train=len(fold.train) + (0 if len(fold.calib) or uses_validation(model)
+                                   else len(fold.valid)),
+        n_valid=len(fold.valid) if len(fold.calib) or uses_validation(model) else 0,
+        n_test=len(fold.test),
         n_parameters=model.n_parameters(), train_seconds=round(train_seconds, 3),
         inference_seconds=round(inference_seconds, 4), peak_rss_mb=round(_peak_rss_mb(), 1),
         git_revision=git_revision(), versions=package_versions(), fit_report=fit_report,
@@ -221,8 +258,12 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         calibration=fold.calibration, n_calib=len(fold.calib),
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         config=identity_config(cfg), predictions=predictions,
-        hp_source=hp_source_of(cfg, fit_report),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        budget=fit_report.get("budget") or ({"kind": "sklearn", "fit": "pipeline.fit, no epochs"}
+                                             if model.family == "classical" else None),
+        n_trainable=fit_report.get("n_trainable"),
+        predicted_class_counts=counts, collapsed=is_collapsed(counts),
+        hp_source=fit_report.get("hp_source") or hp_source_of(cfg, fit_report),
     )
     return row, model
 

@@ -9,7 +9,7 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,22 +22,96 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainerSpec:
-    """Optimisation settings (Hydra group ``trainer``)."""
+    """Optimisation settings (Hydra group ``trainer``, merged over the model's ``recipe``).
+
+    Attributes
+    ----------
+    max_epochs, batch_size : int
+        Budget and mini-batch size.
+    lr : float
+        Learning rate of the encoder (the "backbone").
+    head_lr : float or None
+        Learning rate of the head (default: ``lr``); CBraMod trains its head at 5 x ``lr``.
+    weight_decay : float
+        Decoupled weight decay (AdamW) or L2 (Adam).
+    optimizer : {"adamw", "adam"}
+    schedule : {"constant", "cosine", "onecycle"}
+        Per-step learning-rate schedule (:func:`eegbench.adaptation.optim.make_scheduler`).
+    warmup_epochs, warmup_lr, min_lr, pct_start : float
+        Linear warm-up length and start lr, cosine floor, one-cycle warm-up fraction.
+    label_smoothing : float
+        Cross-entropy label smoothing.
+    grad_clip : float or None
+        Clip the gradient norm to this value.
+    layer_decay : float or None
+        Layer-wise lr decay (block ``i`` of ``L``: ``lr * layer_decay ** (L - i)``).
+    no_weight_decay_1d : bool
+        No weight decay on biases and normalisation weights.
+    patience : int or None
+        Stop after ``patience`` epochs without a lower validation loss; ``None`` (``0`` in a
+        config) runs every epoch. Either way the best validation epoch's weights are restored.
+    refit_on_train_valid : bool
+        After model selection, retrain from the same initialisation on training + validation
+        windows for the selected number of epochs.
+    bn_reestimate : bool
+        After every epoch (before the validation loss is computed, so that model selection
+        and evaluation see the same statistics), re-estimate BatchNorm running statistics
+        exactly on the training windows
+        (:func:`eegbench.adaptation.batchnorm.reestimate_batchnorm`).
+    class_weighting : {"balanced", "none"}
+    device : {"auto", "cpu", "cuda"}
+    num_threads : int or None
+    recipe_source : str
+        Where the settings come from (a repository file or paper section), for the record.
+    """
 
     max_epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
+    head_lr: float | None = None
     weight_decay: float = 0.0
-    patience: int = 6
+    optimizer: str = "adamw"
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    warmup_lr: float = 1e-6
+    min_lr: float = 1e-6
+    pct_start: float = 0.3
+    label_smoothing: float = 0.0
+    grad_clip: float | None = None
+    layer_decay: float | None = None
+    no_weight_decay_1d: bool = False
+    patience: int | None = 6
+    refit_on_train_valid: bool = False
+    bn_reestimate: bool = False
     class_weighting: str = "balanced"  # "balanced" or "none"
     device: str = "auto"  # "auto", "cpu", "cuda"
     num_threads: int | None = None
+    recipe_source: str = ""
 
     @classmethod
     def from_config(cls, cfg: Any) -> TrainerSpec:
-        """Build from a mapping, ignoring unknown keys."""
+        """Build from a mapping; unknown keys are ignored and ``None`` keeps the default.
+
+        ``patience: 0`` means no early stopping (every epoch runs; the best validation epoch
+        is still restored).
+        """
         allowed = cls.__dataclass_fields__.keys()
-        return cls(**{k: v for k, v in dict(cfg).items() if k in allowed})
+        values = {k: v for k, v in dict(cfg).items() if k in allowed and v is not None}
+        if values.get("patience") == 0:
+            values["patience"] = None
+        return cls(**values)
+
+    def merged(self, **overrides: Any) -> TrainerSpec:
+        """Return a copy with ``overrides`` applied (``None`` values ignored)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def budget(self) -> dict[str, Any]:
+        """Return the settings that define the optimisation budget (for result rows)."""
+        keys = ("max_epochs", "batch_size", "optimizer", "lr", "head_lr", "weight_decay",
+                "schedule", "warmup_epochs", "min_lr", "label_smoothing", "grad_clip",
+                "layer_decay", "patience", "refit_on_train_valid", "bn_reestimate",
+                "class_weighting", "recipe_source")
+        return {k: getattr(self, k) for k in keys}
 
 
 @dataclass
@@ -49,6 +123,7 @@ class TrainReport:
     best_valid_loss: float
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    budget: dict[str, Any] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -97,11 +172,14 @@ def predict_proba(module: nn.Module, X: np.ndarray, batch_size: int = 256,
 
 def train_one_epoch(module: nn.Module, X: np.ndarray, y: np.ndarray, loss_fn: nn.Module,
                     optimizer: torch.optim.Optimizer, batch_size: int, order: np.ndarray,
-                    device: torch.device, min_batch_size: int = 2) -> float:
+                    device: torch.device, min_batch_size: int = 2,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+                    grad_clip: float | None = None) -> float:
     """Take one optimisation step per batch of ``order``; return the mean training loss.
 
     Batches smaller than ``min_batch_size`` are skipped (BatchNorm cannot train on a single
-    sample). The caller sets the module's train/eval mode.
+    sample). ``scheduler`` steps after every optimiser step; ``grad_clip`` clips the gradient
+    norm first. The caller sets the module's train/eval mode.
     """
     total, n_seen = 0.0, 0
     for xb, yb in iterate_batches(X, y, batch_size, order):
@@ -110,7 +188,12 @@ def train_one_epoch(module: nn.Module, X: np.ndarray, y: np.ndarray, loss_fn: nn
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(module(xb.to(device)), yb.to(device))
         loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(
+                [p for g in optimizer.param_groups for p in g["params"]], float(grad_clip))
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         total += loss.item() * len(yb)
         n_seen += len(yb)
     return total / max(n_seen, 1)
@@ -136,9 +219,14 @@ def fit_classifier(
     spec: TrainerSpec,
     seed: int,
 ) -> TrainReport:
-    """Train ``module`` with AdamW and early stopping on the validation loss.
+    """Train ``module`` with the trainer recipe and model selection on the validation loss.
 
-    The weights of the best validation epoch are restored at the end.
+    Optimiser, parameter groups (head lr, layer-wise decay), per-step schedule, label
+    smoothing and gradient clipping follow ``spec``
+    (:mod:`eegbench.adaptation.optim`). With validation windows, the weights of the epoch with
+    the lowest validation loss are restored (early stopping after ``spec.patience`` epochs
+    without improvement); without validation windows every epoch runs and the last weights
+    are kept.
 
     Parameters
     ----------
@@ -157,16 +245,25 @@ def fit_classifier(
     -------
     TrainReport
     """
+    from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
+
     seed_everything(seed)
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
     device = resolve_device(spec.device)
     module.to(device)
     weight = class_weights(y_train, n_classes) if spec.class_weighting == "balanced" else None
-    loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
-    params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
+                                  label_smoothing=float(spec.label_smoothing))
+    # validation loss without smoothing: a proper score for model selection
+    valid_loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
+    groups = param_groups(module, spec)
+    optimizer = make_optimizer(groups, spec)
+    steps_per_epoch = sum(1 for start in range(0, len(X_train), spec.batch_size)
+                          if min(spec.batch_size, len(X_train) - start) >= 2)
+    scheduler = make_scheduler(optimizer, spec, steps_per_epoch)
     rng = np.random.default_rng(seed)
+    has_valid = len(X_valid) > 0
     best = (float("inf"), -1, copy.deepcopy(module.state_dict()))
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
@@ -176,18 +273,26 @@ def fit_classifier(
     for epoch in progress:
         module.train()
         train_loss = train_one_epoch(module, X_train, y_train, loss_fn, optimizer,
-                                     spec.batch_size, rng.permutation(len(X_train)), device)
-        valid_loss = _mean_loss(module, X_valid, y_valid, loss_fn, 256, device)
+                                     spec.batch_size, rng.permutation(len(X_train)), device,
+                                     scheduler=scheduler, grad_clip=spec.grad_clip)
+        if spec.bn_reestimate:  # selection and evaluation see the same (exact) statistics
+            from eegbench.adaptation.batchnorm import reestimate_batchnorm
+
+            reestimate_batchnorm(module, X_train, spec.batch_size)
+        valid_loss = (_mean_loss(module, X_valid, y_valid, valid_loss_fn, 256, device)
+                      if has_valid else float("nan"))
         history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
-        logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch,
-                     history[-1]["train_loss"], valid_loss)
-        if valid_loss < best[0]:
+        logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch, train_loss, valid_loss)
+        if not has_valid or valid_loss < best[0]:
             best = (valid_loss, epoch, copy.deepcopy(module.state_dict()))
-        progress.set_postfix(train=f"{history[-1]['train_loss']:.3f}", valid=f"{valid_loss:.3f}",
-                             best=best[1])
-        if epoch - best[1] >= spec.patience:
+        progress.set_postfix(train=f"{train_loss:.3f}", valid=f"{valid_loss:.3f}", best=best[1])
+        if has_valid and spec.patience is not None and epoch - best[1] >= spec.patience:
             break
     progress.close()
     module.load_state_dict(best[2])
+    budget = {**spec.budget(), "epochs_run": epoch, "best_epoch": best[1],
+              "steps_per_epoch": steps_per_epoch, "selection": "best validation loss"
+              if has_valid else "last epoch (no validation windows)",
+              "lr_groups": sorted({round(g["lr_scale"], 6) for g in groups})}
     return TrainReport(best_epoch=best[1], epochs_run=epoch, best_valid_loss=best[0],
-                       history=history, seconds=time.perf_counter() - t0)
+                       history=history, seconds=time.perf_counter() - t0, budget=budget)

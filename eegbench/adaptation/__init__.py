@@ -2,4 +2,29 @@
 
 Protocols (:mod:`eegbench.protocols`) decide *which* windows a fold trains, validates and
 tests on; this package decides *how* the model learns from them.
+
+=================  ========================================================================
+``from_scratch``   random initialisation, every weight trained (:mod:`.finetune`)
+``finetune``       pretrained encoder, every weight trained with the model's recipe
+``linear_probe``   frozen encoder; scikit-learn L2 logistic regression on standardised
+                   features, fitted to convergence (:mod:`.probe`)
+``lp_ft``          linear probe first, then fine-tuning from the probed head (Kumar et al.
+                   2022, :mod:`.lp_ft`)
+=================  ========================================================================
+
+Further methods register with :func:`register_adaptation` (:mod:`.registry`). Helpers:
+:mod:`.optim` (parameter groups, layer-wise lr decay, schedules), :mod:`.collapse`
+(predicted-class histograms), :mod:`.batchnorm` (running statistics re-estimated after
+training), :mod:`.layer_probe` (a converged probe on every layer).
 """
+
+from eegbench.adaptation.registry import (
+    Adaptation,
+    adaptation_names,
+    check_adaptation,
+    get_adaptation,
+    register_adaptation,
+)
+
+__all__ = ["Adaptation", "adaptation_names", "check_adaptation", "get_adaptation",
+           "register_adaptation"]

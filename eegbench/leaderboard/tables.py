@@ -203,6 +203,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
                .reset_index())
         out = out.merge(agg, on=GROUP_COLUMNS, how="left")
     out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
+    out = out.merge(adaptation_columns(frame), on=GROUP_COLUMNS, how="left")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
     out["primary_metric"] = out["dataset"].astype(str).map(by_dataset)
@@ -229,6 +230,38 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     first = ["dataset", "task", "protocol", "model", "family", "adaptation", "calibration",
              "shots", "config_hash", "rank"]
     return out[first + [c for c in out.columns if c not in first]]
+
+
+def _budget_label(budget: Any) -> str:
+    """Short label of a row's optimisation budget (schema-4 ``budget``)."""
+    if not isinstance(budget, dict):
+        return ""
+    if budget.get("kind") in ("linear_probe", "layer_probe"):
+        return "probe (converged)" if budget.get("converged") else "probe (NOT converged)"
+    if budget.get("kind") == "sklearn":
+        return "sklearn fit"
+    if budget.get("max_epochs") is None:
+        return ""
+    prefix = "LP + " if budget.get("kind") == "lp_ft" else ""
+    return f"{prefix}{budget['max_epochs']} ep, {budget.get('schedule', 'constant')}"
+
+
+def adaptation_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``collapsed_folds`` and ``budget`` per configuration.
+
+    ``collapsed_folds`` counts folds whose model predicts one class (NaN for rows that predate
+    collapse detection); ``budget`` lists the distinct budgets of the configuration's rows.
+    """
+    frame = frame.copy()
+    collapsed = frame["collapsed"] if "collapsed" in frame else pd.Series(None, frame.index)
+    frame["_collapsed"] = pd.to_numeric(collapsed.map(
+        lambda v: float(v) if isinstance(v, bool | np.bool_) else np.nan), errors="coerce")
+    budgets = frame["budget"] if "budget" in frame else pd.Series(None, frame.index)
+    frame["_budget"] = budgets.map(_budget_label)
+    grouped = frame.groupby(GROUP_COLUMNS, dropna=False)
+    return grouped.agg(collapsed_folds=("_collapsed", lambda v: v.sum(min_count=1)),
+                       budget=("_budget", lambda v: " | ".join(sorted(set(v) - {""})))
+                       ).reset_index()
 
 
 def aggregate_ranks(summary: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
@@ -285,6 +318,7 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params"]
     header += [m.replace("_", " ") for m in metrics]
     header += ["primary: 95% CI", "p vs chance", "E_param", "Δ vs best", "p (Holm)",
+               "collapsed folds", "budget",
                "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
@@ -301,7 +335,10 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
         diff = r.get("diff_vs_best")
         cells += ["—" if r.get("is_best") else
                   ("n/a" if diff is None or np.isnan(diff) else f"{diff:+.3f}")]
-        cells += [_fmt_p(r), f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
+        collapsed = r.get("collapsed_folds")
+        cells += [_fmt_p(r), "n/a" if collapsed is None or pd.isna(collapsed)
+                  else str(int(collapsed)), r.get("budget") or "n/a"]
+        cells += [f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
         rows.append(cells)
     return header, rows
 

@@ -2,14 +2,28 @@
 
 Every wrapper declares an :class:`~eegbench.models.adapters.InputContract` (sampling rate,
 patch length, channel vocabulary or montage, units) that the adapter layer enforces, builds the
-braindecode network, exposes pooled features to the benchmark's linear head and loads
-pretrained weights in braindecode's or the original repository's layout
-(:mod:`eegbench.models.pretrained`). ``adaptation`` chooses full fine-tuning or a linear probe.
+braindecode network, taps the encoder's *output tokens* (never a pretraining head such as
+CBraMod's ``proj_out`` reconstruction layer) and loads pretrained weights in braindecode's or
+the original repository's layout (:mod:`eegbench.models.pretrained`).
+
+Token layouts (``FoundationEncoder.token_layout``):
+
+========  ==========================================
+CBraMod   (batch, channels, patches, d_model)
+LaBraM    (batch, channels, patches, dim) + CLS token
+BIOT      (batch, channels, STFT frames, dim)
+EEGPT     (batch, patches, summary tokens, dim)
+========  ==========================================
+
+The head (``head``: ``linear`` on a pooled readout, or ``mlp`` on the flattened tokens) and
+the adaptation (``from_scratch``, ``linear_probe``, ``finetune``, ``lp_ft``; see
+:mod:`eegbench.adaptation`) are chosen per model yaml.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,49 +44,123 @@ TCP16 = (("Fp1", "F7"), ("F7", "T7"), ("T7", "P7"), ("P7", "O1"),
          ("Fp2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"))
 
 
-def _pool(features: torch.Tensor, pooling: str, keep: int) -> torch.Tensor:
-    """Pool all but the last ``keep`` axes after batch: "mean" averages them, "flatten" keeps."""
-    if pooling == "flatten":
-        return features.flatten(1)
-    if pooling == "mean":
-        dims = tuple(range(1, features.ndim - keep))
-        return features.mean(dim=dims) if dims else features
-    raise ValueError(f"Invalid value for the 'pooling' parameter. Allowed values are "
-                     f"['mean', 'flatten'], but got {pooling!r}.")
+#: Token readouts a head can use: mean over all tokens, the model's CLS token, or all tokens
+#: flattened (CBraMod's downstream classifier).
+READOUTS = ("mean", "cls", "flatten")
+
+
+def _readout(tokens: torch.Tensor, cls: torch.Tensor | None, readout: str) -> torch.Tensor:
+    """Turn encoder tokens (batch, *token_axes, dim) into one feature vector per window."""
+    if readout == "flatten":
+        return tokens.flatten(1)
+    if readout == "mean":
+        return tokens.flatten(1, -2).mean(dim=1)
+    if readout == "cls":
+        if cls is None:
+            raise ValueError("Invalid value for the 'readout' parameter: this model has no CLS "
+                             "token. Allowed values are ['mean', 'flatten'], but got 'cls'.")
+        return cls
+    raise ValueError(f"Invalid value for the 'readout' parameter. Allowed values are "
+                     f"{list(READOUTS)}, but got {readout!r}.")
+
+
+# ----------------------------------------------------------------------------- encoder taps
+# Each tap returns the encoder's output tokens and its CLS token (or None). No pretraining
+# head (reconstruction projection, tokenizer codebook, predictor) is on these paths.
+
+
+def cbramod_tokens(net: nn.Module, x: torch.Tensor, **_: Any):
+    """Return CBraMod's tokens (batch, channels, patches, d_model).
+
+    Patch embedding -> criss-cross transformer; ``proj_out`` (the masked-patch
+    reconstruction head) is skipped.
+    """
+    return net.encoder(net.patch_embedding(net.rearrange(x), None)), None
+
+
+def labram_tokens(net: nn.Module, x: torch.Tensor, ch_names: list[str] | None = None,
+                  **_: Any):
+    """Return LaBraM's tokens (batch, channels, patches, dim) and CLS token.
+
+    Temporal-conv tokenizer -> transformer blocks -> final norm; braindecode's Labram has no
+    pretraining head (``lm_head`` is not part of it). Tokens are channel-major, as the
+    tokenizer flattens them.
+    """
+    out = net(x, return_features=True, ch_names=ch_names)
+    tokens = out["features"]
+    n_chans = x.shape[1]
+    return tokens.reshape(tokens.shape[0], n_chans, -1, tokens.shape[-1]), out["cls_token"]
+
+
+def biot_tokens(net: nn.Module, x: torch.Tensor, **_: Any):
+    """Return BIOT's tokens (batch, channels, STFT frames, dim).
+
+    Per-channel STFT tokens -> linear-attention transformer; the tokens are the transformer's
+    output (captured with a forward hook; BIOT's own embedding is their mean).
+    """
+    captured: list[torch.Tensor] = []
+    handle = net.encoder.transformer.register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
+    try:
+        net.encoder(x)
+    finally:
+        handle.remove()
+    tokens = captured[-1]
+    return tokens.reshape(tokens.shape[0], x.shape[1], -1, tokens.shape[-1]), None
+
+
+def eegpt_tokens(net: nn.Module, x: torch.Tensor, **_: Any):
+    """Return EEGPT's tokens (batch, patches, summary tokens, dim).
+
+    Channel projection -> target encoder; the predictor / reconstructor of pretraining are not
+    part of braindecode's EEGPT.
+    """
+    return net.target_encoder(net.chan_proj(x), net.chans_id), None
 
 
 class FoundationEncoder(nn.Module):
-    """A braindecode foundation model used through ``return_features``.
+    """The encoder of a braindecode foundation model, read at its output tokens.
 
     Parameters
     ----------
     net : nn.Module
-        The braindecode model; its ``final_layer`` is never used.
-    pooling : {"mean", "flatten"}
-        How token features become one vector.
+        The braindecode model; its ``final_layer`` is removed and never used.
+    tap : callable
+        ``tap(net, x, **forward_kwargs) -> (tokens, cls_token or None)``; ``tokens`` has the
+        layout ``token_layout``.
+    token_layout : tuple of str
+        Names of the token axes, e.g. ``("batch", "channels", "patches", "dim")``.
+    readout : {"mean", "cls", "flatten"}
+        How tokens become the feature vector the head sees.
     layer_names : list of str
-        Attribute paths of the layers offered to layer-wise probing.
+        Attribute paths of the layers offered to layer-wise probing; the last entry is the
+        list of transformer blocks (used for layer-wise learning-rate decay).
     forward_kwargs : dict
-        Extra keyword arguments for ``net.forward`` (e.g. LaBraM's ``ch_names``).
-    use_cls : bool
-        Use the ``cls_token`` output instead of pooled patch features (LaBraM).
+        Extra keyword arguments for the tap (e.g. LaBraM's ``ch_names``).
     """
 
-    def __init__(self, net: nn.Module, pooling: str, layer_names: list[str],
-                 forward_kwargs: dict[str, Any] | None = None, use_cls: bool = False) -> None:
+    def __init__(self, net: nn.Module, tap: Callable[..., Any], token_layout: tuple[str, ...],
+                 readout: str, layer_names: list[str],
+                 forward_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"Invalid value for the 'readout' parameter. Allowed values are "
+                             f"{list(READOUTS)}, but got {readout!r}.")
         self.net = net
         self.net.final_layer = nn.Identity()
-        self.pooling = pooling
+        self.tap = tap
+        self.token_layout = tuple(token_layout)
+        self.readout = readout
         self.layer_names = layer_names
         self.forward_kwargs = dict(forward_kwargs or {})
-        self.use_cls = use_cls
+
+    def tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the encoder's output tokens (layout ``token_layout``) and CLS token."""
+        return self.tap(self.net, x, **self.forward_kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        out = self.net(x, return_features=True, **self.forward_kwargs)
-        if self.use_cls and out.get("cls_token") is not None:
-            return out["cls_token"]
-        return _pool(out["features"], self.pooling, keep=1)
+        tokens, cls = self.tokens(x)
+        return _readout(tokens, cls, self.readout)
 
     def named_layers(self) -> list[tuple[str, nn.Module]]:
         """Return the transformer blocks (and embeddings) in forward order."""
@@ -85,6 +173,11 @@ class FoundationEncoder(nn.Module):
                 out.append((f"net.{name}", module))
         return out
 
+    def blocks(self) -> list[nn.Module]:
+        """Return the transformer blocks in depth order (for layer-wise lr decay)."""
+        module = self.net.get_submodule(self.layer_names[-1])
+        return list(module) if isinstance(module, nn.ModuleList) else [module]
+
 
 class FoundationModel(TorchBenchmarkModel):
     """Common logic of the foundation-model wrappers.
@@ -95,9 +188,16 @@ class FoundationModel(TorchBenchmarkModel):
         Architecture overrides (must match the checkpoint's architecture). Values recorded in a
         checkpoint's metadata (``<checkpoint>.json``, written by ``+exp=pretrain``) take
         precedence.
-    pooling : {"mean", "flatten"}
-        Token pooling before the linear head.
-    trainer, adaptation, checkpoint, checkpoint_sha256
+    head : dict, optional
+        ``kind`` (``linear`` | ``mlp``), ``readout`` (``mean`` | ``cls`` | ``flatten``),
+        ``hidden`` (MLP widths) and ``dropout``; see
+        :class:`~eegbench.models.torch_model.HeadSpec`.
+    probe : dict, optional
+        Linear-probe settings (``readout``, ``C``, ``max_iter``); see
+        :class:`~eegbench.adaptation.probe.ProbeSpec`.
+    pooling : str, optional
+        Deprecated alias of ``head.readout``.
+    trainer, adaptation, checkpoint, checkpoint_sha256, init
         See :class:`~eegbench.models.torch_model.TorchBenchmarkModel`.
     """
 
@@ -105,17 +205,36 @@ class FoundationModel(TorchBenchmarkModel):
     arch: str = ""
     key_layout: str = ""
     default_arch: dict[str, Any] = {}
+    tap: Callable[..., Any] = staticmethod(cbramod_tokens)
+    token_layout: tuple[str, ...] = ("batch", "channels", "patches", "dim")
+    layer_names: list[str] = []
 
-    def __init__(self, arch_params: dict[str, Any] | None = None, pooling: str = "mean",
-                 trainer: Any = None, adaptation: str = "finetune",
-                 checkpoint: str | None = None, checkpoint_sha256: str | None = None,
+    def __init__(self, arch_params: dict[str, Any] | None = None,
+                 head: dict[str, Any] | None = None, probe: dict[str, Any] | None = None,
+                 pooling: str | None = None, trainer: Any = None,
+                 adaptation: str = "finetune", checkpoint: str | None = None,
+                 checkpoint_sha256: str | None = None, init: str = "pretrained",
                  **_: Any) -> None:
+        head = dict(head or {})
+        if pooling is not None:
+            head.setdefault("readout", pooling)
         super().__init__(trainer=trainer, adaptation=adaptation, checkpoint=checkpoint,
-                         checkpoint_sha256=checkpoint_sha256)
+                         checkpoint_sha256=checkpoint_sha256, head=head, probe=probe,
+                         init=init)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
         self.arch_params = self.resolved_arch()
-        self.pooling = pooling
         self.contract = self.make_contract()
+
+    def forward_kwargs(self, adapter: InputAdapter) -> dict[str, Any]:
+        """Extra keyword arguments of the tap (subclasses)."""
+        return {}
+
+    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
+        """Build the braindecode network and wrap it as a token encoder."""
+        net = self.network(signal, adapter)
+        return FoundationEncoder(net, type(self).tap, self.token_layout,
+                                 self.effective_head().readout, list(self.layer_names),
+                                 forward_kwargs=self.forward_kwargs(adapter))
 
     def make_contract(self) -> InputContract:
         """Return the input contract (subclasses)."""
@@ -158,14 +277,13 @@ class CBraModModel(FoundationModel):
 
     arch = "CBraMod"
     key_layout = "cbramod"
+    tap = staticmethod(cbramod_tokens)
+    token_layout = ("batch", "channels", "patches", "d_model")
+    layer_names = ["patch_embedding", "encoder.layers"]
 
     def make_contract(self) -> InputContract:  # noqa: D102
         patch = int(self.arch_params.get("patch_size", 200))
         return InputContract(sfreq=200.0, patch_size=patch, units="100uV", scale=0.01)
-
-    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:  # noqa: D102
-        net = self.network(signal, adapter)
-        return FoundationEncoder(net, self.pooling, ["patch_embedding", "encoder.layers"])
 
 
 @MODELS.register("labram")
@@ -179,6 +297,9 @@ class LaBraMModel(FoundationModel):
     arch = "Labram"
     key_layout = "labram"
     default_arch = {"neural_tokenizer": True}
+    tap = staticmethod(labram_tokens)
+    token_layout = ("batch", "channels", "patches", "dim")
+    layer_names = ["patch_embed", "blocks"]
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
@@ -188,11 +309,8 @@ class LaBraMModel(FoundationModel):
         return InputContract(sfreq=200.0, patch_size=patch, units="100uV", scale=0.01,
                              vocabulary=tuple(LABRAM_CHANNEL_ORDER))
 
-    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:  # noqa: D102
-        net = self.network(signal, adapter)
-        return FoundationEncoder(net, self.pooling, ["patch_embed", "blocks"],
-                                 forward_kwargs={"ch_names": list(adapter.out_ch_names)},
-                                 use_cls=self.pooling == "cls")
+    def forward_kwargs(self, adapter: InputAdapter) -> dict[str, Any]:  # noqa: D102
+        return {"ch_names": list(adapter.out_ch_names)}
 
 
 @MODELS.register("biot")
@@ -206,6 +324,9 @@ class BIOTModel(FoundationModel):
 
     arch = "BIOT"
     key_layout = "biot"
+    tap = staticmethod(biot_tokens)
+    token_layout = ("batch", "channels", "frames", "dim")
+    layer_names = ["encoder.patch_embedding", "encoder.transformer.layers.layers"]
 
     def __init__(self, montage: str = "tcp16", **kwargs: Any) -> None:
         self.montage = montage
@@ -218,11 +339,6 @@ class BIOTModel(FoundationModel):
         return InputContract(sfreq=200.0, units="p95-normalised", normalize="p95",
                              bipolar=TCP16 if self.montage == "tcp16" else ())
 
-    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:  # noqa: D102
-        net = self.network(signal, adapter)
-        return FoundationEncoder(net, self.pooling, ["encoder.patch_embedding",
-                                                     "encoder.transformer.layers.layers"])
-
 
 @MODELS.register("eegpt")
 class EEGPTModel(FoundationModel):
@@ -234,6 +350,9 @@ class EEGPTModel(FoundationModel):
 
     arch = "EEGPT"
     key_layout = "eegpt"
+    tap = staticmethod(eegpt_tokens)
+    token_layout = ("batch", "patches", "summary_tokens", "dim")
+    layer_names = ["chan_proj", "target_encoder.blocks"]
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
@@ -243,7 +362,7 @@ class EEGPTModel(FoundationModel):
         return InputContract(sfreq=256.0, patch_size=patch, units="mV", scale=1e-3,
                              vocabulary=tuple(_get_eegpt_channels()))
 
-    def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:  # noqa: D102
+    def network(self, signal: SignalSpec, adapter: InputAdapter, **kwargs: Any) -> nn.Module:
+        """Instantiate EEGPT with the adapted channel names (its channel embeddings)."""
         chs_info = [{"ch_name": n} for n in adapter.out_ch_names]
-        net = self.network(signal, adapter, chs_info=chs_info)
-        return FoundationEncoder(net, self.pooling, ["chan_proj", "target_encoder.blocks"])
+        return super().network(signal, adapter, chs_info=chs_info, **kwargs)

@@ -2,16 +2,18 @@
 
 An :class:`EncoderClassifier` is ``adapter -> encoder -> head``: the adapter maps the dataset's
 windows onto the model's input contract, the encoder maps (batch, channels, time) to a feature
-vector (batch, n_features) and the head is a linear layer the protocol attaches (timm's
-``forward_features`` / ``forward_head``; braindecode's ``return_features`` / ``reset_head``).
-:class:`TorchBenchmarkModel` trains it under an ``adaptation``: ``from_scratch`` / ``finetune``
-(everything trained) or ``linear_probe`` (encoder frozen, head trained).
+vector (batch, n_features) and the head (:class:`HeadSpec`: a linear layer, or an MLP as in
+CBraMod's downstream classifier) maps it to logits (timm's ``forward_features`` /
+``forward_head``; braindecode's ``return_features`` / ``reset_head``).
+:class:`TorchBenchmarkModel` trains it under an ``adaptation`` from
+:mod:`eegbench.adaptation` (``from_scratch``, ``finetune``, ``linear_probe``, ``lp_ft``, ...).
 """
 
 from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,84 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.models.adapters import InputAdapter, InputContract
-from eegbench.models.base import BenchmarkModel, SignalSpec, check_adaptation
+from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.train import (
     TrainerSpec,
-    fit_classifier,
     iterate_batches,
     predict_proba,
     resolve_device,
 )
 
 logger = logging.getLogger(__name__)
+
+#: Head kinds: a linear layer, or an MLP (CBraMod's "all_patch_reps" classifier: two hidden
+#: ELU layers with dropout on the flattened patch tokens).
+HEAD_KINDS = ("linear", "mlp")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The classification head (model yaml ``params.head``).
+
+    Attributes
+    ----------
+    kind : {"linear", "mlp"}
+    readout : {"mean", "cls", "flatten"}
+        Which encoder output the head sees (foundation models; specialists flatten).
+    hidden : list of int or None
+        MLP widths; ``None`` gives CBraMod's ``[n_patches * 200, 200]`` pattern, i.e.
+        ``[n_features // n_channels, 200]`` capped below ``n_features``.
+    dropout : float
+        Dropout after each hidden layer (CBraMod: 0.1).
+    """
+
+    kind: str = "linear"
+    readout: str = "mean"
+    hidden: tuple[int, ...] | None = None
+    dropout: float = 0.1
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> HeadSpec:
+        """Build from a mapping (``None`` gives the defaults); unknown keys are an error."""
+        cfg = dict(cfg or {})
+        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"Invalid key(s) {unknown} in model.params.head. Allowed keys are "
+                             f"{sorted(cls.__dataclass_fields__)}.")
+        if cfg.get("kind", "linear") not in HEAD_KINDS:
+            raise ValueError(f"Invalid value for the 'model.params.head.kind' parameter. "
+                             f"Allowed values are {list(HEAD_KINDS)}, but got {cfg['kind']!r}.")
+        if cfg.get("hidden") is not None:
+            cfg["hidden"] = tuple(int(h) for h in cfg["hidden"])
+        return cls(**cfg)
+
+
+def make_head(spec: HeadSpec, n_features: int, n_outputs: int,
+              n_channels: int | None = None) -> nn.Module:
+    """Return a fresh head for ``spec`` mapping ``n_features`` to ``n_outputs`` logits."""
+    if spec.kind == "linear":
+        return nn.Linear(n_features, n_outputs)
+    hidden = list(spec.hidden) if spec.hidden else [
+        max(1, n_features // max(1, n_channels or 1)), 200]
+    layers: list[nn.Module] = []
+    width = n_features
+    for h in hidden:
+        layers += [nn.Linear(width, int(h)), nn.ELU(), nn.Dropout(spec.dropout)]
+        width = int(h)
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def final_linear(head: nn.Module) -> nn.Linear:
+    """Return the last linear layer of a head (the head itself when it is linear)."""
+    if isinstance(head, nn.Linear):
+        return head
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(head).__name__} has no linear layer.")
+    return linears[-1]
 
 
 class EncoderClassifier(nn.Module):
@@ -45,15 +114,22 @@ class EncoderClassifier(nn.Module):
         Number of classes.
     adapter : nn.Module, optional
         Maps the dataset's windows to the encoder's input contract (default: identity).
+    head : HeadSpec, optional
+        The head (default: linear).
+    n_channels : int, optional
+        Channels of the adapted input (sets the default MLP width).
     """
 
     def __init__(self, encoder: nn.Module, n_features: int, n_outputs: int,
-                 adapter: nn.Module | None = None) -> None:
+                 adapter: nn.Module | None = None, head: HeadSpec | None = None,
+                 n_channels: int | None = None) -> None:
         super().__init__()
         self.adapter = adapter if adapter is not None else nn.Identity()
         self.encoder = encoder
         self.n_features = int(n_features)
-        self.head = nn.Linear(self.n_features, n_outputs)
+        self.head_spec = head or HeadSpec()
+        self.n_channels = n_channels
+        self.head = make_head(self.head_spec, self.n_features, n_outputs, n_channels)
         self.encoder_frozen = False
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,8 +145,10 @@ class EncoderClassifier(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def reset_head(self, n_outputs: int) -> None:
-        """Replace the head by a freshly initialised linear layer with ``n_outputs``."""
-        self.head = nn.Linear(self.n_features, n_outputs).to(self.head.weight.device)
+        """Replace the head by a freshly initialised one with ``n_outputs``."""
+        device = next(self.head.parameters()).device
+        self.head = make_head(self.head_spec, self.n_features, n_outputs,
+                              self.n_channels).to(device)
 
     def freeze_encoder(self) -> list[nn.Parameter]:
         """Freeze the encoder (kept in eval mode); return the head's parameters."""
@@ -79,6 +157,12 @@ class EncoderClassifier(nn.Module):
         self.encoder_frozen = True
         self.encoder.eval()
         return list(self.head.parameters())
+
+    def unfreeze_encoder(self) -> None:
+        """Make every encoder parameter trainable again (LP-FT's second stage)."""
+        for p in self.encoder.parameters():
+            p.requires_grad_(True)
+        self.encoder_frozen = False
 
     def train(self, mode: bool = True) -> EncoderClassifier:
         """Set training mode; a frozen encoder stays in eval mode (dropout, batch norm off)."""
@@ -111,38 +195,75 @@ def infer_n_features(encoder: nn.Module, adapter: nn.Module, n_chans: int,
 
 
 class TorchBenchmarkModel(BenchmarkModel):
-    """A torch :class:`EncoderClassifier` trained with :func:`eegbench.train.fit_classifier`.
+    """A torch :class:`EncoderClassifier` trained under one of :mod:`eegbench.adaptation`.
 
     Subclasses implement :meth:`build_encoder` (and may set :attr:`contract`).
 
     Parameters
     ----------
     trainer : dict or TrainerSpec, optional
-        Optimisation settings.
-    adaptation : {"from_scratch", "finetune", "linear_probe"}
-        ``finetune`` and ``linear_probe`` need ``checkpoint``.
+        Optimisation settings (the model yaml's ``recipe`` merged with the ``trainer`` group).
+    adaptation : str
+        A registered adaptation (:func:`eegbench.adaptation.adaptation_names`); all but
+        ``from_scratch`` need ``checkpoint``.
     checkpoint : str, optional
         Pretrained encoder weights: a file, a name under ``$EEGBENCH_WEIGHTS_DIR`` or
         ``hf://<repo_id>/<filename>`` (see :mod:`eegbench.models.pretrained`).
     checkpoint_sha256 : str, optional
         Expected sha256 of the checkpoint file.
+    head : dict, optional
+        :class:`HeadSpec` settings.
+    probe : dict, optional
+        :class:`~eegbench.adaptation.probe.ProbeSpec` settings (linear probes, LP-FT).
+    init : {"pretrained", "random"}
+        ``random`` keeps the random initialisation under any adaptation (the checkpoint, if
+        given, still sets the architecture through its metadata): the control that shows what
+        pretraining adds to a probe or an LP-FT.
     """
 
     family = "specialist"
 
+    @property
+    def uses_validation(self) -> bool:
+        """True if the adaptation selects epochs on validation subjects (not a probe).
+
+        Models that do not are given every non-test subject as training data by the protocol.
+        """
+        return get_adaptation(self.adaptation).uses_validation
+
     def __init__(self, trainer: Any = None, adaptation: str = "from_scratch",
-                 checkpoint: str | None = None, checkpoint_sha256: str | None = None) -> None:
+                 checkpoint: str | None = None, checkpoint_sha256: str | None = None,
+                 head: dict[str, Any] | None = None,
+                 probe: dict[str, Any] | None = None, init: str = "pretrained") -> None:
+        from eegbench.adaptation.probe import ProbeSpec
+
+        if init not in ("pretrained", "random"):
+            raise ValueError(f"Invalid value for the 'model.params.init' parameter. Allowed "
+                             f"values are ['pretrained', 'random'], but got {init!r}.")
+        self.init = init
         self.trainer = trainer if isinstance(trainer, TrainerSpec) else TrainerSpec.from_config(
             trainer or {})
         self.adaptation = check_adaptation(adaptation)
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
+        self.head = HeadSpec.from_config(head)
+        self.probe = ProbeSpec.from_config(probe)
         self.module: EncoderClassifier | None = None
         self.report = None
         self.signal: SignalSpec | None = None
 
     #: The model's input contract (default: take the data as they are).
     contract: InputContract = InputContract()
+
+    def effective_head(self) -> HeadSpec:
+        """Return the head used under the current adaptation.
+
+        Probing adaptations (``linear_probe``, ``lp_ft``) use a linear head on the probe's
+        readout; the others use the configured head.
+        """
+        if get_adaptation(self.adaptation).linear_head:
+            return HeadSpec(kind="linear", readout=self.probe.readout)
+        return self.head
 
     @abstractmethod
     def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
@@ -159,37 +280,36 @@ class TorchBenchmarkModel(BenchmarkModel):
         adapter = InputAdapter(self.contract, signal.ch_names or [f"ch{i}" for i in range(
             signal.n_chans)], signal.sfreq, signal.n_times)
         encoder = self.build_encoder(signal, adapter)
-        if self.checkpoint:
+        if self.init == "random":
+            logger.info("%s: random initialisation (model.params.init=random), no weights "
+                        "loaded", type(self).__name__)
+        elif self.checkpoint:
             self.load_encoder_weights(encoder, str(self.checkpoint))
-        elif self.adaptation != "from_scratch":
+        elif get_adaptation(self.adaptation).needs_checkpoint:
             from eegbench.models.pretrained import missing_weights_error
 
             raise missing_weights_error(type(self).__name__, self.adaptation)
         n_features = infer_n_features(encoder, adapter, signal.n_chans, signal.n_times)
-        return EncoderClassifier(encoder, n_features, signal.n_outputs, adapter)
+        return EncoderClassifier(encoder, n_features, signal.n_outputs, adapter,
+                                 head=self.effective_head(),
+                                 n_channels=len(adapter.out_ch_names))
 
     def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
-        """Build with ``seed`` and train (all weights, or only the head for a linear probe)."""
+        """Build with ``seed`` and train under the configured adaptation.
+
+        Returns
+        -------
+        dict
+            The adaptation's report (``best_epoch``, ``epochs_run``, ``n_trainable``,
+            ``budget``, probe convergence, ...).
+        """
         torch.manual_seed(seed)
         self.signal = signal
         self.module = self.build(signal)
-        if self.adaptation == "linear_probe":
-            # The frozen encoder (eval mode) maps each window to fixed features: compute them
-            # once and train only the head on them (same result as training through the
-            # frozen encoder, without re-running it every epoch).
-            params = self.module.freeze_encoder()
-            self.module.to(resolve_device(self.trainer.device))
-            features_train, features_valid = self.encode(X_train), self.encode(X_valid)
-            self.report = fit_classifier(self.module.head, features_train, y_train,
-                                         features_valid, y_valid, signal.n_outputs,
-                                         self.trainer, seed)
-        else:
-            params = None
-            self.report = fit_classifier(self.module, X_train, y_train, X_valid, y_valid,
-                                         signal.n_outputs, self.trainer, seed)
-        n_trainable = sum(p.numel() for p in (params or self.module.parameters()))
-        return {"best_epoch": self.report.best_epoch, "epochs_run": self.report.epochs_run,
-                "best_valid_loss": self.report.best_valid_loss, "n_trainable": int(n_trainable)}
+        report = get_adaptation(self.adaptation).fit(self, X_train, y_train, X_valid, y_valid,
+                                                     signal, seed)
+        self.report = report
+        return report
 
     def _require_module(self) -> EncoderClassifier:
         if self.module is None:
@@ -226,11 +346,12 @@ class TorchBenchmarkModel(BenchmarkModel):
         """Rebuild the module for the saved signal and load the saved weights."""
         saved = torch.load(Path(path), map_location="cpu", weights_only=False)
         self.signal = SignalSpec(**saved["signal"])
-        checkpoint, self.checkpoint = self.checkpoint, None
-        adaptation, self.adaptation = self.adaptation, "from_scratch"
+        # the saved weights replace everything: build without loading the checkpoint, under
+        # the saved adaptation (which decides the head: linear for probes, else the config's)
+        init, self.init = self.init, "random"
         try:
             self.module = self.build(self.signal)
         finally:
-            self.checkpoint, self.adaptation = checkpoint, adaptation
+            self.init = init
         self.module.load_state_dict(saved["state_dict"])
         return self

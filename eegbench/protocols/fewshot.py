@@ -25,7 +25,7 @@ Two modes:
 ``cross_subject_then_calibrate``
     A cross-subject model is trained on the training subjects (validation subjects for early
     stopping, exactly the leave-one-subject-out fold of that subject), then calibrated on the
-    k windows per class (see :func:`eegbench.protocols.adapters.calibrate`).
+    k windows per class (see :func:`eegbench.protocols.calibration.calibrate`).
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eegbench.protocols.adapters import CalibrationSpec, calibrate, torch_module
+from eegbench.protocols.calibration import CalibrationSpec, calibrate, torch_module
 from eegbench.protocols.splitters import (
     Fold,
     assert_disjoint,
     draw_valid_subjects,
+    effective_n_valid,
     sorted_subjects,
 )
 from eegbench.protocols.within_subject import _gap_s, drop_near, recording_labelled, time_order
@@ -185,14 +186,15 @@ class WithinSubjectFewShot:
             few windows of a class before / after its calibration shots.
         """
         self.check_identifiable(meta)
-        subjects = sorted_subjects(meta, self.n_valid_subjects, "few-shot")
+        subjects = sorted_subjects(meta, 1, "few-shot")
+        n_valid = effective_n_valid(len(subjects), self.n_valid_subjects, "few-shot")
         gap = _gap_s(meta, self.gap_s)
         subject_col = meta["subject"].to_numpy()
         for test_subject in subjects:
             calib, test = self.calibration_and_test(meta, str(test_subject), gap)
             if self.mode == "cross_subject_then_calibrate":
-                valid_subjects = draw_valid_subjects(subjects, test_subject,
-                                                     self.n_valid_subjects, self.seed)
+                valid_subjects = draw_valid_subjects(subjects, test_subject, n_valid,
+                                                     self.seed)
                 is_valid = np.isin(subject_col, valid_subjects)
                 train = np.flatnonzero((subject_col != test_subject) & ~is_valid)
                 valid = np.flatnonzero(is_valid)
@@ -240,8 +242,9 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
     data, so no other subject and no evaluated window is seen.
     ``cross_subject_then_calibrate``: deep models are trained on the training
     subjects (early stopping on the validation subjects) once per subject and seed, then a copy
-    is fine-tuned on the calibration windows (:func:`~eegbench.protocols.adapters.calibrate`);
-    classical models (no torch module) are refitted on training + calibration windows.
+    is fine-tuned on the calibration windows (:func:`~eegbench.protocols.calibration.calibrate`);
+    classical models (no torch module) are refitted on training + validation subjects +
+    calibration windows.
     Training seconds include the cross-subject training.
     """
     Xv, yv = X[fold.valid], y[fold.valid]
@@ -267,9 +270,10 @@ def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fo
         seconds = time.perf_counter() - t0
         return model, {**base_report, **report, "base_train_seconds": round(base_seconds, 3),
                        "calibration": "fine-tune cross-subject model"}, base_seconds + seconds
-    # Classical pipeline: refit on training subjects + calibration windows.
+    # Classical pipeline (no early stopping): refit on every non-test subject (training and
+    # validation subjects) + calibration windows.
     model = build()
-    both = np.concatenate([fold.train, fold.calib])
+    both = np.concatenate([fold.train, fold.valid, fold.calib])
     t0 = time.perf_counter()
     report = model.fit(X[both], y[both], Xv, yv, signal, seed)
     return model, {**report, "calibration": "refit on train + calibration windows"}, \

@@ -7,6 +7,7 @@ so early stopping and model selection cannot see the test data.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+logger = logging.getLogger(__name__)
 
 class LeakageError(AssertionError):
     """Train, validation and test folds share a subject or a window."""
@@ -107,6 +109,33 @@ def draw_valid_subjects(subjects: np.ndarray, test_subject: str, n_valid: int,
     return np.sort(rng.choice(rest, size=n_valid, replace=False))
 
 
+def effective_n_valid(n_subjects: int, requested: int, protocol: str) -> int:
+    """Return the number of validation subjects for a dataset of ``n_subjects`` subjects.
+
+    Rule: ``min(requested, max(1, (n_subjects - 1) // 3))``, i.e. at most a third of the
+    non-test subjects validate and at least two thirds train. 36 eegmat subjects keep the
+    default 2; the 5-subject Muse P300 set gets 1 (3 training subjects instead of 2).
+
+    Raises
+    ------
+    ValueError
+        With fewer than 3 subjects (1 test, 1 validation, 1 training), naming
+        ``protocol.n_valid_subjects``.
+    """
+    if n_subjects < 3:
+        raise ValueError(
+            f"{protocol} needs at least 3 subjects (1 test, 1 validation for early stopping, "
+            f">=1 train); got {n_subjects}. Add subjects (dataset.subjects) or use a "
+            f"within-subject protocol (protocol=blocked_kfold, protocol=within_run or "
+            f"protocol=cross_session); protocol.n_valid_subjects cannot go below 1.")
+    n_valid = min(int(requested), max(1, (n_subjects - 1) // 3))
+    if n_valid < requested:
+        logger.info("%s: protocol.n_valid_subjects=%d reduced to %d for %d subjects (at most "
+                    "a third of the non-test subjects validate)", protocol, requested, n_valid,
+                    n_subjects)
+    return n_valid
+
+
 def sorted_subjects(meta: pd.DataFrame, n_valid_subjects: int, protocol: str) -> np.ndarray:
     """Return the sorted subject ids, checking there are enough for test + validation + train.
 
@@ -130,7 +159,8 @@ class LeaveOneSubjectOut:
     """Leave-one-subject-out: each subject is the test set once.
 
     The remaining subjects are split into training and validation subjects; the validation
-    subjects (``n_valid_subjects``, drawn with ``seed``) are used for early stopping only.
+    subjects (``n_valid_subjects``, drawn with ``seed``, reduced on small datasets by
+    :func:`effective_n_valid`) are used for early stopping only.
 
     Parameters
     ----------
@@ -155,11 +185,12 @@ class LeaveOneSubjectOut:
 
     def split(self, meta: pd.DataFrame) -> Iterator[Fold]:
         """Yield one :class:`Fold` per subject, in sorted subject order."""
-        subjects = sorted_subjects(meta, self.n_valid_subjects, "leave-one-subject-out")
+        subjects = np.array(sorted(meta["subject"].unique()))
+        n_valid = effective_n_valid(len(subjects), self.n_valid_subjects,
+                                    "leave-one-subject-out")
         subject_col = meta["subject"].to_numpy()
         for test_subject in subjects:
-            valid_subjects = draw_valid_subjects(subjects, test_subject, self.n_valid_subjects,
-                                                 self.seed)
+            valid_subjects = draw_valid_subjects(subjects, test_subject, n_valid, self.seed)
             is_test = subject_col == test_subject
             is_valid = np.isin(subject_col, valid_subjects)
             fold = Fold(

@@ -79,7 +79,7 @@ def test_linear_probe_trains_only_the_head(small_batch, tmp_path):
     probe = build_model("cbramod", adaptation="linear_probe", checkpoint=str(tmp_path / "enc.pt"),
                         trainer=CHECK_TRAINER)
     report = probe.fit(X, y, X, y, signal, 0)
-    assert report["n_trainable"] == probe.module.n_features * 2 + 2
+    assert report["n_trainable"] == probe.module.n_features + 1  # binary logistic regression
     # the frozen encoder is exactly the checkpoint's
     features = probe.encode(X)
     np.testing.assert_array_equal(features, ref.encode(X))
@@ -91,7 +91,7 @@ def test_linear_probe_trains_only_the_head(small_batch, tmp_path):
         logits = probe.module.head(torch.from_numpy(features))
     np.testing.assert_allclose(probe.predict_proba(X), torch.softmax(logits, -1).numpy(),
                                atol=1e-5)
-    assert probe.report.epochs_run >= 1 and probe.report.history
+    assert report["converged"] and report["n_iter"] >= 1
     # save / load keeps the checkpoint's architecture (read from its metadata)
     probe.save(tmp_path / "probe.bin")
     again = build_model("cbramod", adaptation="linear_probe",

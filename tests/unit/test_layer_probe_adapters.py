@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from eegbench.adaptation.layer_probe import layer_features, layer_probe, probe_layer_names
 from eegbench.models.base import SignalSpec
-from eegbench.protocols.adapters import (
-    CalibrationSpec,
-    calibrate,
-    layer_features,
-    layer_probe,
-    probe_layer_names,
-)
+from eegbench.protocols.calibration import CalibrationSpec, calibrate
 
 
 @pytest.fixture(scope="module")

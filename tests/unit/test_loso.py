@@ -48,6 +48,17 @@ def test_leakage_is_detected(eegmat):
 
 
 def test_too_few_subjects_is_a_clear_error(eegmat):
-    meta = eegmat.meta[eegmat.meta["subject"].isin(["00", "01", "02"])]
-    with pytest.raises(ValueError, match="at least 4 subjects"):
+    meta = eegmat.meta[eegmat.meta["subject"].isin(["00", "01"])]
+    with pytest.raises(ValueError, match="at least 3 subjects.*n_valid_subjects"):
         list(LeaveOneSubjectOut(n_valid_subjects=2).split(meta))
+
+
+def test_validation_subjects_adapt_to_small_datasets(eegmat):
+    # rule: at most a third of the non-test subjects validate (at least one)
+    for subjects, expected in ((["00", "01", "02"], 1), (["00", "01", "02", "03", "04"], 1),
+                               ([f"{i:02d}" for i in range(7)], 2)):
+        meta = eegmat.meta[eegmat.meta["subject"].isin(subjects)]
+        folds = list(LeaveOneSubjectOut(n_valid_subjects=2).split(meta))
+        assert {len(f.valid_subjects) for f in folds} == {expected}
+        assert all(len(set(meta["subject"].iloc[f.train])) == len(subjects) - 1 - expected
+                   for f in folds)

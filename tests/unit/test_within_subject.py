@@ -90,5 +90,5 @@ def test_clear_errors_suggest_a_protocol_that_works(eegmat):
     with pytest.raises(ValueError, match="one session.*blocked_kfold"):
         list(make_splitter("cross_session").split(eegmat.meta))
     one = eegmat.meta[eegmat.meta["subject"] == "00"]
-    with pytest.raises(ValueError, match="at least 4 subjects.*blocked_kfold"):
+    with pytest.raises(ValueError, match="at least 3 subjects.*blocked_kfold"):
         list(make_splitter("loso").split(one))

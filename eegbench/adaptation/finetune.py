@@ -1,0 +1,78 @@
+"""Training every weight: ``from_scratch`` (random init) and ``finetune`` (pretrained init).
+
+Both run :func:`eegbench.train.fit_classifier` with the model's recipe (the trainer spec),
+select the epoch on the validation subjects, optionally refit on training + validation
+windows for the selected number of epochs, and optionally re-estimate BatchNorm statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from eegbench.adaptation.batchnorm import reestimate_batchnorm
+from eegbench.adaptation.registry import register_adaptation
+from eegbench.train import TrainerSpec, fit_classifier
+
+
+def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(a), np.asarray(b)]) if len(b) else np.asarray(a)
+
+
+def train_all_weights(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int,
+                      spec: TrainerSpec | None = None) -> dict[str, Any]:
+    """Train ``model.module`` (every parameter that requires a gradient) under ``spec``.
+
+    Returns
+    -------
+    dict
+        ``best_epoch``, ``epochs_run``, ``best_valid_loss``, ``n_trainable``, ``budget``,
+        the loss curve (``train_loss_first`` / ``train_loss_last``) and, with
+        ``refit_on_train_valid``, the refit's epochs.
+    """
+    spec = spec or model.trainer
+    module = model.module
+    n_trainable = int(sum(p.numel() for p in module.parameters() if p.requires_grad))
+    initial = copy.deepcopy(module.state_dict()) if spec.refit_on_train_valid else None
+    report = fit_classifier(module, X_train, y_train, X_valid, y_valid, signal.n_outputs,
+                            spec, seed)
+    budget = dict(report.budget)
+    out: dict[str, Any] = {
+        "best_epoch": report.best_epoch, "epochs_run": report.epochs_run,
+        "best_valid_loss": report.best_valid_loss, "n_trainable": n_trainable,
+        "train_loss_first": report.history[0]["train_loss"] if report.history else None,
+        "train_loss_last": report.history[-1]["train_loss"] if report.history else None,
+        "trained_on": "train subjects; epoch selected on validation subjects"}
+    trained_windows = X_train
+    if initial is not None and len(X_valid) and report.best_epoch > 0:
+        module.load_state_dict(initial)
+        X_all, y_all = _concat(X_train, X_valid), _concat(y_train, y_valid)
+        refit = fit_classifier(module, X_all, y_all, X_all[:0], y_all[:0], signal.n_outputs,
+                               spec.merged(max_epochs=report.best_epoch), seed)
+        budget.update(refit_epochs=refit.epochs_run, selection="refit on train + validation "
+                      "subjects for the selected number of epochs")
+        out.update(trained_on="train + validation subjects (refit for the selected epochs)",
+                   train_loss_last=refit.history[-1]["train_loss"] if refit.history else None)
+        trained_windows = X_all
+    if spec.bn_reestimate and trained_windows is not X_train:  # after a refit on train+valid
+        budget["bn_reestimated_layers"] = reestimate_batchnorm(module, trained_windows,
+                                                               spec.batch_size)
+    out["budget"] = budget
+    return out
+
+
+@register_adaptation("from_scratch", needs_checkpoint=False,
+                     description="random initialisation, every weight trained")
+def fit_from_scratch(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
+                     ) -> dict[str, Any]:
+    """Train a randomly initialised network end to end with the recipe."""
+    return train_all_weights(model, X_train, y_train, X_valid, y_valid, signal, seed)
+
+
+@register_adaptation("finetune", description="pretrained encoder, every weight trained")
+def fit_finetune(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
+                 ) -> dict[str, Any]:
+    """Fine-tune a pretrained encoder and a fresh head end to end with the recipe."""
+    return train_all_weights(model, X_train, y_train, X_valid, y_valid, signal, seed)

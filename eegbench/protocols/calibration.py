@@ -1,0 +1,110 @@
+"""Few-shot calibration of a trained deep model.
+
+Fine-tune a copy of a trained model on a few labelled test-subject windows (the few-shot
+protocol's "cross-subject then calibrate" mode).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from eegbench.train import class_weights, seed_everything, train_one_epoch
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """How a cross-subject deep model is fine-tuned on the k calibration windows.
+
+    A fixed budget (no early stopping: the only labelled data of the test subject are the
+    calibration windows, and nothing may be selected on its evaluated windows).
+
+    Attributes
+    ----------
+    max_epochs : int
+        Passes over the calibration windows.
+    lr : float
+        AdamW learning rate (smaller than training, to stay near the cross-subject solution).
+    batch_size : int
+        Mini-batch size.
+    freeze_norm : bool
+        Keep normalisation layers in evaluation mode (their running statistics are not
+        re-estimated from a handful of windows).
+    """
+
+    max_epochs: int = 10
+    lr: float = 3e-4
+    batch_size: int = 32
+    freeze_norm: bool = True
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> CalibrationSpec:
+        """Build from a mapping (``None`` gives the defaults); unknown keys are an error."""
+        cfg = dict(cfg or {})
+        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"Invalid key(s) {unknown} in protocol.calibrate. Allowed keys are "
+                             f"{sorted(cls.__dataclass_fields__)}.")
+        return cls(**cfg)
+
+
+def torch_module(model: Any) -> nn.Module | None:
+    """Return the fitted ``torch.nn.Module`` of a benchmark model, or None (classical)."""
+    module = getattr(model, "module", None)
+    return module if isinstance(module, nn.Module) else None
+
+
+def _set_train_mode(module: nn.Module, freeze_norm: bool) -> None:
+    module.train()
+    if freeze_norm:
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._NormBase | nn.GroupNorm | nn.LayerNorm):
+                m.eval()
+
+
+def finetune_on_shots(module: nn.Module, X: np.ndarray, y: np.ndarray, n_classes: int,
+                      spec: CalibrationSpec, seed: int) -> dict[str, Any]:
+    """Fine-tune every trainable parameter of ``module`` on (X, y) for a fixed budget.
+
+    Returns
+    -------
+    dict
+        ``calib_epochs`` and the last epoch's ``calib_loss``.
+    """
+    seed_everything(seed)
+    device = next(module.parameters()).device
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights(np.asarray(y), n_classes).to(device))
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=spec.lr)
+    rng = np.random.default_rng(seed)
+    loss_value = float("nan")
+    for _ in range(spec.max_epochs):
+        _set_train_mode(module, spec.freeze_norm)
+        loss_value = train_one_epoch(module, X, y, loss_fn, optimizer, spec.batch_size,
+                                     rng.permutation(len(X)), device, min_batch_size=1)
+    module.eval()
+    return {"calib_epochs": spec.max_epochs, "calib_loss": loss_value}
+
+
+def calibrate(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int,
+              spec: CalibrationSpec, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Return a fine-tuned *copy* of a fitted deep benchmark model (the original is unchanged).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` has no fitted ``module`` attribute (a classical model: refit it on the
+        training and calibration windows instead).
+    """
+    if torch_module(model) is None:
+        raise TypeError(f"{type(model).__name__} has no fitted torch module to calibrate.")
+    calibrated = copy.deepcopy(model)
+    report = finetune_on_shots(calibrated.module, X, y, n_classes, spec, seed)
+    return calibrated, report
