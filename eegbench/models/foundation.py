@@ -109,9 +109,9 @@ class FoundationModel(TorchBenchmarkModel):
     def __init__(self, arch_params: dict[str, Any] | None = None, pooling: str = "mean",
                  trainer: Any = None, adaptation: str = "finetune",
                  checkpoint: str | None = None, checkpoint_sha256: str | None = None,
-                 **_: Any) -> None:
+                 allow_unpinned: bool = False, **_: Any) -> None:
         super().__init__(trainer=trainer, adaptation=adaptation, checkpoint=checkpoint,
-                         checkpoint_sha256=checkpoint_sha256)
+                         checkpoint_sha256=checkpoint_sha256, allow_unpinned=allow_unpinned)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
         self.arch_params = self.resolved_arch()
         self.pooling = pooling
@@ -124,7 +124,7 @@ class FoundationModel(TorchBenchmarkModel):
     def resolved_arch(self) -> dict[str, Any]:
         """Return ``arch_params`` updated with the checkpoint metadata's ``arch_params``."""
         params = dict(self.arch_params)
-        if self.checkpoint and not str(self.checkpoint).startswith("hf://"):
+        if self.checkpoint and not str(self.checkpoint).startswith(("hf://", "known:")):
             try:
                 meta = read_metadata(resolve_checkpoint(str(self.checkpoint)))
             except FileNotFoundError:
@@ -146,7 +146,8 @@ class FoundationModel(TorchBenchmarkModel):
         # chans_id (EEGPT) is derived from the data's channel names, never from a checkpoint.
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256,
                      mapping=KEY_MAPPINGS[self.key_layout],
-                     skip_prefixes=("final_layer.", "chans_id"))
+                     skip_prefixes=("final_layer.", "chans_id"),
+                     allow_unpinned=getattr(self, "allow_unpinned", False))
 
 
 @MODELS.register("cbramod")

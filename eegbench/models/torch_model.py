@@ -126,17 +126,21 @@ class TorchBenchmarkModel(BenchmarkModel):
         ``hf://<repo_id>/<filename>`` (see :mod:`eegbench.models.pretrained`).
     checkpoint_sha256 : str, optional
         Expected sha256 of the checkpoint file.
+    allow_unpinned : bool
+        Accept ``hf://`` checkpoints without a commit or sha256 (not reproducible).
     """
 
     family = "specialist"
 
     def __init__(self, trainer: Any = None, adaptation: str = "from_scratch",
-                 checkpoint: str | None = None, checkpoint_sha256: str | None = None) -> None:
+                 checkpoint: str | None = None, checkpoint_sha256: str | None = None,
+                 allow_unpinned: bool = False) -> None:
         self.trainer = trainer if isinstance(trainer, TrainerSpec) else TrainerSpec.from_config(
             trainer or {})
         self.adaptation = check_adaptation(adaptation)
         self.checkpoint = checkpoint
         self.checkpoint_sha256 = checkpoint_sha256
+        self.allow_unpinned = bool(allow_unpinned)
         self.module: EncoderClassifier | None = None
         self.report = None
         self.signal: SignalSpec | None = None
@@ -152,7 +156,8 @@ class TorchBenchmarkModel(BenchmarkModel):
         """Load pretrained weights into ``encoder`` (foundation models override this)."""
         from eegbench.models.pretrained import load_weights
 
-        load_weights(encoder, source, sha256=self.checkpoint_sha256)
+        load_weights(encoder, source, sha256=self.checkpoint_sha256,
+                     allow_unpinned=self.allow_unpinned)
 
     def build(self, signal: SignalSpec) -> EncoderClassifier:
         """Build adapter, encoder (pretrained if a checkpoint is set) and head for ``signal``."""
@@ -224,7 +229,9 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load(self, path: str | Path) -> TorchBenchmarkModel:
         """Rebuild the module for the saved signal and load the saved weights."""
-        saved = torch.load(Path(path), map_location="cpu", weights_only=False)
+        from eegbench.models.pretrained import safe_torch_load
+
+        saved = safe_torch_load(path)
         self.signal = SignalSpec(**saved["signal"])
         checkpoint, self.checkpoint = self.checkpoint, None
         adaptation, self.adaptation = self.adaptation, "from_scratch"
