@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.registry import Registry
 
 
@@ -99,19 +100,21 @@ def build_model(name: str, **params: Any) -> BenchmarkModel:
 
 def load_builtin_models() -> Registry:
     """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
-    from eegbench.models import (  # noqa: F401
+    from eegbench.models import (  # noqa: F401  # noqa: F401  (zoo)
         brain_tokenizer,
+        braindecode_zoo,
         classical,
         deep,
         filterbank,
         foundation,
+        foundation_zoo,
     )
 
     return MODELS
 
 
-#: Allowed values of a model's ``adaptation``.
-ADAPTATIONS = ("from_scratch", "finetune", "linear_probe")
+#: Allowed values of a model's ``adaptation`` (PEFT methods: eegbench.adaptation.peft_methods).
+ADAPTATIONS = ("from_scratch", "finetune", "linear_probe") + PEFT_ADAPTATIONS
 
 
 def check_adaptation(adaptation: str) -> str:

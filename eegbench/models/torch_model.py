@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import BenchmarkModel, SignalSpec, check_adaptation
 from eegbench.train import (
@@ -175,6 +176,10 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def fit(self, X_train, y_train, X_valid, y_valid, signal: SignalSpec, seed: int):
         """Build with ``seed`` and train (all weights, or only the head for a linear probe)."""
+        if self.adaptation in PEFT_ADAPTATIONS:  # parameter-efficient fine-tuning with peft
+            from eegbench.adaptation.peft_methods import fit_peft
+
+            return fit_peft(self, X_train, y_train, X_valid, y_valid, signal, seed)
         torch.manual_seed(seed)
         self.signal = signal
         self.module = self.build(signal)
@@ -239,5 +244,9 @@ class TorchBenchmarkModel(BenchmarkModel):
             self.module = self.build(self.signal)
         finally:
             self.checkpoint, self.adaptation = checkpoint, adaptation
+        if self.adaptation in PEFT_ADAPTATIONS:  # re-inject the adapters before their weights
+            from eegbench.adaptation.peft_methods import restore_adapters
+
+            restore_adapters(self)
         self.module.load_state_dict(saved["state_dict"])
         return self

@@ -7,6 +7,7 @@ import pytest
 
 from eegbench.metrics import compute_metrics
 from eegbench.models import SignalSpec, build_model, load_builtin_models
+from eegbench.models.foundation_zoo import SMALL_ARCH
 from eegbench.protocols.splitters import make_splitter
 from eegbench.testing import CHECK_TRAINER, ConformanceError, check_model
 
@@ -19,11 +20,16 @@ SMALL = {
     "eegpt": {"arch_params": {"depth": 1, "embed_dim": 64, "num_heads": 4},
               "adaptation": "from_scratch"},
     "brain_tokenizer": {"arch_params": {"patch_size": 64, "dim": 32, "n_codes": 32}},
+    # the generic wrapper of every braindecode model (all of them: tests/conformance/test_zoo.py)
+    "braindecode": {"arch": "EEGNeX"},
+    **{name: {"arch_params": arch, "adaptation": "from_scratch"}
+       for name, arch in SMALL_ARCH.items()},
 }
 BUILTIN = load_builtin_models().names()
 EXPECTED = {"eegnet", "shallow_fbcsp", "deep4", "eegconformer", "eeginception_erp", "atcnet",
             "csp_lda", "ts_lr", "fb_ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram",
-            "biot", "eegpt", "brain_tokenizer"}
+            "biot", "eegpt", "brain_tokenizer", "braindecode", "reve", "luna", "signal_jepa",
+            "bendr", "codebrain", "eegdino"}
 
 
 def test_zoo_lists_every_model():
@@ -132,7 +138,8 @@ def test_every_model_config_composes_and_builds(yaml_name, monkeypatch):
 
     from eegbench.resources import config_dir
 
-    for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT"):
+    for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT", "REVE", "LUNA", "SIGNAL_JEPA", "BENDR",
+                "CODEBRAIN", "EEGDINO"):
         monkeypatch.delenv(f"EEGBENCH_{var}_CHECKPOINT", raising=False)
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=[f"model={yaml_name}"])
