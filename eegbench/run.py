@@ -132,6 +132,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         calibration=fold.calibration, n_calib=len(fold.calib),
         train_sessions=list(fold.train_sessions), test_sessions=list(fold.test_sessions),
         config=identity_config(cfg),
+        n_trainable=(fit_report or {}).get("n_trainable"),  # probe head / PEFT adapters
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     return row, model

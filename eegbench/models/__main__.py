@@ -26,14 +26,19 @@ def _fmt_params(n: int | None) -> str:
 
 def zoo_table() -> str:
     """Return the Markdown table of every braindecode model (generated, not hand-written)."""
-    from eegbench.models.braindecode_zoo import HEAVY_PARAMETERS, catalogue
+    from eegbench.models.braindecode_zoo import REQUIREMENTS, catalogue
 
     lines = ["| braindecode model | family | modality | parameters (reference input) | "
              "status |", "|---|---|---|---|---|"]
     for e in catalogue():
-        status = (f"cannot run: {e.reason}" if e.reason else
-                  f"runs (conformance test marked slow: > {HEAVY_PARAMETERS / 1e6:.0f} M "
-                  "parameters)" if e.heavy else "runs")
+        if e.reason:
+            status = f"cannot run: {e.reason}"
+        elif e.name in REQUIREMENTS:
+            status = f"runs on data with {REQUIREMENTS[e.name]}"
+        else:
+            status = "runs"
+        if not e.reason and e.heavy:
+            status += " (conformance test: slow)"
         lines.append(f"| `{e.name}` | {e.family} | {e.modality} | {_fmt_params(e.n_parameters)}"
                      f" ({e.reference_input}) | {status} |")
     return "\n".join(lines)
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
         load_builtin_models()
         lines = ["| eegbench model | family |", "|---|---|"]
-        for name in MODELS.names():
+        for name in [n for n in MODELS.names() if not n.startswith("braindecode.")]:
             family = "braindecode (any, by arch)" if name == "braindecode" else getattr(
                 build_model(name), "family", "?")
             lines.append(f"| `{name}` | {family} |")

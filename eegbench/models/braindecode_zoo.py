@@ -79,6 +79,11 @@ DEFAULT_CONTRACTS: dict[str, dict[str, Any]] = {
 #: summary.csv count): checked with -m slow.
 HEAVY_PARAMETERS = 10_000_000
 
+#: Lighter models measured above ~10 s for the conformance kit on the shared 2-core CPU
+#: (``pytest --durations``): also checked with -m slow.
+SLOW_ON_CPU = frozenset({"EEGInceptionMI", "TIDNet", "InterpolatedSignalJEPA", "BIOT",
+                         "InterpolatedLaBraM", "CBraMod", "InterpolatedBIOT", "DeepSleepNet"})
+
 
 @dataclass(frozen=True)
 class ZooEntry:
@@ -101,8 +106,9 @@ class ZooEntry:
 
     @property
     def heavy(self) -> bool:
-        """True for models above :data:`HEAVY_PARAMETERS` (slow on a CPU)."""
-        return bool(self.n_parameters and self.n_parameters > HEAVY_PARAMETERS)
+        """True for models above :data:`HEAVY_PARAMETERS` or in :data:`SLOW_ON_CPU`."""
+        return bool(self.n_parameters and self.n_parameters > HEAVY_PARAMETERS) or (
+            self.name in SLOW_ON_CPU)
 
 
 @functools.cache
@@ -415,3 +421,36 @@ def build_braindecode(arch: str | None = None, **params: Any) -> BraindecodeZooM
                          "model.params.arch=<braindecode model> (`python -m eegbench.models "
                          "list` shows them all).")
     return BraindecodeZooModel(arch, **params)
+
+
+def _summary_names() -> list[str]:
+    """Model names in braindecode's summary.csv, read without importing braindecode.models."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("braindecode")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "summary.csv"
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8-sig") as fh:
+        return [row["Model"] for row in csv.DictReader(fh)]
+
+
+def _register_by_name(arch: str) -> None:
+    def factory(**params: Any) -> BraindecodeZooModel:
+        given = params.pop("arch", arch)
+        if given != arch:
+            raise ValueError(f"Invalid value for the 'arch' parameter: the model "
+                             f"'braindecode.{arch}' is {arch!r}, but got {given!r}.")
+        return BraindecodeZooModel(arch, **params)
+
+    factory.__name__ = f"build_braindecode_{arch}"
+    factory.__doc__ = f"braindecode {arch} through the generic wrapper."
+    MODELS.register(f"braindecode.{arch}", factory)
+
+
+#: ``braindecode.<Class>`` names, so that result rows name the architecture
+#: (``conf/model/braindecode.yaml`` sets ``name: braindecode.${.params.arch}``).
+for _arch in _summary_names():
+    _register_by_name(_arch)

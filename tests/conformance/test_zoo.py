@@ -13,6 +13,7 @@ from eegbench.models import SignalSpec, build_model
 from eegbench.models.braindecode_zoo import (
     HEAVY_PARAMETERS,
     REQUIREMENTS,
+    SLOW_ON_CPU,
     ModelUnavailableError,
     _summary,
     model_classes,
@@ -21,9 +22,7 @@ from eegbench.models.braindecode_zoo import (
 from eegbench.testing import check_model
 
 NAMES = sorted(model_classes(), key=str.lower)
-#: Measured above ~10 s for the kit on the shared 2-core CPU although under HEAVY_PARAMETERS.
-SLOW = {"EEGInceptionMI", "TIDNet", "InterpolatedSignalJEPA", "BIOT", "InterpolatedLaBraM",
-        "CBraMod", "InterpolatedBIOT", "DeepSleepNet"}
+SLOW = SLOW_ON_CPU
 
 
 def _heavy(name: str) -> bool:
