@@ -26,7 +26,11 @@ def _fmt_params(n: int | None) -> str:
 
 def zoo_table() -> str:
     """Return the Markdown table of every braindecode model (generated, not hand-written)."""
-    from eegbench.models.braindecode_zoo import REQUIREMENTS, catalogue
+    from eegbench.models.braindecode_zoo import (
+        REQUIREMENTS,
+        TOO_LARGE_FOR_CPU_TESTS,
+        catalogue,
+    )
 
     lines = ["| braindecode model | family | modality | parameters (reference input) | "
              "status |", "|---|---|---|---|---|"]
@@ -37,7 +41,9 @@ def zoo_table() -> str:
             status = f"runs on data with {REQUIREMENTS[e.name]}"
         else:
             status = "runs"
-        if not e.reason and e.heavy:
+        if e.name in TOO_LARGE_FOR_CPU_TESTS:
+            status += f" (not in the CPU conformance run: {TOO_LARGE_FOR_CPU_TESTS[e.name]})"
+        elif not e.reason and e.heavy:
             status += " (conformance test: slow)"
         lines.append(f"| `{e.name}` | {e.family} | {e.modality} | {_fmt_params(e.n_parameters)}"
                      f" ({e.reference_input}) | {status} |")

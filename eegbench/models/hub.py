@@ -207,10 +207,15 @@ def download(ref: HubReference, sha256: str | None = None, *,
     except Exception as err:  # offline, unknown repo / revision / file, truncated, ...
         where = "the local cache" if offline else os.environ.get("HF_ENDPOINT",
                                                                  "https://huggingface.co")
-        hint = (" HF_HUB_OFFLINE is set and the file is not in the cache: download it once "
-                "online, or pass a local file path." if offline else
-                " Offline? Download the file elsewhere and pass its local path, or set "
-                f"${WEIGHTS_ENV} to a folder holding a warm hub cache.")
+        if offline:
+            hint = (" HF_HUB_OFFLINE is set and the file is not in the cache: download it once "
+                    "online, or pass a local file path.")
+        elif "NotFound" in type(err).__name__:
+            hint = (" The repository, revision or file does not exist there: check the "
+                    "owner/repo, the commit and the path inside the repository.")
+        else:
+            hint = (" Offline? Download the file elsewhere and pass its local path, or set "
+                    f"${WEIGHTS_ENV} to a folder holding a warm hub cache.")
         raise FileNotFoundError(f"Could not get {ref} from {where} "
                                 f"({type(err).__name__}: {str(err).splitlines()[0][:300]}).{hint}"
                                 ) from err

@@ -14,6 +14,7 @@ from eegbench.models.braindecode_zoo import (
     HEAVY_PARAMETERS,
     REQUIREMENTS,
     SLOW_ON_CPU,
+    TOO_LARGE_FOR_CPU_TESTS,
     ModelUnavailableError,
     _summary,
     model_classes,
@@ -32,8 +33,14 @@ def _heavy(name: str) -> bool:
         return False
 
 
-RUNNABLE = [pytest.param(n, marks=[pytest.mark.slow] if (_heavy(n) or n in SLOW) else [])
-            for n in NAMES if not unavailable_reason(n)]
+def _marks(name: str) -> list:
+    if name in TOO_LARGE_FOR_CPU_TESTS:
+        return [pytest.mark.slow, pytest.mark.skipif(
+            not __import__("torch").cuda.is_available(), reason=TOO_LARGE_FOR_CPU_TESTS[name])]
+    return [pytest.mark.slow] if (_heavy(name) or name in SLOW) else []
+
+
+RUNNABLE = [pytest.param(n, marks=_marks(n)) for n in NAMES if not unavailable_reason(n)]
 UNAVAILABLE = [n for n in NAMES if unavailable_reason(n)]
 
 

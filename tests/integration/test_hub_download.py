@@ -105,10 +105,13 @@ def test_revision_mismatch(hub, batch):
         _model(f"hf://{REPO}@{COMMIT}/{FILE}", hub.sha).build(signal)
 
 
-def test_unknown_revision_is_an_error(hub, batch):
+def test_unknown_revision_or_file_is_an_error(hub, batch):
     _, signal = batch
-    with pytest.raises(WeightsError, match="Could not get.*RevisionNotFound|Could not get"):
+    with pytest.raises(WeightsError, match="Could not get.*RevisionNotFoundError.*does not "
+                                           "exist"):
         _model(f"hf://{REPO}@{OTHER}/{FILE}", hub.sha).build(signal)
+    with pytest.raises(WeightsError, match="Could not get.*EntryNotFoundError"):
+        _model(f"hf://{REPO}@{COMMIT}/pretrained_weights/other.pth", hub.sha).build(signal)
 
 
 def test_sha256_mismatch(hub, batch):
