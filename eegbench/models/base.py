@@ -100,7 +100,7 @@ def build_model(name: str, **params: Any) -> BenchmarkModel:
 
 def load_builtin_models() -> Registry:
     """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
-    from eegbench.models import (  # noqa: F401  # noqa: F401  (zoo)
+    from eegbench.models import (  # noqa: F401
         brain_tokenizer,
         braindecode_zoo,
         classical,
