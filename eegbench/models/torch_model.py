@@ -124,7 +124,8 @@ class TorchBenchmarkModel(BenchmarkModel):
         ``finetune`` and ``linear_probe`` need ``checkpoint``.
     checkpoint : str, optional
         Pretrained encoder weights: a file, a name under ``$EEGBENCH_WEIGHTS_DIR`` or
-        ``hf://<repo_id>/<filename>`` (see :mod:`eegbench.models.pretrained`).
+        ``hf://<owner>/<repo>@<commit>/<file>`` or ``known:<name>`` (see
+        :mod:`eegbench.models.pretrained`).
     checkpoint_sha256 : str, optional
         Expected sha256 of the checkpoint file.
     allow_unpinned : bool
