@@ -12,6 +12,7 @@ need torchaudio (all the ones eegbench wraps) imports and runs normally.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import logging
 import sys
 import types
@@ -58,6 +59,9 @@ def _make_stub_torchaudio(reason: str) -> types.ModuleType:
     root.__version__ = "0+eegbench.stub"
     for mod in (root, functional, transforms):
         setattr(mod, _STUB_MARKER, reason)
+        # importlib.util.find_spec() (used by e.g. peft and transformers to probe optional
+        # packages) raises on a module in sys.modules without a spec
+        mod.__spec__ = importlib.machinery.ModuleSpec(mod.__name__, None)
     return root
 
 

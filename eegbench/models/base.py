@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.registry import Registry
 
 
@@ -204,20 +205,24 @@ def load_builtin_models() -> Registry:
     """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
     from eegbench.models import (  # noqa: F401
         brain_tokenizer,
+        braindecode_zoo,
         classical,
         deep,
         filterbank,
         foundation,
+        foundation_zoo,
         patch_transformer,
     )
 
     return MODELS
 
 
-#: Allowed values of a model's ``adaptation``.
-ADAPTATIONS = ("from_scratch", "finetune", "linear_probe")
+#: The built-in values of a model's ``adaptation`` (the registry,
+#: :mod:`eegbench.adaptation.registry`, is the authority; PEFT methods:
+#: :mod:`eegbench.adaptation.peft_methods`).
+ADAPTATIONS = ("from_scratch", "finetune", "linear_probe", "lp_ft") + PEFT_ADAPTATIONS
 
-#: Adaptations added by other modules (:func:`register_adaptation`), e.g. PEFT methods.
+#: Adaptations of models outside the torch registry, added by :func:`register_adaptation`.
 _MORE_ADAPTATIONS: list[str] = []
 
 
@@ -229,8 +234,10 @@ def register_adaptation(name: str) -> str:
 
 
 def allowed_adaptations() -> list[str]:
-    """Return every allowed ``adaptation`` (built-in and registered)."""
-    return [*ADAPTATIONS, *_MORE_ADAPTATIONS]
+    """Return every allowed ``adaptation``: the adaptation registry's and registered ones."""
+    from eegbench.adaptation.registry import adaptation_names
+
+    return sorted({*adaptation_names(), *ADAPTATIONS, *_MORE_ADAPTATIONS})
 
 
 def check_adaptation(adaptation: str) -> str:

@@ -87,10 +87,12 @@ class BraindecodeClassifier(TorchBenchmarkModel):
 def _register(name: str, arch: str, doc: str) -> None:
     def factory(arch_params: dict[str, Any] | None = None, trainer: Any = None,
                 adaptation: str = "from_scratch", checkpoint: str | None = None,
-                checkpoint_sha256: str | None = None, **_: Any) -> BraindecodeClassifier:
+                checkpoint_sha256: str | None = None, allow_unpinned: bool = False,
+                **_: Any) -> BraindecodeClassifier:
         return BraindecodeClassifier(arch, arch_params, trainer, "specialist",
                                      adaptation=adaptation, checkpoint=checkpoint,
-                                     checkpoint_sha256=checkpoint_sha256)
+                                     checkpoint_sha256=checkpoint_sha256,
+                                     allow_unpinned=allow_unpinned)
 
     factory.__name__ = f"build_{name}"
     factory.__doc__ = f"braindecode {arch} ({doc}), trained end to end."

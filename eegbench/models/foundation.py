@@ -118,6 +118,21 @@ def eegpt_tokens(net: nn.Module, x: torch.Tensor, **_: Any):
     return net.target_encoder(net.chan_proj(x), net.chans_id), None
 
 
+def braindecode_features(net: nn.Module, x: torch.Tensor, **kwargs: Any):
+    """Return braindecode's ``return_features`` output as tokens (batch, tokens, dim), CLS.
+
+    The generic tap of the foundation models whose encoder output has not been traced to a
+    specific module here (:mod:`eegbench.models.foundation_zoo`): it is whatever braindecode's
+    ``forward(..., return_features=True)`` returns before ``final_layer``.
+    """
+    out = net(x, return_features=True, **kwargs)
+    feats = out["features"] if isinstance(out, dict) else out
+    if feats.ndim == 2:  # one vector per window: a single token
+        feats = feats[:, None, :]
+    return feats.reshape(feats.shape[0], -1, feats.shape[-1]), (
+        out.get("cls_token") if isinstance(out, dict) else None)
+
+
 class FoundationEncoder(nn.Module):
     """The encoder of a braindecode foundation model, read at its output tokens.
 
@@ -214,13 +229,13 @@ class FoundationModel(TorchBenchmarkModel):
                  pooling: str | None = None, trainer: Any = None,
                  adaptation: str = "finetune", checkpoint: str | None = None,
                  checkpoint_sha256: str | None = None, init: str = "pretrained",
-                 **_: Any) -> None:
+                 allow_unpinned: bool = False, **_: Any) -> None:
         head = dict(head or {})
         if pooling is not None:
             head.setdefault("readout", pooling)
         super().__init__(trainer=trainer, adaptation=adaptation, checkpoint=checkpoint,
                          checkpoint_sha256=checkpoint_sha256, head=head, probe=probe,
-                         init=init)
+                         init=init, allow_unpinned=allow_unpinned)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
         self.arch_params = self.resolved_arch()
         self.contract = self.make_contract()
@@ -243,7 +258,7 @@ class FoundationModel(TorchBenchmarkModel):
     def resolved_arch(self) -> dict[str, Any]:
         """Return ``arch_params`` updated with the checkpoint metadata's ``arch_params``."""
         params = dict(self.arch_params)
-        if self.checkpoint and not str(self.checkpoint).startswith("hf://"):
+        if self.checkpoint and not str(self.checkpoint).startswith(("hf://", "known:")):
             try:
                 meta = read_metadata(resolve_checkpoint(str(self.checkpoint)))
             except FileNotFoundError:
@@ -265,7 +280,8 @@ class FoundationModel(TorchBenchmarkModel):
         # chans_id (EEGPT) is derived from the data's channel names, never from a checkpoint.
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256,
                      mapping=KEY_MAPPINGS[self.key_layout],
-                     skip_prefixes=("final_layer.", "chans_id"))
+                     skip_prefixes=("final_layer.", "chans_id"),
+                     allow_unpinned=getattr(self, "allow_unpinned", False))
 
 
 @MODELS.register("cbramod")

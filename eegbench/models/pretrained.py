@@ -4,8 +4,14 @@ A checkpoint source is one of
 
 - a local file path;
 - a file name under the folder named by ``$EEGBENCH_WEIGHTS_DIR``;
-- ``hf://<owner>/<repo>/<filename>``: downloaded with :mod:`huggingface_hub` (optional
-  dependency, imported only then) into its cache.
+- ``hf://<owner>/<repo>@<commit>/<path/to/file>``: a pinned Hugging Face Hub file (the commit
+  and the file's sha256 are required unless ``allow_unpinned``), see :mod:`eegbench.models.hub`;
+- ``known:<name>``: an entry of the known-checkpoints registry
+  (``eegbench/models/known_checkpoints.yaml``), which supplies the pinned reference and sha256.
+
+Checkpoints are read without executing code: safetensors files directly, torch files with
+``torch.load(..., weights_only=True)`` (tensors and plain containers only; a pickle that would
+run code is refused with :class:`UnsafeCheckpointError`).
 
 Checkpoints saved by the original projects use other key names than braindecode's
 re-implementations; :data:`KEY_MAPPINGS` translates them (idempotent on braindecode layouts):
@@ -25,9 +31,11 @@ re-implementations; :data:`KEY_MAPPINGS` translates them (idempotent on braindec
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
+import pickle
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,10 +45,14 @@ import torch
 from torch import nn
 
 from eegbench.hashing import sha256_of
+from eegbench.models.hub import HF_PREFIX, WEIGHTS_ENV, download, parse_hub_reference
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_ENV = "EEGBENCH_WEIGHTS_DIR"
+KNOWN_PREFIX = "known:"
+__all__ = ["WEIGHTS_ENV", "KNOWN_PREFIX", "WeightsError", "UnsafeCheckpointError",
+           "resolve_checkpoint", "read_state_dict", "safe_torch_load", "load_weights",
+           "load_state_into", "save_checkpoint", "read_metadata", "KEY_MAPPINGS"]
 
 StateDict = dict[str, torch.Tensor]
 
@@ -55,40 +67,54 @@ def missing_weights_error(model: str, adaptation: str) -> WeightsError:
         f"{model} with adaptation={adaptation!r} needs pretrained weights, but no checkpoint "
         f"was given. Provide one with `model.params.checkpoint=<path/to/file.pt>`, or a file "
         f"name inside the folder named by the {WEIGHTS_ENV} environment variable, or "
-        f"`model.params.checkpoint=hf://<owner>/<repo>/<file>` (needs `pip install "
-        f"huggingface_hub` and internet access). Make one offline with "
+        f"`model.params.checkpoint=hf://<owner>/<repo>@<commit>/<file>` with "
+        f"`model.params.checkpoint_sha256=...` (needs internet access), or a registry entry "
+        f"`model.params.checkpoint=known:<name>` (`python -m eegbench.models checkpoints`). "
+        f"Make one offline with "
         f"`python -m eegbench +exp=pretrain`, or train from random init with "
         f"`model.adaptation=from_scratch`.")
 
 
-def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
+class UnsafeCheckpointError(WeightsError):
+    """A checkpoint holds pickled objects other than tensors and plain containers."""
+
+
+def resolve_checkpoint(source: str, sha256: str | None = None, *,
+                       allow_unpinned: bool = False) -> Path:
     """Return the local path of checkpoint ``source``, checking its sha256 when given.
+
+    Parameters
+    ----------
+    source : str
+        A file path, a file name under ``$EEGBENCH_WEIGHTS_DIR``, ``hf://owner/repo@commit/
+        file`` or ``known:<name>``.
+    sha256 : str, optional
+        Expected sha256 (required for ``hf://`` unless ``allow_unpinned``).
+    allow_unpinned : bool
+        Accept hub references without a commit or sha256 (and unpinned registry entries).
 
     Raises
     ------
     WeightsError
         If the file cannot be found / downloaded, or its hash differs from ``sha256``.
+    eegbench.models.hub.HubReferenceError
+        If a hub reference is malformed, or not pinned and ``allow_unpinned`` is False.
     """
     path: Path | None = None
-    if source.startswith("hf://"):
-        parts = source[5:].split("/")
-        if len(parts) < 3:
-            raise WeightsError(f"Invalid hub checkpoint {source!r}: expected "
-                               "hf://<owner>/<repo>/<filename>.")
+    if source.startswith(KNOWN_PREFIX):
+        from eegbench.models.known_checkpoints import get_known_checkpoint
+
+        entry = get_known_checkpoint(source[len(KNOWN_PREFIX):])
+        if sha256 and entry.sha256 and sha256.lower() != entry.sha256:
+            raise WeightsError(f"checkpoint_sha256={sha256} contradicts the registry's sha256 "
+                               f"{entry.sha256} for {source!r}.")
+        source, sha256 = entry.reference(allow_unpinned=allow_unpinned), sha256 or entry.sha256
+    if source.startswith(HF_PREFIX):
+        ref = parse_hub_reference(source)
         try:
-            from huggingface_hub import hf_hub_download
-        except ImportError as err:
-            raise WeightsError(
-                f"Loading {source!r} needs huggingface_hub: `pip install huggingface_hub`, or "
-                f"download the file yourself and pass its path (or put it in ${WEIGHTS_ENV})."
-            ) from err
-        try:
-            path = Path(hf_hub_download("/".join(parts[:2]), "/".join(parts[2:])))
-        except Exception as err:  # offline, unknown repo, ...
-            raise WeightsError(
-                f"Could not download {source!r} ({type(err).__name__}: {err}). Offline? "
-                f"Download it elsewhere and pass the local file path, or put it in "
-                f"${WEIGHTS_ENV}.") from err
+            return download(ref, sha256, allow_unpinned=allow_unpinned)
+        except FileNotFoundError as err:
+            raise WeightsError(str(err)) from err
     else:
         candidates = [Path(source).expanduser()]
         if os.environ.get(WEIGHTS_ENV):
@@ -98,7 +124,7 @@ def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
             raise WeightsError(
                 f"Checkpoint {source!r} not found (looked at {[str(c) for c in candidates]}). "
                 f"Pass an existing file path, set {WEIGHTS_ENV} to the folder holding it, or "
-                f"use hf://<owner>/<repo>/<file> when online.")
+                f"use hf://<owner>/<repo>@<commit>/<file> when online.")
     if sha256:
         actual = sha256_of(path)
         if actual != sha256.lower():
@@ -107,13 +133,51 @@ def resolve_checkpoint(source: str, sha256: str | None = None) -> Path:
     return path
 
 
+#: Harmless non-tensor types that published checkpoints pickle beside their weights (LaBraM
+#: and other timm-style training scripts store their ``argparse.Namespace`` as ``args``).
+SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
+
+
+def safe_torch_load(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain containers, never code.
+
+    Raises
+    ------
+    UnsafeCheckpointError
+        If the pickle refers to anything else (a class or function it would call).
+    """
+    try:
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        detail = str(err).split("Please file an issue")[0].strip().splitlines()
+        detail = next((ln for ln in detail if "GLOBAL" in ln or "Unsupported" in ln),
+                      detail[0] if detail else "")
+        raise UnsafeCheckpointError(
+            f"Refused to load {path}: it is not a plain tensor checkpoint and loading it would "
+            f"execute or construct arbitrary Python objects ({detail.strip()[:300]}). eegbench "
+            f"only reads checkpoints with torch.load(weights_only=True) or safetensors. If you "
+            f"trust the file, convert it once in a separate process: "
+            f"`torch.load(f, weights_only=False)` then "
+            f"`safetensors.torch.save_file(state_dict, 'model.safetensors')`.") from err
+
+
 def read_state_dict(path: Path) -> StateDict:
-    """Read a torch / safetensors checkpoint and return its (flat) state dict."""
+    """Read a safetensors / torch checkpoint (never executing code) and return its state dict.
+
+    Raises
+    ------
+    UnsafeCheckpointError
+        If a torch file holds anything but tensors and plain containers.
+    WeightsError
+        If the file holds no state dict.
+    """
+    path = Path(path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         return dict(load_file(str(path)))
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj = safe_torch_load(path)
     for key in ("state_dict", "model", "module", "model_state_dict"):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
@@ -189,8 +253,14 @@ def map_eegpt(state: StateDict) -> StateDict:
     return state
 
 
+def map_braindecode(state: StateDict) -> StateDict:
+    """The braindecode layout (``from_pretrained`` files): only a ``module.`` prefix removed."""
+    return _strip(state, ("module.",))
+
+
 KEY_MAPPINGS: dict[str, Callable[[StateDict], StateDict]] = {
     "cbramod": map_cbramod, "labram": map_labram, "biot": map_biot, "eegpt": map_eegpt,
+    "braindecode": map_braindecode,
 }
 
 
@@ -254,13 +324,14 @@ def load_state_into(module: nn.Module, state: StateDict, *,
 
 def load_weights(module: nn.Module, source: str, *, sha256: str | None = None,
                  mapping: Callable[[StateDict], StateDict] | None = None,
-                 skip_prefixes: tuple[str, ...] = ("final_layer.",)) -> dict[str, list[str]]:
+                 skip_prefixes: tuple[str, ...] = ("final_layer.",),
+                 allow_unpinned: bool = False) -> dict[str, list[str]]:
     """Resolve ``source``, verify it and load it into ``module`` (see :func:`load_state_into`).
 
     When a metadata file ``<checkpoint>.json`` lies next to the checkpoint and records a
     ``sha256``, the file is checked against it as well.
     """
-    path = resolve_checkpoint(source, sha256)
+    path = resolve_checkpoint(source, sha256, allow_unpinned=allow_unpinned)
     meta = read_metadata(path)
     if meta.get("sha256") and not sha256:
         resolve_checkpoint(str(path), meta["sha256"])
@@ -279,6 +350,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
 def save_checkpoint(state: StateDict, path: Path, metadata: dict[str, Any]) -> dict[str, Any]:
     """Save ``state`` to ``path`` and write ``<path>.json`` with its sha256 and ``metadata``.
 
+    A ``.safetensors`` path is written with safetensors, anything else with ``torch.save``
+    (a plain dict of tensors, readable with ``weights_only=True``).
+
     Returns
     -------
     dict
@@ -286,7 +360,13 @@ def save_checkpoint(state: StateDict, path: Path, metadata: dict[str, Any]) -> d
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(tensors, str(path))
+    else:
+        torch.save(tensors, path)
     meta = {**metadata, "file": path.name, "sha256": sha256_of(path)}
     Path(str(path) + ".json").write_text(json.dumps(meta, indent=2, sort_keys=True,
                                                     default=str))

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import BenchmarkModel, SignalSpec
@@ -208,7 +209,8 @@ class TorchBenchmarkModel(BenchmarkModel):
         ``from_scratch`` need ``checkpoint``.
     checkpoint : str, optional
         Pretrained encoder weights: a file, a name under ``$EEGBENCH_WEIGHTS_DIR`` or
-        ``hf://<repo_id>/<filename>`` (see :mod:`eegbench.models.pretrained`).
+        ``hf://<owner>/<repo>@<commit>/<file>`` or ``known:<name>`` (see
+        :mod:`eegbench.models.pretrained`).
     checkpoint_sha256 : str, optional
         Expected sha256 of the checkpoint file.
     head : dict, optional
@@ -219,6 +221,8 @@ class TorchBenchmarkModel(BenchmarkModel):
         ``random`` keeps the random initialisation under any adaptation (the checkpoint, if
         given, still sets the architecture through its metadata): the control that shows what
         pretraining adds to a probe or an LP-FT.
+    allow_unpinned : bool
+        Accept ``hf://`` checkpoints without a commit or sha256 (not reproducible).
     """
 
     family = "specialist"
@@ -234,7 +238,8 @@ class TorchBenchmarkModel(BenchmarkModel):
     def __init__(self, trainer: Any = None, adaptation: str = "from_scratch",
                  checkpoint: str | None = None, checkpoint_sha256: str | None = None,
                  head: dict[str, Any] | None = None,
-                 probe: dict[str, Any] | None = None, init: str = "pretrained") -> None:
+                 probe: dict[str, Any] | None = None, init: str = "pretrained",
+                 allow_unpinned: bool = False) -> None:
         from eegbench.adaptation.probe import ProbeSpec
 
         if init not in ("pretrained", "random"):
@@ -248,6 +253,7 @@ class TorchBenchmarkModel(BenchmarkModel):
         self.checkpoint_sha256 = checkpoint_sha256
         self.head = HeadSpec.from_config(head)
         self.probe = ProbeSpec.from_config(probe)
+        self.allow_unpinned = bool(allow_unpinned)
         self.module: EncoderClassifier | None = None
         self.report = None
         self.signal: SignalSpec | None = None
@@ -273,7 +279,8 @@ class TorchBenchmarkModel(BenchmarkModel):
         """Load pretrained weights into ``encoder`` (foundation models override this)."""
         from eegbench.models.pretrained import load_weights
 
-        load_weights(encoder, source, sha256=self.checkpoint_sha256)
+        load_weights(encoder, source, sha256=self.checkpoint_sha256,
+                     allow_unpinned=self.allow_unpinned)
 
     def build(self, signal: SignalSpec) -> EncoderClassifier:
         """Build adapter, encoder (pretrained if a checkpoint is set) and head for ``signal``."""
@@ -303,6 +310,11 @@ class TorchBenchmarkModel(BenchmarkModel):
             The adaptation's report (``best_epoch``, ``epochs_run``, ``n_trainable``,
             ``budget``, probe convergence, ...).
         """
+        if self.adaptation in PEFT_ADAPTATIONS:  # parameter-efficient fine-tuning with peft
+            from eegbench.adaptation.peft_methods import fit_peft
+
+            self.report = fit_peft(self, X_train, y_train, X_valid, y_valid, signal, seed)
+            return self.report
         torch.manual_seed(seed)
         self.signal = signal
         self.module = self.build(signal)
@@ -344,7 +356,9 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load(self, path: str | Path) -> TorchBenchmarkModel:
         """Rebuild the module for the saved signal and load the saved weights."""
-        saved = torch.load(Path(path), map_location="cpu", weights_only=False)
+        from eegbench.models.pretrained import safe_torch_load
+
+        saved = safe_torch_load(path)
         self.signal = SignalSpec(**saved["signal"])
         # the saved weights replace everything: build without loading the checkpoint, under
         # the saved adaptation (which decides the head: linear for probes, else the config's)
@@ -353,5 +367,9 @@ class TorchBenchmarkModel(BenchmarkModel):
             self.module = self.build(self.signal)
         finally:
             self.init = init
+        if self.adaptation in PEFT_ADAPTATIONS:  # re-inject the adapters before their weights
+            from eegbench.adaptation.peft_methods import restore_adapters
+
+            restore_adapters(self)
         self.module.load_state_dict(saved["state_dict"])
         return self

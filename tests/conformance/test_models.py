@@ -7,6 +7,7 @@ import pytest
 
 from eegbench.metrics import compute_metrics
 from eegbench.models import SignalSpec, build_model, load_builtin_models
+from eegbench.models.foundation_zoo import SMALL_ARCH
 from eegbench.protocols.splitters import make_splitter
 from eegbench.testing import CHECK_TRAINER, ConformanceError, check_model
 
@@ -19,11 +20,17 @@ SMALL = {
     "eegpt": {"arch_params": {"depth": 1, "embed_dim": 64, "num_heads": 4},
               "adaptation": "from_scratch"},
     "brain_tokenizer": {"arch_params": {"patch_size": 64, "dim": 32, "n_codes": 32}},
+    # the generic wrapper of every braindecode model (all of them: tests/conformance/test_zoo.py)
+    "braindecode": {"arch": "EEGNeX"},
+    **{name: {"arch_params": arch, "adaptation": "from_scratch"}
+       for name, arch in SMALL_ARCH.items()},
 }
-BUILTIN = load_builtin_models().names()
+# braindecode.<Class> (every braindecode model): tests/conformance/test_zoo.py
+BUILTIN = [n for n in load_builtin_models().names() if not n.startswith("braindecode.")]
 EXPECTED = {"eegnet", "shallow_fbcsp", "deep4", "eegconformer", "eeginception_erp", "atcnet",
             "csp_lda", "ts_lr", "fb_ts_lr", "xdawn_ts_lr", "erp_lda", "cbramod", "labram",
-            "biot", "eegpt", "brain_tokenizer"}
+            "biot", "eegpt", "brain_tokenizer", "braindecode", "reve", "luna", "signal_jepa",
+            "bendr", "codebrain", "eegdino"}
 
 
 def test_zoo_lists_every_model():
@@ -132,14 +139,16 @@ def test_every_model_config_composes_and_builds(yaml_name, monkeypatch):
 
     from eegbench.resources import config_dir
 
-    for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT"):
+    for var in ("CBRAMOD", "LABRAM", "BIOT", "EEGPT", "REVE", "LUNA", "SIGNAL_JEPA", "BENDR",
+                "CODEBRAIN", "EEGDINO"):
         monkeypatch.delenv(f"EEGBENCH_{var}_CHECKPOINT", raising=False)
     # conf/model/plugin.yaml is the template for models without a yaml: it names none itself
     named = ["model.name=ts_lr"] if yaml_name == "plugin" else []
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=[f"model={yaml_name}", *named])
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    assert model_cfg["name"] == ("ts_lr" if named else yaml_name)
+    expected = "ts_lr" if named else yaml_name
+    assert model_cfg["name"] == expected or model_cfg["name"].startswith(f"{yaml_name}.")
     params = dict(model_cfg.get("params") or {})
     model = build_model(model_cfg["name"], adaptation=model_cfg.get("adaptation",
                                                                    "from_scratch"), **params)
