@@ -5,7 +5,8 @@
 # Finished folds are skipped on a re-run (results store in runs/leaderboard/results).
 # Usage: bash leaderboard/regenerate.sh [steps]
 #        steps: any of loso fewshot probe main pretrain foundation foundation_fewshot datasets
-#        muse_n170 tables fixed_split within audit align honest_tables, plus the long opt-in
+#        muse_n170 tables fixed_split within audit align honest_tables, classical and
+#        classical_tables (the classical rows of every committed table), plus the long opt-in
 #        steps foundation_adapt (CBraMod on all 36 eegmat subjects under the original recipe,
 #        10 epochs: ~10 h on 2 CPU cores), foundation_adapt_gpu (the same with the full
 #        50-epoch recipe on CUDA) and foundation_adapt_tables
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
-RUNS=runs/leaderboard
+RUNS=${EEGBENCH_LEADERBOARD_RUNS:-runs/leaderboard}
 COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
 STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets muse_n170 \
           tables fixed_split within audit align honest_tables}
@@ -106,6 +107,38 @@ for step in $STEPS; do
           --name eegmat_layer_probes --protocol loso --dataset physionet_eegmat --probes only
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name all_datasets_loso --protocol loso --probes exclude ;;
+    classical)  # every committed table's classical rows, in one CPU-sized step (~30 min on
+      # 2 cores): all 36 eegmat subjects and every shared dataset, seed 0. Deep rows come from
+      # the steps above (loso, within, audit, fixed_split, ...), which this step does not run.
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr \
+          dataset=physionet_eegmat,ssvep_exo_kalunga2016 "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,erp_lda \
+          dataset=muse_visual_p300_eegnotebooks,muse_n170_eegnotebooks "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 \
+          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+      for ds in "${ERP_WITHIN[@]}"; do
+        $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=$ds \
+            protocol=blocked_kfold,within_run "${COMMON[@]}" 'seeds=[0]'
+      done
+      $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
+          protocol=cross_session "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+          +audit=leakage "${COMMON[@]}" 'seeds=[0]'
+      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+          protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
+    classical_tables)  # the tables of the `classical` step, and the site index
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name all_datasets_loso --protocol loso --probes exclude
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name eegmat_fixed_split --protocol fixed_split --dataset physionet_eegmat
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name within_subject --protocol blocked_kfold within_run cross_session
+      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
+          --name leakage_audit --protocol loso loso~leaky:window_kfold \
+          loso~clean:normalise_train loso~leaky:normalise_all \
+          --dataset physionet_eegmat ssvep_exo_kalunga2016 --probes exclude
+      $PY -m eegbench.leaderboard.site --out leaderboard ;;
     fixed_split)  # eegmat on the CBraMod paper's 28/4/4 subject split (published figure beside)
       $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
       $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]' ;;
@@ -142,7 +175,8 @@ for step in $STEPS; do
           --name loso_alignment --protocol loso --probes exclude ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
             "foundation_fewshot datasets muse_n170 tables fixed_split within audit align" \
-            "honest_tables foundation_adapt foundation_adapt_gpu foundation_adapt_tables)" >&2
+            "honest_tables classical classical_tables foundation_adapt foundation_adapt_gpu" \
+            "foundation_adapt_tables)" >&2
        exit 2 ;;
   esac
 done

@@ -343,12 +343,15 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
             if subject is not None and (subjects is None or subject in subjects):
                 broken.append(rel)
     present = {s.subject for s in sources}
+    excluded = [re.compile(str(rule["files"])) for rule in (recipe.raw.get("exclude") or [])]
     missing = []
     for rel in (recipe.source.get("sha256") or {}):
         rel = str(rel)
         subject = _subject(rel)
         if subject is None or rel in found or rel in broken:
             continue  # a companion, or present
+        if any(rx.fullmatch(rel) for rx in excluded):
+            continue  # left out on purpose by the recipe's `exclude` (with its reason)
         # A subject with some of its recordings: the others have vanished. (A subject with
         # none is not in the dataset; requested-but-absent subjects are the recipe's check.)
         if subject in present and (subjects is None or subject in subjects):

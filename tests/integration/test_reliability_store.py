@@ -229,15 +229,16 @@ def test_typos_are_errors_not_silent(tmp_path, data_root, cache_root, caplog, ov
 
 
 def test_every_shipped_model_config_passes_the_parameter_check():
-    import yaml
+
+    from omegaconf import OmegaConf
 
     from eegbench.models.base import check_model_params
     from eegbench.resources import config_dir
 
     for path in sorted((config_dir() / "model").glob("*.yaml")):
-        spec = yaml.safe_load(path.read_text())
         if path.stem == "plugin":  # the template for models without a yaml names no model
             continue
+        spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)  # e.g. braindecode.<arch>
         check_model_params(spec["name"], dict(spec.get("params") or {}))
 
 
