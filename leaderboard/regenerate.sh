@@ -127,6 +127,11 @@ for step in $STEPS; do
           +audit=leakage "${COMMON[@]}" 'seeds=[0]'
       $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
           protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
+    specialist_fast)  # EEGNet beside the classical rows, leave-one-subject-out on every
+      # multi-subject dataset, trainer=fast (3 epochs, patience 2): a smoke-level budget that
+      # the tables' budget column states (~15 min on 2 cores)
+      $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks,muse_n170_eegnotebooks,physionet_eegmat \
+          "${COMMON[@]}" 'seeds=[0]' ;;
     classical_tables)  # the tables of the `classical` step, and the site index
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name all_datasets_loso --protocol loso --probes exclude
@@ -175,7 +180,8 @@ for step in $STEPS; do
           --name loso_alignment --protocol loso --probes exclude ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
             "foundation_fewshot datasets muse_n170 tables fixed_split within audit align" \
-            "honest_tables classical classical_tables foundation_adapt foundation_adapt_gpu" \
+            "honest_tables classical specialist_fast classical_tables foundation_adapt" \
+            "foundation_adapt_gpu" \
             "foundation_adapt_tables)" >&2
        exit 2 ;;
   esac
