@@ -35,7 +35,7 @@ from eegbench.leaderboard.tables import (
     summarize,
     to_markdown,
 )
-from eegbench.results.store import ResultStore
+from eegbench.results.shipped import load_frame
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +164,8 @@ def build(results_dir: Path, out_dir: Path, name: str,
 
     Parameters
     ----------
-    results_dir : Path
-        Results store folder.
+    results_dir : Path or sequence of Path
+        Results store folder(s) and / or shipped ``.jsonl`` row files (combined).
     out_dir : Path
         Output folder.
     name : str
@@ -193,10 +193,10 @@ def build(results_dir: Path, out_dir: Path, name: str,
     FileNotFoundError
         If the store has no rows (after filtering).
     """
-    frame = filter_frame(ResultStore(results_dir).to_frame(), protocols, datasets, probes)
+    frame = filter_frame(load_frame(results_dir), protocols, datasets, probes)
     frame = drop_superseded(frame)
     if frame.empty:
-        raise FileNotFoundError(f"No result rows in {results_dir / 'rows'} (protocols "
+        raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
                                 "`python -m eegbench +exp=loso` first.")
     frame = prepare(frame)
@@ -253,7 +253,8 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
              "of the mean over subjects. 'p vs chance': one-sided permutation test of the "
              "primary metric (labels permuted within each test fold, 1000 permutations); "
              "'NOT above chance' when p >= 0.05."]
-    footer = [f"rows: {len(frame)} from {results_dir}",
+    sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
+    footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
     text = [f"# eegbench leaderboard: {name}", "", *notes, "",
             to_markdown(summary, metrics, provenance)]

@@ -81,6 +81,14 @@ def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
         return None, f"unreadable ({type(err).__name__}: {err})"
+    return parse_row(text, str(path))
+
+
+def parse_row(text: str, where: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse and validate one row's JSON text (a row file, or a line of a shipped JSONL).
+
+    See :func:`row_problem` for the returns; ``where`` names the source in errors.
+    """
     if not text.strip():
         return None, "empty file"
     try:
@@ -93,7 +101,7 @@ def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(version, int):
         return None, f"schema_version is {version!r}, not an integer"
     if version > SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {version} is newer than this eegbench "
+        raise ValueError(f"{where}: schema version {version} is newer than this eegbench "
                          f"({SCHEMA_VERSION}); upgrade eegbench.")
     missing = [k for k in REQUIRED_FIELDS if k not in row]
     if missing:
@@ -104,6 +112,19 @@ def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     for name, default in FIELD_DEFAULTS_LATER.items():
         row.setdefault(name, default)
     return row, None
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Return rows as a flat DataFrame (metrics as ``metric.<name>`` columns)."""
+    if not rows:
+        return pd.DataFrame()
+    flat = []
+    for row in rows:
+        row = dict(row)
+        metrics = row.pop("metrics")
+        row.update({f"metric.{k}": v for k, v in metrics.items()})
+        flat.append(row)
+    return pd.DataFrame(flat)
 
 
 class ResultStore:
@@ -181,15 +202,7 @@ class ResultStore:
 
     def to_frame(self) -> pd.DataFrame:
         """Return the rows as a flat DataFrame (metrics as ``metric.<name>`` columns)."""
-        rows = self.read_rows()
-        if not rows:
-            return pd.DataFrame()
-        flat = []
-        for row in rows:
-            metrics = row.pop("metrics")
-            row.update({f"metric.{k}": v for k, v in metrics.items()})
-            flat.append(row)
-        return pd.DataFrame(flat)
+        return rows_frame(self.read_rows())
 
     def __len__(self) -> int:
         return sum(1 for _ in self.rows_dir.glob("[!.]*.json"))

@@ -1,0 +1,36 @@
+"""Shipped rows: a JSONL file the leaderboard reads like a store; damaged lines are named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eegbench.results.shipped import ShippedRowsError, load_frame, read_jsonl, write_jsonl
+from eegbench.results.store import ResultStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_rows_merge_with_a_store_and_refuse_damage(tmp_path):
+    shipped = read_jsonl(REPO / "leaderboard" / "rows.jsonl")
+    assert shipped and all(r["schema_version"] >= 1 for r in shipped)
+    # a user's store with one row of its own merges with the shipped rows
+    store = ResultStore(tmp_path / "mine")
+    mine = dict(shipped[0], model="my_model", config_hash="0" * 16)
+    (store.rows_dir / "mine.json").write_text(json.dumps(mine))
+    frame = load_frame([REPO / "leaderboard" / "rows.jsonl", tmp_path / "mine"])
+    assert len(frame) == len(shipped) + 1 and "my_model" in set(frame["model"])
+    # the same fold with another score in two sources is refused
+    clash = dict(shipped[0], metrics={**shipped[0]["metrics"], "balanced_accuracy": 0.01})
+    (store.rows_dir / "clash.json").write_text(json.dumps(clash))
+    with pytest.raises(ShippedRowsError, match="differs between the sources"):
+        load_frame([REPO / "leaderboard" / "rows.jsonl", tmp_path / "mine"])
+    # a damaged line names the file and the line
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(shipped[:3], path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")
+    with pytest.raises(ShippedRowsError, match=r"rows.jsonl, line 2: not valid JSON"):
+        read_jsonl(path)
