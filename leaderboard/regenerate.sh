@@ -132,17 +132,10 @@ for step in $STEPS; do
       # the tables' budget column states (~15 min on 2 cores)
       $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks,muse_n170_eegnotebooks,physionet_eegmat \
           "${COMMON[@]}" 'seeds=[0]' ;;
-    classical_tables)  # the tables of the `classical` step, and the site index
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name all_datasets_loso --protocol loso --probes exclude
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_fixed_split --protocol fixed_split --dataset physionet_eegmat
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name within_subject --protocol blocked_kfold within_run cross_session
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name leakage_audit --protocol loso loso~leaky:window_kfold \
-          loso~clean:normalise_train loso~leaky:normalise_all \
-          --dataset physionet_eegmat ssvep_exo_kalunga2016 --probes exclude
+    classical_tables)  # ship the rows, rebuild every table of leaderboard/tables.yaml from
+      # them (what a fresh clone can do without running a model), and the site index
+      $PY -m eegbench.leaderboard --results $RUNS/results --export-rows leaderboard/rows.jsonl
+      $PY -m eegbench.leaderboard --committed
       $PY -m eegbench.leaderboard.site --out leaderboard ;;
     fixed_split)  # eegmat on the CBraMod paper's 28/4/4 subject split (published figure beside)
       $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'

@@ -37,3 +37,16 @@ def eegmat(data_root: Path, cache_root: Path):
     from eegbench.data.standardize import PreprocessSpec
 
     return load_windows(load_recipe("physionet_eegmat"), data_root, PreprocessSpec(), cache_root)
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link a real recording into a temp data root (a copy across file systems).
+
+    Symbolic links leaving the data root are refused by the recipe's path confinement.
+    """
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

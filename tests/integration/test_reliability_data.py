@@ -18,6 +18,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from conftest import link_or_copy
 
 from eegbench.data.cache import (
     check_subject_classes,
@@ -29,18 +30,6 @@ from eegbench.data.recipe import Recipe, RecipeError, load_recipe
 from eegbench.data.standardize import PreprocessSpec
 
 MEG = "meg_elekta_3ch"          # the smallest real recording (cache built in ~1 s)
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link a real recording into a temp data root (a copy across file systems).
-
-    Symbolic links leaving the data root are refused by the recipe's path confinement.
-    """
-    import os
-    import shutil
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
 
 
 EEGMAT = "physionet_eegmat"

@@ -9,25 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import link_or_copy
 from hydra import compose, initialize_config_dir
 
 from eegbench.resources import config_dir
 from eegbench.results.store import ResultStore
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link a real recording into a temp data root (a copy across file systems).
-
-    Symbolic links leaving the data root are refused by the recipe's path confinement.
-    """
-    import os
-    import shutil
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
 
 EEGMAT = "physionet_eegmat"
 
