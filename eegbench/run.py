@@ -393,10 +393,12 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
             mine = mine[mine[name_fp].isna()] if value is None else mine[mine[name_fp] == value]
         rows = mine.to_dict("records")
         scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
+        # sample standard deviation (ddof=1), the convention of the leaderboard tables
+        spread = np.nanstd(scores, ddof=1) if np.isfinite(scores).sum() > 1 else 0.0
         logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "
-                    "over %d fold(s). Results: %s", cfg.model.name, cfg.dataset.name, name,
-                    n_new, n_skipped, np.nanmean(scores), np.nanstd(scores), len(scores),
-                    Path(cfg.paths.results_dir).resolve())
+                    "(mean +- sample SD) over %d fold(s). Results: %s", cfg.model.name,
+                    cfg.dataset.name, name, n_new, n_skipped, np.nanmean(scores), spread,
+                    len(scores), Path(cfg.paths.results_dir).resolve())
     return rows
 
 

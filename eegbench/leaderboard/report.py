@@ -244,7 +244,8 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
 
         plot_paths = [str(p.relative_to(out_dir))
                       for p in make_plots(frame, summary, metrics[0], paths["plots"])]
-    notes = [f"Scores are mean ± std over test subjects; each subject's score is first averaged "
+    notes = [f"Scores are mean ± sample standard deviation (ddof = 1; the run log uses the same) "
+             f"over test subjects; each subject's score is first averaged "
              f"over seeds and few-shot draws. 'p (Holm)': paired {test} test across subjects of "
              "the table's primary metric (declared in the dataset recipe: ROC AUC for binary "
              "ERP, else balanced accuracy) against the best configuration of the table, "
