@@ -106,7 +106,24 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame["calibration"] = frame["calibration"].fillna("none").astype(str)
     for column in ("adaptation", "family", "model", "config_hash", "test_subject"):
         frame[column] = frame[column].astype(str)
+    if "code_fingerprint" in frame:
+        frame["model"] = [mark_third_party(m, fp) for m, fp in
+                          zip(frame["model"], frame["code_fingerprint"], strict=True)]
     return frame
+
+
+def mark_third_party(model: str, code_fingerprint: Any) -> str:
+    """Return ``model``, marked with its distribution and version when it is not eegbench's.
+
+    ``code_fingerprint`` is ``"<distribution> <version> src:<hash>"`` (schema-4 rows); rows
+    without one (older schemas) are left as they are.
+    """
+    if not isinstance(code_fingerprint, str) or not code_fingerprint.strip():
+        return model
+    dist, _, rest = code_fingerprint.partition(" ")
+    if dist == "eegbench":
+        return model
+    return f"{model} [third-party: {dist} {rest.split(' src:')[0]}]"
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

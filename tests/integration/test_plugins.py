@@ -46,6 +46,13 @@ def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
     assert len(rows) == 4  # one per LOSO fold
     assert {r["model"] for r in rows} == {"dummy_plugin"}
     assert all(r["n_parameters"] > 0 for r in rows)
+    assert {r["code_fingerprint"].split(" src:")[0] for r in rows} == {
+        "eegbench-dummy-plugin 0.0.1"}
+    # the leaderboard marks the third-party model with its distribution and version
+    from eegbench.leaderboard.report import build
+
+    paths = build(runs / "results", tmp_path / "board", "plugin", plots=False)
+    assert "dummy_plugin [third-party: eegbench-dummy-plugin 0.0.1]" in paths["md"].read_text()
     # unknown names get close matches, plugin included
     check = subprocess.run(
         [sys.executable, "-c", "from eegbench.models import build_model; "
