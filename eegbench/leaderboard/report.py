@@ -227,6 +227,32 @@ def build(results_dir: Path, out_dir: Path, name: str,
     return final
 
 
+def comparability_warnings(frame: pd.DataFrame) -> list[str]:
+    """Return a warning per table whose configurations were not computed on the same data.
+
+    Within one table (dataset, task, protocol, shots), every configuration should be tested
+    on the same subjects and the same data (``data_fingerprint`` of schema-4 rows; rows
+    without one are not compared). A merged store can break this silently (e.g. a 6-subject
+    run beside 36-subject rows): the table then says so, and why.
+    """
+    out = []
+    for key, block in frame.groupby(BLOCK_COLUMNS, sort=True):
+        per_config = block.groupby("config_hash")
+        subjects = {h: frozenset(b["test_subject"].astype(str)) for h, b in per_config}
+        if len(set(subjects.values())) > 1:
+            sizes = sorted({len(s) for s in subjects.values()})
+            out.append(f"WARNING ({' / '.join(str(k) for k in key)}): the configurations were "
+                       f"tested on different subject sets (sizes {sizes}); their paired tests "
+                       "use the common subjects only, and their means are not comparable.")
+        if "data_fingerprint" in block:
+            prints = {str(v) for v in block["data_fingerprint"].dropna()}
+            if len(prints) > 1:
+                out.append(f"WARNING ({' / '.join(str(k) for k in key)}): rows come from "
+                           f"{len(prints)} different data versions (data fingerprints); "
+                           "compare them with care.")
+    return out
+
+
 def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
                  ranks: pd.DataFrame, provenance: dict[tuple, str], metrics: list[str],
                  name: str, command: str | None, test: str, plots: bool,
@@ -254,6 +280,7 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
              "of the mean over subjects. 'p vs chance': one-sided permutation test of the "
              "primary metric (labels permuted within each test fold, 1000 permutations); "
              "'NOT above chance' when p >= 0.05."]
+    notes += comparability_warnings(frame)
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]

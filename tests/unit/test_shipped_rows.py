@@ -34,3 +34,24 @@ def test_shipped_rows_merge_with_a_store_and_refuse_damage(tmp_path):
     path.write_text("\n".join([lines[0], lines[1][:40], lines[2]]) + "\n")
     with pytest.raises(ShippedRowsError, match=r"rows.jsonl, line 2: not valid JSON"):
         read_jsonl(path)
+
+
+def test_a_table_mixing_subject_sets_or_data_versions_says_so(tmp_path):
+    from eegbench.leaderboard.report import build
+
+    shipped = [r for r in read_jsonl(REPO / "leaderboard" / "rows.jsonl")
+               if r["dataset"] == "ssvep_exo_kalunga2016" and r["protocol"] == "loso"
+               and r["model"] == "fb_ts_lr"]
+    store = ResultStore(tmp_path / "mine")
+    # a user's 6-subject run of another model, on another data version
+    for row in shipped[:6]:
+        mine = dict(row, model="my_model", config_hash="1" * 16, data_fingerprint="other")
+        (store.rows_dir / f"{row['fold']}.json").write_text(json.dumps(mine))
+    rows_file = tmp_path / "ssvep.jsonl"
+    write_jsonl(shipped, rows_file)
+    paths = build([rows_file, tmp_path / "mine"], tmp_path / "board", "mixed", plots=False)
+    text = paths["md"].read_text()
+    assert "tested on different subject sets (sizes [6, 12])" in text
+    assert "rows come from 2 different data versions" in text
+    alone = build(rows_file, tmp_path / "board", "alone", plots=False)
+    assert "WARNING" not in alone["md"].read_text()
