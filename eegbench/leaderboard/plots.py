@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from eegbench.leaderboard.tables import (  # noqa: E402
     BLOCK_COLUMNS,
     CONFIG_COLUMNS,
+    config_settings,
     per_subject_scores,
 )
 
@@ -51,28 +52,37 @@ def _is_probe(frame: pd.DataFrame) -> pd.Series:
 
 
 def per_subject_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
-    """One figure per non-few-shot table: each configuration's score on each subject.
+    """One figure per non-few-shot table: a configuration x subject heatmap of the scores.
 
-    Layer probes are left out (see :func:`probe_vs_finetune_plot`).
+    Configurations are sorted by their mean (best on top, the mean in the label), so the
+    figure stays readable with many models; layer probes are left out (see
+    :func:`probe_vs_finetune_plot`).
     """
     subj = per_subject_scores(frame[~_is_probe(frame)], metric)
     paths = []
     for key, block in subj[subj["shots"] == 0].groupby(BLOCK_COLUMNS, sort=True):
         subjects = sorted(block["test_subject"].unique())
-        x = {s: i for i, s in enumerate(subjects)}
-        fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(subjects) + 2), 3.6))
-        configs = block.groupby(CONFIG_COLUMNS, sort=True)
-        for j, (_, cfg) in enumerate(configs):
-            offset = (j - (len(configs) - 1) / 2) * 0.12
-            mean = cfg[metric].mean()
-            line = ax.plot([x[s] + offset for s in cfg["test_subject"]], cfg[metric], "o",
-                           label=f"{_label(cfg.iloc[0])}: mean {mean:.3f}", alpha=0.85)
-            ax.axhline(mean, color=line[0].get_color(), lw=1, ls="--")
-        ax.set_xticks(range(len(subjects)), subjects, rotation=90)
+        settings = config_settings(frame[frame["config_hash"].isin(block["config_hash"])])
+        rows = []
+        for _, cfg in block.groupby(CONFIG_COLUMNS, sort=True):
+            scores = cfg.set_index("test_subject")[metric].reindex(subjects)
+            label = _label(cfg.iloc[0])
+            setting = settings.get(str(cfg.iloc[0]["config_hash"]), "")
+            label += f" ({setting})" if setting else ""
+            rows.append((float(np.nanmean(scores)), label, scores.to_numpy()))
+        rows.sort(key=lambda r: -r[0])
+        grid = np.array([r[2] for r in rows], dtype=float)
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(subjects) + 4.5),
+                                        max(2.4, 0.38 * len(rows) + 1.6)))
+        image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=np.nanmin(grid),
+                          vmax=np.nanmax(grid))
+        ax.set_xticks(range(len(subjects)), subjects, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(rows)), [f"{label}: mean {mean:.3f}"
+                                         for mean, label, _ in rows], fontsize=7)
         ax.set_xlabel("test subject")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.set_title(f"{key[0]} / {key[2]}: per-subject scores", fontsize=10)
-        ax.legend(fontsize=8, loc="best")
+        ax.set_title(f"{key[0]} / {key[2]}: per-subject {metric.replace('_', ' ')}",
+                     fontsize=10)
+        fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
         paths.append(_save(fig, out_dir / f"per_subject_{_slug(*key[:3])}.png"))
     return paths
 
