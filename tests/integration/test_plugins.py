@@ -53,6 +53,13 @@ def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
 
     paths = build(runs / "results", tmp_path / "board", "plugin", plots=False)
     assert "dummy_plugin [third-party: eegbench-dummy-plugin 0.0.1]" in paths["md"].read_text()
+    # ... and the plugin's store merges with the shipped rows into one eegmat table, which
+    # says that the plugin was tested on 4 of the 36 subjects (paired tests on those 4)
+    merged = build([REPO / "leaderboard" / "rows.jsonl", runs / "results"], tmp_path / "board",
+                   "merged", protocols=["loso"], datasets=["physionet_eegmat"], plots=False)
+    table = merged["md"].read_text()
+    assert "dummy_plugin [third-party" in table and "| fb_ts_lr |" in table
+    assert "tested on different subject sets (sizes [4, 36])" in table
     # unknown names get close matches, plugin included
     check = subprocess.run(
         [sys.executable, "-c", "from eegbench.models import build_model; "
