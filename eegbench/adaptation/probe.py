@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from eegbench.adaptation.registry import register_adaptation
+from eegbench.checks import check_keys
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,7 @@ class ProbeSpec:
     def from_config(cls, cfg: Any) -> ProbeSpec:
         """Build from a mapping (``None`` gives the defaults); unknown keys are an error."""
         cfg = dict(cfg or {})
-        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Invalid key(s) {unknown} in model.params.probe. Allowed keys "
-                             f"are {sorted(cls.__dataclass_fields__)}.")
+        check_keys("model.params.probe", list(cfg), list(cls.__dataclass_fields__))
         return cls(**cfg)
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.adaptation.registry import check_adaptation, get_adaptation
+from eegbench.checks import check_keys
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.train import (
@@ -64,10 +65,7 @@ class HeadSpec:
     def from_config(cls, cfg: Any) -> HeadSpec:
         """Build from a mapping (``None`` gives the defaults); unknown keys are an error."""
         cfg = dict(cfg or {})
-        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Invalid key(s) {unknown} in model.params.head. Allowed keys are "
-                             f"{sorted(cls.__dataclass_fields__)}.")
+        check_keys("model.params.head", list(cfg), list(cls.__dataclass_fields__))
         if cfg.get("kind", "linear") not in HEAD_KINDS:
             raise ValueError(f"Invalid value for the 'model.params.head.kind' parameter. "
                              f"Allowed values are {list(HEAD_KINDS)}, but got {cfg['kind']!r}.")

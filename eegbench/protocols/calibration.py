@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eegbench.checks import check_keys
 from eegbench.train import class_weights, seed_everything, train_one_epoch
 
 logger = logging.getLogger(__name__)
@@ -48,10 +49,7 @@ class CalibrationSpec:
     def from_config(cls, cfg: Any) -> CalibrationSpec:
         """Build from a mapping (``None`` gives the defaults); unknown keys are an error."""
         cfg = dict(cfg or {})
-        unknown = sorted(set(cfg) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Invalid key(s) {unknown} in protocol.calibrate. Allowed keys are "
-                             f"{sorted(cls.__dataclass_fields__)}.")
+        check_keys("protocol.calibrate", list(cfg), list(cls.__dataclass_fields__))
         return cls(**cfg)
 
 
