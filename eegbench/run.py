@@ -24,7 +24,7 @@ from eegbench.adaptation.layer_probe import FIRST_PROBE_ADAPTATION, layer_probe_
 from eegbench.data.cache import WindowsDataset, check_subject_classes, load_windows
 from eegbench.data.channels import harmonize_from_config
 from eegbench.data.quality import summarize as summarize_quality
-from eegbench.data.recipe import load_recipe
+from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import compute_metrics
@@ -208,7 +208,6 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         t0 = time.perf_counter()
         search = None
         if cfg.get("hp_search"):  # nested cross-validation on the training subjects only
-            from eegbench.leaderboard.tables import recipe_primary_metric
             from eegbench.protocols.nested import select_hyperparameters
 
             spec = OmegaConf.to_container(cfg.hp_search, resolve=True)

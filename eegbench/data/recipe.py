@@ -6,6 +6,7 @@ A recipe is a YAML file in ``data_recipes/``. It says *what* the standardized da
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -437,3 +438,20 @@ def select_subjects(recipe: Recipe, sources: list[SourceFile],
         )
     keep = set(resolved.values())
     return [s for s in sources if s.subject in keep]
+
+
+@functools.cache
+def recipe_primary_metric(recipe: str) -> str:
+    """Return a recipe's declared ``primary_metric``.
+
+    Without the key: ``roc_auc`` for binary ERP recipes (threshold-free, MOABB's choice for
+    P300), else ``balanced_accuracy``; an unknown recipe gives ``balanced_accuracy``.
+    """
+    try:
+        raw = load_recipe(recipe).raw
+    except (RecipeError, OSError):
+        return "balanced_accuracy"
+    if raw.get("primary_metric"):
+        return str(raw["primary_metric"])
+    binary_erp = raw.get("paradigm") == "erp" and len(raw["labels"]["classes"]) == 2
+    return "roc_auc" if binary_erp else "balanced_accuracy"

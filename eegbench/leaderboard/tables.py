@@ -7,7 +7,6 @@ and few-shot draws first: the subject is the unit of the statistics.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eegbench.data.recipe import recipe_primary_metric
 from eegbench.leaderboard.escape import md_row
 from eegbench.leaderboard.stats import (
     PERMUTABLE,
@@ -33,25 +33,6 @@ RANK_CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
 #: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
 CHANCE_ALPHA = 0.05
-
-
-@functools.cache
-def recipe_primary_metric(recipe: str) -> str:
-    """Return a recipe's declared ``primary_metric``.
-
-    Without the key: ``roc_auc`` for binary ERP recipes (threshold-free, MOABB's choice for
-    P300), else ``balanced_accuracy``; an unknown recipe gives ``balanced_accuracy``.
-    """
-    from eegbench.data.recipe import RecipeError, load_recipe
-
-    try:
-        raw = load_recipe(recipe).raw
-    except (RecipeError, OSError):
-        return "balanced_accuracy"
-    if raw.get("primary_metric"):
-        return str(raw["primary_metric"])
-    binary_erp = raw.get("paradigm") == "erp" and len(raw["labels"]["classes"]) == 2
-    return "roc_auc" if binary_erp else "balanced_accuracy"
 
 
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
