@@ -278,7 +278,8 @@ def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
             "checkpoint": checkpoint_fingerprint(dict(params))}
 
 
-def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset) -> np.ndarray | None:
+def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset,
+                            seed: int | None = None) -> np.ndarray | None:
     """Return the configured model's fold-invariant features of all windows, or None.
 
     Computed once per (windows, transform) and cached in ``<paths.cache_dir>/features/``
@@ -288,7 +289,8 @@ def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset) -> np.ndarray |
     if not bool(cfg.get("feature_cache", True)):
         return None
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
-    return precompute_fold_invariant(model_builder(cfg)(), ds.X, signal, cfg.paths.cache_dir)
+    return precompute_fold_invariant(model_builder(cfg)(), ds.X, signal, cfg.paths.cache_dir,
+                                     seed=seed)
 
 
 @dataclasses.dataclass
@@ -352,6 +354,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
     for seed in cfg.seeds:
+        features_ready = False  # a frozen encoder's random initialisation depends on the seed
         splitter = make_splitter(name, seed=int(seed), **protocol)
         folds = list(splitter.split(split_meta(ds)))
         for i, fold in enumerate(folds, 1):
@@ -367,7 +370,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
             if not features_ready and not len(fold.calib):  # few-shot folds do not use them
-                features, features_ready = fold_invariant_features(cfg, ds), True
+                features, features_ready = fold_invariant_features(cfg, ds, int(seed)), True
             row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache,
                                        features)
             row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)

@@ -119,18 +119,37 @@ def probe_model(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int) -> dic
 
     Returns the probe report (``n_trainable``: the probe's coefficients and intercepts).
     """
-    from eegbench.models.torch_model import final_linear
     from eegbench.train import resolve_device
 
     module = model.module
     module.freeze_encoder()
     module.to(resolve_device(model.trainer.device))
-    features = model.encode(X)
+    return probe_features(model, model.encode(X), y, n_classes)
+
+
+def probe_features(model: Any, features: np.ndarray, y: np.ndarray,
+                   n_classes: int) -> dict[str, Any]:
+    """Fit the probe on ``features`` (the frozen encoder's readout) and set ``model``'s head.
+
+    ``model.module``'s encoder must already be frozen; ``features`` may come from
+    :meth:`~eegbench.models.torch_model.TorchBenchmarkModel.encode` or from the fold-invariant
+    feature cache (:mod:`eegbench.features.frozen_encoder`): the fit is the same.
+    """
+    from eegbench.models.torch_model import final_linear
+
     probe, report = fit_probe(features, y, model.probe)
-    head = final_linear(module.head)
-    write_probe_into_head(probe, head, n_classes)
+    write_probe_into_head(probe, final_linear(model.module.head), n_classes)
     report["n_trainable"] = int(probe[-1].coef_.size + probe[-1].intercept_.size)
     return report
+
+
+def probe_fit_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Return a linear probe's fit report with its budget and hyperparameter source."""
+    return {**report, "trained_on": "train + validation subjects",
+            "budget": {"kind": "linear_probe", "solver": "lbfgs", "C": report["C"],
+                       "max_iter": report["max_iter"], "n_iter": report["n_iter"],
+                       "converged": report["converged"]},
+            "hp_source": f"a priori: C={report['C']} (scikit-learn default), not tuned"}
 
 
 @register_adaptation("linear_probe", linear_head=True, uses_validation=False,
@@ -146,9 +165,4 @@ def fit_linear_probe(model: Any, X_train, y_train, X_valid, y_valid, signal, see
     """
     X = np.concatenate([np.asarray(X_train), np.asarray(X_valid)]) if len(X_valid) else X_train
     y = np.concatenate([np.asarray(y_train), np.asarray(y_valid)]) if len(X_valid) else y_train
-    report = probe_model(model, X, y, signal.n_outputs)
-    return {**report, "trained_on": "train + validation subjects",
-            "budget": {"kind": "linear_probe", "solver": "lbfgs", "C": report["C"],
-                       "max_iter": report["max_iter"], "n_iter": report["n_iter"],
-                       "converged": report["converged"]},
-            "hp_source": f"a priori: C={report['C']} (scikit-learn default), not tuned"}
+    return probe_fit_report(probe_model(model, X, y, signal.n_outputs))

@@ -227,15 +227,17 @@ def cached_transform(transformer: Any, X: np.ndarray, cache_root: str | Path,
 
 
 def precompute_fold_invariant(model: Any, X: np.ndarray, signal: Any,
-                              cache_root: str | Path) -> np.ndarray | None:
+                              cache_root: str | Path, seed: int | None = None
+                              ) -> np.ndarray | None:
     """Return the model's fold-invariant features of all windows ``X``, or None.
 
-    ``model`` declares them through ``fold_invariant_transformer(signal)`` (see
-    :class:`eegbench.models.classical.SklearnModel`); a model without that method, or which
-    returns None, has no fold-invariant steps.
+    ``model`` declares them through ``fold_invariant_transformer(signal, seed)`` (see
+    :class:`eegbench.models.classical.SklearnModel`, and the frozen encoders of
+    :mod:`eegbench.features.frozen_encoder`, whose random initialisation depends on ``seed``);
+    a model without that method, or which returns None, has no fold-invariant steps.
     """
     get = getattr(model, "fold_invariant_transformer", None)
-    transformer = get(signal) if callable(get) else None
+    transformer = get(signal, seed) if callable(get) else None
     if transformer is None:
         return None
     return cached_transform(transformer, X, cache_root)

@@ -72,8 +72,11 @@ class SklearnModel(BenchmarkModel):
         """Return the pipeline's class probabilities."""
         return self.pipeline.predict_proba(np.asarray(X, dtype=np.float64))
 
-    def fold_invariant_transformer(self, signal: SignalSpec) -> TransformSteps | None:
+    def fold_invariant_transformer(self, signal: SignalSpec, seed: int | None = None
+                                   ) -> TransformSteps | None:
         """Return the leading fold-invariant steps, configured for ``signal`` (None if none).
+
+        ``seed`` is accepted for the common interface; these steps draw no random numbers.
 
         Applied to float64 windows, their output is what :meth:`fit_features` expects.
         """

@@ -24,6 +24,7 @@ from torch import nn
 from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.checks import check_keys
+from eegbench.features.frozen_encoder import FrozenEncoderTransform
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.train import (
@@ -320,6 +321,62 @@ class TorchBenchmarkModel(BenchmarkModel):
                                                      signal, seed)
         self.report = report
         return report
+
+    def fold_invariant_transformer(self, signal: SignalSpec, seed: int | None = None
+                                   ) -> FrozenEncoderTransform | None:
+        """Return the frozen encoder as a transform under ``linear_probe``, else None.
+
+        The probed encoder is the same in every fold (pretrained weights, or the random
+        initialisation drawn from ``seed``), so its readout is fold-invariant and is computed
+        once per dataset and seed (:mod:`eegbench.features.frozen_encoder`). Other adaptations
+        train the encoder and have no fold-invariant steps; so has a random initialisation
+        without a seed.
+        """
+        if self.adaptation != "linear_probe" or (self.init == "random" and seed is None):
+            return None
+        self._build_frozen(signal, seed)
+        return FrozenEncoderTransform(self.module, type(self).__name__,
+                                      batch_size=self.trainer.batch_size)
+
+    def _build_frozen(self, signal: SignalSpec, seed: int | None) -> None:
+        """Build the module as :meth:`fit` does (seeded) and freeze its encoder."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.signal = signal
+        self.module = self.build(signal)
+        self.module.freeze_encoder()
+        self.module.to(resolve_device(self.trainer.device))
+
+    def fit_features(self, F_train, y_train, F_valid, y_valid, signal: SignalSpec,
+                     seed: int) -> dict[str, Any]:
+        """Fit the linear probe on precomputed frozen-encoder features (no window is re-encoded).
+
+        The same probe as ``linear_probe``'s :meth:`fit` on windows, on every non-test subject
+        (training and validation features together); the model then also predicts from
+        windows (:meth:`predict_proba`).
+        """
+        from eegbench.adaptation.probe import probe_features, probe_fit_report
+
+        if self.adaptation != "linear_probe":
+            raise ValueError(f"Invalid value for the 'adaptation' parameter: precomputed "
+                             f"features fit only 'linear_probe', but got {self.adaptation!r}.")
+        self._build_frozen(signal, seed)
+        F = np.concatenate([F_train, F_valid]) if len(F_valid) else np.asarray(F_train)
+        y = np.concatenate([y_train, y_valid]) if len(F_valid) else np.asarray(y_train)
+        self.report = {**probe_fit_report(probe_features(self, F, y, signal.n_outputs)),
+                       "fold_invariant_features": "precomputed (frozen encoder, once per "
+                                                  "dataset and seed)"}
+        return self.report
+
+    @torch.no_grad()
+    def predict_proba_features(self, F: np.ndarray) -> np.ndarray:
+        """Return the probed head's class probabilities for precomputed encoder features."""
+        module = self._require_module()
+        module.eval()
+        device = next(module.head.parameters()).device
+        logits = module.forward_head(torch.as_tensor(np.asarray(F), dtype=torch.float32,
+                                                     device=device))
+        return torch.softmax(logits, dim=1).cpu().numpy()
 
     def _require_module(self) -> EncoderClassifier:
         if self.module is None:

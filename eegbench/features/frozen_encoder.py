@@ -1,0 +1,103 @@
+"""A frozen encoder as a fold-invariant feature transform (linear probes computed once).
+
+Under ``linear_probe`` a foundation model's encoder is frozen and identical in every fold: the
+pretrained weights (or, under ``model.params.init=random``, the weights drawn from the run's
+seed) do not depend on the test subject. Its readout of a window is therefore the same in every
+fold, and :mod:`eegbench.features.precompute` can compute it once per dataset and seed, as it
+does for the covariance steps of classical pipelines. Each fold then only fits the probe.
+
+The cache key (:func:`eegbench.features.precompute.transform_fingerprint`) sees
+:meth:`FrozenEncoderTransform.get_params`: the sha256 of every weight and buffer of the
+adapter and encoder (so a changed checkpoint, seed or initialisation never reuses features),
+the readout, the source code of the encoder's, adapter's and head-readout modules and the torch
+and braindecode versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def module_weights_sha256(module: nn.Module) -> str:
+    """Return the sha256 of ``module``'s state dict (names, shapes, dtypes and bytes)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tuple(t.shape)}|{t.dtype}|".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def _source_sha256(obj: Any) -> str:
+    module = inspect.getmodule(type(obj))
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):  # built-in or compiled module: its version identifies it
+        source = getattr(module, "__name__", "")
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "absent"
+
+
+class FrozenEncoderTransform:
+    """``window -> adapter -> frozen encoder -> readout``, as a transform of float windows.
+
+    Parameters
+    ----------
+    module : EncoderClassifier
+        The built model (encoder frozen, eval mode); only ``forward_features`` is used.
+    model_name : str
+        The model's class name (part of the cache key).
+    batch_size : int
+        Windows per forward pass inside one :meth:`transform` call.
+    """
+
+    def __init__(self, module: nn.Module, model_name: str, batch_size: int = 64) -> None:
+        self.module = module
+        self.model_name = model_name
+        self.batch_size = int(batch_size)
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """Describe what determines the features (scikit-learn style, for the cache key)."""
+        module = self.module
+        return {
+            "model": self.model_name,
+            "encoder_class": f"{type(module.encoder).__module__}."
+                             f"{type(module.encoder).__qualname__}",
+            "weights_sha256": module_weights_sha256(nn.ModuleDict(
+                {"adapter": module.adapter, "encoder": module.encoder})),
+            "readout": getattr(module.encoder, "readout",
+                               getattr(module.head_spec, "readout", None)),
+            "n_features": int(module.n_features),
+            "encoder_source_sha256": _source_sha256(module.encoder),
+            "adapter_source_sha256": _source_sha256(module.adapter),
+            "classifier_source_sha256": _source_sha256(module),
+            "torch": torch.__version__.split("+")[0],
+            "braindecode": _version("braindecode"),
+        }
+
+    @torch.no_grad()
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return the frozen encoder's features of ``X`` (float32, (n_windows, n_features))."""
+        self.module.eval()
+        device = next(self.module.parameters()).device
+        out = []
+        for start in range(0, len(X), self.batch_size):
+            xb = torch.as_tensor(np.asarray(X[start:start + self.batch_size]),
+                                 dtype=torch.float32, device=device)
+            out.append(self.module.forward_features(xb).cpu().numpy())
+        if not out:
+            return np.empty((0, self.module.n_features), np.float32)
+        return np.concatenate(out)
