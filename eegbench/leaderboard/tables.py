@@ -244,13 +244,33 @@ def _budget_label(budget: Any) -> str:
     return f"{prefix}{budget['max_epochs']} ep, {budget.get('schedule', 'constant')}"
 
 
+def _loss_fell(report: Any) -> float:
+    """Return 1.0 if a fold's training loss fell from its first to its last epoch, else 0.0.
+
+    NaN when the fit report has no epoch losses (probes, classical pipelines).
+    """
+    if not isinstance(report, dict):
+        return np.nan
+    first, last = report.get("train_loss_first"), report.get("train_loss_last")
+    if first is None or last is None:
+        return np.nan
+    return float(last < first)
+
+
 def adaptation_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``collapsed_folds`` and ``budget`` per configuration.
+    """Return ``collapsed_folds``, ``budget``, ``n_trainable`` and ``loss_fell`` per config.
 
     ``collapsed_folds`` counts folds whose model predicts one class (NaN for rows that predate
-    collapse detection); ``budget`` lists the distinct budgets of the configuration's rows.
+    collapse detection); ``budget`` lists the distinct budgets of the configuration's rows;
+    ``n_trainable`` is the median number of parameters the adaptation trained (NaN where not
+    recorded: classical pipelines); ``loss_fell`` reads ``"k/n"``: in k of the n folds that
+    record epoch losses, the last epoch's training loss is below the first's.
     """
     frame = frame.copy()
+    trainable = frame["n_trainable"] if "n_trainable" in frame else pd.Series(None, frame.index)
+    frame["_trainable"] = pd.to_numeric(trainable, errors="coerce")
+    reports = frame["fit_report"] if "fit_report" in frame else pd.Series(None, frame.index)
+    frame["_loss_fell"] = reports.map(_loss_fell)
     collapsed = frame["collapsed"] if "collapsed" in frame else pd.Series(None, frame.index)
     frame["_collapsed"] = pd.to_numeric(collapsed.map(
         lambda v: float(v) if isinstance(v, bool | np.bool_) else np.nan), errors="coerce")
@@ -258,8 +278,20 @@ def adaptation_columns(frame: pd.DataFrame) -> pd.DataFrame:
     frame["_budget"] = budgets.map(_budget_label)
     grouped = frame.groupby(GROUP_COLUMNS, dropna=False)
     return grouped.agg(collapsed_folds=("_collapsed", lambda v: v.sum(min_count=1)),
-                       budget=("_budget", lambda v: " | ".join(sorted(set(v) - {""})))
-                       ).reset_index()
+                       budget=("_budget", lambda v: " | ".join(sorted(set(v) - {""}))),
+                       n_trainable=("_trainable", "median"),
+                       loss_fell=("_loss_fell", lambda v: (
+                           f"{int(v.sum())}/{int(v.notna().sum())}" if v.notna().any()
+                           else "n/a"))).reset_index()
+
+
+def _fmt_trainable(row: pd.Series) -> str:
+    """``n (x.xx %)`` of the model's parameters the adaptation trained, or n/a."""
+    n, total = row.get("n_trainable"), row.get("n_parameters")
+    if n is None or pd.isna(n):
+        return "n/a"
+    share = f" ({100 * n / total:.2f}%)" if total and not pd.isna(total) and total > 0 else ""
+    return f"{int(n):,}{share}"
 
 
 def aggregate_ranks(summary: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
@@ -313,10 +345,10 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     with_setting = "setting" in block and (block["setting"] != "").any()
     header = ["rank", "model", "family", "adaptation"] + (["setting"] if with_setting else [])
     header += ["calibration"] if few_shot else []
-    header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params"]
+    header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params", "trainable"]
     header += [m.replace("_", " ") for m in metrics]
     header += ["primary: 95% CI", "p vs chance", "E_param", "Δ vs best", "p (Holm)",
-               "collapsed folds", "budget",
+               "collapsed folds", "budget", "train loss fell",
                "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
@@ -325,7 +357,7 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
         cells += [r["calibration"]] if few_shot else []
         cells += [str(r["n_subjects"]), str(r["n_seeds"])]
         cells += [str(r["n_draws"])] if few_shot else []
-        cells += [f"{int(r['n_parameters']):,}"]
+        cells += [f"{int(r['n_parameters']):,}", _fmt_trainable(r)]
         cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
         cells += [_fmt_ci(r), _fmt_chance(r)]
         e_param = r.get("e_param", float("nan"))
@@ -335,7 +367,8 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
                   ("n/a" if diff is None or np.isnan(diff) else f"{diff:+.3f}")]
         collapsed = r.get("collapsed_folds")
         cells += [_fmt_p(r), "n/a" if collapsed is None or pd.isna(collapsed)
-                  else str(int(collapsed)), r.get("budget") or "n/a"]
+                  else str(int(collapsed)), r.get("budget") or "n/a",
+                  r.get("loss_fell") or "n/a"]
         cells += [f"{r['train_seconds']:.1f}", f"`{r['config_hash']}`"]
         rows.append(cells)
     return header, rows

@@ -49,3 +49,25 @@ def test_setting_column_names_what_differs_between_configs_of_a_model():
         "a": "trainer.max_epochs=3", "b": "trainer.max_epochs=30", "c": "", "d": ""}
     table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
     assert "| setting |" in table and "trainer.max_epochs=30" in table
+
+
+def test_trainable_share_and_loss_fell_columns():
+    """LoRA-like rows train 1 % of the parameters; one of their two folds' loss did not fall."""
+    rows = []
+    for model, n_trainable, losses in [("lora", 1_000, [(1.0, 0.5), (0.7, 0.9)]),
+                                       ("ts_lr", None, [(None, None), (None, None)])]:
+        for subject, (first, last) in zip(["00", "01"], losses, strict=True):
+            rows.append({"dataset": "d", "task": "t", "protocol": "loso", "model": model,
+                         "family": "foundation", "adaptation": "lora",
+                         "config_hash": model, "test_subject": subject, "seed": 0,
+                         "n_parameters": 100_000, "n_trainable": n_trainable,
+                         "train_seconds": 1.0, "inference_seconds": 0.1, "peak_rss_mb": 1.0,
+                         "fit_report": {"train_loss_first": first, "train_loss_last": last},
+                         "metric.balanced_accuracy": 0.6, "metric.roc_auc": 0.7})
+    summary = summarize(pd.DataFrame(rows), metrics=("balanced_accuracy", "roc_auc"))
+    by_model = summary.set_index("model")
+    assert by_model.loc["lora", "loss_fell"] == "1/2"
+    assert by_model.loc["ts_lr", "loss_fell"] == "n/a"
+    table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
+    assert "| trainable |" in table and "1,000 (1.00%)" in table
+    assert "| train loss fell |" in table and "| 1/2 |" in table
