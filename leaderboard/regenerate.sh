@@ -92,6 +92,24 @@ for step in $STEPS; do
       # auditory P300 set has one participant: within-subject protocols only, not run here.
       $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet dataset=muse_n170_eegnotebooks \
           trainer.num_threads=1 paths.runs_dir=$RUNS ;;
+    foundation_probes)  # ten foundation models at their published sizes, frozen encoder + the
+      # converged probe (C = 1 a priori), LOSO on every eegmat subject. Random initialisation:
+      # no published weights can be fetched here; the rows say init=random in their setting.
+      # The frozen encoder is the same in every fold, so each dataset is encoded once per seed
+      # (eegbench/features/frozen_encoder.py) and each fold fits only the probe.
+      for m in cbramod labram biot eegpt; do
+        $PY -m eegbench model=$m model.adaptation=linear_probe model.params.init=random \
+            trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+      done
+      for m in reve luna signal_jepa bendr codebrain eegdino; do
+        $PY -m eegbench model=$m model.adaptation=linear_probe +model.params.init=random \
+            trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+      done ;;
+    foundation_adapt_probes)  # the two linear_probe rows of foundation_adapt (cheap: encoded once)
+      for init in pretrained random; do
+        $PY -m eegbench model=cbramod model.adaptation=linear_probe model.params.checkpoint=$CKPT \
+            model.params.init=$init trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+      done ;;
     foundation_adapt)  # all 36 eegmat subjects, LOSO, recipe at ADAPT_EPOCHS epochs (CPU)
       adapt_cbramod trainer.max_epochs=$ADAPT_EPOCHS trainer.num_threads=1 trainer.device=cpu ;;
     foundation_adapt_gpu)  # the same with the full recipe (50 epochs) on a CUDA machine

@@ -37,7 +37,7 @@ def build_committed(out: Path, plots: bool = True) -> list[Path]:
                       "python -m eegbench.leaderboard --committed",
                       protocols=table.get("protocol"), datasets=table.get("dataset"),
                       test=table.get("test", "wilcoxon"), plots=plots,
-                      probes=table.get("probes", "include"))
+                      probes=table.get("probes", "include"), families=table.get("family"))
         written.append(paths["md"])
     return written
 
@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="only these protocols (default: all in the store)")
     parser.add_argument("--dataset", nargs="+", default=None,
                         help="only these datasets (default: all in the store)")
+    parser.add_argument("--family", nargs="+", default=None,
+                        help="only these model families: classical, specialist, foundation "
+                             "(default: all)")
     parser.add_argument("--test", choices=TESTS, default="wilcoxon",
                         help="paired test across subjects (default: wilcoxon)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m eegbench.leaderboard " + shlex.join(argv_used)
     paths = build(args.results, args.out, args.name, args.metrics, command.strip(),
                   protocols=args.protocol, datasets=args.dataset, test=args.test,
-                  plots=not args.no_plots, probes=args.probes)
+                  plots=not args.no_plots, probes=args.probes, families=args.family)
     logger.info("leaderboard: %s", paths["html"])
 
 

@@ -65,9 +65,9 @@ PROBE_FILTERS = ("include", "exclude", "only")
 
 
 def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
-                 datasets: Sequence[str] | None = None, probes: str = "include"
-                 ) -> pd.DataFrame:
-    """Keep the rows of the given protocols and datasets (all when None).
+                 datasets: Sequence[str] | None = None, probes: str = "include",
+                 families: Sequence[str] | None = None) -> pd.DataFrame:
+    """Keep the rows of the given protocols, datasets and model families (all when None).
 
     ``probes`` selects layer-wise probe rows (adaptation ``layer_probe:*``): ``include``,
     ``exclude``, or ``only`` (the probes plus the fine-tuned network of the same config).
@@ -87,6 +87,8 @@ def filter_frame(frame: pd.DataFrame, protocols: Sequence[str] | None = None,
         frame = frame[frame["protocol"].isin(list(protocols))]
     if datasets:
         frame = frame[frame["dataset"].isin(list(datasets))]
+    if families:
+        frame = frame[frame["family"].isin(list(families))]
     return frame
 
 
@@ -155,8 +157,8 @@ def finish_swap(out_dir: Path, name: str) -> bool:
 def build(results_dir: Path, out_dir: Path, name: str,
           metrics: Sequence[str] = DEFAULT_METRICS, command: str | None = None,
           protocols: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
-          test: str = "wilcoxon", plots: bool = True, probes: str = "include"
-          ) -> dict[str, Path]:
+          test: str = "wilcoxon", plots: bool = True, probes: str = "include",
+          families: Sequence[str] | None = None) -> dict[str, Path]:
     """Write the leaderboard files into ``out_dir``.
 
     Files: ``<name>.md``, ``<name>.csv``, ``<name>_per_subject.csv``, ``<name>.html`` and
@@ -182,6 +184,8 @@ def build(results_dir: Path, out_dir: Path, name: str,
         Also draw the plots.
     probes : {"include", "exclude", "only"}
         Layer-wise probe rows: keep, drop, or keep only them (see :func:`filter_frame`).
+    families : sequence of str, optional
+        Restrict to these model families (``classical``, ``specialist``, ``foundation``).
 
     Returns
     -------
@@ -193,7 +197,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     FileNotFoundError
         If the store has no rows (after filtering).
     """
-    frame = filter_frame(load_frame(results_dir), protocols, datasets, probes)
+    frame = filter_frame(load_frame(results_dir), protocols, datasets, probes, families)
     frame = drop_superseded(frame)
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
