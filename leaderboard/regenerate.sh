@@ -173,6 +173,16 @@ for step in $STEPS; do
     audit)  # leakage audits: leaky variants of leave-one-subject-out vs the clean protocol
       $PY -m eegbench -m model=ts_lr,eegnet dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
           +audit=leakage "${COMMON[@]}" 'seeds=[0]' ;;
+    specialist_honest)  # EEGNet (trainer=fast, the budget column says so) beside the classical
+      # rows of the fixed-split, within-subject and leakage-audit tables
+      $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]'
+      $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+      for ds in "${ERP_WITHIN[@]}"; do
+        $PY -m eegbench model=eegnet dataset=$ds protocol=within_run "${COMMON[@]}" 'seeds=[0]'
+      done
+      $PY -m eegbench -m model=eegnet dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+          +audit=leakage "${COMMON[@]}" 'seeds=[0]' ;;
     align)  # label-free subject alignment under leave-one-subject-out
       $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
           protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
