@@ -10,7 +10,12 @@ import pandas as pd
 
 from eegbench.leaderboard.published import matching
 from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
-from eegbench.leaderboard.tables import RANK_CONFIG_COLUMNS
+from eegbench.leaderboard.tables import (
+    BLOCK_COLUMNS,
+    RANK_CONFIG_COLUMNS,
+    per_subject_scores,
+    prepare,
+)
 
 #: Protocol label suffix of a leaky audit variant: ``<protocol>~leaky:<variant>``.
 LEAKY_MARK = "~leaky:"
@@ -145,8 +150,81 @@ def cd_section(summary: pd.DataFrame) -> list[str]:
             "different. Few datasets give little power.", "", *lines, ""]
 
 
+def _label(row: pd.Series) -> str:
+    setting = f", {row['setting']}" if row.get("setting") else ""
+    return f"{row['model']} ({row['adaptation']}{setting}; `{row['config_hash']}`)"
+
+
+def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
+                     metric_of: dict[str, str]) -> pd.DataFrame:
+    """Each foundation-model configuration against the best specialist and best classical one.
+
+    Per table (dataset x task x protocol x shots) with foundation rows, the reference is the
+    specialist (resp. classical) configuration with the highest mean primary metric; each
+    foundation configuration is compared with it on the subjects both were tested on (scores
+    averaged over seeds first): mean difference and paired two-sided Wilcoxon signed-rank
+    test, Holm-corrected over every comparison of the returned table.
+    """
+    if summary.empty or "family" not in summary or not (summary["family"] == "foundation").any():
+        return pd.DataFrame()
+    frame = prepare(frame)
+    rows = []
+    for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
+        metric = metric_of.get(str(key[0]), "balanced_accuracy")
+        scores = per_subject_scores(frame[(frame[BLOCK_COLUMNS] == pd.Series(
+            dict(zip(BLOCK_COLUMNS, key, strict=True)))).all(axis=1)], metric)
+        by_config = {cfg: cell.set_index("test_subject")[metric]
+                     for cfg, cell in scores.groupby("config_hash")}
+        for family in ("specialist", "classical"):
+            refs = block[block["family"] == family]
+            if refs.empty:
+                continue
+            ref = refs.sort_values("primary_mean", ascending=False).iloc[0]
+            b = by_config.get(ref["config_hash"], pd.Series(dtype=float))
+            for _, fm in block[block["family"] == "foundation"].iterrows():
+                a = by_config.get(fm["config_hash"], pd.Series(dtype=float))
+                both = a.index.intersection(b.index)
+                _, p = (paired_test(a[both].to_numpy(), b[both].to_numpy()) if len(both) > 1
+                        else (np.nan, np.nan))
+                rows.append({**dict(zip(BLOCK_COLUMNS, key, strict=True)), "metric": metric,
+                             "foundation": _label(fm), "reference_family": family,
+                             "reference": _label(ref), "n_subjects": len(both),
+                             "foundation_score": float(a[both].mean()) if len(both) else np.nan,
+                             "reference_score": float(b[both].mean()) if len(both) else np.nan,
+                             "difference": float((a[both] - b[both]).mean()) if len(both)
+                             else np.nan, "p_value": p})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = holm(table["p_value"].to_numpy())
+    return table
+
+
+def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
+                       metric_of: dict[str, str]) -> list[str]:
+    """Markdown for :func:`foundation_table`."""
+    table = foundation_table(frame, summary, metric_of)
+    if table.empty:
+        return []
+    lines = ["## Foundation models against the best specialist and the best classical pipeline",
+             "", "Reference = the specialist (resp. classical) configuration of the same table "
+             "with the highest mean primary metric. Difference = mean over the subjects both "
+             "were tested on of foundation minus reference; paired two-sided Wilcoxon "
+             "signed-rank test across subjects, Holm-corrected over all comparisons below. "
+             "Budgets differ between rows (see the `budget` column above).", "",
+             "| table | foundation model | vs | reference | subjects | foundation | reference | "
+             "difference | p (Holm) |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        p = "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}"
+        title = f"{r['dataset']} / {r['protocol']}" + (f" / k = {r['shots']}" if r["shots"]
+                                                      else "")
+        lines.append(f"| {title} | {r['foundation']} | best {r['reference_family']} | "
+                     f"{r['reference']} | {r['n_subjects']} | {r['foundation_score']:.3f} | "
+                     f"{r['reference_score']:.3f} | {r['difference']:+.3f} | {p} |")
+    return lines + [""]
+
+
 def extra_sections(frame: pd.DataFrame, summary: pd.DataFrame,
                    metric_of: dict[str, str]) -> list[str]:
     """All extra sections, in order."""
-    return (published_section(frame, summary) + audit_section(frame, metric_of)
-            + cd_section(summary))
+    return (foundation_section(frame, summary, metric_of) + published_section(frame, summary)
+            + audit_section(frame, metric_of) + cd_section(summary))

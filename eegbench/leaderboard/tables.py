@@ -118,13 +118,32 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Config keys never shown in the ``setting`` label: the table has a column for them.
+SETTING_HIDDEN_KEYS = ("model.adaptation",)
+#: Keys shown only when a label would otherwise not tell two configurations apart (they change
+#: where a model runs, not what it computes).
+SETTING_EXECUTION_KEYS = ("trainer.device", "trainer.num_threads")
+
+
+def _setting_value(value: Any) -> str:
+    """Display value of a setting: file paths by their file name (no local folders)."""
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return str(value)
+
+
+def _setting_key(key: str) -> str:
+    return key.removeprefix("model.params.")
+
+
 def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     """Label each config hash by the settings that tell it apart from the same model's others.
 
     Within each dataset/task/protocol, configurations of one model (e.g. EEGNet with two
-    trainer budgets) get the ``key=value`` pairs in which their stored configs differ; a
-    model with a single configuration, or rows without a stored config (schema < 3), get
-    no label.
+    trainer budgets) get the ``key=value`` pairs in which their stored configs differ
+    (``model.params.`` dropped from keys, file paths shown by file name, the adaptation and
+    execution-only keys left out unless needed to tell configurations apart); a model with a
+    single configuration, or rows without a stored config (schema < 3), get no label.
     """
     if "config" not in frame:
         return {}
@@ -134,10 +153,15 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
         flat = {h: _flatten(c) for h, c in block.groupby("config_hash")["config"].first().items()}
         if len(flat) < 2:
             continue
-        keys = sorted({k for f in flat.values() for k in f})
+        keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
-        for config_hash, f in flat.items():
-            labels[config_hash] = ", ".join(f"{k}={f.get(k)}" for k in varying)
+        shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
+        candidate = {h: ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}"
+                                  for k in shown) for h, f in flat.items()}
+        if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
+            candidate = {h: ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}"
+                                      for k in varying) for h, f in flat.items()}
+        labels.update(candidate)
     return labels
 
 
