@@ -137,10 +137,12 @@ for step in $STEPS; do
       adapt_cbramod trainer.max_epochs=$ADAPT_EPOCHS trainer.num_threads=1 trainer.device=cpu ;;
     foundation_adapt_gpu)  # the same with the full recipe (50 epochs) on a CUDA machine
       adapt_cbramod trainer.device=cuda ;;
-    foundation_adapt_tables)  # CBraMod adaptations beside the best specialist / classical rows
-      $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
-          --name eegmat_foundation_adapt --protocol loso --dataset physionet_eegmat \
-          --probes exclude ;;
+    foundation_tables)  # ship the foundation-model and EEGNet rows of this session's store
+      # together with the rows already shipped, then rebuild every committed table
+      $PY -m eegbench.leaderboard --results leaderboard/rows.jsonl $RUNS/results \
+          --export-rows leaderboard/rows.jsonl
+      $PY -m eegbench.leaderboard --committed
+      $PY -m eegbench.leaderboard.site --out leaderboard ;;
     tables)  # tables, statistics, HTML and plots
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_loso --protocol loso --dataset physionet_eegmat --probes exclude
@@ -225,8 +227,8 @@ for step in $STEPS; do
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
             "foundation_fewshot datasets muse_n170 tables fixed_split within audit align" \
             "honest_tables classical specialist_fast classical_tables foundation_adapt" \
-            "foundation_adapt_gpu" \
-            "foundation_adapt_tables)" >&2
+            "foundation_adapt_gpu foundation_adapt_probes foundation_probes" \
+            "foundation_fixed_split specialist_honest foundation_tables)" >&2
        exit 2 ;;
   esac
 done
