@@ -35,8 +35,12 @@ CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 # Issue 15 studies: a separate runs dir, so that study rows never enter the leaderboard store.
 RUNS_STUDIES=${EEGBENCH_STUDY_RUNS:-runs/studies}
 STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
-STUDY_STEPS=${STUDY_STEPS:-[0,100,400]}   # pretraining steps at which encoders are probed
-STUDY_MINUTES=${STUDY_MINUTES:-6}         # wall-clock cap per pretrained encoder
+STUDY_STEPS=${STUDY_STEPS:-[0,100,400,1600]}  # pretraining steps at which encoders are probed
+STUDY_MINUTES=${STUDY_MINUTES:-8}             # wall-clock cap per pretrained encoder
+SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
+SCALE_MINUTES=${SCALE_MINUTES:-12}
+# patch transformers: 10 epochs, patience 3 (trainer=fast's 3 epochs leave them at chance)
+PATCH_TRAINER=(trainer=fast trainer.max_epochs=10 trainer.patience=3)
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
 
@@ -217,20 +221,21 @@ for step in $STEPS; do
             'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
             "${STUDY_COMMON[@]}"
       done ;;
-    study_scale)  # masked_patch at three CBraMod sizes, probed on eegmat
-      $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$STUDY_STEPS" \
-          study.max_minutes_per_objective=$STUDY_MINUTES "${STUDY_COMMON[@]}" ;;
+    study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on eegmat
+      $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \
+          study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}" ;;
     study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
       # visual P300 leave-one-subject-out, the single-subject ERP sets leave-one-run-out;
-      # transformers under trainer=fast (3 epochs, patience 2)
-      $PY -m eegbench +exp=patch_embedding_study trainer=fast "${STUDY_COMMON[@]}"
+      # transformers under PATCH_TRAINER
+      $PY -m eegbench +exp=patch_embedding_study "${PATCH_TRAINER[@]}" "${STUDY_COMMON[@]}"
       for ds in "${ERP_WITHIN[@]:1}"; do
-        $PY -m eegbench -m dataset=$ds protocol=within_run trainer=fast "${STUDY_COMMON[@]}" \
+        $PY -m eegbench -m dataset=$ds protocol=within_run "${PATCH_TRAINER[@]}" \
+            "${STUDY_COMMON[@]}" \
             model=patch_tf_linear,patch_tf_conv,patch_tf_spectral,patch_tf_channel_mix,xdawn_ts_lr,erp_lda
       done ;;
     study_meg)  # the VQ tokenizer pretrained on EEG + MEG vs EEG only (and its random init),
       # linear probe on the MEG recording (8 trigger codes) under blocked K-fold, beside ts_lr
-      TOK=(pretrain.max_steps=${TOK_STEPS:-300} pretrain.max_minutes=$STUDY_MINUTES \
+      TOK=(pretrain.max_steps=${TOK_STEPS:-2000} pretrain.max_minutes=$STUDY_MINUTES \
            'pretrain.save_at_steps=[0]' paths.runs_dir=$RUNS_STUDIES)
       $PY -m eegbench +exp=pretrain_tokenizer_eeg_meg "${TOK[@]}"
       $PY -m eegbench +exp=pretrain_tokenizer_eeg_only "${TOK[@]}"
