@@ -35,8 +35,11 @@ CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 # Issue 15 studies: a separate runs dir, so that study rows never enter the leaderboard store.
 RUNS_STUDIES=${EEGBENCH_STUDY_RUNS:-runs/studies}
 STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
-STUDY_STEPS=${STUDY_STEPS:-[0,100,400,1600]}  # pretraining steps at which encoders are probed
-STUDY_MINUTES=${STUDY_MINUTES:-8}             # wall-clock cap per pretrained encoder
+# Objective study: the shared pool of windows of >= 2 s (eegmat, eegmmidb, SSVEP) holds 64-channel
+# windows, ~1 step/s on a busy core, so the CPU default stops at 200 steps.
+STUDY_STEPS=${STUDY_STEPS:-[0,50,200]}        # pretraining steps at which encoders are probed
+STUDY_MINUTES=${STUDY_MINUTES:-6}             # wall-clock cap per pretrained encoder
+STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-12}
 # patch transformers: 10 epochs, patience 3 (trainer=fast's 3 epochs leave them at chance)
@@ -216,7 +219,7 @@ for step in $STEPS; do
     study_objectives)  # five objectives x {eegmat, visual P300}: leave-one-dataset-out corpus,
       # encoders at STUDY_STEPS probed by the converged linear probe (frozen encoder encoded
       # once per checkpoint) under leave-one-subject-out; fine-tuning is left out on CPU
-      for ds in physionet_eegmat muse_visual_p300_eegnotebooks; do
+      for ds in $STUDY_TARGETS; do
         $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
             'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
             "${STUDY_COMMON[@]}"
