@@ -237,15 +237,22 @@ for step in $STEPS; do
             model=patch_tf_linear,patch_tf_conv,patch_tf_spectral,patch_tf_channel_mix,xdawn_ts_lr,erp_lda
       done ;;
     study_meg)  # the VQ tokenizer pretrained on EEG + MEG vs EEG only (and its random init),
-      # linear probe on the MEG recording (8 trigger codes) under blocked K-fold, beside ts_lr
+      # TOK_SEEDS pretraining seeds, linear probe on the MEG recording (8 trigger codes) under
+      # blocked K-fold, beside ts_lr and fb_ts_lr
       TOK=(pretrain.max_steps=${TOK_STEPS:-2000} pretrain.max_minutes=$STUDY_MINUTES \
            'pretrain.save_at_steps=[0]' paths.runs_dir=$RUNS_STUDIES)
-      $PY -m eegbench +exp=pretrain_tokenizer_eeg_meg "${TOK[@]}"
-      $PY -m eegbench +exp=pretrain_tokenizer_eeg_only "${TOK[@]}"
-      for ck in brain_tokenizer_eeg_meg brain_tokenizer_eeg_only brain_tokenizer_eeg_meg_step0; do
-        $PY -m eegbench model=brain_tokenizer dataset=meg_elekta_3ch protocol=blocked_kfold \
-            model.adaptation=linear_probe model.params.checkpoint=$RUNS_STUDIES/pretrain/$ck.pt \
-            "${STUDY_COMMON[@]}"
+      for seed in ${TOK_SEEDS:-0 1 2}; do
+        sfx=$([ "$seed" = 0 ] || echo "_seed$seed")
+        for corpus in eeg_meg eeg_only; do
+          $PY -m eegbench +exp=pretrain_tokenizer_$corpus "${TOK[@]}" pretrain.seed=$seed \
+              pretrain.output=$RUNS_STUDIES/pretrain/brain_tokenizer_$corpus$sfx.pt
+        done
+        for ck in eeg_meg$sfx eeg_only$sfx eeg_meg${sfx}_step0; do
+          $PY -m eegbench model=brain_tokenizer dataset=meg_elekta_3ch protocol=blocked_kfold \
+              model.adaptation=linear_probe \
+              model.params.checkpoint=$RUNS_STUDIES/pretrain/brain_tokenizer_$ck.pt \
+              "${STUDY_COMMON[@]}"
+        done
       done
       $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=meg_elekta_3ch protocol=blocked_kfold \
           "${STUDY_COMMON[@]}" ;;

@@ -78,7 +78,8 @@ def summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-def provenance(rows: pd.DataFrame, commands: list[str], extra: dict | None = None) -> str:
+def provenance(rows: pd.DataFrame, commands: list[str], extra: dict | None = None,
+               step: str | None = None) -> str:
     """Return a Markdown provenance block for the rows of one study."""
     revs = sorted(set(rows["git_revision"].astype(str)))
     fps = rows.groupby("dataset")["data_fingerprint"].agg(lambda s: sorted(set(map(str, s))))
@@ -91,6 +92,9 @@ def provenance(rows: pd.DataFrame, commands: list[str], extra: dict | None = Non
                                                   for d, v in fps.items())]
     for key, value in (extra or {}).items():
         lines.append(f"- {key}: {value}")
+    if step:
+        lines.append(f"- regenerate: `EEGBENCH_STUDY_RUNS=<dir> bash leaderboard/regenerate.sh "
+                     f"{step} studies_tables` (budgets: the variables at the top of the script)")
     lines += ["- commands (Hydra overrides, run from the repository root):", ""]
     lines += [f"      {c}" for c in sorted(set(commands))] or [
         "      (no Hydra log under the runs directory: not run from the command line)"]
@@ -209,7 +213,8 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                             f"{meta.get('lr')}, seed {meta.get('seed')}, architecture "
                             f"{meta.get('arch_params')}" if kind == "objective" else
                             f"batch {meta.get('batch_size')}, lr {meta.get('lr')}, seed "
-                            f"{meta.get('seed')}"})]
+                            f"{meta.get('seed')}"}, step=f"study_{kind}"
+                           if kind == "scale" else "study_objectives")]
         sections.append("\n".join(text))
     return sections
 
@@ -324,7 +329,8 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
         text += [f"### {dataset}, {protocol}", "", _markdown(frame), ""]
     text += ["Files: `patch_embeddings.csv`",
              provenance(block, hydra_commands(runs, ["trainer=fast", "patch_tf_"])
-                        + hydra_commands(runs, ["+exp=patch_embedding_study"]))]
+                        + hydra_commands(runs, ["+exp=patch_embedding_study"]),
+                        step="study_patch")]
     return ["\n".join(text)]
 
 
@@ -358,7 +364,7 @@ def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
             "the converged linear probe on the frozen encoder.", "", _markdown(frame), "",
             "Files: `meg_within_subject.csv`",
             provenance(block, hydra_commands(runs, ["dataset=meg_elekta_3ch"])
-                       + hydra_commands(runs, ["+exp=pretrain_tokenizer"]))]
+                       + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg")]
     return ["\n".join(text)]
 
 
