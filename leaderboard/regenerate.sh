@@ -40,10 +40,11 @@ STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
 STUDY_STEPS=${STUDY_STEPS:-[0,50,200]}        # pretraining steps at which encoders are probed
 STUDY_MINUTES=${STUDY_MINUTES:-6}             # wall-clock cap per pretrained encoder
 STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
+STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssvep_exo_kalunga2016]
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-12}
-# patch transformers: 10 epochs, patience 3 (trainer=fast's 3 epochs leave them at chance)
-PATCH_TRAINER=(trainer=fast trainer.max_epochs=10 trainer.patience=3)
+# patch transformers: trainer=fast (3 epochs, patience 2) unless PATCH_EPOCHS says more
+PATCH_TRAINER=(trainer=fast trainer.max_epochs=${PATCH_EPOCHS:-3})
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
 
@@ -222,7 +223,7 @@ for step in $STEPS; do
       for ds in $STUDY_TARGETS; do
         $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
             'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
-            "${STUDY_COMMON[@]}"
+            "study.corpus=$STUDY_CORPUS" "${STUDY_COMMON[@]}"
       done ;;
     study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on eegmat
       $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \

@@ -334,34 +334,48 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
     return ["\n".join(text)]
 
 
+def _meg_encoder(path: str | None, model: str) -> str:
+    """Row label of the MEG table: the tokenizer checkpoint without its seed, or the model."""
+    if model != "brain_tokenizer" or not path:
+        return model
+    return re.sub(r"_seed\d+", "", Path(str(path)).stem)
+
+
 def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
     """MEG within-subject table: tokenizer pretrained on EEG + MEG / EEG only / none, ts_lr."""
     block = rows[rows["dataset"].astype(str).str.startswith("meg_")]
     if not len(block):
         return []
-    block = block.assign(encoder=[Path(str(path)).stem if model == "brain_tokenizer" and path
-                                  else model
-                                  for path, model in zip(block["checkpoint_path"],
-                                                         block["model"], strict=True)])
+    metas = {p: _pretrain_meta(p, runs) for p in set(block["checkpoint_path"].dropna())}
+    block = block.assign(
+        encoder=[_meg_encoder(p, m) for p, m in zip(block["checkpoint_path"], block["model"],
+                                                    strict=True)],
+        pretrain_seed=[metas[p].get("seed") if p in metas else None
+                       for p in block["checkpoint_path"]])
     summary = summarise(block, ["encoder", "model", "protocol", "adaptation"])
     entries = []
     for _, r in summary.iterrows():
-        path = block[block["encoder"] == r["encoder"]]["checkpoint_path"].iloc[0]
-        meta = _pretrain_meta(path, runs)
+        part = block[block["encoder"] == r["encoder"]]
+        meta = metas.get(part["checkpoint_path"].iloc[0]) or {}
+        by_seed = part.groupby("pretrain_seed")["metric.balanced_accuracy"].mean()
         entries.append({
             "encoder": r["encoder"], "adaptation": r["adaptation"],
             "pretraining data": ", ".join(d["recipe"] for d in meta.get("datasets", []))
-            if meta and meta.get("steps") else ("none (random init)" if meta else "-"),
+            if meta.get("steps") else ("none (random init)" if meta else "-"),
             "pretraining steps": meta.get("steps", "-") if meta else "-",
             "balanced accuracy": _fmt(r["balanced_accuracy"], r["balanced_accuracy_sd"]),
-            "ROC AUC": f"{r['roc_auc']:.3f}", "folds": r["folds"]})
+            "per pretraining seed": ", ".join(f"{v:.3f}" for v in by_seed) if len(by_seed)
+            else "-",
+            "ROC AUC": f"{r['roc_auc']:.3f}", "folds": r["folds"],
+            "fold x seed rows": len(part)})
     frame = pd.DataFrame(entries)
     frame.to_csv(out / "meg_within_subject.csv", index=False)
     n_classes = block["predicted_class_counts"].map(len).max()
     text = ["## MEG within subject (Elekta recording)", "",
-            f"Balanced accuracy over blocked K-fold folds of the single MEG recording "
-            f"({n_classes} trigger codes, chance {1 / n_classes:.3f}). The tokenizer rows are "
-            "the converged linear probe on the frozen encoder.", "", _markdown(frame), "",
+            f"Balanced accuracy (mean ± SD over blocked K-fold folds and tokenizer pretraining "
+            f"seeds) on the single MEG recording ({n_classes} trigger codes, chance "
+            f"{1 / n_classes:.3f}). The tokenizer rows are the converged linear probe on the "
+            "frozen encoder; `_step0` = its random initialisation.", "", _markdown(frame), "",
             "Files: `meg_within_subject.csv`",
             provenance(block, hydra_commands(runs, ["dataset=meg_elekta_3ch"])
                        + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg")]
