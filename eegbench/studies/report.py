@@ -203,7 +203,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                 "converged linear probe (C = 1, a priori) on the frozen CBraMod encoder saved "
                 "after N pretraining steps (step 0 = the random initialisation). Wilcoxon: "
                 "paired over folds, last step vs step 0 of the same encoder. Pretraining corpus "
-                f"(leave-one-dataset-out, sha256-audited): {', '.join(corpus)}"
+                f"(no target recording in it, sha256-audited): {', '.join(corpus)}"
                 + (f"; left out for windows too short for next-patch prediction: "
                    f"{', '.join(left_out)}" if left_out else "") + ".", "",
                 _markdown(frame), "", "Files: " + ", ".join(f"`{f}`" for f in files),
@@ -304,11 +304,12 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
     block = rows[rows["model"].isin(PATCH_MODELS + ERP_BASELINES)]
     if not len(block):
         return []
-    summary = summarise(block, ["dataset", "protocol", "model"])
-    budgets = block.groupby("model")["budget"].first().map(
+    # config_hash keeps different budgets of one model apart (never averaged together)
+    summary = summarise(block, ["dataset", "protocol", "model", "config_hash"])
+    budgets = block.groupby("config_hash")["budget"].first().map(
         lambda b: "; ".join(f"{k}={v}" for k, v in (b or {}).items()
                             if k in ("kind", "max_epochs", "patience", "epochs_run")))
-    summary["budget"] = summary["model"].map(budgets)
+    summary["budget"] = summary["config_hash"].map(budgets)
     summary.to_csv(out / "patch_embeddings.csv", index=False, float_format="%.4f")
     text = ["## Patch embeddings on ERP data", "",
             "Balanced accuracy (mean ± SD over folds) and ROC AUC; patch_tf_* = the same small "
