@@ -152,6 +152,8 @@ def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind
             entry[f"step {step}"] = (_fmt(s.loc[step, "balanced_accuracy"],
                                           s.loc[step, "balanced_accuracy_sd"])
                                      if step in s.index else "-")
+        entry["folds"] = "/".join(str(int(s.loc[st, "folds"])) for st in steps
+                                  if st in s.index)
         last = max(st for st in steps if st in s.index)
         if 0 in s.index and last > 0:
             gain = s.loc[last, "balanced_accuracy"] - s.loc[0, "balanced_accuracy"]
@@ -160,11 +162,23 @@ def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind
             entry["Wilcoxon p"] = f"{p_value:.3g}"
         chosen = block[(block["label"] == label) & (block["step"] == last)]
         meta = _pretrain_meta(chosen["checkpoint_path"].iloc[0], runs)
-        entry["pretrain s"] = f"{meta['seconds']:.0f}" if meta.get("seconds") else "-"
+        entry["pretrain s"] = (f"{meta['seconds']:.0f} ({meta['steps']} steps)"
+                               if meta.get("seconds") else "-")
         entry["last loss"] = (f"{meta['loss_last']:.4g}" if meta.get("loss_last") is not None
                               else "-")
         table.append(entry)
     return pd.DataFrame(table)
+
+
+def current_checkpoints(block: pd.DataFrame, runs: Path) -> pd.DataFrame:
+    """Keep the rows of the encoders on disk now (sha256 of the row = sha256 of the file's json).
+
+    Rows of an interrupted earlier run whose checkpoint was replaced or removed are dropped.
+    """
+    shas = {p: _pretrain_meta(p, runs).get("sha256") for p in set(block["checkpoint_path"])}
+    keep = [bool(shas.get(p)) and str(c) == f"sha256:{shas[p]}"
+            for p, c in zip(block["checkpoint_path"], block["checkpoint"], strict=True)]
+    return block[np.array(keep, dtype=bool)]
 
 
 def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
@@ -179,6 +193,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         block = rows[(rows["model"] == "cbramod") & (rows["dataset"] == dataset)
                      & rows["label"].isin(labels) & rows["step"].notna()
                      & rows["checkpoint_path"].astype(str).str.contains(f"/{dataset}/")]
+        block = current_checkpoints(block, runs)
         if not len(block):
             continue
         summary = summarise(block, ["label", "step", "adaptation"])
@@ -196,7 +211,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         meta = _pretrain_meta(block["checkpoint_path"].iloc[0], runs)
         corpus = [d["recipe"] for d in meta.get("datasets", [])]
         left_out = meta.get("datasets_left_out") or []
-        folds = int(summary["folds"].max())
+        folds = int(summary["folds"].max())  # a row with fewer folds says so in `folds`
         title = "pretraining objectives" if kind == "objective" else "encoder size"
         text = [f"## {dataset}: {title}", "",
                 f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
