@@ -52,7 +52,14 @@ def load_rows(runs: Path) -> pd.DataFrame:
     parsed = [checkpoint_variant(p) for p in paths]
     frame["label"] = [p[0] for p in parsed]
     frame["step"] = [p[1] for p in parsed]
-    return frame
+    # the same encoder (sha256) probed twice on one fold (e.g. its path written once relative,
+    # once absolute) is one result, not two
+    has_ckpt = frame["checkpoint"].notna().to_numpy()
+    dup = frame[has_ckpt].duplicated(subset=["dataset", "protocol", "model", "checkpoint",
+                                             "adaptation", "fold", "seed"])
+    keep = np.ones(len(frame), dtype=bool)
+    keep[np.flatnonzero(has_ckpt)[dup.to_numpy()]] = False
+    return frame[keep].reset_index(drop=True)
 
 
 def hydra_commands(runs: Path, must_contain: Iterable[str]) -> list[str]:
