@@ -83,8 +83,46 @@ def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     return pool
 
 
+def window_patches(src: PretrainSource, patch_size: int) -> int:
+    """Return how many patches of ``patch_size`` samples one adapted window of ``src`` has."""
+    one = src.adapter(torch.from_numpy(np.array(src.windows.X[:1], dtype=np.float32)))
+    return int(one.shape[-1]) // int(patch_size)
+
+
+def drop_short_windows(pool: list[PretrainSource], patch_size: int, min_patches: int
+                       ) -> tuple[list[PretrainSource], list[str]]:
+    """Leave out the datasets whose windows have fewer than ``min_patches`` patches.
+
+    Returns
+    -------
+    kept : list of PretrainSource
+    dropped : list of str
+        Recipe names left out (logged and recorded in the checkpoint metadata).
+
+    Raises
+    ------
+    ValueError
+        If no dataset of the pool has windows long enough.
+    """
+    kept = [s for s in pool if window_patches(s, patch_size) >= min_patches]
+    dropped = [s.name for s in pool if s not in kept]
+    if dropped:
+        logger.warning("pretraining pool: leaving out %s (windows shorter than %d patches of "
+                       "%d samples)", dropped, min_patches, patch_size)
+    if not kept:
+        raise ValueError(f"No dataset of the pretraining pool has windows of at least "
+                         f"{min_patches} patches of {patch_size} samples.")
+    return kept, dropped
+
+
 def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: DictConfig):
-    """Build the CBraMod encoder and the configured objective (``pretrain.objective``)."""
+    """Build the CBraMod encoder and the configured objective (``pretrain.objective``).
+
+    Datasets whose windows are shorter than the objective needs (``min_patches``, raised to
+    ``pretrain.min_patches`` when set, e.g. by a study so that every objective sees the same
+    pool) are left out. Returns the encoder, the objective, the pool used and the left-out
+    dataset names.
+    """
     wrapper = CBraModModel(arch_params=arch, adaptation="from_scratch")
     first = pool[0]
     signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
@@ -97,8 +135,10 @@ def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: Dict
                                patch_size=int(wrapper.contract.patch_size),
                                d_model=int(net.patch_embedding.d_model),
                                sfreq=float(wrapper.contract.sfreq), **params)
+    need = max(int(objective.min_patches), int(p.get("min_patches") or 1))
+    pool, dropped = drop_short_windows(pool, int(wrapper.contract.patch_size), need)
     objective.prepare(_pool_sample(pool, int(p.batch_size), int(p.seed)))
-    return net, objective
+    return net, objective, pool, dropped
 
 
 def _pool_sample(pool: list[PretrainSource], batch_size: int, seed: int,
@@ -147,11 +187,12 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     pool = load_pool(cfg, str(p.get("model", "cbramod")))
     kind = str(p.get("model", "cbramod"))
     arch = model_arch(p, kind)
+    dropped: list[str] = []
     if kind == "brain_tokenizer":
         net, objective, described = _tokenizer_objective(pool, arch)
         heads: list[torch.nn.Parameter] = []
     elif kind == "cbramod":
-        net, obj = _cbramod_objective(pool, arch, p)
+        net, obj, pool, dropped = _cbramod_objective(pool, arch, p)
         described, heads = obj.describe(), list(obj.parameters())
 
         def objective(src: PretrainSource, x: torch.Tensor, gen: torch.Generator
@@ -178,6 +219,8 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
             "datasets": [{"recipe": s.name, "n_windows": int(len(s.windows.X)),
                           "subjects": sorted(s.windows.meta["subject"].astype(str).unique()),
                           "cache_key": s.windows.info.get("key")} for s in pool],
+            "datasets_left_out": dropped,
+            "pretrain_min_patches": int(p.get("min_patches") or 1),
             "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
             "steps": step, "seconds": round(time.monotonic() - t0, 1),
             "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),

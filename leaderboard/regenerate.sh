@@ -13,7 +13,10 @@
 #        foundation_adapt_gpu (the full 50-epoch recipe on CUDA), foundation_probes (ten
 #        foundation models, probe), foundation_fixed_split, specialist_honest and
 #        foundation_tables
-#        (default: the short steps, in that order). PYTHON=/path/to/python,
+#        (default: the short steps, in that order). Issue 15 studies (opt-in, own runs dir
+#        EEGBENCH_STUDY_RUNS, default runs/studies, never the leaderboard store): studies =
+#        study_objectives study_scale study_patch study_meg, then studies_tables renders
+#        leaderboard/studies/. PYTHON=/path/to/python,
 #        EEGBENCH_DATA_ROOT=... override.
 # Foundation model: a small CBraMod (4 layers) pretrained by the suite's own masked-patch
 # objective on every shared EEG dataset except eegmat (conf/exp/pretrain_pooled.yaml), then
@@ -32,6 +35,19 @@ for extra in muse_auditory_p300_eegnotebooks muse_n170_eegnotebooks; do
   [ -f "data_recipes/$extra.yaml" ] && ERP_WITHIN+=("$extra")
 done
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
+# Issue 15 studies: a separate runs dir, so that study rows never enter the leaderboard store.
+RUNS_STUDIES=${EEGBENCH_STUDY_RUNS:-runs/studies}
+STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
+# Objective study: the shared pool of windows of >= 2 s (eegmat, eegmmidb, SSVEP) holds 64-channel
+# windows, ~1 step/s on a busy core, so the CPU default stops at 200 steps.
+STUDY_STEPS=${STUDY_STEPS:-[0,50,200]}        # pretraining steps at which encoders are probed
+STUDY_MINUTES=${STUDY_MINUTES:-6}             # wall-clock cap per pretrained encoder
+STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
+STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssvep_exo_kalunga2016]
+SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
+SCALE_MINUTES=${SCALE_MINUTES:-12}
+# patch transformers: trainer=fast (3 epochs, patience 2) unless PATCH_EPOCHS says more
+PATCH_TRAINER=(trainer=fast trainer.max_epochs=${PATCH_EPOCHS:-3})
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
 
@@ -224,11 +240,56 @@ for step in $STEPS; do
           --dataset physionet_eegmat ssvep_exo_kalunga2016 --probes exclude
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name loso_alignment --protocol loso --probes exclude ;;
+    studies)  # every study of issue 15 (~1-2 h on 2 busy CPU cores with the defaults)
+      bash "$0" study_objectives study_scale study_patch study_meg studies_tables ;;
+    study_objectives)  # five objectives x {eegmat, visual P300}: leave-one-dataset-out corpus,
+      # encoders at STUDY_STEPS probed by the converged linear probe (frozen encoder encoded
+      # once per checkpoint) under leave-one-subject-out; fine-tuning is left out on CPU
+      for ds in $STUDY_TARGETS; do
+        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
+            'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
+            "study.corpus=$STUDY_CORPUS" "${STUDY_COMMON[@]}"
+      done ;;
+    study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on eegmat
+      $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \
+          study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}" ;;
+    study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
+      # visual P300 leave-one-subject-out, the single-subject ERP sets leave-one-run-out;
+      # transformers under PATCH_TRAINER
+      $PY -m eegbench +exp=patch_embedding_study "${PATCH_TRAINER[@]}" "${STUDY_COMMON[@]}"
+      for ds in "${ERP_WITHIN[@]:1}"; do
+        $PY -m eegbench -m dataset=$ds protocol=within_run "${PATCH_TRAINER[@]}" \
+            "${STUDY_COMMON[@]}" \
+            model=patch_tf_linear,patch_tf_conv,patch_tf_spectral,patch_tf_channel_mix,xdawn_ts_lr,erp_lda
+      done ;;
+    study_meg)  # the VQ tokenizer pretrained on EEG + MEG vs EEG only (and its random init),
+      # TOK_SEEDS pretraining seeds, linear probe on the MEG recording (8 trigger codes) under
+      # blocked K-fold, beside ts_lr and fb_ts_lr
+      TOK=(pretrain.max_steps=${TOK_STEPS:-2000} pretrain.max_minutes=$STUDY_MINUTES \
+           'pretrain.save_at_steps=[0]' paths.runs_dir=$RUNS_STUDIES)
+      for seed in ${TOK_SEEDS:-0 1 2}; do
+        sfx=$([ "$seed" = 0 ] || echo "_seed$seed")
+        for corpus in eeg_meg eeg_only; do
+          $PY -m eegbench +exp=pretrain_tokenizer_$corpus "${TOK[@]}" pretrain.seed=$seed \
+              pretrain.output=$RUNS_STUDIES/pretrain/brain_tokenizer_$corpus$sfx.pt
+        done
+        for ck in eeg_meg$sfx eeg_only$sfx eeg_meg${sfx}_step0; do
+          $PY -m eegbench model=brain_tokenizer dataset=meg_elekta_3ch protocol=blocked_kfold \
+              model.adaptation=linear_probe \
+              model.params.checkpoint=$RUNS_STUDIES/pretrain/brain_tokenizer_$ck.pt \
+              "${STUDY_COMMON[@]}"
+        done
+      done
+      $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=meg_elekta_3ch protocol=blocked_kfold \
+          "${STUDY_COMMON[@]}" ;;
+    studies_tables)  # Markdown + CSV + plots of the studies, with provenance
+      $PY -m eegbench.studies.report --runs $RUNS_STUDIES --out leaderboard/studies ;;
     *) echo "unknown step $step (allowed: loso fewshot probe main pretrain foundation" \
             "foundation_fewshot datasets muse_n170 tables fixed_split within audit align" \
             "honest_tables classical specialist_fast classical_tables foundation_adapt" \
             "foundation_adapt_gpu foundation_adapt_probes foundation_probes" \
-            "foundation_fixed_split specialist_honest foundation_tables)" >&2
+            "foundation_fixed_split specialist_honest foundation_tables studies" \
+            "study_objectives study_scale study_patch study_meg studies_tables)" >&2
        exit 2 ;;
   esac
 done

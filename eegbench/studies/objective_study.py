@@ -40,6 +40,22 @@ def study_corpus(cfg: DictConfig) -> list[dict[str, Any]]:
     return corpus
 
 
+def study_min_patches(cfg: DictConfig) -> int:
+    """Fewest patches per window any studied objective needs (``study.objectives``).
+
+    Every variant of a study pretrains on the same pool, so a dataset too short for one
+    objective (1 s windows for next-patch prediction) is left out for all of them. The scale
+    study trains one objective (``study.objective``); ``study.min_patches`` overrides both.
+    """
+    from eegbench.pretraining.objectives import OBJECTIVES
+
+    if cfg.study.get("min_patches"):
+        return int(cfg.study.min_patches)
+    objectives = ([cfg.study.objective] if str(cfg.study.get("kind")) == "scale"
+                  else cfg.study.get("objectives") or ["masked_patch"])
+    return max(OBJECTIVES[str(o)].min_patches for o in objectives)
+
+
 def _pretrain_config(cfg: DictConfig, variant: StudyVariant, corpus: list[dict[str, Any]],
                      output: Path) -> DictConfig:
     pre = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
@@ -47,6 +63,7 @@ def _pretrain_config(cfg: DictConfig, variant: StudyVariant, corpus: list[dict[s
     pre.pretrain.arch_params = {**(pre.pretrain.get("arch_params") or {}),
                                 **variant.arch_params}
     pre.pretrain.datasets = corpus
+    pre.pretrain.min_patches = study_min_patches(cfg)
     pre.pretrain.save_at_steps = [int(s) for s in cfg.study.steps]
     pre.pretrain.max_steps = max(int(s) for s in cfg.study.steps)
     pre.pretrain.max_minutes = float(cfg.study.max_minutes_per_objective)
@@ -65,13 +82,15 @@ def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> Di
     return ev
 
 
-def _pretrained(output: Path, steps: list[int], variant: StudyVariant) -> bool:
+def _pretrained(output: Path, steps: list[int], variant: StudyVariant,
+                min_patches: int = 1) -> bool:
     """True when a previous run left every milestone of this variant (resume)."""
     paths = [milestone_path(output, s) for s in steps]
     if not all(p.is_file() and Path(f"{p}.json").is_file() for p in paths):
         return False
     metas = [json.loads(Path(f"{p}.json").read_text()) for p in paths]
     return all(m.get("objective") == variant.objective
+               and m.get("pretrain_min_patches", 1) == min_patches
                and all(m.get("arch_params", {}).get(k) == v
                        for k, v in variant.arch_params.items()) for m in metas)
 
@@ -116,7 +135,7 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
     records = []
     for variant in variants:
         output = out_dir / f"{variant.label}.pt"
-        if _pretrained(output, steps, variant):
+        if _pretrained(output, steps, variant, study_min_patches(cfg)):
             logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
         else:
             run_pretraining(_pretrain_config(cfg, variant, corpus, output))

@@ -43,6 +43,9 @@ class PretrainObjective(nn.Module):
     """
 
     name = ""
+    #: Fewest patches per window the loss is defined on (datasets with shorter windows are
+    #: left out of the pool, see ``pretrain.min_patches``).
+    min_patches = 1
 
     def __init__(self, net: nn.Module, patch_size: int, d_model: int, sfreq: float,
                  **_: Any) -> None:

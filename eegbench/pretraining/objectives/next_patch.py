@@ -21,6 +21,8 @@ from eegbench.pretraining.tokens import as_patches, encoder_tokens
 class NextPatchPrediction(PretrainObjective):
     """Predict patch ``k`` from the tokens of patches ``< k`` (future masked)."""
 
+    min_patches = 2
+
     def __init__(self, net, patch_size: int, d_model: int, sfreq: float, **kw: Any) -> None:
         super().__init__(net, patch_size, d_model, sfreq, **kw)
         self.head = nn.Linear(self.d_model, self.patch_size)

@@ -1,0 +1,447 @@
+"""Render the studies of a runs directory into ``leaderboard/studies/`` (tables, plots, provenance).
+
+``python -m eegbench.studies.report --runs runs/studies --out leaderboard/studies`` reads what
+``leaderboard/regenerate.sh study_*`` left in its own runs directory (a results store that is
+never the leaderboard's, the pretrained encoders' ``.json`` metadata, Hydra's override files)
+and writes, per study, a CSV, a Markdown table with a provenance block (git revisions of the
+rows and of this rendering, the exact command-line overrides, seeds, data fingerprints,
+pretraining budgets) and the plots. Nothing here trains or evaluates a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eegbench.results.provenance import git_revision
+from eegbench.results.store import ResultStore
+
+logger = logging.getLogger(__name__)
+
+PATCH_MODELS = ("patch_tf_linear", "patch_tf_conv", "patch_tf_spectral", "patch_tf_channel_mix")
+ERP_BASELINES = ("xdawn_ts_lr", "erp_lda")
+_MILESTONE = re.compile(r"(?P<label>.+)_step(?P<step>\d+)\.pt$")
+
+
+def checkpoint_variant(path: str | None) -> tuple[str | None, int | None]:
+    """Return ``(label, step)`` of a study milestone path ``.../<label>_step<N>.pt``."""
+    if not path:
+        return None, None
+    match = _MILESTONE.search(Path(str(path)).name)
+    if not match:
+        return Path(str(path)).stem, None
+    return match["label"], int(match["step"])
+
+
+def load_rows(runs: Path) -> pd.DataFrame:
+    """Return the study store's rows, with ``checkpoint_path``, ``label`` and ``step`` columns."""
+    frame = ResultStore(runs / "results").to_frame()
+    if not len(frame):
+        raise FileNotFoundError(f"No result rows under {runs / 'results'}: run the study steps "
+                                f"of leaderboard/regenerate.sh first.")
+    paths = [((c or {}).get("model", {}).get("params", {}) or {}).get("checkpoint")
+             for c in frame["config"]]
+    frame["checkpoint_path"] = paths
+    parsed = [checkpoint_variant(p) for p in paths]
+    frame["label"] = [p[0] for p in parsed]
+    frame["step"] = [p[1] for p in parsed]
+    # the same encoder (sha256) probed twice on one fold (e.g. its path written once relative,
+    # once absolute) is one result, not two
+    has_ckpt = frame["checkpoint"].notna().to_numpy()
+    dup = frame[has_ckpt].duplicated(subset=["dataset", "protocol", "model", "checkpoint",
+                                             "adaptation", "fold", "seed"])
+    keep = np.ones(len(frame), dtype=bool)
+    keep[np.flatnonzero(has_ckpt)[dup.to_numpy()]] = False
+    return frame[keep].reset_index(drop=True)
+
+
+def hydra_commands(runs: Path, must_contain: Iterable[str]) -> list[str]:
+    """Return the ``python -m eegbench ...`` command of every Hydra run matching all strings."""
+    needles = list(must_contain)
+    commands = set()
+    for file in sorted((runs / "logs").glob("**/.hydra/overrides.yaml")):
+        overrides = [line[2:].strip() for line in file.read_text().splitlines()
+                     if line.startswith("- ")]
+        if all(any(n in o for o in overrides) for n in needles):
+            commands.add("python -m eegbench " + " ".join(overrides))
+    return sorted(commands)
+
+
+def summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean / sample SD of balanced accuracy and mean ROC AUC over folds, per ``keys``."""
+    grouped = rows.groupby(keys, dropna=False)
+    out = grouped.agg(balanced_accuracy=("metric.balanced_accuracy", "mean"),
+                      balanced_accuracy_sd=("metric.balanced_accuracy", "std"),
+                      roc_auc=("metric.roc_auc", "mean"), folds=("fold", "nunique"),
+                      n_parameters=("n_parameters", "median"),
+                      train_seconds=("train_seconds", "mean")).reset_index()
+    return out
+
+
+def provenance(rows: pd.DataFrame, commands: list[str], extra: dict | None = None,
+               step: str | None = None) -> str:
+    """Return a Markdown provenance block for the rows of one study."""
+    revs = sorted(set(rows["git_revision"].astype(str)))
+    fps = rows.groupby("dataset")["data_fingerprint"].agg(lambda s: sorted(set(map(str, s))))
+    lines = ["", "### Provenance", "",
+             f"- rows computed at git revision(s): {', '.join(f'`{r}`' for r in revs)}",
+             f"- rendered by `python -m eegbench.studies.report` at `{git_revision()}`",
+             f"- seeds: {sorted(set(int(s) for s in rows['seed']))}; rows created "
+             f"{rows['created_at'].min()} to {rows['created_at'].max()}",
+             "- data fingerprints: " + "; ".join(f"{d}: {', '.join(f'`{x}`' for x in v)}"
+                                                  for d, v in fps.items())]
+    for key, value in (extra or {}).items():
+        lines.append(f"- {key}: {value}")
+    if step:
+        lines.append(f"- regenerate: `EEGBENCH_STUDY_RUNS=<dir> bash leaderboard/regenerate.sh "
+                     f"{step} studies_tables` (budgets: the variables at the top of the script)")
+    lines += ["- commands (Hydra overrides, run from the repository root):", ""]
+    lines += [f"      {c}" for c in sorted(set(commands))] or [
+        "      (no Hydra log under the runs directory: not run from the command line)"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(mean: float, sd: float) -> str:
+    if not np.isfinite(mean):
+        return "-"
+    return f"{mean:.3f} ± {sd:.3f}" if np.isfinite(sd) else f"{mean:.3f}"
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join(lines)
+
+
+def _wilcoxon(a: pd.Series, b: pd.Series) -> float:
+    """Paired two-sided Wilcoxon p of two per-fold score series (aligned on fold)."""
+    from scipy.stats import wilcoxon
+
+    pair = pd.concat([a, b], axis=1, join="inner").dropna()
+    diff = pair.iloc[:, 0] - pair.iloc[:, 1]
+    if len(pair) < 5 or np.allclose(diff, 0):
+        return float("nan")
+    return float(wilcoxon(pair.iloc[:, 0], pair.iloc[:, 1]).pvalue)
+
+
+def _pretrain_meta(checkpoint: str | None, runs: Path) -> dict:
+    if not checkpoint:
+        return {}
+    path = Path(f"{checkpoint}.json")
+    for anchor in ("objective_study", "pretrain"):  # rendered from another directory
+        if not path.is_file() and anchor in path.parts:
+            path = runs.joinpath(*path.parts[path.parts.index(anchor):])
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind: str,
+                    labels: tuple[str, ...]) -> pd.DataFrame:
+    """One line per objective / size: score at each step, last-vs-0 change and its test."""
+    per_fold = block.pivot_table(index=["label", "step"], columns="fold",
+                                 values="metric.balanced_accuracy")
+    steps = sorted(summary["step"].unique())
+    table = []
+    for label in [lab for lab in labels if lab in set(summary["label"])]:
+        s = summary[summary["label"] == label].set_index("step")
+        entry = {"objective" if kind == "objective" else "size": label}
+        if kind == "scale":
+            entry["parameters"] = f"{int(s['n_parameters'].iloc[0]):,}"
+        for step in steps:
+            entry[f"step {step}"] = (_fmt(s.loc[step, "balanced_accuracy"],
+                                          s.loc[step, "balanced_accuracy_sd"])
+                                     if step in s.index else "-")
+        entry["folds"] = "/".join(str(int(s.loc[st, "folds"])) for st in steps
+                                  if st in s.index)
+        last = max(st for st in steps if st in s.index)
+        if 0 in s.index and last > 0:
+            gain = s.loc[last, "balanced_accuracy"] - s.loc[0, "balanced_accuracy"]
+            p_value = _wilcoxon(per_fold.loc[(label, last)], per_fold.loc[(label, 0)])
+            entry["Δ (last - 0)"] = f"{gain:+.3f}"
+            entry["Wilcoxon p"] = f"{p_value:.3g}"
+        chosen = block[(block["label"] == label) & (block["step"] == last)]
+        meta = _pretrain_meta(chosen["checkpoint_path"].iloc[0], runs)
+        entry["pretrain s"] = (f"{meta['seconds']:.0f} ({meta['steps']} steps)"
+                               if meta.get("seconds") else "-")
+        entry["last loss"] = (f"{meta['loss_last']:.4g}" if meta.get("loss_last") is not None
+                              else "-")
+        table.append(entry)
+    return pd.DataFrame(table)
+
+
+def current_checkpoints(block: pd.DataFrame, runs: Path) -> pd.DataFrame:
+    """Keep the rows of the encoders on disk now (sha256 of the row = sha256 of the file's json).
+
+    Rows of an interrupted earlier run whose checkpoint was replaced or removed are dropped.
+    """
+    shas = {p: _pretrain_meta(p, runs).get("sha256") for p in set(block["checkpoint_path"])}
+    keep = [bool(shas.get(p)) and str(c) == f"sha256:{shas[p]}"
+            for p, c in zip(block["checkpoint_path"], block["checkpoint"], strict=True)]
+    return block[np.array(keep, dtype=bool)]
+
+
+def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
+                    reference: pd.DataFrame | None = None) -> list[str]:
+    """Objective (``kind='objective'``) or scale (``'scale'``) study: one table per dataset."""
+    sections = []
+    root = runs / "objective_study"
+    labels = {"objective": ("masked_patch", "next_patch", "masked_token", "signal_stats",
+                            "contrastive"), "scale": ("tiny", "small", "base")}[kind]
+    datasets = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for dataset in datasets:
+        block = rows[(rows["model"] == "cbramod") & (rows["dataset"] == dataset)
+                     & rows["label"].isin(labels) & rows["step"].notna()
+                     & rows["checkpoint_path"].astype(str).str.contains(f"/{dataset}/")]
+        block = current_checkpoints(block, runs)
+        if not len(block):
+            continue
+        summary = summarise(block, ["label", "step", "adaptation"])
+        summary["step"] = summary["step"].astype(int)
+        name = f"{kind}_{dataset}"
+        summary.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
+        frame = _transfer_table(block, summary, runs, kind, labels)
+        files = [f"{name}.csv"]
+        if kind == "objective":
+            files.append(f"{name}_probe_vs_steps.png")
+            plot_steps(summary, out / files[-1], dataset)
+        else:
+            files.append(f"{name}_score_vs_parameters.png")
+            plot_scale_reference(summary, reference, out / files[-1], dataset)
+        meta = _pretrain_meta(block["checkpoint_path"].iloc[0], runs)
+        corpus = [d["recipe"] for d in meta.get("datasets", [])]
+        left_out = meta.get("datasets_left_out") or []
+        folds = int(summary["folds"].max())  # a row with fewer folds says so in `folds`
+        title = "pretraining objectives" if kind == "objective" else "encoder size"
+        text = [f"## {dataset}: {title}", "",
+                f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
+                "converged linear probe (C = 1, a priori) on the frozen CBraMod encoder saved "
+                "after N pretraining steps (step 0 = the random initialisation). Wilcoxon: "
+                "paired over folds, last step vs step 0 of the same encoder. Pretraining corpus "
+                f"(no target recording in it, sha256-audited): {', '.join(corpus)}"
+                + (f"; left out for windows too short for next-patch prediction: "
+                   f"{', '.join(left_out)}" if left_out else "") + ".", "",
+                _markdown(frame), "", "Files: " + ", ".join(f"`{f}`" for f in files),
+                provenance(block, hydra_commands(runs, [f"+exp={kind}_study",
+                                                        f"dataset={dataset}"]),
+                           {"pretraining budget": f"batch {meta.get('batch_size')}, lr "
+                            f"{meta.get('lr')}, seed {meta.get('seed')}, architecture "
+                            f"{meta.get('arch_params')}" if kind == "objective" else
+                            f"batch {meta.get('batch_size')}, lr {meta.get('lr')}, seed "
+                            f"{meta.get('seed')}"}, step=f"study_{kind}"
+                           if kind == "scale" else "study_objectives")]
+        sections.append("\n".join(text))
+    return sections
+
+
+def plot_steps(summary: pd.DataFrame, path: Path, dataset: str) -> None:
+    """Probe score vs pretraining steps, one curve per objective, chance drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, block in summary.groupby("label"):
+        block = block.sort_values("step")
+        x = block["step"].to_numpy(float)
+        ax.errorbar(x + 1, block["balanced_accuracy"],
+                    yerr=block["balanced_accuracy_sd"] / np.sqrt(block["folds"]),
+                    fmt="-o", ms=4, capsize=2, label=str(label))
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_xlabel("pretraining steps + 1 (1 = random initialisation)")
+    ax.set_ylabel("balanced accuracy (linear probe, mean ± SEM over folds)")
+    ax.set_title(f"{dataset}: probe score vs pretraining steps")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def reference_rows(path: Path, dataset_protocols: set[tuple[str, str]]) -> pd.DataFrame:
+    """Committed leaderboard rows (``rows.jsonl``) of plain leave-one-subject-out configurations.
+
+    One row per (dataset, model, adaptation): mean balanced accuracy and median parameters.
+    Audit variants and aligned variants are left out.
+    """
+    if not path.is_file():
+        return pd.DataFrame()
+    frame = pd.read_json(path, lines=True)
+    frame["balanced_accuracy"] = [m.get("balanced_accuracy") for m in frame["metrics"]]
+    plain = [not (c or {}).get("audit") and not ((c or {}).get("protocol") or {}).get("align")
+             for c in frame["config"]]
+    keep = [(d, p) in dataset_protocols for d, p in zip(frame["dataset"], frame["protocol"],
+                                                           strict=True)]
+    frame = frame[np.array(plain) & np.array(keep)]
+    return frame.groupby(["dataset", "model", "family", "adaptation"]).agg(
+        balanced_accuracy=("balanced_accuracy", "mean"),
+        n_parameters=("n_parameters", "median")).reset_index()
+
+
+def plot_scale_reference(summary: pd.DataFrame, reference: pd.DataFrame | None, path: Path,
+                         dataset: str) -> None:
+    """Score vs encoder parameters (per step) beside the committed leaderboard's models."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for step, block in summary.groupby("step"):
+        block = block.sort_values("n_parameters")
+        ax.plot(block["n_parameters"], block["balanced_accuracy"], "-o",
+                label=f"CBraMod probe, {step} pretraining steps")
+        for _, row in block.iterrows():
+            ax.annotate(str(row["label"]), (row["n_parameters"], row["balanced_accuracy"]),
+                        fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ref = (reference[(reference["dataset"] == dataset) & (reference["n_parameters"] > 0)]
+           if reference is not None and len(reference) else pd.DataFrame())
+    for _, row in ref.iterrows():
+        ax.scatter(row["n_parameters"], row["balanced_accuracy"], marker="s", s=22,
+                   color="tab:grey")
+        ax.annotate(f"{row['model']} (leaderboard)", (row["n_parameters"],
+                                                     row["balanced_accuracy"]),
+                    fontsize=6, xytext=(3, -8), textcoords="offset points")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (encoder; leaderboard models: whole model)")
+    ax.set_ylabel("balanced accuracy (mean over folds)")
+    ax.set_title(f"{dataset}: score vs parameters")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def render_patch(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
+    """Patch-embedding study: the four embeddings vs the ERP baselines, per dataset/protocol."""
+    block = rows[rows["model"].isin(PATCH_MODELS + ERP_BASELINES)]
+    if not len(block):
+        return []
+    # config_hash keeps different budgets of one model apart (never averaged together)
+    summary = summarise(block, ["dataset", "protocol", "model", "config_hash"])
+    budgets = block.groupby("config_hash")["budget"].first().map(
+        lambda b: "; ".join(f"{k}={v}" for k, v in (b or {}).items()
+                            if k in ("kind", "max_epochs", "patience", "epochs_run")))
+    summary["budget"] = summary["config_hash"].map(budgets)
+    summary.to_csv(out / "patch_embeddings.csv", index=False, float_format="%.4f")
+    text = ["## Patch embeddings on ERP data", "",
+            "Balanced accuracy (mean ± SD over folds) and ROC AUC; patch_tf_* = the same small "
+            "transformer with four patch embeddings, trained from scratch under trainer=fast.", ""]
+    order = {m: i for i, m in enumerate(PATCH_MODELS + ERP_BASELINES)}
+    for (dataset, protocol), part in summary.groupby(["dataset", "protocol"]):
+        part = part.sort_values("model", key=lambda s: s.map(order))
+        frame = pd.DataFrame({
+            "model": part["model"],
+            "balanced accuracy": [_fmt(m, s) for m, s in zip(part["balanced_accuracy"],
+                                                             part["balanced_accuracy_sd"],
+                                                             strict=True)],
+            "ROC AUC": part["roc_auc"].map(lambda v: f"{v:.3f}"),
+            "folds": part["folds"],
+            "parameters": part["n_parameters"].map(lambda v: f"{int(v):,}"),
+            "train s / fold": part["train_seconds"].map(lambda v: f"{v:.1f}"),
+            "budget": part["budget"]})
+        text += [f"### {dataset}, {protocol}", "", _markdown(frame), ""]
+    text += ["Files: `patch_embeddings.csv`",
+             provenance(block, hydra_commands(runs, ["trainer=fast", "patch_tf_"])
+                        + hydra_commands(runs, ["+exp=patch_embedding_study"]),
+                        step="study_patch")]
+    return ["\n".join(text)]
+
+
+def _meg_encoder(path: str | None, model: str) -> str:
+    """Row label of the MEG table: the tokenizer checkpoint without its seed, or the model."""
+    if model != "brain_tokenizer" or not path:
+        return model
+    return re.sub(r"_seed\d+", "", Path(str(path)).stem)
+
+
+def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
+    """MEG within-subject table: tokenizer pretrained on EEG + MEG / EEG only / none, ts_lr."""
+    block = rows[rows["dataset"].astype(str).str.startswith("meg_")]
+    if not len(block):
+        return []
+    metas = {p: _pretrain_meta(p, runs) for p in set(block["checkpoint_path"].dropna())}
+    block = block.assign(
+        encoder=[_meg_encoder(p, m) for p, m in zip(block["checkpoint_path"], block["model"],
+                                                    strict=True)],
+        pretrain_seed=[metas[p].get("seed") if p in metas else None
+                       for p in block["checkpoint_path"]])
+    summary = summarise(block, ["encoder", "model", "protocol", "adaptation"])
+    entries = []
+    for _, r in summary.iterrows():
+        part = block[block["encoder"] == r["encoder"]]
+        meta = metas.get(part["checkpoint_path"].iloc[0]) or {}
+        by_seed = part.groupby("pretrain_seed")["metric.balanced_accuracy"].mean()
+        entries.append({
+            "encoder": r["encoder"], "adaptation": r["adaptation"],
+            "pretraining data": ", ".join(d["recipe"] for d in meta.get("datasets", []))
+            if meta.get("steps") else ("none (random init)" if meta else "-"),
+            "pretraining steps": meta.get("steps", "-") if meta else "-",
+            "balanced accuracy": _fmt(r["balanced_accuracy"], r["balanced_accuracy_sd"]),
+            "per pretraining seed": ", ".join(f"{v:.3f}" for v in by_seed) if len(by_seed)
+            else "-",
+            "ROC AUC": f"{r['roc_auc']:.3f}", "folds": r["folds"],
+            "fold x seed rows": len(part)})
+    frame = pd.DataFrame(entries)
+    frame.to_csv(out / "meg_within_subject.csv", index=False)
+    n_classes = block["predicted_class_counts"].map(len).max()
+    text = ["## MEG within subject (Elekta recording)", "",
+            f"Balanced accuracy (mean ± SD over blocked K-fold folds and tokenizer pretraining "
+            f"seeds) on the single MEG recording ({n_classes} trigger codes, chance "
+            f"{1 / n_classes:.3f}). The tokenizer rows are the converged linear probe on the "
+            "frozen encoder; `_step0` = its random initialisation.", "", _markdown(frame), "",
+            "Files: `meg_within_subject.csv`",
+            provenance(block, hydra_commands(runs, ["dataset=meg_elekta_3ch"])
+                       + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg")]
+    return ["\n".join(text)]
+
+
+def render(runs: Path, out: Path, reference: Path | None = None) -> dict[str, Path]:
+    """Write every study found under ``runs`` to ``out``; return ``{study: markdown path}``.
+
+    ``reference``: the committed leaderboard rows (``rows.jsonl``) drawn beside the scale
+    study's encoders (read only).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    rows = load_rows(runs)
+    ref = reference_rows(reference, {(d, "loso") for d in rows["dataset"].unique()}
+                         ) if reference else None
+    written = {}
+    for name, sections in (("objectives", render_transfer(rows, runs, out, "objective")),
+                           ("scale", render_transfer(rows, runs, out, "scale", ref)),
+                           ("patch_embeddings", render_patch(rows, runs, out)),
+                           ("meg", render_meg(rows, runs, out))):
+        if not sections:
+            logger.warning("no rows of the %s study under %s", name, runs)
+            continue
+        path = out / f"{name}.md"
+        path.write_text("<!-- generated by python -m eegbench.studies.report; do not edit -->\n\n"
+                        + "\n\n".join(sections) + "\n")
+        written[name] = path
+        logger.info("wrote %s", path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m eegbench.studies.report --runs DIR --out DIR``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs/studies"))
+    parser.add_argument("--out", type=Path, default=Path("leaderboard/studies"))
+    parser.add_argument("--reference", type=Path, default=Path("leaderboard/rows.jsonl"),
+                        help="committed leaderboard rows drawn beside the scale study")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    render(args.runs, args.out, args.reference)
+
+
+if __name__ == "__main__":
+    main()
