@@ -139,8 +139,9 @@ def _setting_key(key: str) -> str:
 def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     """Label each config hash by the settings that tell it apart from the same model's others.
 
-    Within each dataset/task/protocol, configurations of one model (e.g. EEGNet with two
-    trainer budgets) get the ``key=value`` pairs in which their stored configs differ
+    Within each dataset/task/protocol, configurations of one model and adaptation (e.g.
+    EEGNet with two trainer budgets) get the ``key=value`` pairs in which their stored configs
+    differ
     (``model.params.`` dropped from keys, file paths shown by file name, the adaptation and
     execution-only keys left out unless needed to tell configurations apart); a model with a
     single configuration, or rows without a stored config (schema < 3), get no label.
@@ -149,7 +150,8 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
         return {}
     rows = frame[frame["config"].map(lambda c: isinstance(c, dict))]
     labels: dict[str, str] = {}
-    for _, block in rows.groupby(["dataset", "task", "protocol", "model"], sort=False):
+    for _, block in rows.groupby(["dataset", "task", "protocol", "model", "adaptation"],
+                                 sort=False):
         flat = {h: _flatten(c) for h, c in block.groupby("config_hash")["config"].first().items()}
         if len(flat) < 2:
             continue
