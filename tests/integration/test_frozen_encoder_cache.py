@@ -71,3 +71,17 @@ def test_encoder_cache_key_follows_the_seed_and_reuses_per_seed(eegmat, tmp_path
     assert _probe_model().fold_invariant_transformer(signal) is None
     finetuned = build_model("cbramod", adaptation="finetune", init="random", arch_params=SMALL)
     assert finetuned.fold_invariant_transformer(signal, seed=0) is None
+
+
+def test_weights_hash_covers_scalar_buffers():
+    """Scalar (0-d) buffers are hashed too, and a change in one changes the hash."""
+    import torch
+    from torch import nn
+
+    from eegbench.features.frozen_encoder import module_weights_sha256
+
+    module = nn.Linear(3, 2)
+    module.register_buffer("temperature", torch.tensor(1.0))
+    before = module_weights_sha256(module)
+    module.temperature.fill_(2.0)
+    assert module_weights_sha256(module) != before
