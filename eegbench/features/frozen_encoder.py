@@ -16,13 +16,13 @@ and braindecode versions.
 from __future__ import annotations
 
 import hashlib
-import inspect
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from eegbench.features.precompute import module_source_sha256, package_version
 
 
 def module_weights_sha256(module: nn.Module) -> str:
@@ -34,22 +34,6 @@ def module_weights_sha256(module: nn.Module) -> str:
         # reshape: 0-d tensors (scalar buffers, e.g. LUNA's) cannot be viewed as bytes
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
-
-
-def _source_sha256(obj: Any) -> str:
-    module = inspect.getmodule(type(obj))
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):  # built-in or compiled module: its version identifies it
-        source = getattr(module, "__name__", "")
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "absent"
 
 
 class FrozenEncoderTransform:
@@ -82,11 +66,11 @@ class FrozenEncoderTransform:
             "readout": getattr(module.encoder, "readout",
                                getattr(module.head_spec, "readout", None)),
             "n_features": int(module.n_features),
-            "encoder_source_sha256": _source_sha256(module.encoder),
-            "adapter_source_sha256": _source_sha256(module.adapter),
-            "classifier_source_sha256": _source_sha256(module),
+            "encoder_source_sha256": module_source_sha256(module.encoder),
+            "adapter_source_sha256": module_source_sha256(module.adapter),
+            "classifier_source_sha256": module_source_sha256(module),
             "torch": torch.__version__.split("+")[0],
-            "braindecode": _version("braindecode"),
+            "braindecode": package_version("braindecode"),
         }
 
     @torch.no_grad()

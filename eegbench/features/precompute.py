@@ -92,12 +92,20 @@ def array_fingerprint(X: np.ndarray, batch: int = 256) -> str:
     return digest.hexdigest()
 
 
-def _package_version(module_name: str) -> str:
+def package_version(module_name: str) -> str:
+    """Return the ``__version__`` of ``module_name``'s top-level package ("unknown" if none)."""
     top = module_name.split(".")[0]
     try:
         return str(getattr(importlib.import_module(top), "__version__", "unknown"))
     except ImportError:  # pragma: no cover - the step's own package is importable
         return "unknown"
+
+
+def module_source_sha256(obj: Any) -> str:
+    """Return the sha256 of the source of the module that defines ``type(obj)``."""
+    module = inspect.getmodule(type(obj))
+    source = inspect.getsource(module) if module is not None else ""
+    return hashlib.sha256(source.encode()).hexdigest()
 
 
 def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -109,19 +117,17 @@ def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
     described = []
     for name, step in steps:
         cls = type(step)
-        module = inspect.getmodule(cls)
-        source = inspect.getsource(module) if module is not None else ""
         described.append({
             "name": name,
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "params": json.loads(json.dumps(step.get_params(deep=False), sort_keys=True,
                                             default=repr)),
-            "source_sha256": hashlib.sha256(source.encode()).hexdigest(),
-            "package_version": _package_version(cls.__module__),
+            "source_sha256": module_source_sha256(step),
+            "package_version": package_version(cls.__module__),
         })
     return {
         "steps": described,
-        "versions": {m: _package_version(m) for m in ("numpy", "scipy", "sklearn")},
+        "versions": {m: package_version(m) for m in ("numpy", "scipy", "sklearn")},
         "module_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         "format": FEATURES_FORMAT_VERSION,
     }

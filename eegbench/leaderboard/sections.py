@@ -167,12 +167,11 @@ def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
     """
     if summary.empty or "family" not in summary or not (summary["family"] == "foundation").any():
         return pd.DataFrame()
-    frame = prepare(frame)
+    frames = dict(tuple(prepare(frame).groupby(BLOCK_COLUMNS, sort=False)))
     rows = []
     for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
         metric = metric_of.get(str(key[0]), "balanced_accuracy")
-        scores = per_subject_scores(frame[(frame[BLOCK_COLUMNS] == pd.Series(
-            dict(zip(BLOCK_COLUMNS, key, strict=True)))).all(axis=1)], metric)
+        scores = per_subject_scores(frames[key], metric)
         by_config = {cfg: cell.set_index("test_subject")[metric]
                      for cfg, cell in scores.groupby("config_hash")}
         for family in ("specialist", "classical"):

@@ -157,12 +157,13 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
             continue
         keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
+        def label(f: dict[str, Any], keys: list[str]) -> str:
+            return ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}" for k in keys)
+
         shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
-        candidate = {h: ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}"
-                                  for k in shown) for h, f in flat.items()}
+        candidate = {h: label(f, shown) for h, f in flat.items()}
         if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
-            candidate = {h: ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}"
-                                      for k in varying) for h, f in flat.items()}
+            candidate = {h: label(f, varying) for h, f in flat.items()}
         labels.update(candidate)
     return labels
 
