@@ -46,8 +46,11 @@ STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssvep_exo_kalunga2016]
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-12}
-# patch transformers: trainer=fast (3 epochs, patience 2) unless PATCH_EPOCHS says more
-PATCH_TRAINER=(trainer=fast trainer.max_epochs=${PATCH_EPOCHS:-3})
+# patch transformers: the suite's default trainer (eegbench.train.TrainerSpec: AdamW 1e-3,
+# batch 64, up to 30 epochs, early stopping with patience 6 on the validation subjects' loss,
+# balanced class weights), fixed a priori; ~6-10 s per epoch per core on the visual P300 set.
+# A 3-epoch budget (PATCH_EPOCHS=3 PATCH_PATIENCE=2) left every embedding at chance.
+PATCH_TRAINER=(trainer.max_epochs=${PATCH_EPOCHS:-30} trainer.patience=${PATCH_PATIENCE:-6})
 SMALL_CBRAMOD=(+model.params.arch_params.n_layer=4 +model.params.arch_params.dim_feedforward=256
                +model.params.arch_params.nhead=4)
 
@@ -255,7 +258,7 @@ for step in $STEPS; do
           study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}" ;;
     study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
       # visual P300 leave-one-subject-out, the single-subject ERP sets leave-one-run-out;
-      # transformers under PATCH_TRAINER
+      # transformers under PATCH_TRAINER (~1 h of one core with the defaults)
       $PY -m eegbench +exp=patch_embedding_study "${PATCH_TRAINER[@]}" "${STUDY_COMMON[@]}"
       for ds in "${ERP_WITHIN[@]:1}"; do
         $PY -m eegbench -m dataset=$ds protocol=within_run "${PATCH_TRAINER[@]}" \
