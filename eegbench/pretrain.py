@@ -16,6 +16,8 @@ test subject's recordings, even without labels, leaks that subject into the mode
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from eegbench.data.cache import WindowsDataset, load_windows
+from eegbench.data.cache import WindowsDataset, load_windows, resolve_cache_key
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.models.adapters import InputAdapter
@@ -81,6 +83,44 @@ def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     if not pool:
         raise ValueError("pretrain.datasets is empty: list at least one dataset recipe.")
     return pool
+
+
+#: Pretraining settings that decide how long a run goes or where it writes, not what it learns
+#: (the optimiser has no schedule tied to ``max_steps``).
+_RUN_LENGTH_KEYS = ("output", "save_at_steps", "max_steps", "max_minutes", "log_every",
+                    "num_threads")
+
+
+def pretraining_fingerprint(cfg: DictConfig) -> str:
+    """Return the sha256 of every setting that decides what pretraining learns.
+
+    The ``pretrain`` block (objective, architecture, corpus entries, batch, learning rate,
+    seed, ...) without the keys of run length and output, plus the preprocessing. Two runs with
+    equal fingerprints and equal data cache keys (:func:`pool_cache_keys`) save the same
+    encoder at the same step, so a saved encoder may be reused only then.
+    """
+    body = {k: v for k, v in OmegaConf.to_container(cfg.pretrain, resolve=True).items()
+            if k not in _RUN_LENGTH_KEYS}
+    body["preprocess"] = OmegaConf.to_container(cfg.preprocess, resolve=True)
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def pool_cache_keys(cfg: DictConfig) -> dict[str, str]:
+    """Return ``{recipe: cache key}`` of every dataset of ``cfg.pretrain.datasets``.
+
+    The keys change with the recordings' content, the recipe, the preprocessing and the
+    standardization code; they are computed from the source files without loading windows.
+    """
+    spec = PreprocessSpec.from_config(cfg.preprocess)
+    keys = {}
+    for entry in cfg.pretrain.datasets:
+        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
+            "recipe": entry}
+        subjects = entry.get("subjects")
+        keys[str(entry["recipe"])] = resolve_cache_key(
+            load_recipe(entry["recipe"]), Path(cfg.paths.data_root), spec,
+            None if subjects is None else [str(x) for x in subjects])[2]
+    return keys
 
 
 def window_patches(src: PretrainSource, patch_size: int) -> int:
@@ -211,6 +251,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     t0 = time.monotonic()
     milestones = sorted({int(s) for s in (p.get("save_at_steps") or [])})
     out = Path(p.output)
+    fingerprint = pretraining_fingerprint(cfg)
 
     def save_encoder(step: int, path: Path) -> dict[str, Any]:
         state = {k: v for k, v in net.state_dict().items() if not k.startswith("final_layer.")}
@@ -224,6 +265,7 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
             "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
             "steps": step, "seconds": round(time.monotonic() - t0, 1),
             "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
+            "pretrain_fingerprint": fingerprint,
             "loss_first": history[0]["loss"] if history else None,
             "loss_last": (float(np.mean([h["loss"] for h in history[-10:]])) if history
                           else None),

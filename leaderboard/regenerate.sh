@@ -257,10 +257,10 @@ for step in $STEPS; do
       $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \
           study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}" ;;
     study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
-      # visual P300 leave-one-subject-out, the single-subject ERP sets leave-one-run-out;
-      # transformers under PATCH_TRAINER (~1 h of one core with the defaults)
+      # visual P300 leave-one-subject-out, and every ERP set leave-one-run-out within subject;
+      # transformers under PATCH_TRAINER (~30 min of one core with the defaults)
       $PY -m eegbench +exp=patch_embedding_study "${PATCH_TRAINER[@]}" "${STUDY_COMMON[@]}"
-      for ds in "${ERP_WITHIN[@]:1}"; do
+      for ds in "${ERP_WITHIN[@]}"; do
         $PY -m eegbench -m dataset=$ds protocol=within_run "${PATCH_TRAINER[@]}" \
             "${STUDY_COMMON[@]}" \
             model=patch_tf_linear,patch_tf_conv,patch_tf_spectral,patch_tf_channel_mix,xdawn_ts_lr,erp_lda

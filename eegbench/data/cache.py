@@ -397,6 +397,31 @@ def check_subject_classes(ds: WindowsDataset) -> None:
             "(dataset.subjects).")
 
 
+def resolve_cache_key(recipe: Recipe, data_root: str | Path, spec: PreprocessSpec,
+                      subjects: list[str] | None = None
+                      ) -> tuple[list[SourceFile], dict[str, str], str]:
+    """Return the source files, their sha256 and the cache key ``recipe`` would load from.
+
+    Nothing is read beyond the source files' bytes (hashed) and nothing is written, so a
+    caller can tell whether a result computed from a cache entry is still current (the key
+    changes with the recipe, the recordings' content, the preprocessing and the code).
+
+    Raises
+    ------
+    RecipeError
+        A requested subject or a recording the recipe lists is missing (the message names
+        it), or a recording's checksum does not match the recipe.
+    """
+    # Every requested subject must exist (an error names the missing ones).
+    sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
+    hashes: dict[str, str] = {}
+    for source in sources:
+        hashes.update(verify_checksums(source))
+    wanted = None if subjects is None else {str(s) for s in subjects}
+    check_recordings_present(recipe, Path(data_root), sources, wanted)
+    return sources, hashes, cache_key(recipe, hashes, spec)
+
+
 def load_windows(
     recipe: Recipe,
     data_root: str | Path,
@@ -426,14 +451,7 @@ def load_windows(
     -------
     WindowsDataset
     """
-    # Every requested subject must exist (an error names the missing ones).
-    sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
-    hashes: dict[str, str] = {}
-    for source in sources:
-        hashes.update(verify_checksums(source))
-    wanted = None if subjects is None else {str(s) for s in subjects}
-    check_recordings_present(recipe, Path(data_root), sources, wanted)
-    key = cache_key(recipe, hashes, spec)
+    sources, hashes, key = resolve_cache_key(recipe, data_root, spec, subjects)
     entry = Path(cache_root) / recipe.name / key
     problem = entry_problem(entry, verify)
     if problem is None:  # valid: used as is, nothing written (works on a read-only cache)

@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from eegbench.pretrain import milestone_path, run_pretraining
+from eegbench.pretrain import (
+    milestone_path,
+    pool_cache_keys,
+    pretraining_fingerprint,
+    run_pretraining,
+)
 from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
 
 logger = logging.getLogger(__name__)
@@ -82,17 +87,29 @@ def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> Di
     return ev
 
 
-def _pretrained(output: Path, steps: list[int], variant: StudyVariant,
-                min_patches: int = 1) -> bool:
-    """True when a previous run left every milestone of this variant (resume)."""
+def _pretrained(output: Path, steps: list[int], pre: DictConfig) -> bool:
+    """True when a previous run left every milestone of this pretraining run (resume).
+
+    A milestone counts only if it was pretrained with the same settings
+    (:func:`eegbench.pretrain.pretraining_fingerprint`: objective, architecture, corpus,
+    optimiser, seed, preprocessing) on the same data (every corpus dataset's cache key, which
+    follows the recordings' content); otherwise the encoders are pretrained again.
+    """
     paths = [milestone_path(output, s) for s in steps]
     if not all(p.is_file() and Path(f"{p}.json").is_file() for p in paths):
         return False
-    metas = [json.loads(Path(f"{p}.json").read_text()) for p in paths]
-    return all(m.get("objective") == variant.objective
-               and m.get("pretrain_min_patches", 1) == min_patches
-               and all(m.get("arch_params", {}).get(k) == v
-                       for k, v in variant.arch_params.items()) for m in metas)
+    fingerprint = pretraining_fingerprint(pre)
+    keys = pool_cache_keys(pre)
+    for path in paths:
+        meta = json.loads(Path(f"{path}.json").read_text())
+        recorded = {d["recipe"]: d.get("cache_key") for d in meta.get("datasets", [])}
+        if (meta.get("pretrain_fingerprint") != fingerprint
+                or set(recorded) | set(meta.get("datasets_left_out", [])) != set(keys)
+                or any(keys[recipe] != key for recipe, key in recorded.items())):
+            logger.info("%s was pretrained with other settings or data: pretraining again",
+                        path)
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -135,10 +152,11 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
     records = []
     for variant in variants:
         output = out_dir / f"{variant.label}.pt"
-        if _pretrained(output, steps, variant, study_min_patches(cfg)):
+        pre = _pretrain_config(cfg, variant, corpus, output)
+        if _pretrained(output, steps, pre):
             logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
         else:
-            run_pretraining(_pretrain_config(cfg, variant, corpus, output))
+            run_pretraining(pre)
         for step in steps:
             checkpoint = milestone_path(output, step)
             if not checkpoint.is_file():  # the time budget ended before this step

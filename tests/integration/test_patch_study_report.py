@@ -1,0 +1,43 @@
+"""The patch-embedding table reports budgets, a chance test and paired differences (real P300)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+
+from eegbench.resources import config_dir
+
+
+def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache_root):
+    from eegbench.results.store import ResultStore
+    from eegbench.run import run_experiment
+    from eegbench.studies.report import render
+
+    runs = tmp_path / "runs"
+    for model in ("patch_tf_channel_mix", "xdawn_ts_lr"):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose("config", overrides=[
+                "dataset=muse_visual_p300_eegnotebooks", "protocol=within_run",
+                "dataset.subjects=['1']", f"model={model}", f"paths.data_root={data_root}",
+                f"paths.cache_dir={cache_root}", f"paths.runs_dir={runs}",
+                "trainer.max_epochs=2", "trainer.patience=0", "trainer.num_threads=1"])
+        assert len(run_experiment(cfg)) >= 2
+
+    written = render(runs, tmp_path / "studies")
+    text = written["patch_embeddings"].read_text()
+    assert "### muse_visual_p300_eegnotebooks, within_run" in text
+    assert "| p vs chance |" in text and "| Δ vs xdawn_ts_lr |" in text
+    patch_line = next(line for line in text.splitlines()
+                      if line.startswith("| patch_tf_channel_mix |"))
+    assert "max 2 epochs, no early stopping; ran 2 (median)" in patch_line
+    assert "fell)" in patch_line  # the training loss column
+
+    # the paired difference is the mean over shared folds of the stored scores
+    frame = ResultStore(runs / "results").to_frame()
+    per_fold = frame.pivot_table(index="fold", columns="model",
+                                 values="metric.balanced_accuracy")
+    expected = float((per_fold["patch_tf_channel_mix"] - per_fold["xdawn_ts_lr"]).mean())
+    table = pd.read_csv(tmp_path / "studies" / "patch_embeddings.csv")
+    got = table.loc[table["model"] == "patch_tf_channel_mix", "delta_vs_reference"].item()
+    assert abs(got - expected) < 1e-4
+    assert ((table["p_chance"] > 0) & (table["p_chance"] <= 1)).all()
