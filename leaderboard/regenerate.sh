@@ -72,6 +72,37 @@ adapt_cbramod() {  # arguments: extra overrides, passed through
   done
 }
 
+# Rows shared by several steps (the classical step and the per-table steps run the same
+# commands; a finished fold is skipped on a second call).
+classical_fixed_split() {  # eegmat on the CBraMod paper's 28/4/4 subject split
+  $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
+}
+classical_within() {  # blocked K-fold, leave-one-run-out and leave-one-session-out
+  $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 \
+      protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+  for ds in "${ERP_WITHIN[@]}"; do
+    $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=$ds \
+        protocol=blocked_kfold,within_run "${COMMON[@]}" 'seeds=[0]'
+  done
+  $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
+      protocol=cross_session "${COMMON[@]}" 'seeds=[0]'
+}
+leakage_audit() {  # arguments: the models (comma-separated)
+  $PY -m eegbench -m model=$1 dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+      +audit=leakage "${COMMON[@]}" 'seeds=[0]'
+}
+classical_align() {  # label-free subject alignment under leave-one-subject-out
+  $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
+      protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]'
+}
+eegnet_fixed_split() {
+  $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]'
+}
+eegnet_blocked_kfold() {
+  $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
+      protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+}
+
 for step in $STEPS; do
   case $step in
     loso)  # leave-one-subject-out: ts_lr and eegnet (Hydra multirun, conf/exp/loso.yaml)
@@ -176,19 +207,10 @@ for step in $STEPS; do
           dataset=physionet_eegmat,ssvep_exo_kalunga2016 "${COMMON[@]}" 'seeds=[0]'
       $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,erp_lda \
           dataset=muse_visual_p300_eegnotebooks,muse_n170_eegnotebooks "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 \
-          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
-      for ds in "${ERP_WITHIN[@]}"; do
-        $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=$ds \
-            protocol=blocked_kfold,within_run "${COMMON[@]}" 'seeds=[0]'
-      done
-      $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
-          protocol=cross_session "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
-          +audit=leakage "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
-          protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
+      classical_fixed_split
+      classical_within
+      leakage_audit ts_lr
+      classical_align ;;
     specialist_fast)  # EEGNet beside the classical rows, leave-one-subject-out on every
       # multi-subject dataset, trainer=fast (3 epochs, patience 2): a smoke-level budget that
       # the tables' budget column states (~15 min on 2 cores)
@@ -200,36 +222,24 @@ for step in $STEPS; do
       $PY -m eegbench.leaderboard --committed
       $PY -m eegbench.leaderboard.site --out leaderboard ;;
     fixed_split)  # eegmat on the CBraMod paper's 28/4/4 subject split (published figure beside)
-      $PY -m eegbench -m model=ts_lr,fb_ts_lr protocol=fixed_split "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]' ;;
+      classical_fixed_split
+      eegnet_fixed_split ;;
     within)  # within-subject protocols: blocked K-fold (any dataset), leave-one-run-out and
       # leave-one-session-out (visual P300: 45 runs, subjects 1-3 in several sessions)
-      $PY -m eegbench -m model=ts_lr,fb_ts_lr dataset=ssvep_exo_kalunga2016 \
-          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
-      for ds in "${ERP_WITHIN[@]}"; do
-        $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=$ds \
-            protocol=blocked_kfold,within_run "${COMMON[@]}" 'seeds=[0]'
-      done
-      $PY -m eegbench -m model=xdawn_ts_lr,erp_lda dataset=muse_visual_p300_eegnotebooks \
-          protocol=cross_session "${COMMON[@]}" 'seeds=[0]'
-      $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
-          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]' ;;
+      classical_within
+      eegnet_blocked_kfold ;;
     audit)  # leakage audits: leaky variants of leave-one-subject-out vs the clean protocol
-      $PY -m eegbench -m model=ts_lr,eegnet dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
-          +audit=leakage "${COMMON[@]}" 'seeds=[0]' ;;
+      leakage_audit ts_lr,eegnet ;;
     specialist_honest)  # EEGNet (trainer=fast, the budget column says so) beside the classical
       # rows of the fixed-split, within-subject and leakage-audit tables
-      $PY -m eegbench model=eegnet protocol=fixed_split "${COMMON[@]}" 'seeds=[0,1,2]'
-      $PY -m eegbench -m model=eegnet dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
-          protocol=blocked_kfold "${COMMON[@]}" 'seeds=[0]'
+      eegnet_fixed_split
+      eegnet_blocked_kfold
       for ds in "${ERP_WITHIN[@]}"; do
         $PY -m eegbench model=eegnet dataset=$ds protocol=within_run "${COMMON[@]}" 'seeds=[0]'
       done
-      $PY -m eegbench -m model=eegnet dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
-          +audit=leakage "${COMMON[@]}" 'seeds=[0]' ;;
+      leakage_audit eegnet ;;
     align)  # label-free subject alignment under leave-one-subject-out
-      $PY -m eegbench -m model=ts_lr dataset=physionet_eegmat,ssvep_exo_kalunga2016 \
-          protocol.align=riemannian,euclidean "${COMMON[@]}" 'seeds=[0]' ;;
+      classical_align ;;
     honest_tables)  # tables of issue 11 (chance tests, CIs, CD diagram, published figures)
       $PY -m eegbench.leaderboard --results $RUNS/results --out leaderboard \
           --name eegmat_fixed_split --protocol fixed_split --dataset physionet_eegmat

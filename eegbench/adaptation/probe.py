@@ -143,6 +143,17 @@ def probe_features(model: Any, features: np.ndarray, y: np.ndarray,
     return report
 
 
+def train_and_valid(a_train, y_train, a_valid, y_valid) -> tuple[np.ndarray, np.ndarray]:
+    """Return training and validation inputs (windows or features) and labels, stacked.
+
+    The probe selects nothing on the validation subjects, so it learns from both.
+    """
+    if not len(a_valid):
+        return np.asarray(a_train), np.asarray(y_train)
+    return (np.concatenate([np.asarray(a_train), np.asarray(a_valid)]),
+            np.concatenate([np.asarray(y_train), np.asarray(y_valid)]))
+
+
 def probe_fit_report(report: dict[str, Any]) -> dict[str, Any]:
     """Return a linear probe's fit report with its budget and hyperparameter source."""
     return {**report, "trained_on": "train + validation subjects",
@@ -163,6 +174,5 @@ def fit_linear_probe(model: Any, X_train, y_train, X_valid, y_valid, signal, see
     (the protocol already passes them as training windows; any validation windows given are
     added).
     """
-    X = np.concatenate([np.asarray(X_train), np.asarray(X_valid)]) if len(X_valid) else X_train
-    y = np.concatenate([np.asarray(y_train), np.asarray(y_valid)]) if len(X_valid) else y_train
+    X, y = train_and_valid(X_train, y_train, X_valid, y_valid)
     return probe_fit_report(probe_model(model, X, y, signal.n_outputs))

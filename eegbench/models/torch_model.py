@@ -355,14 +355,13 @@ class TorchBenchmarkModel(BenchmarkModel):
         (training and validation features together); the model then also predicts from
         windows (:meth:`predict_proba`).
         """
-        from eegbench.adaptation.probe import probe_features, probe_fit_report
+        from eegbench.adaptation.probe import probe_features, probe_fit_report, train_and_valid
 
         if self.adaptation != "linear_probe":
             raise ValueError(f"Invalid value for the 'adaptation' parameter: precomputed "
                              f"features fit only 'linear_probe', but got {self.adaptation!r}.")
         self._build_frozen(signal, seed)
-        F = np.concatenate([F_train, F_valid]) if len(F_valid) else np.asarray(F_train)
-        y = np.concatenate([y_train, y_valid]) if len(F_valid) else np.asarray(y_train)
+        F, y = train_and_valid(F_train, y_train, F_valid, y_valid)
         self.report = {**probe_fit_report(probe_features(self, F, y, signal.n_outputs)),
                        "fold_invariant_features": "precomputed (frozen encoder, once per "
                                                   "dataset and seed)"}

@@ -31,6 +31,7 @@ from eegbench.pretrain import (
     run_pretraining,
 )
 from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
+from eegbench.studies.report import plot_steps
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
     variants = [StudyVariant(str(o), str(o)) for o in cfg.study.objectives]
     table = run_transfer_study(cfg, variants)
     out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
-    plot_probe_curves(table, out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
+    plot_steps(table.rename(columns={"variant": "label",
+                                     "balanced_accuracy_std": "balanced_accuracy_sd"}),
+               out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
     table = table.drop(columns=["variant"])
     table.to_csv(out_dir / "objective_study.csv", index=False, float_format="%.4f")
     return table
@@ -184,26 +187,3 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
     table = pd.DataFrame.from_records(records)
     logger.info("study on %s:\n%s", cfg.dataset.name, table.to_string(index=False))
     return table
-
-
-def plot_probe_curves(table: pd.DataFrame, path: Path, dataset: str) -> None:
-    """Plot score vs pretraining steps, one curve per objective and adaptation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (objective, adaptation), block in table.groupby(["variant", "adaptation"]):
-        block = block.sort_values("step")
-        style = "-o" if adaptation == "linear_probe" else "--s"
-        ax.plot(block["step"], block["balanced_accuracy"], style,
-                label=f"{objective} ({adaptation})")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance (2 classes)")
-    ax.set_xlabel("pretraining steps (0 = random initialisation)")
-    ax.set_ylabel("balanced accuracy (mean over folds)")
-    ax.set_title(f"Transfer to {dataset} by pretraining objective")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -242,24 +242,33 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
 
 
 def plot_steps(summary: pd.DataFrame, path: Path, dataset: str) -> None:
-    """Probe score vs pretraining steps, one curve per objective, chance drawn."""
+    """Score vs pretraining steps, one curve per objective (and adaptation), chance drawn.
+
+    ``summary``: one row per ``label`` (objective or size), ``step`` and optionally
+    ``adaptation``, with ``balanced_accuracy``, ``balanced_accuracy_sd`` and ``folds``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if "adaptation" not in summary:
+        summary = summary.assign(adaptation="linear_probe")
+    several = summary["adaptation"].nunique() > 1
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for label, block in summary.groupby("label"):
+    for (label, adaptation), block in summary.groupby(["label", "adaptation"]):
         block = block.sort_values("step")
         x = block["step"].to_numpy(float)
         ax.errorbar(x + 1, block["balanced_accuracy"],
                     yerr=block["balanced_accuracy_sd"] / np.sqrt(block["folds"]),
-                    fmt="-o", ms=4, capsize=2, label=str(label))
+                    fmt="-o" if adaptation == "linear_probe" else "--s", ms=4, capsize=2,
+                    label=f"{label} ({adaptation})" if several else str(label))
     ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("pretraining steps + 1 (1 = random initialisation)")
-    ax.set_ylabel("balanced accuracy (linear probe, mean ± SEM over folds)")
-    ax.set_title(f"{dataset}: probe score vs pretraining steps")
+    ax.set_ylabel("balanced accuracy (mean ± SEM over folds)" if several else
+                  "balanced accuracy (linear probe, mean ± SEM over folds)")
+    ax.set_title(f"{dataset}: score vs pretraining steps")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
