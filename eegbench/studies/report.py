@@ -166,7 +166,7 @@ def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind
             gain = s.loc[last, "balanced_accuracy"] - s.loc[0, "balanced_accuracy"]
             p_value = _wilcoxon(per_fold.loc[(label, last)], per_fold.loc[(label, 0)])
             entry["Δ (last - 0)"] = f"{gain:+.3f}"
-            entry["Wilcoxon p"] = f"{p_value:.3g}"
+            entry["Wilcoxon p"] = p_value
         chosen = block[(block["label"] == label) & (block["step"] == last)]
         meta = _pretrain_meta(chosen["checkpoint_path"].iloc[0], runs)
         entry["pretrain s"] = (f"{meta['seconds']:.0f} ({meta['steps']} steps)"
@@ -174,7 +174,16 @@ def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind
         entry["last loss"] = (f"{meta['loss_last']:.4g}" if meta.get("loss_last") is not None
                               else "-")
         table.append(entry)
-    return pd.DataFrame(table)
+    frame = pd.DataFrame(table)
+    if "Wilcoxon p" in frame:  # one test per objective / size: corrected for their number
+        from eegbench.leaderboard.stats import holm
+
+        raw = frame["Wilcoxon p"].astype(float)
+        adjusted = holm(raw.to_numpy())
+        frame["Wilcoxon p"] = raw.map(lambda v: f"{v:.3g}" if np.isfinite(v) else "-")
+        frame.insert(frame.columns.get_loc("Wilcoxon p") + 1, "Holm p",
+                     [f"{v:.3g}" if np.isfinite(v) else "-" for v in adjusted])
+    return frame
 
 
 def current_checkpoints(block: pd.DataFrame, runs: Path) -> pd.DataFrame:
@@ -215,6 +224,8 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         else:
             files.append(f"{name}_score_vs_parameters.png")
             plot_scale_reference(summary, reference, out / files[-1], dataset)
+            files.append(f"{name}_score_vs_compute.png")
+            plot_scale_compute(summary, out / files[-1], dataset)
         meta = _pretrain_meta(block["checkpoint_path"].iloc[0], runs)
         corpus = [d["recipe"] for d in meta.get("datasets", [])]
         left_out = meta.get("datasets_left_out") or []
@@ -224,7 +235,9 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                 f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
                 "converged linear probe (C = 1, a priori) on the frozen CBraMod encoder saved "
                 "after N pretraining steps (step 0 = the random initialisation). Wilcoxon: "
-                "paired over folds, last step vs step 0 of the same encoder. Pretraining corpus "
+                "paired over folds, last step vs step 0 of the same encoder; Holm: corrected "
+                f"for the {kind == 'objective' and 'objectives' or 'sizes'} of the table. "
+                "Pretraining corpus "
                 f"(no target recording in it, sha256-audited): {', '.join(corpus)}"
                 + (f"; left out for windows too short for next-patch prediction: "
                    f"{', '.join(left_out)}" if left_out else "") + ".", "",
@@ -324,6 +337,41 @@ def plot_scale_reference(summary: pd.DataFrame, reference: pd.DataFrame | None, 
     ax.set_xlabel("parameters (encoder; leaderboard models: whole model)")
     ax.set_ylabel("balanced accuracy (mean over folds)")
     ax.set_title(f"{dataset}: score vs parameters")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_scale_compute(summary: pd.DataFrame, path: Path, dataset: str) -> None:
+    """Score vs pretraining compute, one curve per encoder size through its saved steps.
+
+    Compute is measured in parameter-steps (encoder parameters x pretraining steps): every size
+    pretrains on the same pool with the same seed and batch, so its training FLOPs are about
+    6 x parameters x tokens seen (Kaplan et al. 2020) with the same tokens for every size, and
+    parameter-steps rank and scale them alike, independently of the machine's load (wall-clock
+    seconds on a shared CPU do not). Step 0 (no pretraining) is drawn at the left edge.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    compute = summary["n_parameters"].astype(float) * summary["step"].astype(float)
+    floor = compute[compute > 0].min() / 3 if (compute > 0).any() else 1.0
+    for label, block in summary.assign(compute=compute.clip(lower=floor)).groupby("label"):
+        block = block.sort_values("step")
+        ax.errorbar(block["compute"], block["balanced_accuracy"],
+                    yerr=block["balanced_accuracy_sd"] / np.sqrt(block["folds"]),
+                    fmt="-o", ms=4, capsize=2,
+                    label=f"{label} ({int(block['n_parameters'].iloc[0]):,} parameters)")
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
+    ax.axvline(floor, color="grey", lw=0.5, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("pretraining compute: parameters x steps (left line: step 0, no pretraining)")
+    ax.set_ylabel("balanced accuracy (linear probe, mean ± SEM over folds)")
+    ax.set_title(f"{dataset}: score vs pretraining compute")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
