@@ -44,6 +44,8 @@ STUDY_STEPS=${STUDY_STEPS:-[0,50,200]}        # pretraining steps at which encod
 STUDY_MINUTES=${STUDY_MINUTES:-6}             # wall-clock cap per pretrained encoder
 STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssvep_exo_kalunga2016]
+STUDY_FT_TARGETS=${STUDY_FT_TARGETS:-muse_visual_p300_eegnotebooks}
+STUDY_FT_EPOCHS=${STUDY_FT_EPOCHS:-3}
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-12}
 # patch transformers: the suite's default trainer (eegbench.train.TrainerSpec: AdamW 1e-3,
@@ -257,11 +259,22 @@ for step in $STEPS; do
       bash "$0" study_objectives study_scale study_patch study_meg studies_tables ;;
     study_objectives)  # five objectives x {eegmat, visual P300}: leave-one-dataset-out corpus,
       # encoders at STUDY_STEPS probed by the converged linear probe (frozen encoder encoded
-      # once per checkpoint) under leave-one-subject-out; fine-tuning is left out on CPU
+      # once per checkpoint) under leave-one-subject-out
       for ds in $STUDY_TARGETS; do
         $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
             'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
             "study.corpus=$STUDY_CORPUS" "${STUDY_COMMON[@]}"
+      done
+      # then a fixed fine-tune budget (STUDY_FT_EPOCHS epochs of the CBraMod recipe, the same
+      # for every encoder) of the encoders at step 0 and the last step, on STUDY_FT_TARGETS
+      # (the ERP set: 5 folds; 36 eegmat folds x 10 encoders exceed a CPU session); the
+      # encoders are reused, never pretrained again (study.reuse_only)
+      last=${STUDY_STEPS##*,}; last=${last%]}
+      for ds in $STUDY_FT_TARGETS; do
+        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=[0,$last]" \
+            'study.adaptations=[finetune]' study.reuse_only=true \
+            study.max_minutes_per_objective=$STUDY_MINUTES "study.corpus=$STUDY_CORPUS" \
+            trainer.max_epochs=$STUDY_FT_EPOCHS trainer.device=cpu "${STUDY_COMMON[@]}"
       done ;;
     study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on eegmat
       $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \

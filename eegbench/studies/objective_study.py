@@ -88,29 +88,34 @@ def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> Di
     return ev
 
 
+def _milestone_current(path: Path, fingerprint: str, keys: dict[str, str]) -> bool:
+    """True when the encoder at ``path`` was pretrained with these settings on this data.
+
+    ``fingerprint``: :func:`eegbench.pretrain.pretraining_fingerprint` of the wanted run
+    (objective, architecture, corpus, optimiser, seed, preprocessing); ``keys``: the corpus
+    datasets' cache keys (:func:`eegbench.pretrain.pool_cache_keys`), which follow the
+    recordings' content.
+    """
+    if not (path.is_file() and Path(f"{path}.json").is_file()):
+        return False
+    meta = json.loads(Path(f"{path}.json").read_text())
+    recorded = {d["recipe"]: d.get("cache_key") for d in meta.get("datasets", [])}
+    current = (meta.get("pretrain_fingerprint") == fingerprint
+               and set(recorded) | set(meta.get("datasets_left_out", [])) == set(keys)
+               and all(keys[recipe] == key for recipe, key in recorded.items()))
+    if not current:
+        logger.info("%s was pretrained with other settings or data", path)
+    return current
+
+
 def _pretrained(output: Path, steps: list[int], pre: DictConfig) -> bool:
     """True when a previous run left every milestone of this pretraining run (resume).
 
-    A milestone counts only if it was pretrained with the same settings
-    (:func:`eegbench.pretrain.pretraining_fingerprint`: objective, architecture, corpus,
-    optimiser, seed, preprocessing) on the same data (every corpus dataset's cache key, which
-    follows the recordings' content); otherwise the encoders are pretrained again.
+    A milestone counts only if :func:`_milestone_current`; otherwise the encoders are
+    pretrained again.
     """
-    paths = [milestone_path(output, s) for s in steps]
-    if not all(p.is_file() and Path(f"{p}.json").is_file() for p in paths):
-        return False
-    fingerprint = pretraining_fingerprint(pre)
-    keys = pool_cache_keys(pre)
-    for path in paths:
-        meta = json.loads(Path(f"{path}.json").read_text())
-        recorded = {d["recipe"]: d.get("cache_key") for d in meta.get("datasets", [])}
-        if (meta.get("pretrain_fingerprint") != fingerprint
-                or set(recorded) | set(meta.get("datasets_left_out", [])) != set(keys)
-                or any(keys[recipe] != key for recipe, key in recorded.items())):
-            logger.info("%s was pretrained with other settings or data: pretraining again",
-                        path)
-            return False
-    return True
+    fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
+    return all(_milestone_current(milestone_path(output, s), fingerprint, keys) for s in steps)
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,9 @@ def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
     """Pretrain every objective of ``study.objectives``; see :func:`run_transfer_study`."""
     variants = [StudyVariant(str(o), str(o)) for o in cfg.study.objectives]
     table = run_transfer_study(cfg, variants)
+    if table.empty:
+        logger.warning("objective study on %s: no encoder was evaluated", cfg.dataset.name)
+        return table
     out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
     plot_steps(table.rename(columns={"variant": "label",
                                      "balanced_accuracy_std": "balanced_accuracy_sd"}),
@@ -158,12 +166,17 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
         pre = _pretrain_config(cfg, variant, corpus, output)
         if _pretrained(output, steps, pre):
             logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
+        elif study.get("reuse_only"):
+            logger.warning("%s: study.reuse_only: not pretraining; evaluating the encoders of "
+                           "these settings present in %s", variant.label, out_dir)
         else:
             run_pretraining(pre)
+        fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
         for step in steps:
             checkpoint = milestone_path(output, step)
-            if not checkpoint.is_file():  # the time budget ended before this step
-                logger.warning("%s: no encoder at step %d (budget ended)", variant.label, step)
+            if not _milestone_current(checkpoint, fingerprint, keys):
+                # the time budget ended before this step (or, under reuse_only, never ran)
+                logger.warning("%s: no current encoder at step %d", variant.label, step)
                 continue
             meta = json.loads(Path(f"{checkpoint}.json").read_text())
             for adaptation in study.adaptations:

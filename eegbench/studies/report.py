@@ -216,7 +216,6 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         summary["step"] = summary["step"].astype(int)
         name = f"{kind}_{dataset}"
         summary.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
-        frame = _transfer_table(block, summary, runs, kind, labels)
         files = [f"{name}.csv"]
         if kind == "objective":
             files.append(f"{name}_probe_vs_steps.png")
@@ -226,30 +225,44 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
             plot_scale_reference(summary, reference, out / files[-1], dataset)
             files.append(f"{name}_score_vs_compute.png")
             plot_scale_compute(summary, out / files[-1], dataset)
-        meta = _pretrain_meta(block["checkpoint_path"].iloc[0], runs)
-        corpus = [d["recipe"] for d in meta.get("datasets", [])]
+        metas = {p: _pretrain_meta(p, runs) for p in set(block["checkpoint_path"])}
+        corpora = {str(label): ", ".join(d["recipe"] for d in metas[path].get("datasets", []))
+                   for label, path in zip(block["label"], block["checkpoint_path"],
+                                          strict=True)}
+        meta = metas[block["checkpoint_path"].iloc[0]]
         left_out = meta.get("datasets_left_out") or []
         folds = int(summary["folds"].max())  # a row with fewer folds says so in `folds`
         title = "pretraining objectives" if kind == "objective" else "encoder size"
+        one_corpus = len(set(corpora.values())) == 1
         text = [f"## {dataset}: {title}", "",
                 f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
-                "converged linear probe (C = 1, a priori) on the frozen CBraMod encoder saved "
-                "after N pretraining steps (step 0 = the random initialisation). Wilcoxon: "
-                "paired over folds, last step vs step 0 of the same encoder; Holm: corrected "
-                f"for the {kind == 'objective' and 'objectives' or 'sizes'} of the table. "
-                "Pretraining corpus "
-                f"(no target recording in it, sha256-audited): {', '.join(corpus)}"
+                "frozen CBraMod encoder saved after N pretraining steps (step 0 = the random "
+                "initialisation), per adaptation: the converged linear probe (C = 1, a priori) "
+                "and, where run, fine-tuning under the fixed budget named in its heading. "
+                "Wilcoxon: paired over folds, last step vs step 0 of the same encoder; Holm: "
+                f"corrected for the {kind == 'objective' and 'objectives' or 'sizes'} of the "
+                "table. Pretraining corpus (no target recording in it, sha256-audited): "
+                + (next(iter(corpora.values())) if one_corpus else
+                   "differs between rows (column `corpus`)")
                 + (f"; left out for windows too short for next-patch prediction: "
-                   f"{', '.join(left_out)}" if left_out else "") + ".", "",
-                _markdown(frame), "", "Files: " + ", ".join(f"`{f}`" for f in files),
-                provenance(block, hydra_commands(runs, [f"+exp={kind}_study",
-                                                        f"dataset={dataset}"]),
-                           {"pretraining budget": f"batch {meta.get('batch_size')}, lr "
-                            f"{meta.get('lr')}, seed {meta.get('seed')}, architecture "
-                            f"{meta.get('arch_params')}" if kind == "objective" else
-                            f"batch {meta.get('batch_size')}, lr {meta.get('lr')}, seed "
-                            f"{meta.get('seed')}"}, step=f"study_{kind}"
-                           if kind == "scale" else "study_objectives")]
+                   f"{', '.join(left_out)}" if left_out else "") + ".", ""]
+        for adaptation, part in block.groupby("adaptation"):
+            frame = _transfer_table(part, summary[summary["adaptation"] == adaptation], runs,
+                                    kind, labels)
+            if not one_corpus:
+                frame["corpus"] = frame.iloc[:, 0].map(corpora)
+            heading = ("linear probe" if adaptation == "linear_probe" else
+                       f"{adaptation} ({_patch_budget(part['budget'])})")
+            text += [f"### {heading}", "", _markdown(frame), ""]
+        text += ["Files: " + ", ".join(f"`{f}`" for f in files),
+                 provenance(block, hydra_commands(runs, [f"+exp={kind}_study",
+                                                         f"dataset={dataset}"]),
+                            {"pretraining budget": f"batch {meta.get('batch_size')}, lr "
+                             f"{meta.get('lr')}, seed {meta.get('seed')}, architecture "
+                             f"{meta.get('arch_params')}" if kind == "objective" else
+                             f"batch {meta.get('batch_size')}, lr {meta.get('lr')}, seed "
+                             f"{meta.get('seed')}"}, step=f"study_{kind}"
+                            if kind == "scale" else "study_objectives")]
         sections.append("\n".join(text))
     return sections
 

@@ -30,6 +30,9 @@ def run_scale_study(cfg: DictConfig) -> pd.DataFrame:
     variants = [StudyVariant(str(name), str(cfg.study.objective), dict(arch))
                 for name, arch in sizes.items()]
     table = run_transfer_study(cfg, variants).rename(columns={"variant": "size"})
+    if table.empty:
+        logger.warning("scale study on %s: no encoder was evaluated", cfg.dataset.name)
+        return table
     out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
     table.to_csv(out_dir / "scale_study.csv", index=False, float_format="%.4f")
     others = store_summary(Path(cfg.paths.results_dir), str(cfg.dataset.name),

@@ -53,3 +53,22 @@ def test_changed_settings_or_data_pretrain_again(tmp_path, data_root, cache_root
     assert not _pretrained(output, [0, 2], pre)
     # a run length that was never reached is not there to reuse
     assert not _pretrained(output, [0, 2, 4], pre)
+
+
+def test_reuse_only_never_pretrains_nor_evaluates_stale_encoders(tmp_path, data_root,
+                                                                 cache_root):
+    from eegbench.studies import run_study
+
+    cfg = _study_cfg(data_root, cache_root, tmp_path, "[physionet_eegmmidb_imagery_lr]")
+    output = tmp_path / "objective_study" / "physionet_eegmat" / "masked_patch.pt"
+    output.parent.mkdir(parents=True)
+    run_pretraining(_pretrain_config(cfg, StudyVariant("masked_patch", "masked_patch"),
+                                     study_corpus(cfg), output))
+    before = {p.name: p.stat().st_mtime_ns for p in output.parent.iterdir()}
+
+    stale = OmegaConf.merge(cfg, {"pretrain": {"lr": 1e-3},
+                                  "study": {"reuse_only": True,
+                                            "adaptations": ["linear_probe"]}})
+    table = run_study(stale)
+    assert table.empty  # nothing of these settings exists, so nothing was evaluated
+    assert {p.name: p.stat().st_mtime_ns for p in output.parent.iterdir()} == before
