@@ -47,7 +47,8 @@ STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssv
 STUDY_FT_TARGETS=${STUDY_FT_TARGETS:-muse_visual_p300_eegnotebooks}
 STUDY_FT_EPOCHS=${STUDY_FT_EPOCHS:-3}
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
-SCALE_MINUTES=${SCALE_MINUTES:-12}
+SCALE_MINUTES=${SCALE_MINUTES:-12}  # base (4.9 M): 1600 steps in 323 s on a free core
+SCALE_TARGETS=${SCALE_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 # patch transformers: the suite's default trainer (eegbench.train.TrainerSpec: AdamW 1e-3,
 # batch 64, up to 30 epochs, early stopping with patience 6 on the validation subjects' loss,
 # balanced class weights), fixed a priori; ~6-10 s per epoch per core on the visual P300 set.
@@ -276,9 +277,12 @@ for step in $STEPS; do
             study.max_minutes_per_objective=$STUDY_MINUTES "study.corpus=$STUDY_CORPUS" \
             trainer.max_epochs=$STUDY_FT_EPOCHS trainer.device=cpu "${STUDY_COMMON[@]}"
       done ;;
-    study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on eegmat
-      $PY -m eegbench +exp=scale_study dataset=physionet_eegmat "study.steps=$SCALE_STEPS" \
-          study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}" ;;
+    study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on each of
+      # SCALE_TARGETS (leave-one-dataset-out corpus each)
+      for ds in $SCALE_TARGETS; do
+        $PY -m eegbench +exp=scale_study dataset=$ds "study.steps=$SCALE_STEPS" \
+            study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}"
+      done ;;
     study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
       # visual P300 leave-one-subject-out, and every ERP set leave-one-run-out within subject;
       # transformers under PATCH_TRAINER (~30 min of one core with the defaults)
