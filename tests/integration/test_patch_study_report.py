@@ -1,4 +1,4 @@
-"""The patch-embedding table reports budgets, a chance test and paired differences (real P300)."""
+"""The patch-embedding table reports budgets, a chance test and paired differences (real auditory P300)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache
     for model in ("patch_tf_channel_mix", "xdawn_ts_lr"):
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose("config", overrides=[
-                "dataset=muse_visual_p300_eegnotebooks", "protocol=within_run",
+                "dataset=muse_auditory_p300_eegnotebooks", "protocol=within_run",
                 "dataset.subjects=['1']", f"model={model}", f"paths.data_root={data_root}",
                 f"paths.cache_dir={cache_root}", f"paths.runs_dir={runs}",
                 "trainer.max_epochs=2", "trainer.patience=0", "trainer.num_threads=1"])
@@ -25,7 +25,7 @@ def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache
 
     written = render(runs, tmp_path / "studies")
     text = written["patch_embeddings"].read_text()
-    assert "### muse_visual_p300_eegnotebooks, within_run" in text
+    assert "### muse_auditory_p300_eegnotebooks, within_run" in text
     assert "| p vs chance |" in text and "| Δ vs xdawn_ts_lr |" in text
     patch_line = next(line for line in text.splitlines()
                       if line.startswith("| patch_tf_channel_mix |"))
