@@ -267,21 +267,41 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
     return sections
 
 
+def _figure():
+    """A new figure and axes of the studies' plots (non-interactive backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6.5, 4.2))
+
+
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    """Draw chance (0.5 balanced accuracy), log x axis, labels and legend; save and close."""
+    import matplotlib.pyplot as plt
+
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_steps(summary: pd.DataFrame, path: Path, dataset: str) -> None:
     """Score vs pretraining steps, one curve per objective (and adaptation), chance drawn.
 
     ``summary``: one row per ``label`` (objective or size), ``step`` and optionally
     ``adaptation``, with ``balanced_accuracy``, ``balanced_accuracy_sd`` and ``folds``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if "adaptation" not in summary:
         summary = summary.assign(adaptation="linear_probe")
     several = summary["adaptation"].nunique() > 1
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     for (label, adaptation), block in summary.groupby(["label", "adaptation"]):
         block = block.sort_values("step")
         x = block["step"].to_numpy(float)
@@ -289,16 +309,10 @@ def plot_steps(summary: pd.DataFrame, path: Path, dataset: str) -> None:
                     yerr=block["balanced_accuracy_sd"] / np.sqrt(block["folds"]),
                     fmt="-o" if adaptation == "linear_probe" else "--s", ms=4, capsize=2,
                     label=f"{label} ({adaptation})" if several else str(label))
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
-    ax.set_xscale("log")
-    ax.set_xlabel("pretraining steps + 1 (1 = random initialisation)")
-    ax.set_ylabel("balanced accuracy (mean ± SEM over folds)" if several else
-                  "balanced accuracy (linear probe, mean ± SEM over folds)")
-    ax.set_title(f"{dataset}: score vs pretraining steps")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, path, "pretraining steps + 1 (1 = random initialisation)",
+            "balanced accuracy (mean ± SEM over folds)" if several else
+            "balanced accuracy (linear probe, mean ± SEM over folds)",
+            f"{dataset}: score vs pretraining steps")
 
 
 def reference_rows(path: Path, dataset_protocols: set[tuple[str, str]]) -> pd.DataFrame:
@@ -324,12 +338,7 @@ def reference_rows(path: Path, dataset_protocols: set[tuple[str, str]]) -> pd.Da
 def plot_scale_reference(summary: pd.DataFrame, reference: pd.DataFrame | None, path: Path,
                          dataset: str) -> None:
     """Score vs encoder parameters (per step) beside the committed leaderboard's models."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     for step, block in summary.groupby("step"):
         block = block.sort_values("n_parameters")
         ax.plot(block["n_parameters"], block["balanced_accuracy"], "-o",
@@ -345,15 +354,8 @@ def plot_scale_reference(summary: pd.DataFrame, reference: pd.DataFrame | None, 
         ax.annotate(f"{row['model']} (leaderboard)", (row["n_parameters"],
                                                      row["balanced_accuracy"]),
                     fontsize=6, xytext=(3, -8), textcoords="offset points")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters (encoder; leaderboard models: whole model)")
-    ax.set_ylabel("balanced accuracy (mean over folds)")
-    ax.set_title(f"{dataset}: score vs parameters")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, path, "parameters (encoder; leaderboard models: whole model)",
+            "balanced accuracy (mean over folds)", f"{dataset}: score vs parameters")
 
 
 def plot_scale_compute(summary: pd.DataFrame, path: Path, dataset: str) -> None:
@@ -365,12 +367,7 @@ def plot_scale_compute(summary: pd.DataFrame, path: Path, dataset: str) -> None:
     parameter-steps rank and scale them alike, independently of the machine's load (wall-clock
     seconds on a shared CPU do not). Step 0 (no pretraining) is drawn at the left edge.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = _figure()
     compute = summary["n_parameters"].astype(float) * summary["step"].astype(float)
     floor = compute[compute > 0].min() / 3 if (compute > 0).any() else 1.0
     for label, block in summary.assign(compute=compute.clip(lower=floor)).groupby("label"):
@@ -379,16 +376,11 @@ def plot_scale_compute(summary: pd.DataFrame, path: Path, dataset: str) -> None:
                     yerr=block["balanced_accuracy_sd"] / np.sqrt(block["folds"]),
                     fmt="-o", ms=4, capsize=2,
                     label=f"{label} ({int(block['n_parameters'].iloc[0]):,} parameters)")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":", label="chance")
     ax.axvline(floor, color="grey", lw=0.5, ls="--")
-    ax.set_xscale("log")
-    ax.set_xlabel("pretraining compute: parameters x steps (left line: step 0, no pretraining)")
-    ax.set_ylabel("balanced accuracy (linear probe, mean ± SEM over folds)")
-    ax.set_title(f"{dataset}: score vs pretraining compute")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, path,
+            "pretraining compute: parameters x steps (left line: step 0, no pretraining)",
+            "balanced accuracy (linear probe, mean ± SEM over folds)",
+            f"{dataset}: score vs pretraining compute")
 
 
 def _patch_budget(budgets: pd.Series) -> str:
