@@ -52,11 +52,13 @@ def load_rows(runs: Path) -> pd.DataFrame:
     parsed = [checkpoint_variant(p) for p in paths]
     frame["label"] = [p[0] for p in parsed]
     frame["step"] = [p[1] for p in parsed]
-    # the same encoder (sha256) probed twice on one fold (e.g. its path written once relative,
-    # once absolute) is one result, not two
+    # the same encoder (sha256) probed twice on one fold (its path written once relative, once
+    # absolute; or probed again after the standardization code changed the data's cache key)
+    # is one result, not two: the newest row is kept
+    frame = frame.sort_values("created_at", kind="stable").reset_index(drop=True)
     has_ckpt = frame["checkpoint"].notna().to_numpy()
     dup = frame[has_ckpt].duplicated(subset=["dataset", "protocol", "model", "checkpoint",
-                                             "adaptation", "fold", "seed"])
+                                             "adaptation", "fold", "seed"], keep="last")
     keep = np.ones(len(frame), dtype=bool)
     keep[np.flatnonzero(has_ckpt)[dup.to_numpy()]] = False
     return frame[keep].reset_index(drop=True)
