@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.stats import holm
 from eegbench.results.provenance import git_revision
 from eegbench.results.store import ResultStore
 
@@ -178,8 +179,6 @@ def _transfer_table(block: pd.DataFrame, summary: pd.DataFrame, runs: Path, kind
         table.append(entry)
     frame = pd.DataFrame(table)
     if "Wilcoxon p" in frame:  # one test per objective / size: corrected for their number
-        from eegbench.leaderboard.stats import holm
-
         raw = frame["Wilcoxon p"].astype(float)
         adjusted = holm(raw.to_numpy())
         frame["Wilcoxon p"] = raw.map(lambda v: f"{v:.3g}" if np.isfinite(v) else "-")
@@ -460,7 +459,8 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
             "`p vs chance`: labels permuted within each test fold (1000 permutations, "
             "one-sided). "
             f"`Δ vs {reference_model}`: paired over folds, two-sided Wilcoxon p (n/a under "
-            "5 folds; with 5 folds the smallest possible p is 0.0625).", ""]
+            "5 folds; with 5 folds the smallest possible p is 0.0625) and its Holm correction "
+            "for the models of the table.", ""]
     order = {m: i for i, m in enumerate(PATCH_MODELS + ERP_BASELINES)}
     deltas = []
     for (dataset, protocol), part in summary.groupby(["dataset", "protocol"]):
@@ -471,20 +471,30 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
         ref = part[part["model"] == reference_model]
         ref_scores = (per_fold.loc[(reference_model, ref["config_hash"].iloc[0])]
                       if len(ref) else None)
-        delta_cells = []
+        cells: list[tuple[float, float] | None] = []
         for model, config_hash in zip(part["model"], part["config_hash"], strict=True):
             if ref_scores is None or model == reference_model:
-                delta_cells.append("-")
+                cells.append(None)
                 continue
             mine = per_fold.loc[(model, config_hash)]
             pair = pd.concat([mine, ref_scores], axis=1, join="inner").dropna()
-            diff = float((pair.iloc[:, 0] - pair.iloc[:, 1]).mean())
-            p = _wilcoxon(mine, ref_scores)
-            delta_cells.append(f"{diff:+.3f} (p {p:.3g})" if np.isfinite(p)
+            cells.append((float((pair.iloc[:, 0] - pair.iloc[:, 1]).mean()),
+                          _wilcoxon(mine, ref_scores)))
+        tested = [c for c in cells if c is not None]
+        adjusted = iter(holm([p for _, p in tested]) if tested else [])
+        delta_cells = []
+        for model, config_hash, cell in zip(part["model"], part["config_hash"], cells,
+                                            strict=True):
+            if cell is None:
+                delta_cells.append("-")
+                continue
+            diff, p = cell
+            p_holm = float(next(adjusted))
+            delta_cells.append(f"{diff:+.3f} (p {p:.3g}, Holm {p_holm:.3g})" if np.isfinite(p)
                                else f"{diff:+.3f} (p n/a)")
             deltas.append({"dataset": dataset, "protocol": protocol, "model": model,
                            "config_hash": config_hash, "delta_vs_reference": diff,
-                           "wilcoxon_p": p})
+                           "wilcoxon_p": p, "holm_p": p_holm})
         frame = pd.DataFrame({
             "model": part["model"],
             "balanced accuracy": [_fmt(m, s) for m, s in zip(part["balanced_accuracy"],
@@ -500,7 +510,7 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
             "budget": part["budget"]})
         text += [f"### {dataset}, {protocol}", "", _markdown(frame), ""]
     delta_frame = pd.DataFrame(deltas, columns=["dataset", "protocol", "model", "config_hash",
-                                                "delta_vs_reference", "wilcoxon_p"])
+                                                "delta_vs_reference", "wilcoxon_p", "holm_p"])
     summary.merge(delta_frame, on=["dataset", "protocol", "model", "config_hash"],
                   how="left").to_csv(out / "patch_embeddings.csv", index=False,
                                      float_format="%.4f")
