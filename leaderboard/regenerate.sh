@@ -38,14 +38,15 @@ CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 # Issue 15 studies: a separate runs dir, so that study rows never enter the leaderboard store.
 RUNS_STUDIES=${EEGBENCH_STUDY_RUNS:-runs/studies}
 STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
-# Objective study: the shared pool of windows of >= 2 s (eegmat, eegmmidb, SSVEP) holds 64-channel
-# windows, ~1 step/s on a busy core, so the CPU default stops at 200 steps.
-STUDY_STEPS=${STUDY_STEPS:-[0,50,200]}        # pretraining steps at which encoders are probed
-STUDY_MINUTES=${STUDY_MINUTES:-6}             # wall-clock cap per pretrained encoder
+# Objective study: the pool of windows of >= 2 s holds 64-channel eegmmidb windows; on a free
+# core 1000 steps take ~5-10 min (contrastive, two views per window, about twice that).
+STUDY_STEPS=${STUDY_STEPS:-[0,100,400,1000]}  # pretraining steps at which encoders are probed
+STUDY_MINUTES=${STUDY_MINUTES:-9}             # wall-clock cap per pretrained encoder
 STUDY_TARGETS=${STUDY_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 STUDY_CORPUS=${STUDY_CORPUS:-null}  # null = leave-one-dataset-out; or e.g. [ssvep_exo_kalunga2016]
 STUDY_FT_TARGETS=${STUDY_FT_TARGETS:-muse_visual_p300_eegnotebooks}
 STUDY_FT_EPOCHS=${STUDY_FT_EPOCHS:-3}
+STUDY_FT_STEPS=${STUDY_FT_STEPS:-[0,400,1000]}  # encoders fine-tuned (a subset of STUDY_STEPS)
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-12}  # base (4.9 M): 1600 steps in 323 s on a free core
 SCALE_TARGETS=${SCALE_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
@@ -267,12 +268,11 @@ for step in $STEPS; do
             "study.corpus=$STUDY_CORPUS" "${STUDY_COMMON[@]}"
       done
       # then a fixed fine-tune budget (STUDY_FT_EPOCHS epochs of the CBraMod recipe, the same
-      # for every encoder) of the encoders at step 0 and the last step, on STUDY_FT_TARGETS
-      # (the ERP set: 5 folds; 36 eegmat folds x 10 encoders exceed a CPU session); the
-      # encoders are reused, never pretrained again (study.reuse_only)
-      last=${STUDY_STEPS##*,}; last=${last%]}
+      # for every encoder) of the encoders at STUDY_FT_STEPS, on STUDY_FT_TARGETS (the ERP
+      # set: 5 folds; 36 eegmat folds x 15 encoders exceed a CPU session); the encoders are
+      # reused, never pretrained again (study.reuse_only)
       for ds in $STUDY_FT_TARGETS; do
-        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=[0,$last]" \
+        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_FT_STEPS" \
             'study.adaptations=[finetune]' study.reuse_only=true \
             study.max_minutes_per_objective=$STUDY_MINUTES "study.corpus=$STUDY_CORPUS" \
             trainer.max_epochs=$STUDY_FT_EPOCHS trainer.device=cpu "${STUDY_COMMON[@]}"
