@@ -56,13 +56,14 @@ def load_rows(runs: Path) -> pd.DataFrame:
     # the same encoder (sha256) probed twice on one fold (its path written once relative, once
     # absolute; or probed again after the standardization code changed the data's cache key)
     # is one result, not two: the newest row is kept
+    # (a model without a checkpoint: the same configuration on one fold, e.g. a pipeline run
+    # again after such a change)
     frame = frame.sort_values("created_at", kind="stable").reset_index(drop=True)
-    has_ckpt = frame["checkpoint"].notna().to_numpy()
-    dup = frame[has_ckpt].duplicated(subset=["dataset", "protocol", "model", "checkpoint",
-                                             "adaptation", "fold", "seed"], keep="last")
-    keep = np.ones(len(frame), dtype=bool)
-    keep[np.flatnonzero(has_ckpt)[dup.to_numpy()]] = False
-    return frame[keep].reset_index(drop=True)
+    identity = frame["checkpoint"].where(frame["checkpoint"].notna(), frame["config_hash"])
+    dup = frame.assign(identity=identity.astype(str)).duplicated(
+        subset=["dataset", "protocol", "model", "identity", "adaptation", "fold", "seed"],
+        keep="last")
+    return frame[~dup.to_numpy()].reset_index(drop=True)
 
 
 def hydra_commands(runs: Path, must_contain: Iterable[str]) -> list[str]:
@@ -551,7 +552,8 @@ def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
             "balanced accuracy": _fmt(r["balanced_accuracy"], r["balanced_accuracy_sd"]),
             "per pretraining seed": ", ".join(f"{v:.3f}" for v in by_seed) if len(by_seed)
             else "-",
-            "ROC AUC": f"{r['roc_auc']:.3f}", "folds": r["folds"],
+            "ROC AUC": f"{r['roc_auc']:.3f}", "p vs chance": _fmt_chance(_chance_p(part)),
+            "folds": r["folds"],
             "fold x seed rows": len(part)})
     frame = pd.DataFrame(entries)
     frame.to_csv(out / "meg_within_subject.csv", index=False)
@@ -560,7 +562,10 @@ def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
             f"Balanced accuracy (mean ± SD over blocked K-fold folds and tokenizer pretraining "
             f"seeds) on the single MEG recording ({n_classes} trigger codes, chance "
             f"{1 / n_classes:.3f}). The tokenizer rows are the converged linear probe on the "
-            "frozen encoder; `_step0` = its random initialisation.", "", _markdown(frame), "",
+            "frozen encoder; `_step0` = its random initialisation. `p vs chance`: labels "
+            "permuted within each test fold (1000 permutations, one-sided; the windows of one "
+            "recording are not independent, so this checks that predictions carry label "
+            "information, not generalisation).", "", _markdown(frame), "",
             "Files: `meg_within_subject.csv`",
             provenance(block, hydra_commands(runs, ["dataset=meg_elekta_3ch"])
                        + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg")]
