@@ -48,7 +48,8 @@ STUDY_FT_TARGETS=${STUDY_FT_TARGETS:-muse_visual_p300_eegnotebooks}
 STUDY_FT_EPOCHS=${STUDY_FT_EPOCHS:-3}
 STUDY_FT_STEPS=${STUDY_FT_STEPS:-[0,400,1000]}  # encoders fine-tuned (a subset of STUDY_STEPS)
 SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
-SCALE_MINUTES=${SCALE_MINUTES:-12}  # base (4.9 M): 1600 steps in 323 s on a free core
+SCALE_MINUTES=${SCALE_MINUTES:-18}  # base (4.9 M), 1600 steps on a free core: 5.4 min on the
+                                    # eegmat pool, ~16 min on the visual P300 pool (eegmat in it)
 SCALE_TARGETS=${SCALE_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
 # patch transformers: the suite's default trainer (eegbench.train.TrainerSpec: AdamW 1e-3,
 # batch 64, up to 30 epochs, early stopping with patience 6 on the validation subjects' loss,
