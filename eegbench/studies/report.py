@@ -90,13 +90,18 @@ def summarise(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def provenance(rows: pd.DataFrame, commands: list[str], extra: dict | None = None,
-               step: str | None = None) -> str:
-    """Return a Markdown provenance block for the rows of one study."""
+               step: str | None = None, revision: str | None = None) -> str:
+    """Return a Markdown provenance block for the rows of one study.
+
+    ``revision``: the git revision of the rendering code, taken before any file was written
+    (default: now).
+    """
     revs = sorted(set(rows["git_revision"].astype(str)))
     fps = rows.groupby("dataset")["data_fingerprint"].agg(lambda s: sorted(set(map(str, s))))
     lines = ["", "### Provenance", "",
              f"- rows computed at git revision(s): {', '.join(f'`{r}`' for r in revs)}",
-             f"- rendered by `python -m eegbench.studies.report` at `{git_revision()}`",
+             "- rendered by `python -m eegbench.studies.report` at "
+             f"`{revision or git_revision()}`",
              f"- seeds: {sorted(set(int(s) for s in rows['seed']))}; rows created "
              f"{rows['created_at'].min()} to {rows['created_at'].max()}",
              "- data fingerprints: " + "; ".join(f"{d}: {', '.join(f'`{x}`' for x in v)}"
@@ -200,7 +205,8 @@ def current_checkpoints(block: pd.DataFrame, runs: Path) -> pd.DataFrame:
 
 
 def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
-                    reference: pd.DataFrame | None = None) -> list[str]:
+                    reference: pd.DataFrame | None = None,
+                    revision: str | None = None) -> list[str]:
     """Objective (``kind='objective'``) or scale (``'scale'``) study: one table per dataset."""
     sections = []
     root = runs / "objective_study"
@@ -264,7 +270,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                              f"{meta.get('arch_params')}" if kind == "objective" else
                              f"batch {meta.get('batch_size')}, lr {meta.get('lr')}, seed "
                              f"{meta.get('seed')}"}, step=f"study_{kind}"
-                            if kind == "scale" else "study_objectives")]
+                            if kind == "scale" else "study_objectives", revision=revision)]
         sections.append("\n".join(text))
     return sections
 
@@ -431,7 +437,7 @@ def _fmt_chance(p: float) -> str:
 
 
 def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
-                 reference_model: str = "xdawn_ts_lr") -> list[str]:
+                 reference_model: str = "xdawn_ts_lr", revision: str | None = None) -> list[str]:
     """Patch-embedding study: the four embeddings vs the ERP baselines, per dataset/protocol.
 
     Per cell: balanced accuracy (mean ± SD over folds), ROC AUC, a permutation test against
@@ -516,7 +522,8 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
                   how="left").to_csv(out / "patch_embeddings.csv", index=False,
                                      float_format="%.4f")
     text += ["Files: `patch_embeddings.csv`",
-             provenance(block, hydra_commands(runs, ["patch_tf_"]), step="study_patch")]
+             provenance(block, hydra_commands(runs, ["patch_tf_"]), step="study_patch",
+                        revision=revision)]
     return ["\n".join(text)]
 
 
@@ -527,7 +534,8 @@ def _meg_encoder(path: str | None, model: str) -> str:
     return re.sub(r"_seed\d+", "", Path(str(path)).stem)
 
 
-def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
+def render_meg(rows: pd.DataFrame, runs: Path, out: Path,
+               revision: str | None = None) -> list[str]:
     """MEG within-subject table: tokenizer pretrained on EEG + MEG / EEG only / none, ts_lr."""
     block = rows[rows["dataset"].astype(str).str.startswith("meg_")]
     if not len(block):
@@ -568,7 +576,8 @@ def render_meg(rows: pd.DataFrame, runs: Path, out: Path) -> list[str]:
             "information, not generalisation).", "", _markdown(frame), "",
             "Files: `meg_within_subject.csv`",
             provenance(block, hydra_commands(runs, ["dataset=meg_elekta_3ch"])
-                       + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg")]
+                       + hydra_commands(runs, ["+exp=pretrain_tokenizer"]), step="study_meg",
+                       revision=revision)]
     return ["\n".join(text)]
 
 
@@ -583,10 +592,12 @@ def render(runs: Path, out: Path, reference: Path | None = None) -> dict[str, Pa
     ref = reference_rows(reference, {(d, "loso") for d in rows["dataset"].unique()}
                          ) if reference else None
     written = {}
-    for name, sections in (("objectives", render_transfer(rows, runs, out, "objective")),
-                           ("scale", render_transfer(rows, runs, out, "scale", ref)),
-                           ("patch_embeddings", render_patch(rows, runs, out)),
-                           ("meg", render_meg(rows, runs, out))):
+    revision = git_revision()  # before this rendering writes into the checkout
+    for name, sections in (
+            ("objectives", render_transfer(rows, runs, out, "objective", revision=revision)),
+            ("scale", render_transfer(rows, runs, out, "scale", ref, revision=revision)),
+            ("patch_embeddings", render_patch(rows, runs, out, revision=revision)),
+            ("meg", render_meg(rows, runs, out, revision=revision))):
         if not sections:
             logger.warning("no rows of the %s study under %s", name, runs)
             continue
