@@ -522,8 +522,9 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
                   how="left").to_csv(out / "patch_embeddings.csv", index=False,
                                      float_format="%.4f")
     text += ["Files: `patch_embeddings.csv`",
-             provenance(block, hydra_commands(runs, ["patch_tf_"]), step="study_patch",
-                        revision=revision)]
+             provenance(block, [c for m in PATCH_MODELS + ERP_BASELINES
+                                for c in hydra_commands(runs, [f"model={m}"])],
+                        step="study_patch", revision=revision)]
     return ["\n".join(text)]
 
 
