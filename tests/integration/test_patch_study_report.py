@@ -1,4 +1,4 @@
-"""The patch-embedding table reports budgets, a chance test and paired differences (real auditory P300)."""
+"""The patch-embedding table: budgets, a chance test and paired differences (real P300 rows)."""
 
 from __future__ import annotations
 
