@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -21,3 +22,8 @@ def md_cell(value: Any) -> str:
 def md_row(cells: list[Any]) -> str:
     """Return one Markdown table row with every cell escaped (:func:`md_cell`)."""
     return "| " + " | ".join(md_cell(c) for c in cells) + " |"
+
+
+def md_table(header: list[Any], rows: Iterable[list[Any]]) -> list[str]:
+    """Return the lines of a Markdown table: header, separator and rows, every cell escaped."""
+    return [md_row(header), "|" + "---|" * len(header), *(md_row(r) for r in rows)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.published import matching
 from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
 from eegbench.leaderboard.tables import (
@@ -34,19 +35,18 @@ def published_section(frame: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
                 ours = r.get(f"{metric}_mean", float("nan"))
                 spread = f" ± {e['std']:.4f}" if e.get("std") is not None else ""
                 checked = "yes" if e.get("checked") else "no (transcribed)"
-                lines.append(f"| {r['dataset']} | {subjects} | {r['model']} "
-                             f"({r['adaptation']}) | {metric.replace('_', ' ')} | {ours:.4f} | "
-                             f"{e['model']} | {e['value']:.4f}{spread} | {e['source']} | "
-                             f"{checked} |")
+                lines.append([r["dataset"], subjects, f"{r['model']} ({r['adaptation']})",
+                              metric.replace("_", " "), f"{ours:.4f}", e["model"],
+                              f"{e['value']:.4f}{spread}", e["source"], checked])
     if not lines:
         return []
     head = ["## Published figures on the same split", "",
             "Our rows of `protocol=fixed_split` beside published figures whose test subjects "
             "are the same (`eegbench/leaderboard/published.yaml`). Preprocessing, windows and "
-            "training budgets differ between papers and this suite: compare with care.", "",
-            "| dataset | test subjects | ours | metric | ours (score) | published model | "
-            "published | source | checked against source |", "|" + "---|" * 9]
-    return head + lines + [""]
+            "training budgets differ between papers and this suite: compare with care.", ""]
+    header = ["dataset", "test subjects", "ours", "metric", "ours (score)", "published model",
+              "published", "source", "checked against source"]
+    return head + md_table(header, lines) + [""]
 
 
 def audit_table(frame: pd.DataFrame, metric_of: dict[str, str]) -> pd.DataFrame:
@@ -91,23 +91,26 @@ def audit_table(frame: pd.DataFrame, metric_of: dict[str, str]) -> pd.DataFrame:
     return table
 
 
+def _fmt_holm(p: float) -> str:
+    return "n/a" if pd.isna(p) else f"{p:.3g}"
+
+
 def audit_section(frame: pd.DataFrame, metric_of: dict[str, str]) -> list[str]:
     """Markdown for :func:`audit_table`."""
     table = audit_table(frame, metric_of)
     if table.empty:
         return []
-    lines = ["## Leakage audit: leaky minus clean", "",
-             "Each leaky variant reuses the clean protocol with one leak added (see "
-             "`conf/audit/leakage.yaml`); inflation = mean over subjects of leaky minus clean "
-             "score, paired Wilcoxon test across subjects, Holm-corrected over this table.", "",
-             "| dataset | model | protocol | leak | metric | subjects | clean | leaky | "
-             "inflation | p (Holm) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        p = "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}"
-        lines.append(f"| {r['dataset']} | {r['model']} ({r['adaptation']}) | {r['protocol']} | "
-                     f"{r['variant']} | {r['metric'].replace('_', ' ')} | {r['n_subjects']} | "
-                     f"{r['clean']:.3f} | {r['leaky']:.3f} | {r['inflation']:+.3f} | {p} |")
-    return lines + [""]
+    header = ["dataset", "model", "protocol", "leak", "metric", "subjects", "clean", "leaky",
+              "inflation", "p (Holm)"]
+    rows = ([r["dataset"], f"{r['model']} ({r['adaptation']})", r["protocol"], r["variant"],
+             r["metric"].replace("_", " "), r["n_subjects"], f"{r['clean']:.3f}",
+             f"{r['leaky']:.3f}", f"{r['inflation']:+.3f}", _fmt_holm(r["p_holm"])]
+            for _, r in table.iterrows())
+    return ["## Leakage audit: leaky minus clean", "",
+            "Each leaky variant reuses the clean protocol with one leak added (see "
+            "`conf/audit/leakage.yaml`); inflation = mean over subjects of leaky minus clean "
+            "score, paired Wilcoxon test across subjects, Holm-corrected over this table.", "",
+            *md_table(header, rows), ""]
 
 
 def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
@@ -204,22 +207,21 @@ def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
     table = foundation_table(frame, summary, metric_of)
     if table.empty:
         return []
-    lines = ["## Foundation models against the best specialist and the best classical pipeline",
-             "", "Reference = the specialist (resp. classical) configuration of the same table "
-             "with the highest mean primary metric. Difference = mean over the subjects both "
-             "were tested on of foundation minus reference; paired two-sided Wilcoxon "
-             "signed-rank test across subjects, Holm-corrected over all comparisons below. "
-             "Budgets differ between rows (see the `budget` column above).", "",
-             "| table | foundation model | vs | reference | subjects | foundation | reference | "
-             "difference | p (Holm) |", "|---|---|---|---|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        p = "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}"
-        title = f"{r['dataset']} / {r['protocol']}" + (f" / k = {r['shots']}" if r["shots"]
-                                                      else "")
-        lines.append(f"| {title} | {r['foundation']} | best {r['reference_family']} | "
-                     f"{r['reference']} | {r['n_subjects']} | {r['foundation_score']:.3f} | "
-                     f"{r['reference_score']:.3f} | {r['difference']:+.3f} | {p} |")
-    return lines + [""]
+    header = ["table", "foundation model", "vs", "reference", "subjects", "foundation",
+              "reference", "difference", "p (Holm)"]
+    rows = ([f"{r['dataset']} / {r['protocol']}" + (f" / k = {r['shots']}" if r["shots"]
+                                                      else ""),
+             r["foundation"], f"best {r['reference_family']}", r["reference"], r["n_subjects"],
+             f"{r['foundation_score']:.3f}", f"{r['reference_score']:.3f}",
+             f"{r['difference']:+.3f}", _fmt_holm(r["p_holm"])]
+            for _, r in table.iterrows())
+    return ["## Foundation models against the best specialist and the best classical pipeline",
+            "", "Reference = the specialist (resp. classical) configuration of the same table "
+            "with the highest mean primary metric. Difference = mean over the subjects both "
+            "were tested on of foundation minus reference; paired two-sided Wilcoxon "
+            "signed-rank test across subjects, Holm-corrected over all comparisons below. "
+            "Budgets differ between rows (see the `budget` column above).", "",
+            *md_table(header, rows), ""]
 
 
 def extra_sections(frame: pd.DataFrame, summary: pd.DataFrame,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from eegbench.data.recipe import recipe_primary_metric
-from eegbench.leaderboard.escape import md_row
+from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.stats import (
     PERMUTABLE,
     adjusted_chance_level,
@@ -407,10 +407,7 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
     lines: list[str] = []
     for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
         lines += [f"### {block_title(*key)}", ""]
-        header, rows = table_rows(block, metrics)
-        lines.append(md_row(header))
-        lines.append("|" + "|".join(["---"] * len(header)) + "|")
-        lines += [md_row(cells) for cells in rows]
+        lines += md_table(*table_rows(block, metrics))
         lines.append("")
         primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
             if "primary_metric" in block else str(metrics[0]).replace("_", " ")
@@ -424,10 +421,7 @@ def ranks_to_markdown(ranks: pd.DataFrame) -> str:
     """Render the rank aggregation as one Markdown table."""
     header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
               "datasets"]
-    lines = [md_row(header), "|" + "|".join(["---"] * len(header)) + "|"]
-    for _, r in ranks.iterrows():
-        lines.append(md_row([r["protocol"], str(r["shots"]), r["model"],
-                             r["adaptation"], r["calibration"],
-                             f"{r['mean_rank']:.2f}",
-                             f"{r['n_datasets']} ({r['datasets']})"]))
-    return "\n".join(lines) + "\n"
+    rows = ([r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
+             f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
+            for _, r in ranks.iterrows())
+    return "\n".join(md_table(header, rows)) + "\n"

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.stats import holm
 from eegbench.results.provenance import git_revision
 from eegbench.results.store import ResultStore
@@ -125,10 +126,7 @@ def _fmt(mean: float, sd: float) -> str:
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
-    return "\n".join(lines)
+    return "\n".join(md_table(list(frame.columns), frame.to_numpy().tolist()))
 
 
 def _wilcoxon(a: pd.Series, b: pd.Series) -> float:
