@@ -60,6 +60,21 @@ def model_arch(p: DictConfig, kind: str) -> dict[str, Any]:
                                      resolve=True)}
 
 
+def pool_entries(cfg: DictConfig) -> list[tuple[str, list[str] | None]]:
+    """Return ``(recipe, subjects or None)`` of every entry of ``cfg.pretrain.datasets``.
+
+    An entry is a recipe name or a mapping ``{recipe: ..., subjects: [...] | null}``.
+    """
+    out = []
+    for entry in cfg.pretrain.datasets:
+        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
+            "recipe": entry}
+        subjects = entry.get("subjects")
+        out.append((str(entry["recipe"]),
+                    None if subjects is None else [str(s) for s in subjects]))
+    return out
+
+
 def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     """Load every dataset listed in ``cfg.pretrain.datasets`` (recipe + optional subjects)."""
     spec = PreprocessSpec.from_config(cfg.preprocess)
@@ -67,18 +82,14 @@ def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
     model = (BrainTokenizerModel(arch_params=arch) if kind == "brain_tokenizer"
              else CBraModModel(arch_params=arch, adaptation="from_scratch"))
     pool = []
-    for entry in cfg.pretrain.datasets:
-        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
-            "recipe": entry}
-        subjects = entry.get("subjects")
-        ds = load_windows(load_recipe(entry["recipe"]), Path(cfg.paths.data_root), spec,
-                          Path(cfg.paths.cache_dir),
-                          subjects=None if subjects is None else [str(s) for s in subjects])
+    for recipe, subjects in pool_entries(cfg):
+        ds = load_windows(load_recipe(recipe), Path(cfg.paths.data_root), spec,
+                          Path(cfg.paths.cache_dir), subjects=subjects)
         adapter = InputAdapter(model.contract, ds.info["ch_names"], ds.info["sfreq"],
                                ds.X.shape[-1])
-        pool.append(PretrainSource(entry["recipe"], ds, adapter))
+        pool.append(PretrainSource(recipe, ds, adapter))
         logger.info("pretraining pool: %s, %d windows of %d channels, subjects %s",
-                    entry["recipe"], len(ds.X), ds.X.shape[1],
+                    recipe, len(ds.X), ds.X.shape[1],
                     sorted(ds.meta["subject"].astype(str).unique()))
     if not pool:
         raise ValueError("pretrain.datasets is empty: list at least one dataset recipe.")
@@ -112,15 +123,9 @@ def pool_cache_keys(cfg: DictConfig) -> dict[str, str]:
     standardization code; they are computed from the source files without loading windows.
     """
     spec = PreprocessSpec.from_config(cfg.preprocess)
-    keys = {}
-    for entry in cfg.pretrain.datasets:
-        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
-            "recipe": entry}
-        subjects = entry.get("subjects")
-        keys[str(entry["recipe"])] = resolve_cache_key(
-            load_recipe(entry["recipe"]), Path(cfg.paths.data_root), spec,
-            None if subjects is None else [str(x) for x in subjects])[2]
-    return keys
+    return {recipe: resolve_cache_key(load_recipe(recipe), Path(cfg.paths.data_root), spec,
+                                      subjects)[2]
+            for recipe, subjects in pool_entries(cfg)}
 
 
 def window_patches(src: PretrainSource, patch_size: int) -> int:

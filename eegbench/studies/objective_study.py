@@ -108,13 +108,13 @@ def _milestone_current(path: Path, fingerprint: str, keys: dict[str, str]) -> bo
     return current
 
 
-def _pretrained(output: Path, steps: list[int], pre: DictConfig) -> bool:
+def _pretrained(output: Path, steps: list[int], fingerprint: str, keys: dict[str, str]
+                ) -> bool:
     """True when a previous run left every milestone of this pretraining run (resume).
 
     A milestone counts only if :func:`_milestone_current`; otherwise the encoders are
     pretrained again.
     """
-    fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
     return all(_milestone_current(milestone_path(output, s), fingerprint, keys) for s in steps)
 
 
@@ -164,14 +164,15 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
     for variant in variants:
         output = out_dir / f"{variant.label}.pt"
         pre = _pretrain_config(cfg, variant, corpus, output)
-        if _pretrained(output, steps, pre):
+        # the corpus files are hashed once per variant, for the resume check and the milestones
+        fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
+        if _pretrained(output, steps, fingerprint, keys):
             logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
         elif study.get("reuse_only"):
             logger.warning("%s: study.reuse_only: not pretraining; evaluating the encoders of "
                            "these settings present in %s", variant.label, out_dir)
         else:
             run_pretraining(pre)
-        fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
         for step in steps:
             checkpoint = milestone_path(output, step)
             if not _milestone_current(checkpoint, fingerprint, keys):

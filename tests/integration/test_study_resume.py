@@ -7,7 +7,12 @@ import json
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from eegbench.pretrain import milestone_path, run_pretraining
+from eegbench.pretrain import (
+    milestone_path,
+    pool_cache_keys,
+    pretraining_fingerprint,
+    run_pretraining,
+)
 from eegbench.resources import config_dir
 from eegbench.studies.objective_study import (
     StudyVariant,
@@ -15,6 +20,11 @@ from eegbench.studies.objective_study import (
     _pretrained,
     study_corpus,
 )
+
+
+def _reusable(output, steps, pre) -> bool:
+    """The study's resume check for the pretraining config ``pre``."""
+    return _pretrained(output, steps, pretraining_fingerprint(pre), pool_cache_keys(pre))
 
 
 def _study_cfg(data_root, cache_root, runs, corpus: str):
@@ -33,16 +43,16 @@ def test_changed_settings_or_data_pretrain_again(tmp_path, data_root, cache_root
     output = tmp_path / "masked_patch.pt"
     pre = _pretrain_config(cfg, variant, study_corpus(cfg), output)
     run_pretraining(pre)
-    assert _pretrained(output, [0, 2], pre)  # same settings, same data: reused
+    assert _reusable(output, [0, 2], pre)  # same settings, same data: reused
 
     other_lr = OmegaConf.merge(pre, {"pretrain": {"lr": 1e-3}})
-    assert not _pretrained(output, [0, 2], other_lr)
+    assert not _reusable(output, [0, 2], other_lr)
     other_seed = OmegaConf.merge(pre, {"pretrain": {"seed": 1}})
-    assert not _pretrained(output, [0, 2], other_seed)
+    assert not _reusable(output, [0, 2], other_seed)
 
     wider = _study_cfg(data_root, cache_root, tmp_path,
                        "[physionet_eegmmidb_imagery_lr,physionet_eegmmidb_executed_lr]")
-    assert not _pretrained(output, [0, 2],
+    assert not _reusable(output, [0, 2],
                            _pretrain_config(wider, variant, study_corpus(wider), output))
 
     # the recordings changed (their cache key with them): the saved encoder is stale
@@ -50,9 +60,9 @@ def test_changed_settings_or_data_pretrain_again(tmp_path, data_root, cache_root
     meta = json.loads(meta_path.read_text())
     meta["datasets"][0]["cache_key"] = "0" * 20
     meta_path.write_text(json.dumps(meta))
-    assert not _pretrained(output, [0, 2], pre)
+    assert not _reusable(output, [0, 2], pre)
     # a run length that was never reached is not there to reuse
-    assert not _pretrained(output, [0, 2, 4], pre)
+    assert not _reusable(output, [0, 2, 4], pre)
 
 
 def test_reuse_only_never_pretrains_nor_evaluates_stale_encoders(tmp_path, data_root,
