@@ -102,9 +102,16 @@ def package_version(module_name: str) -> str:
 
 
 def module_source_sha256(obj: Any) -> str:
-    """Return the sha256 of the source of the module that defines ``type(obj)``."""
+    """Return the sha256 of the source of the module that defines ``type(obj)``.
+
+    A built-in or compiled module has no source: its name stands in (its package version,
+    recorded beside, identifies it).
+    """
     module = inspect.getmodule(type(obj))
-    source = inspect.getsource(module) if module is not None else ""
+    try:
+        source = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):
+        source = getattr(module, "__name__", "")
     return hashlib.sha256(source.encode()).hexdigest()
 
 

@@ -132,8 +132,10 @@ def _setting_value(value: Any) -> str:
     return str(value)
 
 
-def _setting_key(key: str) -> str:
-    return key.removeprefix("model.params.")
+def _setting_label(flat: dict[str, Any], keys: list[str]) -> str:
+    """``key=value`` pairs of ``keys`` (``model.params.`` dropped, paths by file name)."""
+    return ", ".join(f"{k.removeprefix('model.params.')}={_setting_value(flat.get(k))}"
+                     for k in keys)
 
 
 def config_settings(frame: pd.DataFrame) -> dict[str, str]:
@@ -157,13 +159,10 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
             continue
         keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
-        def label(f: dict[str, Any], keys: list[str]) -> str:
-            return ", ".join(f"{_setting_key(k)}={_setting_value(f.get(k))}" for k in keys)
-
         shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
-        candidate = {h: label(f, shown) for h, f in flat.items()}
+        candidate = {h: _setting_label(f, shown) for h, f in flat.items()}
         if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
-            candidate = {h: label(f, varying) for h, f in flat.items()}
+            candidate = {h: _setting_label(f, varying) for h, f in flat.items()}
         labels.update(candidate)
     return labels
 
