@@ -342,12 +342,16 @@ def _fmt_ci(row: pd.Series) -> str:
     return f"{str(row['primary_metric']).replace('_', ' ')} [{low:.3f}, {high:.3f}]"
 
 
-def _fmt_chance(row: pd.Series) -> str:
-    p = row.get("p_chance")
+def format_p_chance(p: float | None, above_chance: Any = None) -> str:
+    """A chance test's p-value for a table cell, flagged "NOT above chance" at CHANCE_ALPHA."""
     if p is None or pd.isna(p):
         return "n/a"
-    flag = "" if row.get("above_chance") is True or p < CHANCE_ALPHA else " NOT above chance"
+    flag = "" if above_chance is True or p < CHANCE_ALPHA else " NOT above chance"
     return f"{p:.3g}{flag}"
+
+
+def _fmt_chance(row: pd.Series) -> str:
+    return format_p_chance(row.get("p_chance"), row.get("above_chance"))
 
 
 def _fmt_p(row: pd.Series) -> str:

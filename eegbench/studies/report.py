@@ -22,6 +22,7 @@ import pandas as pd
 
 from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.stats import holm
+from eegbench.leaderboard.tables import format_p_chance
 from eegbench.results.provenance import git_revision
 from eegbench.results.store import ResultStore
 
@@ -428,12 +429,6 @@ def _chance_p(part: pd.DataFrame) -> float:
                                    "balanced_accuracy")["p_value"]
 
 
-def _fmt_chance(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"
-    return f"{p:.3g}" + ("" if p < 0.05 else " NOT above chance")
-
-
 def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
                  reference_model: str = "xdawn_ts_lr", revision: str | None = None) -> list[str]:
     """Patch-embedding study: the four embeddings vs the ERP baselines, per dataset/protocol.
@@ -506,7 +501,7 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
                                                              part["balanced_accuracy_sd"],
                                                              strict=True)],
             "ROC AUC": part["roc_auc"].map(lambda v: f"{v:.3f}"),
-            "p vs chance": part["p_chance"].map(_fmt_chance),
+            "p vs chance": part["p_chance"].map(format_p_chance),
             f"Δ vs {reference_model}": delta_cells,
             "folds": part["folds"],
             "parameters": part["n_parameters"].map(lambda v: f"{int(v):,}"),
@@ -559,7 +554,7 @@ def render_meg(rows: pd.DataFrame, runs: Path, out: Path,
             "balanced accuracy": _fmt(r["balanced_accuracy"], r["balanced_accuracy_sd"]),
             "per pretraining seed": ", ".join(f"{v:.3f}" for v in by_seed) if len(by_seed)
             else "-",
-            "ROC AUC": f"{r['roc_auc']:.3f}", "p vs chance": _fmt_chance(_chance_p(part)),
+            "ROC AUC": f"{r['roc_auc']:.3f}", "p vs chance": format_p_chance(_chance_p(part)),
             "folds": r["folds"],
             "fold x seed rows": len(part)})
     frame = pd.DataFrame(entries)
