@@ -16,7 +16,7 @@ logger = logging.getLogger("eegbench")
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def _hydra_entry(cfg: DictConfig) -> None:
+def _hydra_entry(cfg: DictConfig) -> list | None:
     logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
     if cfg.get("study") is not None:  # +exp=objective_study
         from eegbench.studies import run_study
@@ -34,7 +34,7 @@ def _hydra_entry(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     try:
         chash = identity_hash(cfg)
-        run_experiment(cfg)
+        rows = run_experiment(cfg)
     except Exception as err:
         overrides = list(hydra_cfg.overrides.task)
         path = record_failure(cfg.paths.results_dir, identity_hash(cfg), overrides,
@@ -45,10 +45,11 @@ def _hydra_entry(cfg: DictConfig) -> None:
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
         # In a sweep, the other jobs go on; the failure stays on record.
-        return
+        return None
     clear_failure(cfg.paths.results_dir, chash, seeds=list(cfg.seeds))
     logger.info("done. Build the tables with: python -m eegbench.leaderboard --results %s",
                 cfg.paths.results_dir)
+    return rows  # the job's rows, for sweep callbacks (eegbench.suite)
 
 
 def main() -> None:

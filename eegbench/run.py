@@ -326,8 +326,31 @@ def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
     return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
 
 
+def parse_fold_shard(value: Any) -> tuple[int, int] | None:
+    """Return ``(k, n)`` from a ``fold_shard`` setting ``[k, n]`` (None: every fold).
+
+    A job with shard ``[k, n]`` runs folds ``k, k + n, k + 2n, ...`` (0-based) of each seed,
+    so ``n`` jobs with shards ``[0, n]`` ... ``[n - 1, n]`` share a protocol's folds (e.g.
+    one process per CPU core). The shard is not part of a result's identity: the rows are
+    the ones a single job would write.
+    """
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, list | tuple) or OmegaConf.is_list(value) else []
+    ok = (len(items) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                  for v in items) and 0 <= items[0] < items[1])
+    if not ok:
+        raise ValueError(f"Invalid value for the 'fold_shard' parameter. Allowed values are "
+                         f"null or [k, n] with integers 0 <= k < n (e.g. [0, 2]), but got "
+                         f"{value!r}.")
+    return int(items[0]), int(items[1])
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
+
+    With ``fold_shard: [k, n]`` (top-level key, :func:`parse_fold_shard`) only every n-th
+    fold from the k-th runs; the returned rows are still all stored rows of the job.
 
     Returns
     -------
@@ -336,6 +359,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """
     check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
     validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
+    shard = parse_fold_shard(cfg.get("fold_shard"))
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
@@ -358,6 +382,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         splitter = make_splitter(name, seed=int(seed), **protocol)
         folds = list(splitter.split(split_meta(ds)))
         for i, fold in enumerate(folds, 1):
+            if shard is not None and (i - 1) % shard[1] != shard[0]:
+                continue  # another job's share of the folds
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
                         "adaptation": adaptation_of(cfg), "seed": int(seed),

@@ -131,12 +131,18 @@ class SklearnModel(BenchmarkModel):
 
 @MODELS.register("ts_lr")
 def tangent_space_lr(estimator: str = "oas", C: float = 1.0, **_: Any) -> SklearnModel:
-    """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann)."""
+    """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann).
+
+    The tangent space's reference (the Riemannian mean of the training covariances) is
+    warm-started from the previous fold's (:mod:`eegbench.models.riemann`; same mean to
+    pyriemann's tolerance).
+    """
     from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
+
+    from eegbench.models.riemann import WarmStartTangentSpace
 
     return SklearnModel(make_pipeline(
-        Covariances(estimator=estimator), TangentSpace(metric="riemann"),
+        Covariances(estimator=estimator), WarmStartTangentSpace(metric="riemann"),
         LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
     ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 

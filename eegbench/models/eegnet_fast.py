@@ -56,7 +56,8 @@ def _log_once(key: str, message: str, *args: object) -> None:
         logger.info(message, *args)
 
 
-def _is_braindecode_eegnet(net: nn.Module) -> bool:
+def is_braindecode_eegnet(net: nn.Module) -> bool:
+    """True if ``net`` is an instance of braindecode's ``EEGNet`` class."""
     cls = type(net)
     return cls.__name__ == "EEGNet" and cls.__module__.startswith("braindecode.")
 
@@ -76,7 +77,7 @@ def structural_mismatch(net: nn.Module) -> str | None:
     padding (0, P), no bias), ``bnorm_temporal`` (``BatchNorm2d`` tracking running statistics)
     and ``conv_spatial`` (depthwise ``Conv2d`` with kernel (C, 1), groups = F1, no bias).
     """
-    if not _is_braindecode_eegnet(net):
+    if not is_braindecode_eegnet(net):
         return f"{type(net).__module__}.{type(net).__qualname__} is not braindecode's EEGNet"
     names = [n for n, _ in net.named_children()][:len(FUSED_PREFIX)]
     if tuple(names) != FUSED_PREFIX:
@@ -148,11 +149,12 @@ def spectrum_length(n_times: int, kernel: int, padding: int) -> int:
 
 
 def circular_taps(taps: torch.Tensor, padding: int, n_fft: int) -> torch.Tensor:
-    """Place K-tap filters on a circle of ``n_fft`` samples so that circular correlation of
-    the *unpadded* signal gives the zero-padded correlation (no padded copy of the signal).
+    """Place K-tap filters on a circle of ``n_fft`` samples (the padding folded in).
 
-    Output sample ``t`` of the padded correlation is ``sum_j taps[j + P] * x[t + j]`` for
-    ``j`` in ``[-P, K - P)``: tap ``j + P`` goes to position ``j mod n_fft``.
+    Circular correlation of the *unpadded* signal with them gives the zero-padded
+    correlation, without a padded copy of the signal. Output sample ``t`` of the padded
+    correlation is ``sum_j taps[j + P] * x[t + j]`` for ``j`` in ``[-P, K - P)``: tap
+    ``j + P`` goes to position ``j mod n_fft``.
     """
     kernel = taps.shape[-1]
     zeros = taps.new_zeros(*taps.shape[:-1], n_fft - kernel)
@@ -292,6 +294,7 @@ def eegnet_forward(net: nn.Module, x: torch.Tensor, fast: bool = True) -> torch.
     net : nn.Module
         A braindecode EEGNet (any other network runs its own forward).
     x : Tensor, shape (batch, channels, time)
+        Input windows.
     fast : bool
         False always runs the stock forward.
     """
