@@ -74,8 +74,9 @@ def structural_mismatch(net: nn.Module) -> str | None:
 
     Checked: a braindecode ``EEGNet`` whose first children are ``ensuredims``, ``dimshuffle``,
     ``conv_temporal`` (a plain ``Conv2d`` from one input map, kernel (1, K), stride 1, zero
-    padding (0, P), no bias), ``bnorm_temporal`` (``BatchNorm2d`` tracking running statistics)
-    and ``conv_spatial`` (depthwise ``Conv2d`` with kernel (C, 1), groups = F1, no bias).
+    padding (0, P) with P < K, no bias), ``bnorm_temporal`` (``BatchNorm2d`` tracking
+    running statistics) and ``conv_spatial`` (depthwise ``Conv2d`` with kernel (C, 1),
+    groups = F1, no bias).
     """
     if not is_braindecode_eegnet(net):
         return f"{type(net).__module__}.{type(net).__qualname__} is not braindecode's EEGNet"
@@ -88,7 +89,8 @@ def structural_mismatch(net: nn.Module) -> str | None:
     if (conv_t.in_channels != 1 or conv_t.groups != 1 or conv_t.bias is not None
             or conv_t.kernel_size[0] != 1 or tuple(conv_t.stride) != (1, 1)
             or tuple(conv_t.dilation) != (1, 1) or conv_t.padding_mode != "zeros"
-            or not isinstance(conv_t.padding, tuple) or conv_t.padding[0] != 0):
+            or not isinstance(conv_t.padding, tuple) or conv_t.padding[0] != 0
+            or not 0 <= conv_t.padding[1] < conv_t.kernel_size[1]):
         return (f"conv_temporal settings differ (in_channels {conv_t.in_channels}, groups "
                 f"{conv_t.groups}, bias {conv_t.bias is not None}, kernel {conv_t.kernel_size}, "
                 f"stride {conv_t.stride}, dilation {conv_t.dilation}, padding {conv_t.padding}, "
@@ -113,7 +115,7 @@ def fast_path_mismatch(net: nn.Module, x: torch.Tensor) -> str | None:
     """Return why this call cannot take the fast path (None: it can).
 
     On top of :func:`structural_mismatch`: the input must be (batch, channels, time) with
-    the network's channel count and at least K samples and two windows in training mode;
+    the network's channel count and at least 2K samples;
     no hook may watch a fused layer (layer probes read their outputs), and autocast must be
     off (the stock forward then runs under it).
     """
@@ -125,9 +127,10 @@ def fast_path_mismatch(net: nn.Module, x: torch.Tensor) -> str | None:
     if x.shape[1] != net.conv_spatial.kernel_size[0]:
         return f"input has {x.shape[1]} channels, conv_spatial expects " \
                f"{net.conv_spatial.kernel_size[0]}"
-    kernel, padding = net.conv_temporal.kernel_size[1], net.conv_temporal.padding[1]
-    if x.shape[2] + 2 * padding < 2 * kernel:
-        return f"input has {x.shape[2]} samples, fewer than the fast path needs"
+    kernel = net.conv_temporal.kernel_size[1]
+    if x.shape[2] < 2 * kernel:
+        return f"input has {x.shape[2]} samples, fewer than 2 x {kernel} (the fast path's " \
+               f"edge terms)"
     if any(_has_hooks(getattr(net, n)) for n in FUSED_PREFIX) or _has_hooks(net):
         return "hooks are registered on a fused layer"
     if _global_forward_hooks or _global_forward_pre_hooks:
@@ -195,9 +198,10 @@ def lag_statistics(x: torch.Tensor, kernel: int, padding: int,
     ``m[k] = sum_{b,c,t<T'} xp[t + k] / N`` and ``G[k, l] = sum_{b,c,t<T'} xp[t + k] xp[t + l]``
     with ``N = batch * channels * T'``, so that a K-tap filter ``w`` applied to the padded
     input has mean ``w . m`` and mean square ``w^T G w / N``. The full autocorrelation comes
-    from the power spectrum (``spectrum``: ``rfft(x, spectrum_length(...))``, computed when
-    not given), minus the products the first and last output samples leave out (small Gram
-    matrices of the first 2K - 2 and last K - 1 padded samples); sums in float64.
+    from the power spectrum (``spectrum``: the rfft of length :func:`spectrum_length` of
+    every row of ``x``, in any order; computed when not given), minus the products the first
+    and last output samples leave out (small Gram matrices of the first 2K - 2 and last K - 1
+    padded samples); sums in float64.
     """
     rows = x.reshape(-1, x.shape[-1])
     n_rows, n_times = rows.shape
@@ -217,8 +221,11 @@ def lag_statistics(x: torch.Tensor, kernel: int, padding: int,
     edge = kernel - 1
     starts = torch.arange(edge, device=x.device)
     pos = starts[None, :] + lags[:, None]  # (K, K - 1): s + d
-    head = F.pad(rows[:, :2 * edge - padding], (padding, 0))
-    q_head = (head.T @ head).to(torch.float64)[starts[None, :].expand_as(pos), pos]
+    # the padded head is [P zeros, x[0 .. 2K - 3 - P]]: its Gram matrix is x's, shifted by P
+    samples = rows[:, :max(2 * edge - padding, 0)]
+    gram_head = F.pad((samples.T @ samples).to(torch.float64),
+                      (padding, 0, padding, 0))[:2 * edge, :2 * edge]
+    q_head = gram_head[starts[None, :].expand_as(pos), pos]
     left = F.pad(torch.cumsum(q_head, dim=1), (1, 0))  # left[d, k] = sum_{s<k} q[d, s]
     tail = F.pad(rows[:, n_times - (edge - padding):], (0, padding))
     gram_tail = (tail.T @ tail).to(torch.float64)
@@ -251,7 +258,8 @@ def fused_temporal_spatial(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     n_fft = spectrum_length(n_times, kernel, padding)
     taps = conv_t.weight.reshape(n_maps, kernel)
     spatial = conv_s.weight.reshape(conv_s.out_channels, -1)  # max-norm parametrized
-    spectrum = torch.fft.rfft(x, n=n_fft)
+    # channels first, so that the projection is one matrix product without a transposed copy
+    spectrum = torch.fft.rfft(x.transpose(0, 1), n=n_fft)  # (channels, batch, frequencies)
     if bn.training or bn.running_mean is None:  # batch statistics, as BatchNorm in training
         means, gram, count = lag_statistics(x, kernel, padding, spectrum)
         taps64 = taps.to(torch.float64)
@@ -275,15 +283,14 @@ def fused_temporal_spatial(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     shift = -mean * scale
     if bn.bias is not None:
         shift = shift + bn.bias
-    n_freq = spectrum.shape[-1]
-    projected = torch.view_as_complex(torch.matmul(
-        spatial, torch.view_as_real(spectrum).reshape(*spectrum.shape[:-1], 2 * n_freq)
-    ).reshape(*spectrum.shape[:-2], spatial.shape[0], n_freq, 2))
-    filtered = correlate_spectrum(projected, taps.repeat_interleave(depth, 0), padding, n_fft,
-                                  n_out)
-    out = (filtered * scale.repeat_interleave(depth)[:, None]
-           + (shift.repeat_interleave(depth) * spatial.sum(1))[:, None])
-    return out.unsqueeze(2)
+    n_chans, n_batch, n_freq = spectrum.shape
+    projected = torch.view_as_complex((spatial @ torch.view_as_real(spectrum).reshape(
+        n_chans, -1)).reshape(spatial.shape[0], n_batch, n_freq, 2))
+    filtered = correlate_spectrum(projected, taps.repeat_interleave(depth, 0)[:, None],
+                                  padding, n_fft, n_out)  # (maps, batch, T')
+    out = (filtered * scale.repeat_interleave(depth)[:, None, None]
+           + (shift.repeat_interleave(depth) * spatial.sum(1))[:, None, None])
+    return out.transpose(0, 1).contiguous().unsqueeze(2)
 
 
 def eegnet_forward(net: nn.Module, x: torch.Tensor, fast: bool = True) -> torch.Tensor:
@@ -306,8 +313,33 @@ def eegnet_forward(net: nn.Module, x: torch.Tensor, fast: bool = True) -> torch.
               "(eegbench.models.eegnet_fast; model.params.fast_path: false turns it off)")
     out = fused_temporal_spatial(net, x)
     for _, layer in list(net.named_children())[len(FUSED_PREFIX):]:
-        out = depthwise_temporal(layer, out) if is_depthwise_temporal(layer) else layer(out)
+        if is_depthwise_temporal(layer):
+            out = depthwise_temporal(layer, out)
+        elif is_temporal_avg_pool(layer):
+            out = temporal_avg_pool(layer, out)
+        else:
+            out = layer(out)
     return out
+
+
+def is_temporal_avg_pool(layer: nn.Module) -> bool:
+    """True for a plain ``AvgPool2d`` over time: kernel (1, k), stride (1, k), no padding."""
+    if type(layer) is not nn.AvgPool2d or _has_hooks(layer):
+        return False
+    kernel = tuple(layer.kernel_size) if isinstance(layer.kernel_size, tuple) \
+        else (layer.kernel_size,) * 2
+    stride = tuple(layer.stride) if isinstance(layer.stride, tuple) else (layer.stride,) * 2
+    padding = tuple(layer.padding) if isinstance(layer.padding, tuple) \
+        else (layer.padding,) * 2
+    return (kernel[0] == 1 and stride == kernel and padding == (0, 0) and not layer.ceil_mode
+            and layer.divisor_override is None)
+
+
+def temporal_avg_pool(layer: nn.AvgPool2d, h: torch.Tensor) -> torch.Tensor:
+    """Return ``layer(h)`` as a mean over reshaped time blocks (same numbers, faster)."""
+    width = layer.kernel_size[1] if isinstance(layer.kernel_size, tuple) else layer.kernel_size
+    n_blocks = h.shape[-1] // width
+    return h[..., :n_blocks * width].reshape(*h.shape[:-1], n_blocks, width).mean(-1)
 
 
 def is_depthwise_temporal(layer: nn.Module) -> bool:
