@@ -6,10 +6,10 @@ training windows, and each Riemannian mean starts cold: the original path), from
 precomputed once for the whole dataset (:mod:`eegbench.features.precompute`, into a fresh
 temporary cache, so the one-off computation is timed too) with cold means, and from the
 features with each fold's Riemannian means warm-started from the previous fold's
-(:mod:`eegbench.models.riemann`). Checks that every fold's metrics are identical on the three
-paths, then prints the per-fold times, the ratios, and the whole-LOSO time of each path
-(measured when ``--folds`` covers all folds, otherwise projected from the timed folds and
-labelled so).
+(``model.params.warm_start=true``, :mod:`eegbench.models.riemann`). Checks that every
+fold's metrics are identical on the three paths, then prints the per-fold times, the
+ratios, and the whole-LOSO time of each path (measured when ``--folds`` covers all folds,
+otherwise projected from the timed folds and labelled so).
 
 Usage (from the repository root)::
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from eegbench.models.riemann import clear_warm_starts
     from eegbench.protocols.splitters import make_splitter
     from eegbench.resources import config_dir
-    from eegbench.run import fit_and_score, load_dataset, model_builder
+    from eegbench.run import fit_and_score, load_dataset, model_builder, protocol_plan
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = [f"model={args.model}", f"dataset={args.dataset}", "protocol=loso",
@@ -70,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"dataset.subjects=[{args.subjects}]")
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
+        warm_cfg = compose("config", overrides=[*overrides, "+model.params.warm_start=true"])
     ds = load_dataset(cfg)
     seed = int(cfg.seeds[0])
-    protocol = {k: v for k, v in cfg.protocol.items() if k != "name"}
-    folds = list(make_splitter("loso", seed=seed, **protocol).split(ds.meta))
+    plan = protocol_plan(cfg, ds)
+    folds = list(make_splitter(plan.name, seed=seed, **plan.splitter_params).split(ds.meta))
     timed = folds if args.folds <= 0 else folds[:args.folds]
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
 
@@ -90,10 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths:  # one pass per path (a pass's warm starts come from its own folds)
             clear_warm_starts()
             for fold in timed:
-                if path != "warm":
-                    clear_warm_starts()  # every mean starts from pyriemann's default
                 t0 = time.perf_counter()
-                row, _ = fit_and_score(cfg, ds, fold, seed, "benchmark",
+                row, _ = fit_and_score(warm_cfg if path == "warm" else cfg, ds, fold, seed,
+                                       "benchmark",
                                        features=None if path == "windows" else features)
                 seconds[path].append(time.perf_counter() - t0)
                 metrics[path].append(row.metrics)

@@ -86,10 +86,11 @@ class BandTangentSpace(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     warm_start : bool
-        Start each band's mean from the previous fit's (same result to pyriemann's tolerance).
+        Start each band's mean from the previous fit's (same result to pyriemann's tolerance,
+        not bit-identical from run to run).
     """
 
-    def __init__(self, warm_start: bool = True) -> None:
+    def __init__(self, warm_start: bool = False) -> None:
         self.warm_start = warm_start
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> BandTangentSpace:
@@ -101,9 +102,9 @@ class BandTangentSpace(TransformerMixin, BaseEstimator):
                       **_: Any) -> np.ndarray:
         """Fit the per-band tangent spaces and return the training tangent vectors.
 
-        Each band's mean starts from that band's mean of the previous fit
-        (:class:`eegbench.models.riemann.WarmStartTangentSpace`; ``warm_start=False``: from
-        pyriemann's default start); the result is the same mean to pyriemann's tolerance.
+        With ``warm_start``, each band's mean starts from that band's mean of the previous
+        fit (:class:`eegbench.models.riemann.WarmStartTangentSpace`); otherwise from
+        pyriemann's default start. The result is the same mean to pyriemann's tolerance.
         """
         from eegbench.models.riemann import WarmStartTangentSpace  # imports pyriemann
 
@@ -167,16 +168,17 @@ class FilterBankTangentSpace(TransformerMixin, BaseEstimator):
 @MODELS.register("fb_ts_lr")
 def filter_bank_tangent_space_lr(bands: Sequence[Sequence[float]] | None = None,
                                  estimator: str = "oas", C: float = 0.1,
-                                 **_: Any) -> SklearnModel:
+                                 warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build filter bank covariances -> per-band tangent space -> standardize -> LR.
 
     The first step (filter-bank covariances) is fold-invariant: run.py computes it once per
-    dataset and caches it (``feature_cache``).
+    dataset and caches it (``feature_cache``). ``warm_start``: each band's Riemannian mean
+    starts from the previous fit's (:class:`BandTangentSpace`).
     """
     return SklearnModel(make_pipeline(
         FilterBankCovariances(bands=tuple(map(tuple, bands)) if bands else DEFAULT_BANDS,
                               estimator=estimator),
-        BandTangentSpace(),
+        BandTangentSpace(warm_start=warm_start),
         StandardScaler(),
         LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
     ), fold_invariant_steps=1)

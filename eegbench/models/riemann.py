@@ -9,11 +9,16 @@ key (and matrix size), with pyriemann's own algorithm and stopping rule (toleran
 on the gradient norm, 50 iterations at most), so the result is the same mean to that
 tolerance. If a warm start does not converge, the fit is repeated from pyriemann's default
 start. The start point is process-local state: it never changes a result beyond the mean's
-tolerance, and a cold start (first fold, a resumed run) gives the same result.
+tolerance, and a cold start (first fold, a resumed run) gives the same result to that
+tolerance, but not bit for bit: results then depend on which folds ran before in the same
+process. That is why ``ts_lr`` and ``fb_ts_lr`` leave it off unless
+``model.params.warm_start=true``.
 
-pyriemann's iteration converges linearly (on eegmat each iteration shrinks the gradient
-about 10-fold), so a start 25 times closer saves about one iteration of the nine or ten
-needed from the Euclidean mean (``benchmarks/fold_invariant_speed.py`` prints the times).
+It saves little: pyriemann's iteration converges linearly (on eegmat each iteration shrinks
+the gradient norm about 7- to 10-fold), so a start 25 times closer (gradient norm 0.14
+instead of 3.6) saves about one iteration of the nine needed from the Euclidean mean; on
+eegmat's fb_ts_lr LOSO a fold's fit takes 1.08 x less time (``benchmarks/
+fold_invariant_speed.py`` prints the times).
 """
 
 from __future__ import annotations

@@ -57,8 +57,7 @@ def test_ts_lr_folds_identical_with_warm_starts(eegmat_six):
         train, held_out = subjects != test, subjects == test
         probas = []
         for warm in (False, True):
-            model = build_model("ts_lr")
-            model.pipeline.steps[1][1].set_params(warm_start=warm)
+            model = build_model("ts_lr", warm_start=warm)
             model.fit(X[train], y[train], X[:0], y[:0], signal, seed=0)
             probas.append(model.predict_proba(X[held_out]))
         np.testing.assert_allclose(probas[1], probas[0], atol=1e-6)
