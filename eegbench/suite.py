@@ -74,6 +74,11 @@ def verdict_text(records: list[dict[str, Any]]) -> str:
 class SuiteVerdict(Callback):
     """Hydra callback: record each job's rows, print the verdict when the sweep ends."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Remove job records an earlier sweep left in the same sweep folder."""
+        for stale in Path(config.hydra.sweep.dir).glob(f"*/{JOB_RECORD}"):
+            stale.unlink()
+
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         """Write the job's record (runs in the job's process)."""
         out = Path(config.hydra.runtime.output_dir)
