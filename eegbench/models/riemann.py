@@ -16,9 +16,9 @@ process. That is why ``ts_lr`` and ``fb_ts_lr`` leave it off unless
 
 It saves little: pyriemann's iteration converges linearly (on eegmat each iteration shrinks
 the gradient norm about 7- to 10-fold), so a start 25 times closer (gradient norm 0.14
-instead of 3.6) saves about one iteration of the nine needed from the Euclidean mean; on
-eegmat's fb_ts_lr LOSO a fold's fit takes 1.08 x less time (``benchmarks/
-fold_invariant_speed.py`` prints the times).
+instead of 3.6) saves about one iteration of the nine needed from the Euclidean mean: a
+few percent of an fb_ts_lr fold on eegmat (``benchmarks/fold_invariant_speed.py`` prints
+the times).
 """
 
 from __future__ import annotations
