@@ -256,19 +256,21 @@ def unavailable_reason(name: str) -> str:
     return ""
 
 
+def zoo_entry(name: str, n_parameters: int | None, reference_input: str) -> ZooEntry:
+    """Return the catalogue row of braindecode model ``name`` with the given parameter count."""
+    row = _summary().get(name, {})
+    return ZooEntry(
+        name=name, family=family_of(name), modality=row.get("Modality", "?"),
+        application=row.get("Application", "?"), categories=row.get("Categorization", ""),
+        sfreq=row.get("Sampling Frequency (Hz)", "?"), n_parameters=n_parameters,
+        reference_input=reference_input, reason=unavailable_reason(name))
+
+
 @functools.cache
 def catalogue() -> tuple[ZooEntry, ...]:
     """Return every braindecode model with family, modality, parameters and availability."""
-    out = []
-    for name in sorted(model_classes(), key=str.lower):
-        row = _summary().get(name, {})
-        n_params, ref = count_parameters(name)
-        out.append(ZooEntry(
-            name=name, family=family_of(name), modality=row.get("Modality", "?"),
-            application=row.get("Application", "?"), categories=row.get("Categorization", ""),
-            sfreq=row.get("Sampling Frequency (Hz)", "?"), n_parameters=n_params,
-            reference_input=ref, reason=unavailable_reason(name)))
-    return tuple(out)
+    return tuple(zoo_entry(name, *count_parameters(name))
+                 for name in sorted(model_classes(), key=str.lower))
 
 
 def chs_info_from(signal: SignalSpec, ch_names: list[str]) -> list[dict[str, Any]]:
