@@ -1,8 +1,20 @@
-"""Command line: ``python -m eegbench +exp=loso`` (the only Hydra-aware module)."""
+"""Command line: ``eegbench <command> [args]`` (or ``python -m eegbench``); the Hydra entry point.
+
+Commands: ``run`` (the default when the first argument is not a command, so ``eegbench
++exp=loso`` runs), ``pretrain``, ``study``, ``leaderboard``, ``data``, ``models`` and
+``submission`` (the last four delegate to their modules' command lines). The job commands
+compose the Hydra configuration, build and validate the typed job spec once
+(:func:`eegbench.config.check_config`) and only then load data; the experiment declares which
+command runs it (``experiment.command``), so ``eegbench run +exp=pretrain`` is an error naming
+``eegbench pretrain``. A configuration error prints one message and exits with status 2 (no
+traceback, no failure record; ``HYDRA_FULL_ERROR=1`` raises it with the full traceback).
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 
 import hydra
@@ -10,20 +22,43 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from eegbench.plugins import searchpath_override
 from eegbench.resources import config_dir
+from eegbench.usage import COMMAND_HELP, help_text
 
 logger = logging.getLogger("eegbench")
 
+#: Commands that delegate to another module's ``main(argv)``.
+DELEGATED = {"leaderboard": "eegbench.leaderboard.__main__", "data": "eegbench.data.__main__",
+             "models": "eegbench.models.__main__", "submission": "eegbench.submission"}
+#: Exit status of a configuration error (argparse's convention for usage errors).
+CONFIG_ERROR_STATUS = 2
 
-@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def _hydra_entry(cfg: DictConfig) -> None:
-    logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
-    if cfg.get("study") is not None:  # +exp=objective_study
+
+def _config_error(err: Exception) -> None:
+    """Print a configuration error once and exit (re-raised under ``HYDRA_FULL_ERROR=1``)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    sys.stderr.write(f"eegbench: configuration error: {err}\n")
+    sys.stderr.flush()
+    raise SystemExit(CONFIG_ERROR_STATUS)
+
+
+def _job(cfg: DictConfig, command: str) -> None:
+    """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record."""
+    from eegbench.config import ConfigError, check_config
+
+    try:
+        spec = check_config(cfg, command)
+    except ConfigError as err:
+        _config_error(err)
+    logging.getLogger("eegbench").setLevel(spec.log_level)
+    if command == "study":
         from eegbench.studies import run_study
 
         run_study(cfg)
         return
-    if cfg.get("pretrain") is not None:  # +exp=pretrain
+    if command == "pretrain":
         from eegbench.pretrain import run_pretraining
 
         run_pretraining(cfg)
@@ -32,12 +67,12 @@ def _hydra_entry(cfg: DictConfig) -> None:
     from eegbench.run import identity_hash, run_experiment
 
     hydra_cfg = HydraConfig.get()
+    chash = identity_hash(cfg)
     try:
-        chash = identity_hash(cfg)
         run_experiment(cfg)
     except Exception as err:
         overrides = list(hydra_cfg.overrides.task)
-        path = record_failure(cfg.paths.results_dir, identity_hash(cfg), overrides,
+        path = record_failure(cfg.paths.results_dir, chash, overrides,
                               OmegaConf.to_container(cfg, resolve=False), err,
                               seeds=list(cfg.seeds))
         logger.error("job failed (%s: %s); failure recorded in %s", type(err).__name__, err,
@@ -47,18 +82,53 @@ def _hydra_entry(cfg: DictConfig) -> None:
         # In a sweep, the other jobs go on; the failure stays on record.
         return
     clear_failure(cfg.paths.results_dir, chash, seeds=list(cfg.seeds))
-    logger.info("done. Build the tables with: python -m eegbench.leaderboard --results %s",
-                cfg.paths.results_dir)
+    logger.info("done. Build the tables with: eegbench leaderboard --exp %s "
+                "(results store %s)", spec.experiment.name, cfg.paths.results_dir)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    import sys
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _run(cfg: DictConfig) -> None:
+    _job(cfg, "run")
 
-    from eegbench.plugins import searchpath_override
 
-    sys.argv = searchpath_override(sys.argv)
-    _hydra_entry()
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _pretrain(cfg: DictConfig) -> None:
+    _job(cfg, "pretrain")
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _study(cfg: DictConfig) -> None:
+    _job(cfg, "study")
+
+
+#: The Hydra application of each job command.
+JOBS = {"run": _run, "pretrain": _pretrain, "study": _study}
+
+
+def split_command(argv: list[str]) -> tuple[str, list[str]]:
+    """Return ``(command, its arguments)``; ``run`` when ``argv`` does not start with one."""
+    if argv and argv[0] in COMMAND_HELP:
+        return argv[0], argv[1:]
+    if argv and argv[0] == "help":
+        return "help", argv[1:]
+    return "run", argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: dispatch to a command; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, rest = split_command(args)
+    if command == "help" or (command in JOBS and {"-h", "--help"} & set(rest)):
+        sys.stdout.write(help_text())
+        return 0
+    if command in DELEGATED:
+        status = importlib.import_module(DELEGATED[command]).main(rest)
+        return int(status or 0)
+    rest = ["--help" if a == "--hydra-help" else a for a in rest]
+    prog = sys.argv[0] if sys.argv else "eegbench"
+    sys.argv = searchpath_override([prog, *rest])
+    JOBS[command]()
+    return 0
 
 
 if __name__ == "__main__":

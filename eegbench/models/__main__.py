@@ -4,7 +4,8 @@
   the reference input (one standardized eegmat window), and every braindecode model (usable as
   ``model=braindecode model.params.arch=<Name>``) with family, modality, parameter count at
   braindecode's reference input and, for models that cannot run here, the reason. Counts come
-  from :mod:`eegbench.models.parameter_counts` (precomputed; plugins are counted when listed).
+  from :mod:`eegbench.models.parameter_table` (precomputed; plugins are counted when
+  listed).
 - ``counts [--write]``: recompute every parameter count (minutes) and print or rewrite the
   precomputed table.
 - ``checkpoints``: the known pretrained checkpoints (``known:<name>``), pinned or not.
@@ -19,20 +20,22 @@ import json
 import logging
 import sys
 import warnings
+from importlib.metadata import entry_points
 from pathlib import Path
+
+from eegbench.models.parameter_table import (
+    eegbench_markdown,
+    load_table,
+    torchaudio_importable,
+    zoo_markdown,
+)
 
 START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
 
 
-def _fmt_params(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:.1f} k"
-
-
 #: Library warnings that importing braindecode's model classes prints (deprecated MNE montage
 #: names, torchaudio stubs, sampling-rate notes) and that say nothing about the listing.
-_LIBRARY_WARNINGS = r"(braindecode|torchaudio|torch|mne)(\..*)?$"
+_LIBRARY_WARNINGS = r"(braindecode|torchaudio|torch|mne|moabb)(\..*)?$"
 
 
 def quiet_library_warnings() -> None:
@@ -41,34 +44,11 @@ def quiet_library_warnings() -> None:
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_WARNINGS)
 
 
-def zoo_table(entries: list | None = None) -> str:
-    """Return the Markdown table of every braindecode model (generated, not hand-written).
+def zoo_table() -> str:
+    """Return the Markdown table of every braindecode model, counted here (for the README)."""
+    from eegbench.models.braindecode_zoo import catalogue_entries
 
-    ``entries``: the :class:`~eegbench.models.braindecode_zoo.ZooEntry` rows to show (default:
-    :func:`~eegbench.models.braindecode_zoo.catalogue`, which counts every model's parameters).
-    """
-    from eegbench.models.braindecode_zoo import (
-        REQUIREMENTS,
-        TOO_LARGE_FOR_CPU_TESTS,
-        catalogue,
-    )
-
-    lines = ["| braindecode model | family | modality | parameters (reference input) | "
-             "status |", "|---|---|---|---|---|"]
-    for e in (catalogue() if entries is None else entries):
-        if e.reason:
-            status = f"cannot run: {e.reason}"
-        elif e.name in REQUIREMENTS:
-            status = f"runs on data with {REQUIREMENTS[e.name]}"
-        else:
-            status = "runs"
-        if e.name in TOO_LARGE_FOR_CPU_TESTS:
-            status += f" (not in the CPU conformance run: {TOO_LARGE_FOR_CPU_TESTS[e.name]})"
-        elif not e.reason and e.heavy:
-            status += " (conformance test: slow)"
-        lines.append(f"| `{e.name}` | {e.family} | {e.modality} | {_fmt_params(e.n_parameters)}"
-                     f" ({e.reference_input}) | {status} |")
-    return "\n".join(lines)
+    return zoo_markdown(catalogue_entries())
 
 
 def checkpoint_table() -> str:
@@ -97,39 +77,39 @@ def rewrite_readme(path: Path) -> bool:
     return new != text
 
 
+def plugin_rows() -> list[tuple[str, str, int | None]]:
+    """``(label, family, parameters)`` of every plugin model, counted here (imports torch)."""
+    from eegbench.models.base import MODELS, load_builtin_models
+    from eegbench.models.parameter_counts import count_model
+
+    load_builtin_models()
+    rows = []
+    for name in MODELS.names():
+        dist = MODELS.distribution(name)
+        if dist is not None:
+            family, n_params = count_model(name)
+            rows.append((f"`{name}` [third-party: {dist}]", family, n_params))
+    return rows
+
+
 def model_table() -> str:
     """Return the Markdown tables of every eegbench model (plugins too) and braindecode model.
 
-    Parameter counts come from the precomputed table
-    (:mod:`eegbench.models.parameter_counts`); models it lacks (plugins) are counted here.
+    Read from the precomputed table (:mod:`eegbench.models.parameter_table`) without
+    importing torch; plugins, or a table made with other torch / braindecode versions, are
+    counted here.
     """
-    from eegbench.models.base import MODELS, load_builtin_models
-    from eegbench.models.braindecode_zoo import catalogue, model_classes, zoo_entry
-    from eegbench.models.parameter_counts import REFERENCE_INPUT, count_model, load_table
-
-    load_builtin_models()
     table = load_table()
-    known = (table or {}).get("eegbench", {})
-    lines = ["| eegbench model | family | parameters (reference input) |", "|---|---|---|"]
-    for name in [n for n in MODELS.names() if not n.startswith("braindecode.")]:
-        if name in known:
-            family, n_params = known[name]["family"], known[name]["n_parameters"]
-        else:
-            family, n_params = count_model(name)
-        dist = MODELS.distribution(name)
-        label = f"`{name}`" + (f" [third-party: {dist}]" if dist else "")
-        lines.append(f"| {label} | {family} | "
-                     f"{'-' if name == 'braindecode' else _fmt_params(n_params)} |")
-    reference = ", ".join(f"{k}={v}" for k, v in REFERENCE_INPUT.items())
-    lines += ["", f"eegbench models are counted at the reference input ({reference}: one "
-              "standardized PhysioNet eegmat window).", ""]
-    zoo = (table or {}).get("braindecode")
-    if zoo is not None and set(zoo) == set(model_classes()):
-        entries = [zoo_entry(name, zoo[name]["n_parameters"], zoo[name]["reference_input"])
-                   for name in sorted(zoo, key=str.lower)]
-    else:
-        entries = list(catalogue())
-    return "\n".join(lines) + "\n" + zoo_table(entries) + "\n"
+    if table is None:  # other versions: count everything (minutes)
+        from eegbench.models.parameter_counts import compute_table
+
+        table = compute_table()
+    rows = [(f"`{name}`", e["family"], e["n_parameters"])
+            for name, e in sorted(table["eegbench"].items())]
+    if any(True for _ in entry_points(group="eegbench.models")):
+        rows += plugin_rows()
+    return (eegbench_markdown(rows) + "\n\n"
+            + zoo_markdown(table["braindecode"], torchaudio_importable()) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,9 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     quiet_library_warnings()
-    import mne
-
-    mne.set_log_level("WARNING")  # braindecode's interpolated models print MNE info lines
     if args.command == "list":
         sys.stdout.write(model_table())
     elif args.command == "counts":
@@ -162,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "checkpoints":
         sys.stdout.write(checkpoint_table() + "\n")
     else:
+        import mne
+
+        mne.set_log_level("WARNING")  # braindecode's interpolated models print MNE info lines
         changed = rewrite_readme(args.file)
         sys.stdout.write(f"{args.file}: {'rewritten' if changed else 'already up to date'}\n")
     return 0

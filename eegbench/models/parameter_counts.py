@@ -1,20 +1,15 @@
-"""Parameter counts of every model, precomputed so that ``python -m eegbench.models list`` is fast.
-
-Counting means building every network (some have hundreds of millions of parameters), which
-takes minutes; the counts depend only on the code and the input shape, so they are computed
-once and kept in ``parameter_counts.json`` beside this module:
+"""Compute the precomputed model table of :mod:`eegbench.models.parameter_table` (minutes).
 
 - eegbench models: built as configured by ``conf/model/<name>.yaml`` (random initialisation,
-  no checkpoint) for :data:`REFERENCE_INPUT`, the standardized PhysioNet eegmat window (19 10-20
-  channels, 5 s at 128 Hz, 2 classes); classical pipelines are fitted on random windows of
-  that shape (their size depends on the shapes only);
+  no checkpoint) for :data:`~eegbench.models.parameter_table.REFERENCE_INPUT`; classical
+  pipelines are fitted on random windows of that shape (their size depends on the shapes
+  only);
 - braindecode models: :func:`eegbench.models.braindecode_zoo.count_parameters` at braindecode's
-  own reference input.
+  own reference input, with the family, modality and status the table shows.
 
-``python -m eegbench.models counts --write`` rewrites the file; a test recomputes it and
-compares (``tests/conformance/test_parameter_counts.py``). A model missing from the file (a
-plugin) is counted when listed. Counts recorded under other torch / braindecode versions are
-not used (the listing then counts again).
+``eegbench models counts --write`` rewrites the file; ``tests/conformance/
+test_parameter_counts.py`` recomputes it and compares. A model missing from the file (a
+plugin) is counted by :func:`count_model` when listed.
 """
 
 from __future__ import annotations
@@ -28,28 +23,25 @@ import numpy as np
 import yaml
 
 from eegbench.models.base import MODELS, SignalSpec, build_model, load_builtin_models
+from eegbench.models.parameter_table import (
+    REFERENCE_CHANNELS,
+    REFERENCE_INPUT,
+    TABLE_PATH,
+    installed_versions,
+)
 from eegbench.resources import config_dir
 
 logger = logging.getLogger(__name__)
 
-TABLE_PATH = Path(__file__).with_name("parameter_counts.json")
-
-#: Channels of the reference input: the standardized eegmat recording
-#: (data_recipes/physionet_eegmat.yaml, channels.pick).
-REFERENCE_CHANNELS = ("Fp1", "Fp2", "F3", "F4", "F7", "F8", "T7", "T8", "C3", "C4", "P7", "P8",
-                      "P3", "P4", "O1", "O2", "Fz", "Cz", "Pz")
-#: The input every eegbench model is counted for (one standardized eegmat window).
-REFERENCE_INPUT = {"n_chans": len(REFERENCE_CHANNELS), "n_times": 640, "sfreq": 128.0,
-                   "n_outputs": 2}
 #: Model parameters never used for counting (weights are not loaded to count them).
 _WEIGHT_PARAMS = ("checkpoint", "checkpoint_sha256", "allow_unpinned", "init")
 #: Models counted by architecture only through another entry (``model=braindecode
 #: model.params.arch=<Name>``: see the braindecode table).
-NOT_COUNTED = {"braindecode": "any braindecode model by arch (see the braindecode table)"}
+NOT_COUNTED = {"braindecode": "braindecode (any, by arch)"}
 
 
 def reference_signal() -> SignalSpec:
-    """Return :data:`REFERENCE_INPUT` with 10-20 positions (MNE's standard_1020 montage)."""
+    """Return the reference input with 10-20 positions (MNE's standard_1020 montage)."""
     import mne
 
     montage = mne.channels.make_standard_montage("standard_1020")
@@ -95,16 +87,13 @@ def count_model(name: str, signal: SignalSpec | None = None) -> tuple[str, int |
         return family, None
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {pkg: version(pkg) for pkg in ("torch", "braindecode")}
-
-
 def compute_table() -> dict[str, Any]:
     """Count every built-in eegbench model and every braindecode model (minutes)."""
-    from eegbench.models.braindecode_zoo import count_parameters, model_classes
+    import mne
 
+    from eegbench.models.braindecode_zoo import zoo_table_entries
+
+    mne.set_log_level("WARNING")  # braindecode's interpolated models print MNE info lines
     load_builtin_models()
     signal = reference_signal()
     models: dict[str, dict[str, Any]] = {}
@@ -112,32 +101,16 @@ def compute_table() -> dict[str, Any]:
         if name.startswith("braindecode.") or MODELS.distribution(name) is not None:
             continue  # braindecode classes are in their own table; plugins are not shipped
         if name in NOT_COUNTED:
-            models[name] = {"family": "braindecode (any, by arch)", "n_parameters": None}
+            models[name] = {"family": NOT_COUNTED[name], "n_parameters": None}
             continue
         family, n = count_model(name, signal)
         models[name] = {"family": family, "n_parameters": n}
-    zoo = {}
-    for name in sorted(model_classes(), key=str.lower):
-        n, reference = count_parameters(name)
-        zoo[name] = {"n_parameters": n, "reference_input": reference}
     return {"reference_input": {**REFERENCE_INPUT, "channels": list(REFERENCE_CHANNELS)},
-            "versions": _versions(), "eegbench": models, "braindecode": zoo}
+            "versions": installed_versions(), "eegbench": models,
+            "braindecode": zoo_table_entries()}
 
 
 def write_table(path: Path = TABLE_PATH) -> Path:
     """Recompute the counts and write them to ``path`` (sorted keys, stable output)."""
     path.write_text(json.dumps(compute_table(), indent=1, sort_keys=True) + "\n")
     return path
-
-
-def load_table(path: Path = TABLE_PATH) -> dict[str, Any] | None:
-    """Return the precomputed counts, or None when absent or made with other versions."""
-    if not path.is_file():
-        return None
-    table = json.loads(path.read_text())
-    current = _versions()
-    if table.get("versions") != current:
-        logger.info("parameter counts in %s were computed with %s, not %s: counting again",
-                    path, table.get("versions"), current)
-        return None
-    return table
