@@ -7,7 +7,13 @@ from html import escape
 
 import pandas as pd
 
-from eegbench.leaderboard.tables import BLOCK_COLUMNS, block_title, table_rows
+from eegbench.leaderboard.tables import (
+    BLOCK_COLUMNS,
+    RANKS_CAPTION,
+    block_title,
+    rank_rows,
+    table_rows,
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #222; }
@@ -67,13 +73,8 @@ def render_html(title: str, summary: pd.DataFrame, metrics: Sequence[str],
         if key in provenance:
             body.append(f'<p class="prov">Provenance: {escape(provenance[key])}</p>')
     if len(ranks):
-        body.append("<h2>Mean rank across datasets</h2>")
-        header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
-                  "datasets"]
-        rows = [[r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
-                 f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
-                for _, r in ranks.iterrows()]
-        body += _table(header, rows)
+        body += ["<h2>Mean rank across datasets</h2>", f"<p>{escape(RANKS_CAPTION)}</p>"]
+        body += _table(*rank_rows(ranks))
     if plots:
         body.append("<h2>Plots</h2>")
         for path in plots:

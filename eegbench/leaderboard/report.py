@@ -27,6 +27,7 @@ from eegbench.leaderboard.html import render_html
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
+    RANKS_CAPTION,
     aggregate_ranks,
     per_subject_scores,
     prepare,
@@ -206,7 +207,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
-    ranks = aggregate_ranks(summary)
+    ranks = aggregate_ranks(summary, frame)
     provenance = block_provenance(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
@@ -291,7 +292,8 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     text = [f"# eegbench leaderboard: {name}", "", *notes, "",
             to_markdown(summary, metrics, provenance)]
     if len(ranks):
-        text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
+        text += ["## Mean rank across datasets", "", RANKS_CAPTION, "",
+                 ranks_to_markdown(ranks)]
     from eegbench.leaderboard.sections import extra_sections  # protocols & statistics (issue 11)
 
     text += extra_sections(frame, summary, primary_metrics(frame))
