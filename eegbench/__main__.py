@@ -35,23 +35,39 @@ DELEGATED = {"leaderboard": "eegbench.leaderboard.__main__", "data": "eegbench.d
 CONFIG_ERROR_STATUS = 2
 
 
-def _config_error(err: Exception) -> None:
-    """Print a configuration error once and exit (re-raised under ``HYDRA_FULL_ERROR=1``)."""
+#: Sweep jobs of this process refused for their configuration (the exit status is then 2).
+_INVALID_JOBS: list[str] = []
+
+
+def _config_error(err: Exception, sweep: bool) -> None:
+    """Print a configuration error once; exit, or in a sweep skip the job.
+
+    Re-raised with its traceback under ``HYDRA_FULL_ERROR=1``. In a sweep the other jobs go
+    on (with the basic launcher the sweep then exits with status 2); nothing is recorded in
+    the results store either way.
+    """
     if os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise err
-    sys.stderr.write(f"eegbench: configuration error: {err}\n")
+    job = ""
+    if sweep:
+        job = f" (sweep job {' '.join(HydraConfig.get().overrides.task)}; skipped)"
+        _INVALID_JOBS.append(job)
+    sys.stderr.write(f"eegbench: configuration error{job}: {err}\n")
     sys.stderr.flush()
-    raise SystemExit(CONFIG_ERROR_STATUS)
+    if not sweep:
+        raise SystemExit(CONFIG_ERROR_STATUS)
 
 
 def _job(cfg: DictConfig, command: str) -> None:
     """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record."""
     from eegbench.config import ConfigError, check_config
 
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         spec = check_config(cfg, command)
     except ConfigError as err:
-        _config_error(err)
+        _config_error(err, sweep)
+        return
     logging.getLogger("eegbench").setLevel(spec.log_level)
     if command == "study":
         from eegbench.studies import run_study
@@ -77,7 +93,7 @@ def _job(cfg: DictConfig, command: str) -> None:
                               seeds=list(cfg.seeds))
         logger.error("job failed (%s: %s); failure recorded in %s", type(err).__name__, err,
                      path)
-        if hydra_cfg.mode != RunMode.MULTIRUN:
+        if not sweep:
             raise
         # In a sweep, the other jobs go on; the failure stays on record.
         return
@@ -128,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = sys.argv[0] if sys.argv else "eegbench"
     sys.argv = searchpath_override([prog, *rest])
     JOBS[command]()
-    return 0
+    return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
 
 
 if __name__ == "__main__":
