@@ -203,7 +203,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
-                                "`python -m eegbench +exp=loso` first.")
+                                "`eegbench +exp=loso` first.")
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
