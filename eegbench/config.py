@@ -48,6 +48,7 @@ from eegbench.data.subjects import normalise_subject_ids, pinned_subject_ids
 from eegbench.models.base import (
     RUNNER_PARAMS,
     accepted_params,
+    build_model,
     check_adaptation,
     check_model_params,
     load_builtin_models,
@@ -606,6 +607,12 @@ def check_model_spec(model: ModelSpec) -> None:
     if model.name in ("???", ""):
         raise ConfigError("Missing value for the 'model.name' parameter: choose a model with "
                           "model=<name>, or model=plugin model.name=<registered name>.")
+    if model.name not in registry and model.name.startswith("braindecode."):
+        try:  # model=braindecode model.params.arch=<Name>: braindecode's own "did you mean"
+            build_model("braindecode", arch=model.name.split(".", 1)[1])
+        except ValueError as err:
+            raise ConfigError(str(err).replace("'arch' parameter", "'model.params.arch' "
+                                               "parameter")) from None
     if model.name not in registry:
         names = registry.names()
         own = [n for n in names if not n.startswith("braindecode.")]
@@ -631,6 +638,10 @@ def check_model_spec(model: ModelSpec) -> None:
             continue
         if key in annotations and (allowed is None or key in allowed):
             _check_value(f"model.params.{key}", value, annotations[key])
+    try:  # the wrapper's own checks (head, probe, init, braindecode arch); no network is built
+        build_model(model.name, **params, adaptation=model.adaptation)
+    except (ValueError, RuntimeError) as err:
+        raise ConfigError(f"model={model.name}: {err}") from None
 
 
 def _check_protocol(spec: JobSpec) -> None:
@@ -656,6 +667,11 @@ def _check_command(data: Mapping[str, Any], command: str) -> None:
     experiment = data.get("experiment") or {}
     declared = experiment.get("command", "run") if isinstance(experiment, Mapping) else "run"
     name = experiment.get("name", "default") if isinstance(experiment, Mapping) else "default"
+    if declared == "run" != command and name == "default":  # no +exp: an evaluation job
+        raise ConfigError(
+            f"`eegbench {command}` runs an experiment that declares experiment.command="
+            f"{command}: choose one with +exp=<name>, e.g. `eegbench {command} +exp="
+            f"{EXAMPLE_EXPERIMENT[command]}` (`eegbench --help` lists the experiments).")
     if declared in COMMANDS and declared != command:
         jobs = {"run": "an evaluation job", "pretrain": "a pretraining job", "study": "a study"}
         raise ConfigError(

@@ -60,19 +60,19 @@ def test_sweep_datasets_by_models_into_one_store(launcher, tmp_path, data_root):
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_root):
-    # eegmmidb imagery holds one subject: leave-one-subject-out fails at run time (a valid
-    # configuration whose job fails), the visual P300 job must still run.
-    lone = "physionet_eegmmidb_imagery_lr"
-    proc = _sweep(["model=ts_lr", f"dataset={lone},{MUSE}"], tmp_path, data_root)
+    # subject 999 has no recording: a valid configuration whose job fails when it looks for
+    # the files (a runtime failure, recorded); the other job must still run.
+    proc = _sweep(["model=ts_lr", f"dataset={MUSE}", "dataset.subjects=[999],[1,2,3]"],
+                  tmp_path, data_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(tmp_path)
-    assert {r["dataset"] for r in rows} == {MUSE}
-    assert len(rows) == _n_subjects(data_root, MUSE)
+    assert sorted(r["test_subject"] for r in rows) == ["1", "2", "3"]
     failures = list((tmp_path / "runs" / "default" / "results" / "failures").glob("*.json"))
     assert len(failures) == 1
     record = json.loads(failures[0].read_text())
-    assert f"dataset={lone}" in record["overrides"]
-    assert record["config"]["dataset"]["name"] == lone
+    assert record["error_type"] == "RecipeError" and "['999']" in record["error"]
+    assert "dataset.subjects=[999]" in record["overrides"]
+    assert record["config"]["dataset"]["subjects"] == ["999"]
 
 
 def test_a_sweep_job_with_a_typo_is_refused_not_recorded(tmp_path, data_root):
