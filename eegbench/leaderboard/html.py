@@ -7,13 +7,8 @@ from html import escape
 
 import pandas as pd
 
-from eegbench.leaderboard.tables import (
-    BLOCK_COLUMNS,
-    RANKS_CAPTION,
-    block_title,
-    rank_rows,
-    table_rows,
-)
+from eegbench.leaderboard.ranks import RANKS_CAPTION, rank_rows
+from eegbench.leaderboard.tables import BLOCK_COLUMNS, block_title, table_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #222; }
@@ -59,7 +54,7 @@ def render_html(title: str, summary: pd.DataFrame, metrics: Sequence[str],
     provenance : dict
         Block key -> provenance text.
     ranks : DataFrame
-        :func:`eegbench.leaderboard.tables.aggregate_ranks` output.
+        :func:`eegbench.leaderboard.ranks.aggregate_ranks` output.
     plots : sequence of str
         Image paths relative to the page.
     notes, footer : sequence of str

@@ -24,15 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 from eegbench.leaderboard.html import render_html
+from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
-    RANKS_CAPTION,
-    aggregate_ranks,
     per_subject_scores,
     prepare,
     primary_metrics,
-    ranks_to_markdown,
     summarize,
     to_markdown,
 )

@@ -22,22 +22,13 @@ from eegbench.leaderboard.stats import (
     bootstrap_ci,
     compare_with_best,
     permutation_chance_test,
-    rank_aggregate,
 )
-from eegbench.results.provenance import config_hash
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
 GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
 #: What a configuration is called across datasets (the config hash includes the dataset).
 CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
-#: Configuration identity across datasets: ``config_key`` hashes the stored config without
-#: the keys that name the dataset (:func:`configuration_keys`).
-RANK_CONFIG_COLUMNS = [*CONFIG_LABEL_COLUMNS, "config_key"]
-#: Keys of a stored ``dataset`` section that name the dataset rather than a setting, left out
-#: of a configuration's identity across datasets (``dataset.subjects`` stays: a subset of the
-#: subjects is another configuration).
-DATASET_NAMING_KEYS = ("name", "recipe", "task", "moabb", "fixed_split")
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
 #: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
 CHANCE_ALPHA = 0.05
@@ -116,12 +107,13 @@ def mark_third_party(model: str, code_fingerprint: Any) -> str:
     return f"{model}{label}"
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys (``{"model": {"name": x}}`` -> ``{"model.name": x}``)."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_config(value, f"{name}."))
         else:
             flat[name] = value
     return flat
@@ -141,7 +133,7 @@ def _setting_value(value: Any) -> str:
     return str(value)
 
 
-def _setting_label(flat: dict[str, Any], keys: list[str]) -> str:
+def setting_label(flat: dict[str, Any], keys: list[str]) -> str:
     """``key=value`` pairs of ``keys`` (``model.params.`` dropped, paths by file name)."""
     return ", ".join(f"{k.removeprefix('model.params.')}={_setting_value(flat.get(k))}"
                      for k in keys)
@@ -163,68 +155,17 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     labels: dict[str, str] = {}
     for _, block in rows.groupby(["dataset", "task", "protocol", "model", "adaptation"],
                                  sort=False):
-        flat = {h: _flatten(c) for h, c in block.groupby("config_hash")["config"].first().items()}
+        configs = block.groupby("config_hash")["config"].first()
+        flat = {h: flatten_config(c) for h, c in configs.items()}
         if len(flat) < 2:
             continue
         keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
         shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
-        candidate = {h: _setting_label(f, shown) for h, f in flat.items()}
+        candidate = {h: setting_label(f, shown) for h, f in flat.items()}
         if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
-            candidate = {h: _setting_label(f, varying) for h, f in flat.items()}
+            candidate = {h: setting_label(f, varying) for h, f in flat.items()}
         labels.update(candidate)
-    return labels
-
-
-def _across_datasets(config: dict[str, Any]) -> dict[str, Any]:
-    """A stored config without what names its dataset or only changes where it ran."""
-    body = {k: v for k, v in config.items() if k != "dataset"}
-    dataset = config.get("dataset")
-    if isinstance(dataset, dict):
-        body["dataset"] = {k: v for k, v in dataset.items() if k not in DATASET_NAMING_KEYS}
-    if isinstance(body.get("trainer"), dict):
-        execution = {k.split(".", 1)[1] for k in SETTING_EXECUTION_KEYS}
-        body["trainer"] = {k: v for k, v in body["trainer"].items() if k not in execution}
-    return body
-
-
-def configuration_keys(frame: pd.DataFrame) -> dict[str, str]:
-    """Map each config hash to its configuration's identity across datasets (``config_key``).
-
-    The same settings evaluated on two datasets have two config hashes (the hash includes the
-    dataset) and one key; two settings of one model on one dataset (two lines of a table) have
-    two keys. Rows without a stored config (schema < 3) are their own configuration.
-    """
-    hashes = frame["config_hash"].astype(str)
-    if "config" not in frame:
-        return {h: h for h in hashes.unique()}
-    configs = frame.assign(config_hash=hashes).groupby("config_hash")["config"].first()
-    return {h: config_hash(_across_datasets(c)) if isinstance(c, dict) else h
-            for h, c in configs.items()}
-
-
-def configuration_labels(frame: pd.DataFrame) -> dict[str, str]:
-    """Label each ``config_key`` by the settings that tell it apart from the same model's others.
-
-    Within a protocol and shots, configurations of one model, adaptation and calibration get
-    the ``key=value`` pairs in which their configs differ (as :func:`config_settings` labels
-    the lines of one table); a configuration alone gets no label.
-    """
-    if "config" not in frame:
-        return {}
-    keys = configuration_keys(frame)
-    rows = frame[frame["config"].map(lambda c: isinstance(c, dict))]
-    labels: dict[str, str] = {}
-    for _, block in rows.groupby(["protocol", "shots", "model", "adaptation", "calibration"],
-                                 sort=False):
-        flat = {keys[str(h)]: _flatten(_across_datasets(c))
-                for h, c in block.groupby("config_hash")["config"].first().items()}
-        if len(flat) < 2:
-            continue
-        varying = sorted(k for k in {k for f in flat.values() for k in f}
-                         - set(SETTING_HIDDEN_KEYS)
-                         if len({repr(f.get(k)) for f in flat.values()}) > 1)
-        labels.update({key: _setting_label(f, varying) for key, f in flat.items()})
     return labels
 
 
@@ -381,35 +322,6 @@ def _fmt_trainable(row: pd.Series) -> str:
     return f"{int(n):,}{share}"
 
 
-#: Caption of the rank table (Markdown and HTML).
-RANKS_CAPTION = ("Each configuration (a line of the tables above: model, adaptation, "
-                 "calibration and settings; the same settings on several datasets are one "
-                 "configuration) is ranked within each table by the table's primary metric "
-                 "(1 = best, ties share the mean rank); its ranks are averaged over the tables "
-                 "it appears in. Two settings of one model are two configurations, never "
-                 "averaged into one model rank.")
-
-
-def aggregate_ranks(summary: pd.DataFrame, frame: pd.DataFrame | None = None,
-                    metric: str | None = None) -> pd.DataFrame:
-    """Mean rank of each configuration across datasets, per protocol and shots.
-
-    A configuration is a line of the tables, not a model: two settings of one model are
-    ranked separately. ``frame`` (the rows the summary was made from) gives each line its
-    ``config_key`` (:func:`configuration_keys`: the same settings on several datasets are one
-    configuration) and the ``setting`` that tells a model's configurations apart; without it
-    every config hash is its own configuration. ``metric`` None ranks each table by its
-    primary metric (``primary_mean``).
-    """
-    value = "primary_mean" if metric is None or "primary_mean" in summary else f"{metric}_mean"
-    keys = configuration_keys(frame) if frame is not None else {}
-    labels = configuration_labels(frame) if frame is not None else {}
-    summary = summary.assign(config_key=[keys.get(str(h), str(h))
-                                         for h in summary["config_hash"]])
-    ranks = rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, value)
-    return ranks.assign(setting=ranks["config_key"].map(labels).fillna(""))
-
-
 def _fmt(mean: float, std: float) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
@@ -499,20 +411,3 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
         if provenance and key in provenance:
             lines += [f"Provenance: {provenance[key]}", ""]
     return "\n".join(lines)
-
-
-def rank_rows(ranks: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the rank table (a ``setting`` column when one is needed)."""
-    with_setting = "setting" in ranks and (ranks["setting"] != "").any()
-    header = ["protocol", "shots", "model", "adaptation", "calibration"]
-    header += (["setting"] if with_setting else []) + ["mean rank", "datasets"]
-    rows = [[r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
-             *([r["setting"]] if with_setting else []),
-             f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
-            for _, r in ranks.iterrows()]
-    return header, rows
-
-
-def ranks_to_markdown(ranks: pd.DataFrame) -> str:
-    """Render the rank aggregation as one Markdown table."""
-    return "\n".join(md_table(*rank_rows(ranks))) + "\n"

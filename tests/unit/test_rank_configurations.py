@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from eegbench.leaderboard.ranks import aggregate_ranks
 from eegbench.leaderboard.report import filter_frame
-from eegbench.leaderboard.tables import aggregate_ranks, prepare, summarize
+from eegbench.leaderboard.tables import prepare, summarize
 from eegbench.results.shipped import load_frame, read_jsonl, rows_frame
 
 REPO = Path(__file__).resolve().parents[2]
