@@ -5,7 +5,10 @@
 module that implements it, its default adaptation (``conf/model/<name>.yaml``), the
 adaptations it accepts and the parameter counts found in the committed leaderboard rows.
 ``{braindecode-zoo}`` inserts the table of every braindecode architecture that
-``python -m eegbench.models list`` prints (:func:`eegbench.models.__main__.zoo_table`).
+``python -m eegbench.models list`` prints (:func:`eegbench.models.__main__.zoo_table`),
+``{known-checkpoints}`` the registry of ``python -m eegbench.models checkpoints``, and
+``{dataset-recipes}`` one line per shipped recipe (``data_recipes/*.yaml``) with the dataset
+configs (``conf/dataset/*.yaml``) that use it; nothing here reads recordings.
 
 Both directives generate Markdown and parse it in place, so they are meant for MyST pages.
 """
@@ -27,6 +30,8 @@ from sphinx.util.docutils import SphinxDirective
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_ROWS = ROOT / "leaderboard" / "rows.jsonl"
 MODEL_CONFIGS = ROOT / "conf" / "model"
+DATASET_CONFIGS = ROOT / "conf" / "dataset"
+RECIPES = ROOT / "data_recipes"
 
 
 def _fmt_count(n: int) -> str:
@@ -108,6 +113,46 @@ def braindecode_zoo_markdown() -> str:
     return zoo_table()
 
 
+def known_checkpoints_markdown() -> str:
+    """Return the known-checkpoints table of ``python -m eegbench.models checkpoints``."""
+    from eegbench.models.__main__ import checkpoint_table
+
+    return checkpoint_table()
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def dataset_recipes_markdown() -> str:
+    """Return one Markdown line per shipped recipe, with the dataset configs that use it."""
+    configs: dict[str, list[str]] = defaultdict(list)
+    moabb = []
+    for path in sorted(DATASET_CONFIGS.glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text()) or {}
+        if cfg.get("moabb"):
+            moabb.append(f"`{path.stem}` ({cfg['moabb'].get('dataset')} + "
+                         f"{cfg['moabb'].get('paradigm')})")
+        elif cfg.get("recipe"):
+            configs[str(cfg["recipe"])].append(f"`dataset={path.stem}`")
+    lines = ["| recipe | dataset | paradigm | modality | reader | classes | primary metric | "
+             "licence | configs |", "|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(RECIPES.glob("*.yaml")):
+        recipe = yaml.safe_load(path.read_text()) or {}
+        classes = ", ".join(str(c) for c in (recipe.get("labels") or {}).get("classes", []))
+        lines.append(
+            f"| `{recipe.get('name', path.stem)}` | {_cell(recipe.get('title', ''))} | "
+            f"{_cell(recipe.get('paradigm', ''))} | {_cell(recipe.get('modality', ''))} | "
+            f"{_cell((recipe.get('source') or {}).get('reader', ''))} | {_cell(classes)} | "
+            f"{_cell(recipe.get('primary_metric', 'balanced_accuracy'))} | "
+            f"{_cell(recipe.get('licence', ''))} | "
+            f"{', '.join(configs.get(recipe.get('name', path.stem), [])) or '-'} |")
+    if moabb:
+        lines += ["", "MOABB dataset configs (no recipe; the MOABB dataset and paradigm "
+                  "define the windows): " + ", ".join(moabb) + "."]
+    return "\n".join(lines)
+
+
 class _MarkdownTable(SphinxDirective):
     """Parse the Markdown a function returns in place of the directive."""
 
@@ -137,8 +182,22 @@ class BraindecodeZoo(_MarkdownTable):
     make_markdown = staticmethod(braindecode_zoo_markdown)
 
 
+class KnownCheckpoints(_MarkdownTable):
+    """``{known-checkpoints}``: the known pretrained checkpoints."""
+
+    make_markdown = staticmethod(known_checkpoints_markdown)
+
+
+class DatasetRecipes(_MarkdownTable):
+    """``{dataset-recipes}``: the shipped recipes and dataset configs."""
+
+    make_markdown = staticmethod(dataset_recipes_markdown)
+
+
 def setup(app):
     """Register the directives."""
     app.add_directive("eegbench-models", EegbenchModels)
     app.add_directive("braindecode-zoo", BraindecodeZoo)
+    app.add_directive("known-checkpoints", KnownCheckpoints)
+    app.add_directive("dataset-recipes", DatasetRecipes)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
