@@ -18,6 +18,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 import re  # noqa: E402
 
 import eegbench  # noqa: E402
+from numpydoc.numpydoc import DEDUPLICATION_TAG  # noqa: E402
 
 project = "eegbench"
 author = "eegbench contributors"
@@ -63,7 +64,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "header_links_before_dropdown": 7,
 }
-graphviz_output_format = "svg"
+graphviz_output_format = "png"  # an <img>: the headless-browser check sees it load
 
 
 # -- Docstrings written for readers of the source ----------------------------------------------
@@ -96,12 +97,19 @@ def _freeform_comment(lines: list[str]) -> bool:
 
 
 def process_docstring(app, what, name, obj, options, lines: list[str]) -> None:
-    """Escape ``|x|``; show free-form ``#:`` comments (e.g. a version history) verbatim."""
+    """Escape ``|x|``; show free-form ``#:`` comments (e.g. a version history) verbatim.
+
+    ``#:`` comments of module data and attributes are plain reStructuredText, not numpydoc
+    (numpydoc would render them as a code block): they are marked as already processed.
+    """
     _escape_absolute_values(lines)
-    if what in ("data", "attribute") and _freeform_comment(lines):
-        lines[:] = ["::", "", *[f"    {line}" for line in lines], ""]
+    if what in ("data", "attribute"):
+        if _freeform_comment(lines):
+            lines[:] = ["::", "", *[f"    {line}" for line in lines]]
+        lines.extend(["", "..", DEDUPLICATION_TAG])
 
 
 def setup(app):
     """Connect the docstring hooks."""
-    app.connect("autodoc-process-docstring", process_docstring)
+    # before numpydoc (priority 500), which appends its own marker lines
+    app.connect("autodoc-process-docstring", process_docstring, priority=400)

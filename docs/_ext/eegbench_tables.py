@@ -77,9 +77,9 @@ def eegbench_models_markdown() -> str:
     load_builtin_models()
     torch_adaptations = adaptation_names()
     params = shipped_parameter_counts()
-    lines = ["| model | family | what it is | implemented in | default adaptation | "
-             "adaptations | parameters in the committed rows |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | family | what it is | adaptation: default (accepted) | "
+             "parameters in the committed rows | implemented in |",
+             "|---|---|---|---|---|---|"]
     for name in MODELS.names():
         if name.startswith("braindecode."):
             continue  # every braindecode class, listed in the next table
@@ -98,8 +98,8 @@ def eegbench_models_markdown() -> str:
         counts = "; ".join(
             f"{dataset}: {', '.join(_fmt_count(n) for n in sorted(values))}"
             for dataset, values in sorted(params.get(name, {}).items())) or "-"
-        lines.append(f"| `{name}` | {family} | {_summary_line(factory)} | {where} | "
-                     f"`{default_adaptation(name)}` | {accepted} | {counts} |")
+        lines.append(f"| `{name}` | {family} | {_summary_line(factory)} | "
+                     f"`{default_adaptation(name)}` ({accepted}) | {counts} | {where} |")
     return "\n".join(lines)
 
 
