@@ -7,18 +7,18 @@ Build (warnings are errors, as in CI)::
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+from numpydoc.numpydoc import DEDUPLICATION_TAG
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT))  # the checkout's eegbench, also without an install
 sys.path.insert(0, str(DOCS / "_ext"))
 
-import re  # noqa: E402
-
 import eegbench  # noqa: E402
-from numpydoc.numpydoc import DEDUPLICATION_TAG  # noqa: E402
 
 project = "eegbench"
 author = "eegbench contributors"
