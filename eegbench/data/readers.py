@@ -15,6 +15,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from eegbench.data import reader_warnings
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def _register_mne_reader(name: str, read_raw: Callable[..., mne.io.BaseRaw], doc
 
     def reader(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         try:
-            return read_raw(source.path, preload=True, verbose="error")
+            # "warning", not "error": reader warnings are captured by read_source
+            return read_raw(source.path, preload=True, verbose="warning")
         except Exception as err:  # MNE raises a variety of errors on malformed files
             raise _wrap_read_error(source.path, err) from err
 
@@ -268,7 +270,7 @@ def read_bids(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     try:
         bids_path = BIDSPath(root=root, datatype=datatype, suffix=suffix,
                              extension=source.path.suffix, **entities)
-        raw = read_raw_bids(bids_path, verbose="error")
+        raw = read_raw_bids(bids_path, verbose="warning")  # warnings captured by read_source
         raw.load_data(verbose="error")
     except Exception as err:  # mne-bids raises many types on malformed trees
         raise RecipeError(f"Could not read {source.path} as BIDS ({type(err).__name__}: "
@@ -313,6 +315,9 @@ def edf_header_check(path: Path) -> tuple[bool, str] | None:
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     """Read ``source`` with the reader the recipe names.
 
+    The warnings MNE emits while reading are captured and kept for the file's quality check
+    (:mod:`eegbench.data.reader_warnings`): never discarded.
+
     Raises
     ------
     RecipeError
@@ -324,4 +329,7 @@ def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
             f"Invalid value for the 'source.reader' parameter of recipe '{recipe.name}'. "
             f"Allowed values are {sorted(READERS)}, but got {name!r}."
         )
-    return READERS[name](source, recipe)
+    with reader_warnings.capture() as messages:
+        raw = READERS[name](source, recipe)
+    reader_warnings.remember(source.relpath, messages, list(raw.ch_names))
+    return raw

@@ -11,7 +11,7 @@ mag (magnetometer)        T           fT  (x 1e15)
 grad (planar gradiometer) T/m         fT/cm (x 1e13)
 ========================  ==========  ===================
 
-A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
+(:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
 repaired only by an explicit, documented ``channels.scale`` factor in its recipe (logged at
 load); nothing is rescaled by guesswork.
 
@@ -33,12 +33,10 @@ import numpy as np
 from eegbench.data import quality
 from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
+from eegbench.data.units import UNIT_NAME, UNIT_SCALE
 
 logger = logging.getLogger(__name__)
 
-#: Scale factors from SI units to the stored unit, per sensor type.
-UNIT_SCALE = {"eeg": 1e6, "eog": 1e6, "ecg": 1e6, "emg": 1e6, "mag": 1e15, "grad": 1e13}
-UNIT_NAME = {"eeg": "uV", "eog": "uV", "ecg": "uV", "emg": "uV", "mag": "fT", "grad": "fT/cm"}
 WINDOW_KINDS = ("fixed", "events")
 
 
