@@ -76,14 +76,15 @@ Defaults and where they come from:
 * ``clip_tolerance`` 1e-6 of the channel's range: rail values are stored as one digital
   value, so they are equal up to float rounding.
 * ``max_amplitude_ratio`` 5 and ``max_channel_amplitude_ratio`` 50: measured on every shared
-  recording (robust amplitude of 5 s windows filtered 0.5-45 Hz), the median ratio over a
-  recording's channels lies within 0.60-1.61 (eegmat), 0.74-2.81 (Muse visual P300),
-  0.77-2.43 (Muse N170), 0.79-1.78 (SSVEP exoskeleton); single channels reach 27.8 (a
-  Muse electrode without skin contact) and go down to 0.38. A gain or unit error of x10 (or
-  /10) on a recording is caught, x1.5 is not; a single channel at another scale by 50 or
-  more (an EDF channel read with an undefined physical range lands at 1/66 of its scale in
-  eegmat) is caught too. ``min_files_for_ratio`` 3: with three recordings the median is a
-  healthy one's whenever at most one is off.
+  recording with this check's statistic (default preprocessing, the recipes' windows), the
+  median ratio over a recording's channels lies within 0.60-1.61 (eegmat, 72 recordings),
+  0.75-2.66 (Muse visual P300, 45), 0.78-2.02 (Muse N170, 18), 0.93-1.10 (Muse auditory
+  P300, 6), 0.79-1.70 (SSVEP exoskeleton, 12), 0.96-1.14 (eegmmidb S001, 3 per task); single
+  channels reach 28.6 (a Muse electrode without skin contact) and go down to 0.46. A gain or
+  unit error of x10 (or /10) on a recording is caught, x1.5 is not; a single channel at
+  another scale by 50 or more (an EDF channel read with an undefined physical range lands at
+  about 1/80 of its scale in eegmat) is caught too. ``min_files_for_ratio`` 3: with three
+  recordings the median is a healthy one's whenever at most one is off.
 """
 
 from __future__ import annotations

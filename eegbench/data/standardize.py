@@ -11,9 +11,9 @@ mag (magnetometer)        T           fT  (x 1e15)
 grad (planar gradiometer) T/m         fT/cm (x 1e13)
 ========================  ==========  ===================
 
-(:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
-repaired only by an explicit, documented ``channels.scale`` factor in its recipe (logged at
-load); nothing is rescaled by guesswork.
+(:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its
+header (e.g. millivolts labelled as volts) is repaired only by an explicit, documented
+``channels.scale`` factor in its recipe (logged at load); nothing is rescaled by guesswork.
 
 Windows are either fixed-length over the whole file (``windows.kind: fixed``, one label per
 file) or event-locked epochs (``windows.kind: events``, see :mod:`eegbench.data.events`).
