@@ -149,6 +149,14 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     names, types = list(channels), ["eeg"] * len(channels)
     if markers:
         stim = numeric[markers[0]].fillna(0).to_numpy(dtype=float)[None, :]
+        fractional = np.flatnonzero(stim[0] != np.round(stim[0]))
+        if len(fractional):  # a stim channel holds integer codes: 1.5 would become 1
+            row = int(fractional[0])
+            raise RecipeError(
+                f"{path}: marker column {markers[0]!r} holds a non-integer event code "
+                f"{float(stim[0, row])!r} at data row {row + 1} ({len(fractional)} such row(s)); "
+                "event codes must be integers (as in labels.map). The file is corrupt or the "
+                "column is not a marker column (source.csv.marker_columns).")
         data = np.vstack([data, stim])
         names.append(opts.get("stim_channel", "STI"))
         types.append("stim")
@@ -167,8 +175,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
        the sample index; it must match ``sfreq`` within ``sfreq_tolerance`` (relative);
     2. dropped samples shift every later timestamp: the lower envelope of the residuals
        (their minimum over blocks of one second, i.e. the least-delayed sample of each
-       second) steps up by the missing duration. A step of more than ``max_gap_samples``
-       sample periods is reported as a gap, with the data row and time where it occurs;
+       second; the last second in eighths, so that a step inside it is seen too) steps up by
+       the missing duration. A step of more than ``max_gap_samples`` sample periods is
+       reported as a gap, with the data row and time where it occurs;
     3. every residual must lie within ``jitter_tolerance_s`` of the envelope (chunk jitter).
 
     Parameters
@@ -207,17 +216,14 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
                           f"over {n} rows) is {estimated:.3f} Hz but the recipe declares "
                           f"{sfreq} Hz (source.csv.sfreq_tolerance {tol:.1%}).")
     residual = times - times[0] - (intercept + slope * index)
-    block = max(int(round(sfreq)), 1)
-    n_blocks = int(np.ceil(n / block))
-    padded = np.full(n_blocks * block, np.inf)
-    padded[:n] = residual
-    envelope = padded.reshape(n_blocks, block).min(axis=1)
+    bounds = _envelope_bounds(n, max(int(round(sfreq)), 1))
+    envelope = np.minimum.reduceat(residual, bounds[:-1])
     max_gap = float(opts.get("max_gap_samples", 5)) / sfreq
-    if n_blocks > 1:
+    if len(envelope) > 1:
         jumps = np.diff(envelope)
         j = int(np.argmax(np.abs(jumps)))
         if abs(jumps[j]) > max_gap:
-            lo, hi = j * block, min((j + 2) * block, n)
+            lo, hi = bounds[j], bounds[j + 2]
             steps = np.diff(times[lo:hi])
             row = lo + int(np.argmax(steps) if jumps[j] > 0 else np.argmin(steps)) + 1
             lost = times[row] - times[row - 1] - 1.0 / sfreq  # the step less one period
@@ -228,10 +234,11 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
                 f"{path}: timestamp gap at data row {row + 1} ({times[row] - times[0]:.3f} s "
                 f"into the file): {what}, more than source.csv.max_gap_samples "
                 f"({max_gap * sfreq:g} samples). Event times after it would be misplaced; "
-                "exclude the file (recipe `exclude`) or repair it."
+                "exclude the file (recipe `exclude`), or keep the part before it (recipe "
+                "`crop`), or repair it."
             )
     jitter_tol = float(opts.get("jitter_tolerance_s", 2.0 / sfreq))
-    deviation = residual - np.repeat(envelope, block)[:n]
+    deviation = residual - np.repeat(envelope, np.diff(bounds))
     k = int(np.argmax(np.abs(deviation)))
     if abs(deviation[k]) > jitter_tol:
         raise RecipeError(
@@ -241,6 +248,24 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
             "the device stamps samples in chunks, declare a larger jitter_tolerance_s."
         )
     return float(estimated)
+
+
+def _envelope_bounds(n: int, block: int) -> np.ndarray:
+    """Start rows of the envelope's blocks (one second each, the last one in eighths), then n.
+
+    A step of the timestamps inside a block shows as a jump between that block's minimum and
+    the next one's; the last block has no next block, so a step inside it would be read as
+    jitter. Its eighths (32 rows at 256 Hz: more than two 12-sample Muse chunks, so each
+    still holds a least-delayed sample) give the step a next block. A final piece shorter
+    than half an eighth joins the piece before it.
+    """
+    starts = list(range(0, n, block))
+    last = starts.pop()
+    sub = max(block // 8, 1)
+    tail = list(range(last, n, sub))
+    if len(tail) > 1 and n - tail[-1] < max(sub // 2, 1):
+        tail.pop()
+    return np.array([*starts, *tail, n])
 
 
 @register_reader("bids")

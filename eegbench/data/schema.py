@@ -55,7 +55,9 @@ def _check_relative(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: a value of the wrong type is an error naming its key, never coerced (the
+    # recipe's raw mapping is what the readers use, so '5' would reach them as a string)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class CsvOptions(_Strict):
@@ -162,6 +164,26 @@ class Channels(_Strict):
     scale: float | None = Field(None, gt=0)
     scale_reason: NonEmpty | None = None
 
+    @field_validator("pick")
+    @classmethod
+    def _unique_pick(cls, value: list[str]) -> list[str]:
+        twice = sorted({c for c in value if value.count(c) > 1})
+        if twice:
+            raise ValueError(f"channels.pick must name each channel once; {twice} "
+                             f"appear(s) more than once")
+        return value
+
+    @field_validator("rename")
+    @classmethod
+    def _unique_targets(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        targets = list((value or {}).values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            sources = {t: sorted(k for k, v in (value or {}).items() if v == t) for t in twice}
+            raise ValueError(f"channels.rename gives several file channels the same name: "
+                             f"{sources}")
+        return value
+
     @model_validator(mode="after")
     def _scale_needs_reason(self) -> Channels:
         if self.scale not in (None, 1.0) and not self.scale_reason:
@@ -209,8 +231,8 @@ class Windows(_Strict):
         return self
 
 
-Count = Annotated[int, Field(ge=0)] | tuple[Annotated[int, Field(ge=0)],
-                                            Annotated[int, Field(ge=0)]]
+Count = Annotated[int, Field(ge=0)] | Annotated[list[Annotated[int, Field(ge=0)]],
+                                                Field(min_length=2, max_length=2)]
 
 
 class CountRule(_Strict):
@@ -329,11 +351,32 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+#: How pydantic names the members of a union in an error's location (not recipe keys).
+_UNION_TAG = re.compile(r"^(int|str|float|bool|none|constrained-\w+|(list|tuple|dict|literal|"
+                        r"function-\w+|constrained-\w+)\[.*\])$")
+
+
+def _recipe_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location without pydantic's union-member tags: the recipe keys only."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _UNION_TAG.match(p)))
+
+
 def format_errors(err: ValidationError, where: str) -> str:
-    """One MNE-style line per validation problem, naming ``where`` (the recipe) and the key."""
+    """One MNE-style line per validation problem, naming ``where`` (the recipe) and the key.
+
+    A value that fits none of a union's members (``N`` or ``[min, max]``) gives one line
+    listing what each member expects.
+    """
     lines = []
+    merged: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for item in err.errors():
-        loc = tuple(item["loc"])
+        merged.setdefault(_recipe_loc(tuple(item["loc"])), []).append(item)
+    for loc, items in merged.items():
+        item = items[0]
+        if len(items) > 1 and item["type"] not in ("extra_forbidden", "missing"):
+            wanted = " or ".join(dict.fromkeys(i["msg"].removeprefix("Value error, ")
+                                               for i in items))
+            item = {**item, "msg": f"expected one of: {wanted}"}
         key = ".".join(str(p) for p in loc) or "<top level>"
         if item["type"] == "extra_forbidden":
             model = _model_at(loc)

@@ -76,6 +76,14 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     """
     spec = recipe.channels
     rename = {k: v for k, v in (spec.get("rename") or {}).items() if k in raw.ch_names}
+    kept = set(raw.ch_names) - set(rename)
+    clash = sorted((k, v) for k, v in rename.items() if v in kept)
+    if clash:
+        raise RecipeError(
+            f"{source.path}: recipe '{recipe.name}' channels.rename would give two channels "
+            f"the same name: {', '.join(f'{k!r} -> {v!r}' for k, v in clash)}, but the file "
+            f"already has a channel named {clash[0][1]!r}; the file has {raw.ch_names}."
+        )
     if rename:
         raw.rename_channels(rename)
     wanted = list(spec["pick"])
