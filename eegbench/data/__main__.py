@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     fetch.add_argument("--subjects", default=None, help="comma-separated subject ids")
     fetch.add_argument("--retries", type=int, default=4)
     fetch.add_argument("--backoff", type=float, default=1.0, help="first retry wait (s)")
+    fetch.add_argument("--deadline", type=float, default=None,
+                       help="seconds one file's download may take, retries included "
+                            "(default 3600)")
     fetch.add_argument("--dry-run", action="store_true", help="only list what is missing")
     args = parser.parse_args(argv)
     level = logging.WARNING if args.command == "list" else logging.INFO
@@ -59,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             for item in plan_fetch(recipe, Path(args.data_root), args.base_url, subjects):
                 sys.stdout.write(f"{item.relpath}\t{item.url}\n")
             return 0
+        deadline = {} if args.deadline is None else {"deadline_s": args.deadline}
         done = fetch_dataset(recipe, Path(args.data_root), base_url=args.base_url,
-                             subjects=subjects, retries=args.retries, backoff_s=args.backoff)
+                             subjects=subjects, retries=args.retries, backoff_s=args.backoff,
+                             **deadline)
     except (RecipeError, FetchError) as err:
         logging.getLogger("eegbench.data").error("%s", err)
         return 1

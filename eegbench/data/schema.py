@@ -90,6 +90,7 @@ class Source(_Strict):
     bids: BidsOptions | None = None
     sha256: dict[str, Sha256] | None = None
     urls: dict[str, str] | None = None  # files that moved upstream: path -> URL
+    max_file_bytes: int | None = Field(None, gt=0)  # download size limit (eegbench.data.fetch)
     companions: dict[NonEmpty, str] | None = None
     defaults: dict[NonEmpty, str | int] | None = None
 
