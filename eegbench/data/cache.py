@@ -342,8 +342,10 @@ def _build_locked(recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpe
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
         try:
             manifest = _build_entry(recipe, sources, spec, tmp)
+            crops = {s.relpath: recipe.crop_of(s) for s in sources if recipe.crop_of(s)}
             manifest.update(
-                classes=recipe.classes, recipe=recipe.name, key=key,
+                classes=recipe.classes, recipe=recipe.name, task=recipe.task, crops=crops,
+                key=key,
                 preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
                 code=code_fingerprint(),
             )
@@ -398,8 +400,8 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
     for rel in (recipe.source.get("sha256") or {}):
         rel = str(rel)
         subject = _subject(rel)
-        if subject is None or rel in found or rel in broken:
-            continue  # a companion, or present
+        if subject is None or rel in found or rel in broken or not recipe.in_task(rel):
+            continue  # a companion, present, or a file of another task
         if any(rx.fullmatch(rel) for rx in excluded):
             continue  # left out on purpose by the recipe's `exclude` (with its reason)
         # A subject with some of its recordings: the others have vanished. (A subject with
@@ -462,6 +464,7 @@ def resolve_cache_key(recipe: Recipe, data_root: str | Path, spec: PreprocessSpe
         A requested subject or a recording the recipe lists is missing (the message names
         it), or a recording's checksum does not match the recipe.
     """
+    recipe.require_task()
     # Every requested subject must exist (an error names the missing ones).
     sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
     hashes: dict[str, str] = {}

@@ -108,7 +108,8 @@ def plan_fetch(recipe: Recipe, data_root: Path, base_url: str | None = None,
     recordings = []
     for rel in sorted(pinned):
         match = pattern.fullmatch(rel)
-        if match is None or any(rx.fullmatch(rel) for rx in excluded):
+        if match is None or any(rx.fullmatch(rel) for rx in excluded) \
+                or not recipe.in_task(rel):
             continue
         groups = {**defaults, **{k: v for k, v in match.groupdict().items() if v is not None}}
         recordings.append(_Pinned(rel, groups))

@@ -139,7 +139,10 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         raise RecipeError(f"{path}: non-numeric value in column {col!r} at data row {row + 1} "
                           "(corrupt file?).")
     times = numeric[time_col].to_numpy(dtype=float)
-    check_timestamps(path, times, recipe.declared_sfreq, opts)
+    crop = recipe.crop_of(source)
+    first, last = crop_rows(crop, len(times), recipe.declared_sfreq)
+    # a recipe `crop` keeps part of the file: only that part's timestamps must be regular
+    check_timestamps(path, times[first:last], recipe.declared_sfreq, opts, first_row=first)
     unit = opts.get("unit", "uV")
     if unit not in _CSV_UNITS:
         raise RecipeError(f"Invalid value for the 'source.csv.unit' parameter of recipe "
@@ -164,7 +167,17 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     return mne.io.RawArray(data, info, verbose="error")
 
 
-def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) -> float:
+def crop_rows(crop: dict | None, n_rows: int, sfreq: float) -> tuple[int, int]:
+    """The rows ``[first, last)`` of a sample-per-row file that a recipe ``crop`` keeps."""
+    if crop is None:
+        return 0, n_rows
+    first = int(round(crop["tmin"] * sfreq))
+    last = n_rows if crop["tmax"] is None else min(int(round(crop["tmax"] * sfreq)), n_rows)
+    return first, last
+
+
+def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict,
+                     first_row: int = 0) -> float:
     """Check a CSV's timestamps against the declared sampling rate; return the estimated rate.
 
     Streaming software such as muse-lsl stamps samples in chunks (12 samples per chunk for a
@@ -190,6 +203,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
         The recipe's declared sampling rate.
     opts : dict
         The recipe's ``source.csv`` section.
+    first_row : int
+        Data row (0-based) of ``times[0]`` in the file, when only part of it is checked
+        (a recipe ``crop``); rows and times in errors are the file's.
 
     Returns
     -------
@@ -231,8 +247,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
                     if jumps[j] > 0 else
                     f"the clock steps back by {-jumps[j]:.3f} s (more samples than time)")
             raise RecipeError(
-                f"{path}: timestamp gap at data row {row + 1} ({times[row] - times[0]:.3f} s "
-                f"into the file): {what}, more than source.csv.max_gap_samples "
+                f"{path}: timestamp gap at data row {first_row + row + 1} "
+                f"({first_row / sfreq + times[row] - times[0]:.3f} s into the file): {what}, "
+                f"more than source.csv.max_gap_samples "
                 f"({max_gap * sfreq:g} samples). Event times after it would be misplaced; "
                 "exclude the file (recipe `exclude`), or keep the part before it (recipe "
                 "`crop`), or repair it."
@@ -242,8 +259,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
     k = int(np.argmax(np.abs(deviation)))
     if abs(deviation[k]) > jitter_tol:
         raise RecipeError(
-            f"{path}: timestamp at data row {k + 1} ({times[k] - times[0]:.3f} s into the "
-            f"file) deviates by {deviation[k] * 1e3:.1f} ms from the regular {estimated:.3f} Hz "
+            f"{path}: timestamp at data row {first_row + k + 1} "
+            f"({first_row / sfreq + times[k] - times[0]:.3f} s into the file) deviates by "
+            f"{deviation[k] * 1e3:.1f} ms from the regular {estimated:.3f} Hz "
             f"clock, more than source.csv.jitter_tolerance_s ({jitter_tol * 1e3:.1f} ms). If "
             "the device stamps samples in chunks, declare a larger jitter_tolerance_s."
         )
@@ -357,4 +375,31 @@ def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     with reader_warnings.capture() as messages:
         raw = READERS[name](source, recipe)
     reader_warnings.remember(source.relpath, messages, list(raw.ch_names))
+    crop = recipe.crop_of(source)
+    if crop is not None:
+        raw = apply_crop(raw, crop, source)
     return raw
+
+
+def apply_crop(raw: mne.io.BaseRaw, crop: dict, source: SourceFile) -> mne.io.BaseRaw:
+    """Keep ``[tmin, tmax)`` seconds of ``raw`` (a recipe ``crop`` entry), logged with its reason.
+
+    Raises
+    ------
+    RecipeError
+        If the crop does not lie inside the recording.
+    """
+    duration = raw.n_times / raw.info["sfreq"]
+    tmin, tmax = crop["tmin"], crop["tmax"]
+    if tmin >= duration or (tmax is not None and tmax > duration):
+        raise RecipeError(
+            f"Invalid value for the 'crop' entry of {source.relpath}: [{tmin}, {tmax}] s does "
+            f"not lie inside the recording, which lasts {duration:.3f} s.")
+    stop = duration if tmax is None else tmax
+    logger.info("%s: keeping %.3f-%.3f s of %.3f s (recipe crop: %s)", source.relpath, tmin,
+                stop, duration, crop["reason"])
+    # samples [round(tmin * sfreq), round(tmax * sfreq)), as for the CSV timestamp check
+    first = int(round(tmin * raw.info["sfreq"]))
+    last = int(round(stop * raw.info["sfreq"]))
+    return raw.crop(tmin=first / raw.info["sfreq"], tmax=(last - 1) / raw.info["sfreq"],
+                    include_tmax=True, verbose="error")

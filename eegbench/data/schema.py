@@ -255,9 +255,52 @@ class Duration(_Strict):
 class Expected(_Strict):
     """``expected``: integrity expectations checked while reading."""
 
-    counts: list[CountRule] = Field(min_length=1)
+    counts: list[CountRule] | None = Field(None, min_length=1)  # required once resolved
     duration_s: Duration | None = None
     n_channels_in_file: int | None = Field(None, ge=1)
+
+
+class Crop(_Strict):
+    """One ``crop`` entry: the part of a file to keep (seconds from its first sample) and why."""
+
+    tmin: float = Field(0.0, ge=0)
+    tmax: float | None = Field(None, gt=0)
+    reason: NonEmpty
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Crop:
+        if self.tmax is not None and self.tmax <= self.tmin:
+            raise ValueError(f"crop tmax ({self.tmax}) must be greater than tmin ({self.tmin})")
+        return self
+
+
+class Task(_Strict):
+    """One entry of ``tasks``: what a task changes over the recipe's top-level sections.
+
+    ``labels``, ``windows``, ``title``, ``paradigm`` and ``primary_metric`` replace the top-level
+    ones; ``expected`` is merged into the top-level ``expected`` (key by key); ``files`` (a
+    regex on the path below the dataset folder) restricts the task to some of the files.
+    """
+
+    title: NonEmpty | None = None
+    paradigm: NonEmpty | None = None
+    primary_metric: NonEmpty | None = None
+    files: str | None = None
+    labels: Labels | None = None
+    windows: Windows | None = None
+    expected: Expected | None = None
+
+    _files = field_validator("files")(lambda cls, v: v if v is None else _check_regex(v))
+
+
+class TaskRef(_Strict):
+    """``task``: set by the loader on a recipe resolved for one of its ``tasks``.
+
+    Never written in a recipe file.
+    """
+
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    files: str | None = None
 
 
 class Quality(_Strict):
@@ -268,6 +311,11 @@ class Quality(_Strict):
     max_flat_fraction: float | None = Field(None, ge=0, le=1)
     flat_tolerance: float | None = Field(None, ge=0)
     max_abs_amplitude: dict[Literal[SENSOR_TYPES], float] | None = None  # type: ignore[valid-type]
+    min_flat_s: float | None = Field(None, ge=0)
+    clip_tolerance: float | None = Field(None, ge=0, le=1)
+    max_amplitude_ratio: float | None = Field(None, gt=1)
+    max_channel_amplitude_ratio: float | None = Field(None, gt=1)
+    min_files_for_ratio: int | None = Field(None, ge=2)
 
     @field_validator("max_abs_amplitude")
     @classmethod
@@ -290,13 +338,24 @@ class RecipeModel(_Strict):
     citation: NonEmpty
     source: Source
     exclude: list[ExcludeRule] = []
-    labels: Labels
+    crop: dict[NonEmpty, Crop] | None = None
+    labels: Labels | None = None  # required, here or in every task
     channels: Channels
     sfreq: float = Field(gt=0)
-    windows: Windows
-    expected: Expected
+    windows: Windows | None = None  # required, here or in every task
+    expected: Expected | None = None  # counts required, here or in every task
     primary_metric: NonEmpty | None = None
     quality: Quality | None = None
+    tasks: dict[Annotated[str, StringConstraints(pattern=NAME_PATTERN)], Task] | None = \
+        Field(None, min_length=1)
+    task: TaskRef | None = None
+
+    @field_validator("crop")
+    @classmethod
+    def _crop_paths(cls, value: dict[str, Crop] | None) -> dict[str, Crop] | None:
+        for rel in (value or {}):
+            _check_relative(rel)
+        return value
 
     @field_validator("primary_metric")
     @classmethod
@@ -308,8 +367,25 @@ class RecipeModel(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _complete(self) -> RecipeModel:
+        if self.tasks is not None:
+            if self.task is not None:
+                raise ValueError("a recipe declares 'tasks' or is resolved for one 'task', "
+                                 "not both")
+            return self  # each task is checked once resolved (Recipe.for_task)
+        missing = [k for k in ("labels", "windows", "expected") if getattr(self, k) is None]
+        if not missing and self.expected.counts is None:
+            missing = ["expected.counts"]
+        if missing:
+            raise ValueError(f"missing required key(s) {missing} (at the top level, or in "
+                             "each entry of 'tasks')")
+        return self
+
+    @model_validator(mode="after")
     def _count_classes(self) -> RecipeModel:
-        for rule in self.expected.counts:
+        if self.labels is None or self.expected is None:
+            return self
+        for rule in self.expected.counts or []:
             unknown = sorted(set(rule.classes) - set(self.labels.classes))
             if unknown:
                 raise ValueError(f"expected.counts rule {rule.files!r} names unknown classes "
@@ -379,7 +455,9 @@ def format_errors(err: ValidationError, where: str) -> str:
                                                for i in items))
             item = {**item, "msg": f"expected one of: {wanted}"}
         key = ".".join(str(p) for p in loc) or "<top level>"
-        if item["type"] == "extra_forbidden":
+        if not loc and item["type"] == "value_error":
+            lines.append(f"Invalid recipe {where}: {item['msg'].removeprefix('Value error, ')}.")
+        elif item["type"] == "extra_forbidden":
             model = _model_at(loc)
             known = _keys(model) if model else []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
