@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data import quality
+from eegbench.data import quality, relative_amplitude
 from eegbench.data.batched import iter_standardized
 from eegbench.data.recipe import (
     Recipe,
@@ -67,11 +67,11 @@ _UMASK = _umask()
 CACHE_FORMAT_VERSION = 2
 
 #: Modules (relative to the ``eegbench`` package) whose source code is part of every cache key.
-_CODE_MODULES = ("data/recipe.py", "data/schema.py", "data/readers.py",
-                 "data/reader_warnings.py", "data/events.py", "data/standardize.py",
-                 "data/units.py", "data/quality.py", "data/batched.py", "data/cache.py",
-                 "preprocess/params.py",
-                 "preprocess/fused.py", "preprocess/raw_backend.py")
+_CODE_MODULES = ("data/errors.py", "data/paths.py", "data/recipe.py", "data/schema.py",
+                 "data/readers.py", "data/reader_warnings.py", "data/events.py",
+                 "data/standardize.py", "data/units.py", "data/quality.py",
+                 "data/relative_amplitude.py", "data/batched.py", "data/cache.py",
+                 "preprocess/params.py", "preprocess/fused.py", "preprocess/raw_backend.py")
 
 
 def code_fingerprint() -> str:
@@ -233,12 +233,12 @@ def _build_entry(
         part = tmp / f"part{i:05d}.npy"
         np.save(part, windows)
         parts.append((source.relpath, part, len(windows), file_rows))
-        amplitudes[source.relpath] = quality.robust_amplitude(windows)
+        amplitudes[source.relpath] = relative_amplitude.robust_amplitude(windows)
         logger.info("cached %s (%d windows) [%d/%d]", source.relpath, len(windows), i + 1,
                     len(sources))
         del windows
     if info is not None:
-        dropped = _relative_amplitude(recipe, amplitudes, info, reports)
+        dropped = relative_amplitude.apply(recipe, amplitudes, info, reports)
         parts = [p for p in parts if p[0] not in dropped]
         if not parts:
             info = None
@@ -265,46 +265,6 @@ def _build_entry(
         "file_bytes": {n: (tmp / n).stat().st_size for n in names},
         "file_sha256": {n: sha256_of(tmp / n) for n in names},
     }
-
-
-def _relative_amplitude(recipe: Recipe, amplitudes: dict[str, np.ndarray], info: dict[str, Any],
-                        reports: list[dict[str, Any]]) -> set[str]:
-    """Run the dataset-level relative-amplitude check; return the files it leaves out.
-
-    The recipe's ``quality.policy`` applies: ``error`` raises, ``warn`` keeps the file,
-    ``drop_file`` and ``drop_channel`` (windows are already cut: nothing to interpolate)
-    leave the file out. Issues are added to the files' quality reports.
-
-    Raises
-    ------
-    RecipeError
-        Under ``policy: error``, naming every flagged file, channel, found and expected value.
-    """
-    spec = quality.QualitySpec.from_recipe(recipe.raw.get("quality"), f"recipe '{recipe.name}'")
-    flagged = quality.relative_amplitude_issues(amplitudes, info["ch_names"], info["ch_types"],
-                                                spec)
-    if not flagged:
-        return set()
-    by_file = {r["file"]: r for r in reports}
-    text = "\n".join(f"  - {file}: " + "; ".join(quality.describe(i) for i in issues)
-                     for file, issues in sorted(flagged.items()))
-    if spec.policy == "error":
-        raise RecipeError(
-            f"Dataset '{recipe.name}': relative amplitude check failed for {len(flagged)} of "
-            f"{len(amplitudes)} recording(s) (a gain or unit error?):\n{text}\n(quality.policy "
-            "'error'; fix or exclude the file, set quality.policy to 'warn' or 'drop_file', or "
-            "adjust quality.max_amplitude_ratio / max_channel_amplitude_ratio.)")
-    action = "kept (warn)" if spec.policy == "warn" else "dropped file"
-    for file, issues in flagged.items():
-        report = by_file.setdefault(file, {"file": file, "policy": spec.policy, "issues": [],
-                                           "action": "none"})
-        if report not in reports:
-            reports.append(report)
-        report["issues"] = list(report["issues"]) + issues
-        report["action"] = action
-    logger.warning("Dataset '%s': relative amplitude check (quality.policy '%s': %s):\n%s",
-                   recipe.name, spec.policy, action, text)
-    return set() if spec.policy == "warn" else set(flagged)
 
 
 def _check_writable(entry: Path, problem: str) -> None:

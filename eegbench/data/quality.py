@@ -19,17 +19,8 @@ magnetometers, fT/cm for gradiometers, see :mod:`eegbench.data.standardize`):
   pick is only recorded; other reader warnings are logged and kept in the report
   (``reader_warnings``).
 
-Once every recording of a dataset is standardized, the cache runs one dataset-level check
-(:func:`relative_amplitude_issues`):
-
-* **relative amplitude**: each recording's robust amplitude per channel (the median, over its
-  windows, of the window's standard deviation; filtered, standard units) is divided by the
-  median of that channel over the dataset's recordings. A recording whose median ratio over
-  its channels exceeds ``max_amplitude_ratio`` (or falls below its inverse) is at another
-  scale than the others (``amplitude_ratio``: a gain or unit error, e.g. x10); a channel whose
-  own ratio exceeds ``max_channel_amplitude_ratio`` (or its inverse) is flagged alone
-  (``channel_amplitude_ratio``). It needs ``min_files_for_ratio`` recordings (the median of
-  fewer is not a reference).
+Once every recording of a dataset is standardized, the cache compares the recordings'
+amplitudes with each other (:mod:`eegbench.data.relative_amplitude`).
 
 The recipe's optional ``quality`` section sets thresholds and the policy::
 
@@ -75,16 +66,8 @@ Defaults and where they come from:
   whereas shorter runs of equal quantised values do.
 * ``clip_tolerance`` 1e-6 of the channel's range: rail values are stored as one digital
   value, so they are equal up to float rounding.
-* ``max_amplitude_ratio`` 5 and ``max_channel_amplitude_ratio`` 50: measured on every shared
-  recording with this check's statistic (default preprocessing, the recipes' windows), the
-  median ratio over a recording's channels lies within 0.60-1.61 (eegmat, 72 recordings),
-  0.75-2.66 (Muse visual P300, 45), 0.78-2.02 (Muse N170, 18), 0.93-1.10 (Muse auditory
-  P300, 6), 0.79-1.70 (SSVEP exoskeleton, 12), 0.96-1.14 (eegmmidb S001, 3 per task); single
-  channels reach 28.6 (a Muse electrode without skin contact) and go down to 0.46. A gain or
-  unit error of x10 (or /10) on a recording is caught, x1.5 is not; a single channel at
-  another scale by 50 or more (an EDF channel read with an undefined physical range lands at
-  about 1/80 of its scale in eegmat) is caught too. ``min_files_for_ratio`` 3: with three
-  recordings the median is a healthy one's whenever at most one is off.
+* ``max_amplitude_ratio``, ``max_channel_amplitude_ratio`` and ``min_files_for_ratio``: see
+  :mod:`eegbench.data.relative_amplitude`.
 """
 
 from __future__ import annotations
@@ -98,7 +81,7 @@ import numpy as np
 
 from eegbench.data import reader_warnings
 from eegbench.data.recipe import RecipeError
-from eegbench.data.units import UNIT_NAME, UNIT_SCALE
+from eegbench.data.units import UNIT_SCALE
 
 logger = logging.getLogger(__name__)
 
@@ -409,88 +392,6 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
     report["action"] = "kept (warn)"
     logger.warning("%s: signal quality: %s (kept: quality.policy 'warn')", source.relpath, text)
     return raw, report
-
-
-def robust_amplitude(windows: np.ndarray) -> np.ndarray:
-    """Return each channel's robust amplitude: the median over windows of the window's std.
-
-    Parameters
-    ----------
-    windows : ndarray, shape (n_windows, n_channels, n_times)
-        One recording's standardized windows (filtered, standard units).
-
-    Returns
-    -------
-    ndarray, shape (n_channels,)
-        NaN for a recording without windows.
-    """
-    if not len(windows):
-        return np.full(windows.shape[1], np.nan)
-    return np.median(np.asarray(windows, dtype=np.float64).std(axis=2), axis=0)
-
-
-def relative_amplitude_issues(amplitudes: dict[str, np.ndarray], ch_names: list[str],
-                              ch_types: list[str], spec: QualitySpec
-                              ) -> dict[str, list[dict[str, Any]]]:
-    """Flag the recordings whose amplitude is far from the dataset's other recordings.
-
-    Parameters
-    ----------
-    amplitudes : dict
-        ``{file: robust amplitude per channel}`` (:func:`robust_amplitude`), every file with
-        the same channels.
-    ch_names, ch_types : list of str
-        The channels, in the order of the amplitude arrays.
-    spec : QualitySpec
-        ``max_amplitude_ratio``, ``max_channel_amplitude_ratio``, ``min_files_for_ratio``.
-
-    Returns
-    -------
-    dict
-        ``{file: [issue, ...]}`` for the flagged files only. An ``amplitude_ratio`` issue
-        (the file's median ratio over its channels) names each channel with its amplitude
-        and the dataset's median (``expected``); a ``channel_amplitude_ratio`` issue names
-        one channel. Empty when there are fewer than ``min_files_for_ratio`` recordings.
-    """
-    files = [f for f, a in amplitudes.items() if np.isfinite(a).all()]
-    if len(files) < spec.min_files_for_ratio:
-        if amplitudes:
-            logger.info("relative amplitude check skipped: %d recording(s) with windows, fewer "
-                        "than quality.min_files_for_ratio (%d)", len(files),
-                        spec.min_files_for_ratio)
-        return {}
-    table = np.array([amplitudes[f] for f in files])
-    reference = np.median(table, axis=0)
-    ratio = table / np.where(reference > 0, reference, np.nan)
-    unit = [UNIT_NAME.get(t, "") for t in ch_types]
-    out: dict[str, list[dict[str, Any]]] = {}
-    for i, file in enumerate(files):
-        issues = []
-        file_ratio = float(np.nanmedian(ratio[i]))
-        limit = spec.max_amplitude_ratio
-        if not 1.0 / limit <= file_ratio <= limit:
-            found = ", ".join(f"{c} {table[i, j]:.3g} vs {reference[j]:.3g} {unit[j]}"
-                              for j, c in enumerate(ch_names))
-            issues.append({
-                "channel": ",".join(ch_names), "type": "/".join(sorted(set(ch_types))),
-                "check": "amplitude_ratio", "value": round(file_ratio, 3), "threshold": limit,
-                "expected": (f"its channels' robust amplitude is {file_ratio:.3g} x the "
-                             f"dataset's median over {len(files)} recordings, outside "
-                             f"[1/{limit:g}, {limit:g}] (found vs expected: {found})")})
-        limit = spec.max_channel_amplitude_ratio
-        for j, c in enumerate(ch_names):
-            r = float(ratio[i, j])
-            if np.isfinite(r) and not 1.0 / limit <= r <= limit:
-                issues.append({
-                    "channel": c, "type": ch_types[j], "check": "channel_amplitude_ratio",
-                    "value": round(r, 4), "threshold": limit,
-                    "expected": (f"robust amplitude {table[i, j]:.3g} {unit[j]}, expected "
-                                 f"about {reference[j]:.3g} {unit[j]} (the channel's median "
-                                 f"over {len(files)} recordings), outside x[1/{limit:g}, "
-                                 f"{limit:g}]")})
-        if issues:
-            out[file] = issues
-    return out
 
 
 #: Reports of the recordings checked in this process and not yet collected, by relative path

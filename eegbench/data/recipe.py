@@ -10,7 +10,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,12 @@ from typing import Any
 
 import yaml
 
+from eegbench.data.errors import RecipeError
+from eegbench.data.paths import confine
 from eegbench.hashing import sha256_of
 from eegbench.resources import recipes_dir
 
 logger = logging.getLogger(__name__)
-
-
-class RecipeError(ValueError):
-    """A recipe is malformed or its source files do not match it."""
 
 
 class CountMismatch(RecipeError):
@@ -287,7 +284,7 @@ class Recipe:
             If the dataset folder does not exist or holds no matching file.
         """
         folder = Path(data_root) / self.source["folder"]
-        _confine(folder, Path(data_root), "source.folder", self)
+        confine(folder, Path(data_root), "source.folder", self.name)
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': folder {folder} does not exist. Set paths.data_root "
@@ -305,7 +302,7 @@ class Recipe:
             match = pattern.fullmatch(rel)
             if match is None:
                 continue
-            _confine(path, Path(data_root), "source.pattern", self)
+            confine(path, Path(data_root), "source.pattern", self.name)
             if not self.in_task(rel):
                 continue
             rule_index = next((i for i, (rx, _) in enumerate(excludes) if rx.fullmatch(rel)),
@@ -365,46 +362,13 @@ class Recipe:
                 f"allowed fields are {sorted(groups)}."
             ) from None
         path = folder / rel
-        _confine(path, folder, f"source.companions.{role}", self)
+        confine(path, folder, f"source.companions.{role}", self.name)
         if not path.is_file():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': companion file {path} ({role}) is missing; recipe "
                 f"template {template!r} with {groups}."
             )
         return Companion(role, path, rel, pinned.get(rel))
-
-
-def _confine(path: Path, root: Path, key: str, recipe: Recipe) -> None:
-    """Refuse a recipe-derived ``path`` outside ``root``, lexically and after resolving links.
-
-    A dataset folder that is itself a symbolic link placed in the data root (data stored on
-    another disk) is the user's choice and is followed; anything else must resolve inside the
-    data root or inside that dataset folder.
-
-    Raises
-    ------
-    RecipeError
-        Naming the recipe key and the path (never the file's content).
-    """
-    root_abs = Path(os.path.abspath(root))
-    path_abs = Path(os.path.abspath(path))
-    if not path_abs.is_relative_to(root_abs):
-        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
-                          f"{path} lies outside {root}; recipe paths must stay below the data "
-                          "root.")
-    if not path_abs.exists():
-        return
-    allowed = [root_abs.resolve()]
-    rel = path_abs.relative_to(root_abs)
-    if rel.parts:
-        top = root_abs / rel.parts[0]  # the dataset folder, possibly a link set by the user
-        if top.is_symlink():
-            allowed.append(top.resolve())
-    resolved = path_abs.resolve()
-    if not any(resolved.is_relative_to(a) for a in allowed):
-        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
-                          f"{path} resolves to {resolved}, outside the data root {allowed[0]} "
-                          "(a symbolic link leaving the data root is refused).")
 
 
 def verify_checksum(source: SourceFile) -> str:

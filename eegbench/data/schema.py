@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 #: A recipe name: it names the cache folder, so no separators, no ``..``, not absolute.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
@@ -377,8 +378,9 @@ class RecipeModel(_Strict):
         if not missing and self.expected.counts is None:
             missing = ["expected.counts"]
         if missing:
-            raise ValueError(f"missing required key(s) {missing} (at the top level, or in "
-                             "each entry of 'tasks')")
+            raise PydanticCustomError("missing_keys", "missing required key(s) {keys} (at the "
+                                      "top level, or in each entry of 'tasks')",
+                                      {"keys": missing})
         return self
 
     @model_validator(mode="after")
@@ -455,7 +457,11 @@ def format_errors(err: ValidationError, where: str) -> str:
                                                for i in items))
             item = {**item, "msg": f"expected one of: {wanted}"}
         key = ".".join(str(p) for p in loc) or "<top level>"
-        if not loc and item["type"] == "value_error":
+        if item["type"] == "missing_keys":
+            lines += [f"Missing required key {k!r} in {where}"
+                      + (" (at the top level, or in each entry of 'tasks')." if "(task " not in
+                         where else ".") for k in item["ctx"]["keys"]]
+        elif not loc and item["type"] == "value_error":
             lines.append(f"Invalid recipe {where}: {item['msg'].removeprefix('Value error, ')}.")
         elif item["type"] == "extra_forbidden":
             model = _model_at(loc)
