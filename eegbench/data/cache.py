@@ -20,7 +20,10 @@ writing anything (no lock file), so a cache on a read-only share works.
 Before the entry is looked up, every recording the recipe pins (``source.sha256``) for the
 requested subjects must be present and readable: a deleted file or a symlink loop is an
 error naming it, never a silently smaller dataset. Each recording's signal-quality report
-(:mod:`eegbench.data.quality`) is stored in the manifest (``quality``).
+(:mod:`eegbench.data.quality`: checks, invalid headers, the reader's other warnings) is stored
+in the manifest (``quality``), after the dataset-level relative-amplitude check
+(:mod:`eegbench.data.relative_amplitude`) has run over all recordings of the entry; the
+manifest also records the recipe's ``task`` and the per-file ``crops`` applied.
 """
 
 from __future__ import annotations
