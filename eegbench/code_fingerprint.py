@@ -17,8 +17,9 @@ of its distribution), the union of
 The versions of :data:`LIBRARIES` (and any extra distributions, e.g. a plugin's) are part of
 the fingerprint: another torch or scikit-learn can give other numbers.
 
-Per-module hashes and import lists are cached per process, keyed by the file's path, size and
-modification time, so the fingerprint of a job costs a few hundred milliseconds once.
+Files are read at each fingerprint (a few milliseconds); their parse (syntax-tree hash and
+import list) is cached per process by content, so a job's fingerprint costs about a second
+the first time and well under a tenth of a second after.
 """
 
 from __future__ import annotations
@@ -75,15 +76,14 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 @functools.lru_cache(maxsize=4096)
-def _parsed(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[tuple[int, str], ...]]:
-    """Return (hash of the docstring-free AST, imports) of a source file (cached by stat).
+def _parse(source: bytes, filename: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """Return (hash of the docstring-free AST, imports) of a module's source (cached).
 
     Imports are ``(level, dotted name)`` pairs; ``from X import a`` yields ``X`` and ``X.a``
     (the latter may be an attribute rather than a module: the caller keeps only modules).
     """
-    source = Path(path).read_bytes()
     try:
-        tree = ast.parse(source, filename=path)
+        tree = ast.parse(source, filename=filename)
     except SyntaxError:  # not Python we can read: its bytes stand for it
         return "bytes:" + hashlib.sha256(source).hexdigest(), ()
     imports: list[tuple[int, str]] = []
@@ -99,25 +99,20 @@ def _parsed(path: str, size: int, mtime_ns: int) -> tuple[str, tuple[tuple[int, 
     return hashlib.sha256(dumped.encode()).hexdigest(), tuple(imports)
 
 
-def _stat_key(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
+def _parsed(path: Path) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """:func:`_parse` of a file: read every time (cheap), parsed once per distinct content."""
+    return _parse(path.read_bytes(), str(path))
 
 
 def source_hash(path: str | Path) -> str:
     """Return the sha256 of a module's docstring-free syntax tree (its bytes if not Python).
 
-    Cached per process by path, size and modification time.
+    Files are read at each call; the parse is cached per process by content.
     """
     path = Path(path)
     if path.suffix != ".py":
-        return "bytes:" + _file_sha256(*_stat_key(path))
-    return _parsed(*_stat_key(path))[0]
-
-
-@functools.lru_cache(maxsize=1024)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return "bytes:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return _parsed(path)[0]
 
 
 def _package_roots(top: str) -> list[Path]:
@@ -188,7 +183,7 @@ def static_closure(entries: Iterable[str], packages: Iterable[str]) -> dict[str,
         if path.suffix != ".py":
             continue
         is_package = path.name == "__init__.py"
-        for level, imported in _parsed(*_stat_key(path))[1]:
+        for level, imported in _parsed(path)[1]:
             target = _resolve(name, is_package, level, imported)
             if target:
                 todo += [n for n in _with_parents(target) if n not in found]
