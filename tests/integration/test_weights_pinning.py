@@ -295,3 +295,36 @@ def test_registry_values_are_cited():
         if entry.sha256:
             assert len(entry.sha256) == 64 and "sha256" in cited, entry.name
         assert entry.share_adapters or entry.licence_note, entry.name
+
+
+def test_checkpoints_command_lists_licence_pin_status_and_cache(hub, batch, monkeypatch,
+                                                                capsys):
+    from eegbench.models.__main__ import main
+
+    _, signal = batch
+    repo = "loopback/cbramod-listed"
+    sha = hub.state.add_file(repo, C1, FILE, _original("cbramod", signal)[1])
+    _register(monkeypatch, _entry("cbramod", repo, sha))
+
+    def line_of(text: str, name: str) -> str:
+        return next(ln for ln in text.splitlines() if ln.startswith(f"| `known:{name}`"))
+
+    assert main(["checkpoints"]) == 0
+    before = capsys.readouterr().out
+    for name in kc.known_checkpoints():
+        assert f"`known:{name}`" in before
+    line = line_of(before, "test-cbramod")
+    assert f"{repo} / {FILE}" in line and "content (sha256)" in line and sha[:12] in line
+    assert "| no |" in line and "sfreq 200, patch_size 200, units 100uV, scale 0.01" in line
+    luna = line_of(before, "luna-base")
+    assert "cc-by-nd-4.0" in luna and "not pinned (needs allow_unpinned)" in luna
+    notes = before.split("Licences:")[1]
+    assert "no modified weights may be shared" in notes
+    assert "never writes weights adapted from it into a shareable submission bundle" in notes
+    assert "`known:reve-base`" in notes and "data usage terms" in notes
+    assert "`known:eegdino-small-braindecode`" in notes and "open question" in notes
+    _model("cbramod", "known:test-cbramod").build(signal)  # downloads into the cache
+    n_requests = len(hub.state.requests)
+    main(["checkpoints"])
+    assert "| yes |" in line_of(capsys.readouterr().out, "test-cbramod")
+    assert len(hub.state.requests) == n_requests  # listing makes no request
