@@ -12,7 +12,8 @@ of its distribution), the union of
   statement at module and function level, followed transitively inside those packages (no
   module is imported to find it: files are located under the packages' folders), and
 * optionally, the modules of those packages present in :data:`sys.modules` (what the process
-  has imported, e.g. code loaded by name rather than by an import statement).
+  has imported, e.g. code loaded by name rather than by an import statement), except the
+  callers of the computation (modules that import it, such as a command-line front end).
 
 The versions of :data:`LIBRARIES` (and any extra distributions, e.g. a plugin's) are part of
 the fingerprint: another torch or scikit-learn can give other numbers.
@@ -261,7 +262,7 @@ class CodeFingerprint:
 
 
 def code_fingerprint(entries: Iterable[str], packages: Iterable[str] | None = None, *,
-                     include_loaded: bool = False,
+                     include_loaded: bool = False, callers_of: str | None = None,
                      extra_distributions: Iterable[str] = ()) -> CodeFingerprint:
     """Fingerprint the code reachable from the ``entries`` modules.
 
@@ -276,6 +277,11 @@ def code_fingerprint(entries: Iterable[str], packages: Iterable[str] | None = No
     include_loaded : bool
         Also hash the modules of ``packages`` present in :data:`sys.modules` (code the
         process imported by name, e.g. plugins and registries).
+    callers_of : str, optional
+        With ``include_loaded``: leave out loaded modules whose own import closure reaches
+        this module (e.g. ``"eegbench.run"``): they call the computation (a command-line
+        front end, a submission runner), the computation does not execute them, and they
+        differ between processes that start the same job.
     extra_distributions : iterable of str
         More distributions whose version is part of the fingerprint (a plugin's own).
 
@@ -287,7 +293,11 @@ def code_fingerprint(entries: Iterable[str], packages: Iterable[str] | None = No
     packages = set(packages_of(entries) if packages is None else packages)
     files = static_closure(entries, packages)
     if include_loaded:
-        files.update({k: v for k, v in loaded_modules(packages).items() if k not in files})
+        for name, path in loaded_modules(packages).items():
+            if name in files or (callers_of and name != callers_of and callers_of in
+                                 static_closure([name], packages)):
+                continue
+            files[name] = path
     modules = {name: source_hash(path) for name, path in sorted(files.items())}
     logger.debug("code fingerprint over %d modules of %s", len(modules), sorted(packages))
     return CodeFingerprint(modules, library_versions(extra_distributions))

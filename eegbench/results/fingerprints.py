@@ -91,7 +91,9 @@ def model_code_identity(name: str) -> CodeFingerprint:
 
     The modules of eegbench and of the model's distribution (its top-level packages) that
     the run can execute: those imported so far (:data:`sys.modules`; call this after the
-    model is built and the data are loaded) and the static import closure of
+    model is built and the data are loaded), less the run's callers (modules that import
+    :mod:`eegbench.run`: the command line, the submission runner, the studies), and the
+    static import closure of
     :data:`RUN_ENTRY_MODULES`, the model factory's module and the adaptation modules; each
     hashed without docstrings or comments. Plus the known-checkpoints registry's content and
     the versions of the numerical libraries and of the model's distribution.
@@ -107,7 +109,8 @@ def model_code_identity(name: str) -> CodeFingerprint:
     if dist:
         packages |= packages_of(distribution_packages(dist))
     code = code_fingerprint([*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES], packages,
-                            include_loaded=True, extra_distributions=[dist] if dist else [])
+                            include_loaded=True, callers_of=RUN_ENTRY_MODULES[0],
+                            extra_distributions=[dist] if dist else [])
     modules = {**code.modules, "eegbench/models/known_checkpoints.yaml": _registry_hash()}
     return CodeFingerprint(modules, code.versions)
 

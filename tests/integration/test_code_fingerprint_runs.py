@@ -123,3 +123,39 @@ def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
     monkeypatch.setattr(code_fingerprint, "installed_version",
                         lambda name: "0.0.0-other" if name == "braindecode" else real(name))
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)
+
+
+RUN_AND_LIST = """
+import json, sys
+from hydra import compose, initialize_config_dir
+from eegbench.resources import config_dir
+from eegbench.run import run_experiment
+from eegbench.results.fingerprints import model_code_identity
+with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    cfg = compose("config", overrides=sys.argv[1:])
+run_experiment(cfg)
+ran = sorted(m for m, mod in list(sys.modules.items())  # namespace packages hold no code
+             if (m == "eegbench" or m.startswith("eegbench.")) and getattr(mod, "__file__", None))
+print(json.dumps({"ran": ran, "fingerprinted": sorted(model_code_identity("eegnet").modules)}))
+"""
+
+
+@pytest.mark.slow
+def test_every_eegbench_module_a_deep_model_run_imports_is_fingerprinted(tmp_path, data_root,
+                                                                         cache_root):
+    """In a fresh process, a deep-model job imports only modules its code fingerprint covers
+    (eegbench.train, the training loop, among them)."""
+    import os
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST, "model=eegnet", "trainer=fast",
+         "trainer.max_epochs=1", "trainer.num_threads=1", "dataset.subjects=[00,01,02]",
+         "protocol.n_valid_subjects=1", f"paths.data_root={data_root}",
+         f"paths.cache_dir={cache_root}", f"paths.runs_dir={tmp_path / 'runs'}"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    listed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "eegbench.train" in listed["fingerprinted"]
+    assert set(listed["ran"]) - set(listed["fingerprinted"]) == set()

@@ -128,3 +128,15 @@ def test_eegbench_run_fingerprint_covers_the_training_loop():
     fp = cf.code_fingerprint(["eegbench.run", "eegbench.models.deep"], ["eegbench"])
     assert {"eegbench.train", "eegbench.models.torch_model", "eegbench.run"} <= set(fp.modules)
     assert not any(m.startswith("torch") for m in fp.modules)  # libraries: versions only
+
+
+def test_callers_of_the_computation_are_left_out_of_the_loaded_modules(package):
+    import importlib
+
+    (package / "cli.py").write_text("from fp_tmp_pkg import entry\n\n\ndef main():\n"
+                                    "    return entry.run(1.0)\n")
+    importlib.import_module("fp_tmp_pkg.cli")  # a front end that calls the entry module
+    importlib.import_module("fp_tmp_pkg.unused")
+    fp = _fp(include_loaded=True, callers_of="fp_tmp_pkg.entry")
+    assert "fp_tmp_pkg.cli" not in fp.modules and "fp_tmp_pkg.unused" in fp.modules
+    assert "fp_tmp_pkg.cli" in _fp(include_loaded=True).modules
