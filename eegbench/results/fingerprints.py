@@ -120,8 +120,9 @@ def model_code_fingerprint(name: str) -> str:
 
     See :func:`model_code_identity` for what is hashed.
     """
-    from eegbench.models.base import MODELS
+    from eegbench.models.base import MODELS, load_builtin_models
 
+    load_builtin_models()
     dist = MODELS.distribution(name) or "eegbench"
     return f"{dist} {installed_version(dist)} {model_code_identity(name).label()}"
 

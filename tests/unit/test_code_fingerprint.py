@@ -140,3 +140,15 @@ def test_callers_of_the_computation_are_left_out_of_the_loaded_modules(package):
     fp = _fp(include_loaded=True, callers_of="fp_tmp_pkg.entry")
     assert "fp_tmp_pkg.cli" not in fp.modules and "fp_tmp_pkg.unused" in fp.modules
     assert "fp_tmp_pkg.cli" in _fp(include_loaded=True).modules
+
+
+def test_model_code_fingerprint_names_distribution_version_code_and_libraries():
+    from eegbench.results.fingerprints import model_code_fingerprint, model_code_identity
+
+    label = model_code_fingerprint("ts_lr")
+    dist, version, src, lib = label.split(" ")
+    assert (dist, version) == ("eegbench", cf.installed_version("eegbench"))
+    assert src.startswith("src:") and lib.startswith("lib:")
+    modules = model_code_identity("ts_lr").modules
+    assert {"eegbench.models.classical", "eegbench.run",
+            "eegbench/models/known_checkpoints.yaml"} <= set(modules)
