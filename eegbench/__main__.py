@@ -24,9 +24,21 @@ from omegaconf import DictConfig, OmegaConf
 
 from eegbench.plugins import searchpath_override
 from eegbench.resources import config_dir
-from eegbench.usage import COMMAND_HELP, help_text
 
 logger = logging.getLogger("eegbench")
+
+#: Subcommands and what they do (run is the default when the first argument is not one).
+COMMAND_HELP = {
+    "run": "evaluate models: dataset x model x protocol over seeds and folds (the default "
+           "command)",
+    "pretrain": "self-supervised pretraining of an encoder on pooled recordings "
+                "(+exp=pretrain, +exp=pretrain_pooled, ...)",
+    "study": "a study that pretrains and evaluates (+exp=objective_study, +exp=scale_study)",
+    "leaderboard": "tables (Markdown, CSV, HTML) and plots from an experiment's results store",
+    "data": "the dataset catalogue (data list); download a dataset's files (data fetch)",
+    "models": "every model with its family and parameter count (models list); checkpoints",
+    "submission": "run a model on the official configurations; verify a submitted bundle",
+}
 
 #: Commands that delegate to another module's ``main(argv)``.
 DELEGATED = {"leaderboard": "eegbench.leaderboard.__main__", "data": "eegbench.data.__main__",
@@ -135,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command, rest = split_command(args)
     if command == "help" or (command in JOBS and {"-h", "--help"} & set(rest)):
-        sys.stdout.write(help_text())
+        # imported here: a run never loads the help module (it is not part of the code that
+        # computes results, nor of a run's code fingerprint)
+        from eegbench.usage import help_text
+
+        sys.stdout.write(help_text(COMMAND_HELP))
         return 0
     if command in DELEGATED:
         status = importlib.import_module(DELEGATED[command]).main(rest)

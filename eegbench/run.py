@@ -33,9 +33,9 @@ from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
-    checkpoint_fingerprint,
     data_fingerprint,
     model_code_fingerprint,
+    weights_identity,
 )
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -64,7 +64,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
         ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
                         Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
         return harmonize_from_config(ds, cfg.model.get("channels"))
-    recipe = load_recipe(cfg.dataset.recipe)
+    recipe = load_recipe(cfg.dataset.recipe, task=cfg.dataset.get("task"))
     ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
                       subjects=subjects)
     # A model that needs a fixed channel set declares model.channels (names, policy, montage).
@@ -208,7 +208,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             best, search = select_hyperparameters(
                 lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
                 ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
-                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe),
+                                                   cfg.dataset.get("task")),
                 inner_folds=int(spec.get("inner_folds", 3)))
             build = model_builder(cfg, overrides=best)
         model = build()
@@ -262,14 +263,18 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
 
 
 def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
-    """Return what a row was computed from (data, model code, checkpoint), for its key.
+    """Return what a row was computed from (data, code, weights), for its key and provenance.
 
-    See :mod:`eegbench.results.fingerprints`.
+    The model is built first, so that the code fingerprint sees every module the model
+    imports; the checkpoint is resolved as the model will load it. ``weights`` (the row's
+    provenance of the checkpoint) is not a key field. See :mod:`eegbench.results.fingerprints`.
     """
     params = OmegaConf.to_container(cfg.model, resolve=True).get("params") or {}
+    model_builder(cfg)()
+    checkpoint, weights = weights_identity(dict(params))
     return {"data_fingerprint": data_fingerprint(ds.info, ds.meta["subject"].unique().tolist()),
             "code_fingerprint": model_code_fingerprint(cfg.model.name),
-            "checkpoint": checkpoint_fingerprint(dict(params))}
+            "checkpoint": checkpoint, "weights": weights}
 
 
 def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset,

@@ -1,7 +1,8 @@
 """The text of ``eegbench --help``: commands, examples, config groups and every model.
 
 Built from the shipped configuration folder and the plugins' entry points only (no torch,
-braindecode or MNE import), so the help prints in well under a second.
+braindecode or MNE import), so the help prints in well under a second. The commands and what
+they do are :data:`eegbench.__main__.COMMAND_HELP`.
 """
 
 from __future__ import annotations
@@ -9,25 +10,13 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import yaml
 
 from eegbench.resources import config_dir
-
-#: Subcommands and what they do (run is the default when the first argument is not one).
-COMMAND_HELP = {
-    "run": "evaluate models: dataset x model x protocol over seeds and folds (the default "
-           "command)",
-    "pretrain": "self-supervised pretraining of an encoder on pooled recordings "
-                "(+exp=pretrain, +exp=pretrain_pooled, ...)",
-    "study": "a study that pretrains and evaluates (+exp=objective_study, +exp=scale_study)",
-    "leaderboard": "tables (Markdown, CSV, HTML) and plots from an experiment's results store",
-    "data": "the dataset catalogue (data list); download a dataset's files (data fetch)",
-    "models": "every model with its family and parameter count (models list); checkpoints",
-    "submission": "run a model on the official configurations; verify a submitted bundle",
-}
 
 #: Example command lines with what they do.
 EXAMPLES = (
@@ -145,8 +134,8 @@ def _rows(rows: list[tuple[str, str]], indent: int = 2, column: int | None = Non
     return lines
 
 
-def help_text() -> str:
-    """Return the full ``eegbench --help`` text."""
+def help_text(commands: Mapping[str, str]) -> str:
+    """Return the full ``eegbench --help`` text (``commands``: name -> what it does)."""
     width = _width()
     lines = [
         "eegbench: an EEG / ERP / MEG benchmark of classical pipelines, specialist networks and",
@@ -156,7 +145,7 @@ def help_text() -> str:
         "Usage: eegbench [COMMAND] [OVERRIDES ...]      (python -m eegbench works the same)",
         "",
         "Commands:",
-        *_rows(list(COMMAND_HELP.items())),
+        *_rows(list(commands.items())),
         "",
         "Examples:",
         *[line for cmd, what in EXAMPLES for line in (f"  {cmd}", f"      {what}")],

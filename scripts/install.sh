@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 # 1. torch first, pinned: the CPU build (a bare `torch` pulls a multi-GB CUDA build).
 .venv/bin/python -m pip install -q "torch==2.13.0"
 # 2. eegbench, its extras and braindecode's runtime requirements (listed in pyproject.toml).
-.venv/bin/python -m pip install -q -e ".[dev,launchers,bridges]" "$@"
+.venv/bin/python -m pip install -q -e ".[dev,launchers,bridges,docs]" "$@"
 # 3. braindecode last and without deps: it requires torchaudio, whose PyPI binaries do not load
 #    against torch 2.13 (CUDA-only). eegbench imports braindecode through eegbench._compat, which
 #    stubs torchaudio when it cannot be imported (only a few braindecode models use it).

@@ -16,7 +16,7 @@ from eegbench.data.recipe import Recipe
 
 
 def pinned_groups(recipe: Recipe) -> list[dict[str, str]]:
-    """Return the pattern groups of the recipe's pinned recordings (outside its exclude rules).
+    """Return the pattern groups of the recipe's pinned recordings (its task's, not excluded).
 
     Each group is the recipe's ``source.defaults`` updated with the named groups of
     ``source.pattern`` matched on one pinned file (``subject``, ``session``, ``run``, ...).
@@ -27,7 +27,8 @@ def pinned_groups(recipe: Recipe) -> list[dict[str, str]]:
     groups = []
     for rel in sorted(recipe.source.get("sha256") or {}):
         match = pattern.fullmatch(str(rel))
-        if match and not any(rx.fullmatch(str(rel)) for rx in excluded):
+        if match and not any(rx.fullmatch(str(rel)) for rx in excluded) \
+                and recipe.in_task(str(rel)):
             groups.append({**defaults, **{k: v for k, v in match.groupdict().items() if v}})
     return groups
 
