@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from eegbench.data.templates import TemplateError, fill_template
 from eegbench.hashing import sha256_of
 from eegbench.resources import recipes_dir
 
@@ -282,13 +283,12 @@ class Recipe:
                    pinned: dict[str, str]) -> Companion:
         """Resolve a companion path template (``{group}`` fields) and check it exists."""
         try:
-            rel = template.format(**groups)
-        except (KeyError, IndexError, ValueError) as err:
+            rel = fill_template(template, groups)
+        except TemplateError as err:
             raise RecipeError(
                 f"Invalid value for the 'source.companions.{role}' parameter of recipe "
-                f"'{self.name}': the template {template!r} uses a field that is not a named "
-                f"group of source.pattern or source.defaults ({type(err).__name__}: {err}); "
-                f"allowed fields are {sorted(groups)}."
+                f"'{self.name}': {err} Fields are the named groups of source.pattern and "
+                f"source.defaults: {sorted(groups)}."
             ) from None
         path = folder / rel
         _confine(path, folder, f"source.companions.{role}", self)
