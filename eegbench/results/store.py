@@ -6,14 +6,16 @@ lock, and a killed run leaves either a complete row or none. A re-run asks :meth
 before computing a fold and skips it when the row exists.
 
 Rows are validated when read (:func:`row_problem`): a file that is empty, truncated, not
-JSON, or lacks a field of the schema is moved to ``<store>/quarantine/`` with a warning that
-names it, and is treated as absent, so its fold is recomputed and the leaderboard is built
-from the valid rows. Row files are created readable by the group (shared stores), whatever
+JSON, lacks a field of the schema, or whose metrics disagree with the predictions stored in
+the same row (a hand-edited score; :mod:`eegbench.results.recompute`) is moved to
+``<store>/quarantine/`` with a warning that names it, and is treated as absent, so its fold is
+recomputed and the leaderboard is built from the valid rows. Row files are created readable by the group (shared stores), whatever
 the ``mkstemp`` default.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from eegbench.results.recompute import metrics_problem
 from eegbench.results.schema import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,12 @@ def write_json_atomic(path: Path, payload: Any, **dump_kwargs: Any) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+#: sha256 of row texts whose metrics were found consistent in this process (each shipped row
+#: is read once per table built; checking it once is enough).
+_CONSISTENT: set[bytes] = set()
+_CONSISTENT_MAX = 1_000_000
 
 
 def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -111,6 +120,14 @@ def parse_row(text: str, where: str) -> tuple[dict[str, Any] | None, str | None]
         return None, f"'metrics' is not a mapping of numbers: {str(row['metrics'])[:80]!r}"
     for name, default in FIELD_DEFAULTS_LATER.items():
         row.setdefault(name, default)
+    digest = hashlib.sha256(text.encode()).digest()
+    if digest not in _CONSISTENT:
+        problem = metrics_problem(row)
+        if problem is not None:
+            return None, f"its metrics disagree with its own predictions: {problem}"
+        if len(_CONSISTENT) >= _CONSISTENT_MAX:
+            _CONSISTENT.clear()
+        _CONSISTENT.add(digest)
     return row, None
 
 
