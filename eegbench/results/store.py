@@ -9,8 +9,8 @@ Rows are validated when read (:func:`row_problem`): a file that is empty, trunca
 JSON, lacks a field of the schema, or whose metrics disagree with the predictions stored in
 the same row (a hand-edited score; :mod:`eegbench.results.recompute`) is moved to
 ``<store>/quarantine/`` with a warning that names it, and is treated as absent, so its fold is
-recomputed and the leaderboard is built from the valid rows. Row files are created readable by the group (shared stores), whatever
-the ``mkstemp`` default.
+recomputed and the leaderboard is built from the valid rows. Row files are created readable
+by the group (shared stores), whatever the ``mkstemp`` default.
 """
 
 from __future__ import annotations
