@@ -11,11 +11,13 @@ function of them, so an edited metric (or edited predictions) is caught by recom
   from the unrounded ones. Rounding is monotone, so it keeps every strict order between two
   probabilities and can only turn one into a tie; a tie of the rounded values (equal within
   :data:`TIE_TOLERANCE`, half the 4-decimal step) may have been broken either way. Such a row
-  passes when each stored metric lies within the range of values reachable by breaking every
-  such tie either way: for the argmax metrics (balanced accuracy, Cohen's kappa, weighted F1)
-  every assignment of the windows whose top probabilities tie to one of their tied classes is
-  enumerated; for ROC AUC each tied positive/negative pair contributes 0 to 1 instead of 1/2
-  (macro-averaged per class for more than two classes, an outer bound).
+  passes when its stored metrics are reachable by breaking every such tie either way: the
+  argmax metrics (balanced accuracy, Cohen's kappa, weighted F1) must all be those of one
+  assignment of the windows whose top probabilities tie to one of their tied classes (every
+  assignment is enumerated, up to :data:`MAX_ASSIGNMENTS`; beyond, only ROC AUC is checked);
+  ROC AUC must lie in the range where each tied positive/negative pair contributes 0 to 1
+  instead of 1/2 (macro-averaged per class for more than two classes, an outer bound) and,
+  for two classes, be a whole number of half pairs.
 - A row of schema >= 4 without predictions is refused. Rows of schema < 4 (which predate
   stored predictions) and schema-4 layer-probe rows (which copied their network's
   predictions, not the probe's) have nothing to recompute and are not checked.
@@ -132,11 +134,13 @@ def _compositions(size: int, tied: tuple[int, ...]) -> list[tuple[int, ...]]:
             for pick in itertools.combinations_with_replacement(tied, size)]
 
 
-def legacy_ranges(y: np.ndarray, proba: np.ndarray) -> dict[str, tuple[float, float]] | None:
-    """Range of each metric when the ties of 4-decimal probabilities are broken either way.
+def reachable_argmax_metrics(y: np.ndarray, proba: np.ndarray) -> list[dict[str, float]] | None:
+    """Balanced accuracy, kappa and weighted F1 for every way of breaking argmax ties.
 
-    Returns None when the argmax ties allow more than :data:`MAX_ASSIGNMENTS` assignments
-    (then only ROC AUC is checked).
+    A window whose top probabilities tie within :data:`TIE_TOLERANCE` may have been predicted
+    as any of its tied classes; every resulting confusion matrix is enumerated (windows of
+    the same true class and tied classes are interchangeable). Returns None when there are
+    more than :data:`MAX_ASSIGNMENTS` of them.
     """
     n_classes = proba.shape[1]
     top = proba.max(axis=1, keepdims=True)
@@ -144,27 +148,26 @@ def legacy_ranges(y: np.ndarray, proba: np.ndarray) -> dict[str, tuple[float, fl
     ambiguous = tied.sum(axis=1) > 1
     fixed = np.bincount(y[~ambiguous] * n_classes + proba[~ambiguous].argmax(axis=1),
                         minlength=n_classes ** 2).reshape(n_classes, n_classes)
-    groups = Counter((int(label), tuple(np.flatnonzero(row)))
+    groups = Counter((int(label), tuple(int(k) for k in np.flatnonzero(row)))
                      for label, row in zip(y[ambiguous], tied[ambiguous], strict=True))
-    ranges: dict[str, tuple[float, float]] = {"roc_auc": _auc_range(y, proba, ties=True)}
     n_assignments = math.prod(math.comb(size + len(classes) - 1, len(classes) - 1)
                               for (_, classes), size in groups.items())
     if n_assignments > MAX_ASSIGNMENTS:
         return None
     options = [[(label, classes, counts) for counts in _compositions(size, classes)]
                for (label, classes), size in groups.items()]
-    values: dict[str, list[float]] = {name: [] for name in ARGMAX_METRICS}
+    reachable = []
     for choice in itertools.product(*options):
         confusion = fixed.copy()
         for label, classes, counts in choice:
             confusion[label, list(classes)] += counts
-        for name, value in confusion_metrics(confusion).items():
-            values[name].append(value)
-    for name, seen in values.items():
-        arr = np.asarray(seen)
-        ranges[name] = ((float("nan"), float("nan")) if np.isnan(arr).all()
-                        else (float(np.nanmin(arr)), float(np.nanmax(arr))))
-    return ranges
+        reachable.append(confusion_metrics(confusion))
+    return reachable
+
+
+def legacy_auc_range(y: np.ndarray, proba: np.ndarray) -> tuple[float, float]:
+    """ROC AUC range when ties of 4-decimal scores are broken either way (NaN if undefined)."""
+    return _auc_range(y, proba, ties=True)
 
 
 def _same(stored: float, recomputed: float) -> bool:
@@ -241,18 +244,38 @@ def metrics_problem(row: dict[str, Any]) -> str | None:
                 return (f"{_describe(row)}: stored {name} {value!r} differs from "
                         f"{reference[name]!r} recomputed from the row's own predictions")
         return _counts_problem(row, proba)
-    ranges = legacy_ranges(y, proba)
-    if ranges is None:
-        return None if _within(stored.get("roc_auc", float("nan")),
-                               _auc_range(y, proba, ties=True)) else (
-            f"{_describe(row)}: stored roc_auc {stored.get('roc_auc')!r} lies outside the "
-            "range reachable from its 4-decimal predictions")
-    for name, value in stored.items():
-        if not _within(value, ranges[name]):
-            low, high = ranges[name]
-            return (f"{_describe(row)}: stored {name} {value!r} lies outside [{low!r}, "
-                    f"{high!r}], the values reachable from the row's own 4-decimal predictions "
-                    "(ties broken either way)")
+    return _legacy_problem(row, y, proba, stored)
+
+
+def _legacy_problem(row: dict[str, Any], y: np.ndarray, proba: np.ndarray,
+                    stored: dict[str, float]) -> str | None:
+    """The schema-4 rule: stored metrics reachable by breaking 4-decimal ties either way."""
+    where = f"{_describe(row)}: stored"
+    argmax = {k: v for k, v in stored.items() if k in ARGMAX_METRICS}
+    reachable = reachable_argmax_metrics(y, proba) if argmax else None
+    if reachable is not None:
+        for name, value in argmax.items():
+            seen = sorted({r[name] for r in reachable}, key=lambda v: (math.isnan(v), v))
+            if not any(_same(value, v) for v in seen):
+                shown = ", ".join(f"{v:.6g}" for v in seen[:10]) + (" ..." if len(seen) > 10
+                                                                      else "")
+                return (f"{where} {name} {value!r} is none of the values reachable from the "
+                        f"row's own 4-decimal predictions with ties broken either way: {shown}")
+        if not any(all(_same(v, r[k]) for k, v in argmax.items()) for r in reachable):
+            return (f"{where} {argmax} are not reached together by any way of breaking the "
+                    "ties of the row's own 4-decimal predictions")
+    if "roc_auc" in stored:
+        low, high = legacy_auc_range(y, proba)
+        value = stored["roc_auc"]
+        if not _within(value, (low, high)):
+            return (f"{where} roc_auc {value!r} lies outside [{low!r}, {high!r}], the values "
+                    "reachable from the row's own 4-decimal predictions (ties broken either "
+                    "way)")
+        if proba.shape[1] == 2 and not math.isnan(value):
+            pairs = 2 * int((y == 1).sum()) * int((y == 0).sum())  # AUC counts half pairs
+            if abs(value * pairs - round(value * pairs)) > 1e-6:
+                return (f"{where} roc_auc {value!r} is not a count of ordered pairs over the "
+                        f"{pairs // 2} positive/negative pairs of the row's predictions")
     return None
 
 

@@ -57,3 +57,13 @@ def test_a_table_mixing_subject_sets_or_data_versions_says_so(tmp_path):
     assert "rows come from 2 different data versions" in text
     alone = build(rows_file, tmp_path / "board", "alone", plots=False)
     assert "WARNING" not in alone["md"].read_text()
+
+
+def test_every_shipped_row_passes_the_metrics_against_predictions_check():
+    from eegbench.results.recompute import metrics_problem
+
+    rows = [json.loads(line) for line in
+            (REPO / "leaderboard" / "rows.jsonl").read_text().splitlines() if line.strip()]
+    assert rows and all(r["predictions"] for r in rows)
+    problems = [p for p in map(metrics_problem, rows) if p is not None]
+    assert problems == []
