@@ -336,11 +336,12 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """
     check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
     validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
+    store = ResultStore(cfg.paths.results_dir)
+    store.check_writable()  # a read-only store fails now, not after the first fold
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
     data_quality = summarize_quality(ds.info.get("quality") or [])
-    store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
     plan = protocol_plan(cfg, ds)
     ds, name, protocol, calibration = plan.ds, plan.name, plan.splitter_params, plan.calibration

@@ -144,20 +144,52 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
+class StoreNotFoundError(FileNotFoundError):
+    """A folder read as a results store is not one."""
+
+
 class ResultStore:
     """A folder of result rows.
 
     Parameters
     ----------
     root : path
-        Folder of the store (created if missing).
+        Folder of the store.
+    create : bool
+        Create the folder if missing (default). With False, a folder that is not a store
+        is an error and nothing is created (reading an existing store).
+
+    Raises
+    ------
+    StoreNotFoundError
+        With ``create=False``, if ``root`` is not a results store folder.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, create: bool = True) -> None:
         self.root = Path(root)
         self.rows_dir = self.root / "rows"
         self.quarantine_dir = self.root / "quarantine"
-        self.rows_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.rows_dir.mkdir(parents=True, exist_ok=True)
+        elif not self.rows_dir.is_dir():
+            hint = (f" It holds no rows/ folder: a store is the folder that does (e.g. "
+                    f"{self.root / 'results'}?)" if self.root.is_dir() else
+                    " No such folder.")
+            raise StoreNotFoundError(f"{self.root} is not a results store.{hint}")
+
+    def check_writable(self) -> None:
+        """Raise now if rows cannot be written (before any fold is computed).
+
+        Raises
+        ------
+        PermissionError
+            Naming the store folder, when it is not writable.
+        """
+        if not os.access(self.rows_dir, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"The results store {self.rows_dir} is not writable, so no result could be "
+                "saved. Set paths.results_dir (or paths.runs_dir / EEGBENCH_RUNS_DIR) to a "
+                "writable folder.")
 
     def _path(self, key: str) -> Path:
         return self.rows_dir / f"{key}.json"
