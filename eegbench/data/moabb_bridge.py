@@ -46,14 +46,15 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data.cache import WindowsDataset, entry_problem
+from eegbench.data.cache import WindowsDataset, entry_problem, manifest_digest
 from eegbench.data.recipe import RecipeError, sha256_of
 from eegbench.data.standardize import UNIT_NAME, UNIT_SCALE, PreprocessSpec
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the layout or the meaning of a bridge cache entry changes.
-BRIDGE_FORMAT_VERSION = 1
+#: Bump when the layout or the meaning of a bridge cache entry changes (2: the manifest
+#: carries its self-checksum, manifest_sha256).
+BRIDGE_FORMAT_VERSION = 2
 
 
 def _name(value: Any) -> str:
@@ -334,6 +335,8 @@ def load_moabb(node: Mapping[str, Any], spec: PreprocessSpec, cache_root: str | 
                             "file_sha256": {f: sha256_of(tmp / f) for f in files},
                             "recipe": label, "key": key, "preprocess": asdict(spec),
                             "format": BRIDGE_FORMAT_VERSION}
+                # self-checksum only: MOABB reads the recordings, so no content key signs it
+                manifest["manifest_sha256"] = manifest_digest(manifest)
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
                 os.replace(tmp, entry)
             finally:

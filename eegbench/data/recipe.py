@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from eegbench.data.templates import TemplateError, fill_template
-from eegbench.hashing import sha256_of
+from eegbench.hashing import file_digests, sha256_of
 from eegbench.resources import recipes_dir
 
 logger = logging.getLogger(__name__)
@@ -333,6 +333,16 @@ def _confine(path: Path, root: Path, key: str, recipe: Recipe) -> None:
                           "(a symbolic link leaving the data root is refused).")
 
 
+def _check_pin(source: SourceFile, actual: str) -> str:
+    if source.sha256 is not None and actual != source.sha256:
+        raise RecipeError(
+            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
+            f"{actual}. The file is corrupt, truncated or not the released version; "
+            "re-download it."
+        )
+    return actual
+
+
 def verify_checksum(source: SourceFile) -> str:
     """Hash ``source`` and compare with its pinned checksum.
 
@@ -346,14 +356,27 @@ def verify_checksum(source: SourceFile) -> str:
     RecipeError
         If the file is pinned and its sha256 differs.
     """
-    actual = sha256_of(source.path)
-    if source.sha256 is not None and actual != source.sha256:
-        raise RecipeError(
-            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
-            f"{actual}. The file is corrupt, truncated or not the released version; "
-            "re-download it."
-        )
-    return actual
+    return _check_pin(source, sha256_of(source.path))
+
+
+def verify_checksums_keyed(source: SourceFile) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`verify_checksums`, plus each file's content key (:func:`file_digests`).
+
+    Each file is read once for both digests.
+
+    Returns
+    -------
+    hashes : dict
+        ``{relpath: sha256}`` of the source file and its companions.
+    content_keys : dict
+        ``{relpath: content key}`` of the same files.
+    """
+    hashes, keys = {}, {}
+    for item in (source, *(SourceFile(c.path, c.relpath, {}, c.sha256)
+                           for c in source.companions)):
+        actual, keys[item.relpath] = file_digests(item.path)
+        hashes[item.relpath] = _check_pin(item, actual)
+    return hashes, keys
 
 
 def verify_checksums(source: SourceFile) -> dict[str, str]:
