@@ -15,7 +15,7 @@ that every metric reproduces within the tolerance (same thread count assumed: se
 on determinism):
 
 - ``rows.jsonl`` must match the manifest's sha256 and row count, every row must be a valid
-  result row whose metrics are those of the predictions it stores
+  result row of schema >= 5 whose metrics are exactly those of the predictions it stores
   (:mod:`eegbench.results.recompute`), and every row's config hash must be one the manifest
   records;
 - every override of the manifest must be allowed in a bundle (:mod:`eegbench.bundle_overrides`),
@@ -49,6 +49,7 @@ from eegbench.bundle_overrides import OverrideError, check_overrides
 from eegbench.hashing import sha256_of
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
+from eegbench.results.recompute import EXACT_SCHEMA
 from eegbench.results.schema import ResultRow, row_key
 from eegbench.results.store import ResultStore, parse_row
 
@@ -253,6 +254,11 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if problem is not None:
             raise SubmissionError(f"{where}: {problem}.")
         key = row_key({k: row.get(k) for k in ResultRow.key_fields})
+        if row["schema_version"] < EXACT_SCHEMA:  # 4-decimal rows leave slack to forge in
+            raise SubmissionError(f"{where}: row {key} has schema {row['schema_version']}; a "
+                                  f"bundle's rows must be of schema >= {EXACT_SCHEMA}, whose "
+                                  "metrics recompute exactly from their predictions. Re-run "
+                                  "`python -m eegbench.submission run` with this eegbench.")
         if row["config_hash"] not in hashes:
             raise SubmissionError(f"{where}: row {key} has config {row['config_hash']}, which "
                                   "no configuration of the manifest produced.")

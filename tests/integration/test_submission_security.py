@@ -146,6 +146,25 @@ def test_an_edited_score_is_refused_whatever_the_seed(bundle, tmp_path):
             verify_submission(dest, n_folds=1, seed=seed)
 
 
+def test_a_bundle_row_downgraded_to_4_decimal_ties_is_refused(bundle, tmp_path):
+    from eegbench.results.recompute import metrics_problem
+    from eegbench.submission import SubmissionError, verify_submission
+
+    dest, manifest, rows = _copy(bundle, tmp_path / "downgraded")
+    # every probability tied at 0.5: any tie-breaking, perfect scores included, is reachable
+    forged = dict(rows[0], schema_version=4,
+                  metrics={"balanced_accuracy": 1.0, "cohen_kappa": 1.0, "f1_weighted": 1.0,
+                           "roc_auc": 1.0},
+                  predictions={"y": rows[0]["predictions"]["y"],
+                               "proba": [[0.5, 0.5]] * len(rows[0]["predictions"]["y"])})
+    assert metrics_problem(forged) is None  # the legacy rule alone lets it through...
+    rows[0] = forged
+    _save(dest, manifest, rows)
+    with pytest.raises(SubmissionError, match=r"has schema 4; a bundle's rows must be of "
+                                              r"schema >= 5"):
+        verify_submission(dest, n_folds=1)  # ...a bundle does not
+
+
 def test_an_edited_row_is_refused_when_tables_are_built(bundle, tmp_path, caplog):
     from eegbench.leaderboard.__main__ import main
     from eegbench.results.shipped import ShippedRowsError, read_jsonl, write_jsonl
