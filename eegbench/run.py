@@ -65,7 +65,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
         ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
                         Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
         return harmonize_from_config(ds, cfg.model.get("channels"))
-    recipe = load_recipe(cfg.dataset.recipe)
+    recipe = load_recipe(cfg.dataset.recipe, task=cfg.dataset.get("task"))
     ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
                       subjects=subjects)
     # A model that needs a fixed channel set declares model.channels (names, policy, montage).
@@ -214,7 +214,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             best, search = select_hyperparameters(
                 lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
                 ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
-                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe),
+                                                   cfg.dataset.get("task")),
                 inner_folds=int(spec.get("inner_folds", 3)))
             build = model_builder(cfg, overrides=best)
         model = build()

@@ -7,7 +7,6 @@ import gc
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,9 +57,9 @@ def link_or_copy(src: Path, dst: Path) -> None:
 
 
 @contextlib.contextmanager
-def read_only_view(folder: Path, tmp_path: Path) -> Iterator[Path]:
-    """Yield a read-only view of ``folder``: a read-only bind mount as root (who ignores file
-    modes), otherwise the folder itself with its write bits removed (skip if neither works)."""
+def read_only_view(folder: Path, tmp_path: Path):
+    """Yield a read-only view of ``folder`` (a read-only bind mount as root, who ignores file
+    modes; otherwise the folder itself with its write bits removed)."""
     if os.geteuid() != 0:
         paths = [folder, *folder.rglob("*")]
         for path in paths:

@@ -25,7 +25,10 @@ writing anything (no lock file), so a cache on a read-only share works.
 Before the entry is looked up, every recording the recipe pins (``source.sha256``) for the
 requested subjects must be present and readable: a deleted file or a symlink loop is an
 error naming it, never a silently smaller dataset. Each recording's signal-quality report
-(:mod:`eegbench.data.quality`) is stored in the manifest (``quality``).
+(:mod:`eegbench.data.quality`: checks, invalid headers, the reader's other warnings) is stored
+in the manifest (``quality``), after the dataset-level relative-amplitude check
+(:mod:`eegbench.data.relative_amplitude`) has run over all recordings of the entry; the
+manifest also records the recipe's ``task`` and the per-file ``crops`` applied.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data import quality
+from eegbench.data import quality, relative_amplitude
 from eegbench.data.batched import iter_standardized
 from eegbench.data.recipe import (
     Recipe,
@@ -73,9 +76,11 @@ _UMASK = _umask()
 CACHE_FORMAT_VERSION = 3
 
 #: Modules (relative to the ``eegbench`` package) whose source code is part of every cache key.
-_CODE_MODULES = ("data/recipe.py", "data/readers.py", "data/events.py", "data/standardize.py",
-                 "data/batched.py", "data/cache.py", "preprocess/params.py",
-                 "preprocess/fused.py", "preprocess/raw_backend.py")
+_CODE_MODULES = ("data/errors.py", "data/paths.py", "data/recipe.py", "data/schema.py",
+                 "data/readers.py", "data/reader_warnings.py", "data/events.py",
+                 "data/standardize.py", "data/units.py", "data/quality.py",
+                 "data/relative_amplitude.py", "data/batched.py", "data/cache.py",
+                 "preprocess/params.py", "preprocess/fused.py", "preprocess/raw_backend.py")
 
 
 def code_fingerprint() -> str:
@@ -249,9 +254,11 @@ def _build_entry(
     Peak memory is one recording (one bounded batch of recordings for ``gpu_fused``), not
     the dataset.
     """
-    parts, rows, info = [], [], None
+    parts: list[tuple[str, Path, int, list[dict[str, Any]]]] = []
+    info = None
     first_shape: tuple[int, ...] = ()
     reports: list[dict[str, Any]] = []
+    amplitudes: dict[str, np.ndarray] = {}
     for i, (source, windows, file_rows, file_info) in enumerate(
         _standardized_keeping_quality(recipe, sources, spec, reports)
     ):
@@ -271,19 +278,25 @@ def _build_entry(
         first_shape = windows.shape[1:]
         part = tmp / f"part{i:05d}.npy"
         np.save(part, windows)
-        parts.append((part, len(windows)))
-        rows.extend(file_rows)
+        parts.append((source.relpath, part, len(windows), file_rows))
+        amplitudes[source.relpath] = relative_amplitude.robust_amplitude(windows)
         logger.info("cached %s (%d windows) [%d/%d]", source.relpath, len(windows), i + 1,
                     len(sources))
         del windows
-    n_total = sum(n for _, n in parts)
+    if info is not None:
+        dropped = relative_amplitude.apply(recipe, amplitudes, info, reports)
+        parts = [p for p in parts if p[0] not in dropped]
+        if not parts:
+            info = None
+    rows = [row for *_, file_rows in parts for row in file_rows]
+    n_total = sum(n for _, _, n, _ in parts)
     # Stream the parts into one .npy with plain writes: unlike a writable memmap, this leaves
     # no dirty mapped pages, so resident memory stays at one recording's windows.
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
               "shape": (n_total, *first_shape)}
     with open(tmp / "X.npy", "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
-        for part, _ in parts:
+        for _, part, _, _ in parts:
             fh.write(np.ascontiguousarray(np.load(part), dtype="<f4").tobytes())
             part.unlink()
     nbytes = n_total * int(np.prod(first_shape)) * 4
@@ -339,8 +352,10 @@ def _build_locked(recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpe
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
         try:
             manifest = _build_entry(recipe, sources, spec, tmp)
+            crops = {s.relpath: recipe.crop_of(s) for s in sources if recipe.crop_of(s)}
             manifest.update(
-                classes=recipe.classes, recipe=recipe.name, key=key,
+                classes=recipe.classes, recipe=recipe.name, task=recipe.task, crops=crops,
+                key=key,
                 preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
                 code=code_fingerprint(),
             )
@@ -396,8 +411,8 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
     for rel in (recipe.source.get("sha256") or {}):
         rel = str(rel)
         subject = _subject(rel)
-        if subject is None or rel in found or rel in broken:
-            continue  # a companion, or present
+        if subject is None or rel in found or rel in broken or not recipe.in_task(rel):
+            continue  # a companion, present, or a file of another task
         if any(rx.fullmatch(rel) for rx in excluded):
             continue  # left out on purpose by the recipe's `exclude` (with its reason)
         # A subject with some of its recordings: the others have vanished. (A subject with
@@ -468,6 +483,7 @@ def _resolve_entry(recipe: Recipe, data_root: str | Path, spec: PreprocessSpec,
                    subjects: list[str] | None) -> tuple[list[SourceFile], dict[str, str], str,
                                                         bytes]:
     """:func:`resolve_cache_key`, plus the entry's :func:`entry_content_key`."""
+    recipe.require_task()
     # Every requested subject must exist (an error names the missing ones).
     sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
     hashes: dict[str, str] = {}

@@ -14,8 +14,10 @@ result in ``<cache_root>/features/<key>/`` (``F.npy`` read with ``mmap_mode='r'`
 
 Entries are written to a temporary folder and renamed into place (atomic) under a file lock, so
 concurrent jobs compute each entry once; an entry whose manifest, size or sha256 does not match
-is logged and rebuilt. Windows are transformed in batches (peak memory is one batch of
-windows plus the features); the steps are per-window, so a batch gives the same numbers as the
+is logged and rebuilt. A valid entry is used without writing anything (no lock file), so a
+cache on a read-only share works; an entry that must be computed there is a clear error.
+Windows are transformed in batches (peak memory is one batch of windows plus the features); the
+steps are per-window, so a batch gives the same numbers as the
 whole array (tests/integration/test_feature_cache.py checks the predictions).
 """
 
@@ -163,6 +165,18 @@ def _entry_problem(entry: Path) -> str | None:
     return None
 
 
+def _check_writable(entry: Path) -> None:
+    """Raise a clear error when ``entry`` must be built but its cache folder is read-only."""
+    folder = entry.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"Feature cache entry {entry} is {_entry_problem(entry)} and the cache folder "
+            f"{folder} is not writable, so it cannot be computed. Set paths.cache_dir (or "
+            "EEGBENCH_CACHE_DIR) to a writable folder, or run with feature_cache=false.")
+
+
 def _compute(transformer: Any, X: np.ndarray, path: Path, batch_windows: int) -> tuple:
     """Transform ``X`` batch by batch (float64) and write the result to ``path`` (.npy)."""
     out = None
@@ -205,6 +219,11 @@ def cached_transform(transformer: Any, X: np.ndarray, cache_root: str | Path,
     t0 = time.perf_counter()
     key = feature_key(array_fingerprint(X), transform_fingerprint(steps))
     entry = Path(cache_root) / "features" / key
+    if _entry_problem(entry) is None:  # valid: used as is, nothing written (read-only cache)
+        logger.info("using feature cache entry %s (%s; %.1f s)", entry,
+                    " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
+        return np.load(entry / "F.npy", mmap_mode="r")
+    _check_writable(entry)
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry) + ".lock"):
         problem = _entry_problem(entry)

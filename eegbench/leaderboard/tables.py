@@ -39,11 +39,13 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """Map each dataset of a results frame to the primary metric of its recipe."""
     out = {}
     for dataset, block in frame.groupby("dataset", sort=True):
-        recipe = dataset
+        recipe, task = dataset, None
         configs = [c for c in block.get("config", []) if isinstance(c, dict)]
         if configs and isinstance(configs[0].get("dataset"), dict):
             recipe = configs[0]["dataset"].get("recipe", dataset)
-        out[str(dataset)] = recipe_primary_metric(str(recipe))
+            task = configs[0]["dataset"].get("task")
+        out[str(dataset)] = recipe_primary_metric(str(recipe), None if task is None
+                                                  else str(task))
     return out
 
 
