@@ -33,9 +33,9 @@ from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
-    checkpoint_fingerprint,
     data_fingerprint,
     model_code_fingerprint,
+    weights_identity,
 )
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -269,14 +269,18 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
 
 
 def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
-    """Return what a row was computed from (data, model code, checkpoint), for its key.
+    """Return what a row was computed from (data, code, weights), for its key and provenance.
 
-    See :mod:`eegbench.results.fingerprints`.
+    The model is built first, so that the code fingerprint sees every module the model
+    imports; the checkpoint is resolved as the model will load it. ``weights`` (the row's
+    provenance of the checkpoint) is not a key field. See :mod:`eegbench.results.fingerprints`.
     """
     params = OmegaConf.to_container(cfg.model, resolve=True).get("params") or {}
+    model_builder(cfg)()
+    checkpoint, weights = weights_identity(dict(params))
     return {"data_fingerprint": data_fingerprint(ds.info, ds.meta["subject"].unique().tolist()),
             "code_fingerprint": model_code_fingerprint(cfg.model.name),
-            "checkpoint": checkpoint_fingerprint(dict(params))}
+            "checkpoint": checkpoint, "weights": weights}
 
 
 def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset,

@@ -47,6 +47,7 @@ from omegaconf import DictConfig
 
 from eegbench.bundle_overrides import OverrideError, check_overrides
 from eegbench.hashing import sha256_of
+from eegbench.models.known_checkpoints import find_known_checkpoint
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
 from eegbench.results.recompute import EXACT_SCHEMA
@@ -159,17 +160,73 @@ def run_submission(model: str, out: Path, overrides: list[str] | None = None,
         summary.append({**entry, "config_hash": identity_hash(cfg), "n_rows": len(rows)})
         logger.info("submission %s: %s done (%d rows)", model, entry["name"], len(rows))
     rows = _rows_of(runs / "results")
+    withheld = withhold_restricted_weights(out, rows)
     (out / "rows.jsonl").write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n"
                                             for r in rows))
     manifest = {"model": model, "origin": model_origin(model), "environment": environment(),
                 "official": {"file": Path(official).name, "sha256": sha256_of(official)},
                 "user_overrides": overrides, "configurations": summary, "n_rows": len(rows),
-                "rows_sha256": sha256_of(out / "rows.jsonl"),
+                "rows_sha256": sha256_of(out / "rows.jsonl"), "withheld_weights": withheld,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
     logger.info("submission bundle: %s (%d rows)", out, len(rows))
     return path
+
+
+#: Suffixes of files that hold model weights.
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".h5")
+
+
+def restricted_checkpoints(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Return ``{registry entry: licence}`` of restricted checkpoints the rows were adapted from.
+
+    Restricted: the licence forbids sharing anything derived from the weights (e.g. LUNA,
+    CC BY-ND 4.0). A row's checkpoint is found from its ``weights`` provenance (registry
+    name, source, sha256) or, for older rows, its configuration's
+    ``model.params.checkpoint``.
+    """
+    out = {}
+    for row in rows:
+        weights = row.get("weights") or {}
+        params = ((row.get("config") or {}).get("model") or {}).get("params") or {}
+        source = (f"known:{weights['known']}" if weights.get("known")
+                  else weights.get("source") or params.get("checkpoint"))
+        try:
+            entry = find_known_checkpoint(source, weights.get("sha256")) if source else None
+        except ValueError:  # a source that names no registry entry
+            entry = None
+        if entry is not None and not entry.share_adapters:
+            out[entry.name] = entry.licence or "unknown licence"
+    return out
+
+
+def withhold_restricted_weights(bundle: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """Delete weight files from ``bundle`` when the rows used weights that may not be shared.
+
+    LUNA's weights are licensed CC BY-ND 4.0, which forbids sharing modified weights
+    (fine-tuned weights, adapters, heads trained on top); entries of the known-checkpoints
+    registry with ``share_adapters: false`` are treated alike. Result rows (metrics,
+    predictions, configurations) may be shared and are kept.
+
+    Returns
+    -------
+    list of str
+        The deleted files, relative to ``bundle`` (recorded in the manifest).
+    """
+    restricted = restricted_checkpoints(rows)
+    if not restricted:
+        return []
+    removed = []
+    for path in sorted(Path(bundle).rglob("*")):
+        if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
+            path.unlink()
+            removed.append(path.relative_to(bundle).as_posix())
+    names = ", ".join(f"{k} ({v})" for k, v in sorted(restricted.items()))
+    logger.warning("the rows were adapted from %s, whose licence forbids sharing derived "
+                   "weights: %s", names, f"removed {removed} from the bundle" if removed
+                   else "no weight file is in the bundle")
+    return removed
 
 
 def _manifest_problem(manifest: Any) -> str | None:

@@ -8,9 +8,11 @@ result in ``<cache_root>/features/<key>/`` (``F.npy`` read with ``mmap_mode='r'`
 
 * the windows themselves (sha256 of the array's bytes, shape and dtype, so a changed recording,
   preprocessing, subject subset or channel mapping never reuses an old result),
-* the transform: each step's class, parameters and module source code, and the versions of
-  numpy, scipy, scikit-learn and the step's own package,
-* this module's source and :data:`FEATURES_FORMAT_VERSION`.
+* the transform: each step's class, parameters and code (the docstring-free syntax trees of
+  its module and the modules it imports from its own package,
+  :func:`eegbench.code_fingerprint.code_fingerprint`), the step package's version and those of
+  the numerical libraries,
+* this module's code (with what it imports from eegbench) and :data:`FEATURES_FORMAT_VERSION`.
 
 Entries are written to a temporary folder and renamed into place (atomic) under a file lock, so
 concurrent jobs compute each entry once; an entry whose manifest, size or sha256 does not match
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import json
 import logging
 import os
@@ -37,6 +38,8 @@ from typing import Any
 
 import numpy as np
 from filelock import FileLock
+
+from eegbench.code_fingerprint import code_fingerprint, library_versions
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +106,6 @@ def package_version(module_name: str) -> str:
         return "unknown"
 
 
-def module_source_sha256(obj: Any) -> str:
-    """Return the sha256 of the source of the module that defines ``type(obj)``.
-
-    A built-in or compiled module has no source: its name stands in (its package version,
-    recorded beside, identifies it).
-    """
-    module = inspect.getmodule(type(obj))
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        source = getattr(module, "__name__", "")
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
 def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
     """Describe a list of (name, transformer) steps: classes, parameters, code, versions.
 
@@ -131,13 +120,13 @@ def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "params": json.loads(json.dumps(step.get_params(deep=False), sort_keys=True,
                                             default=repr)),
-            "source_sha256": module_source_sha256(step),
+            "source_sha256": code_fingerprint([cls.__module__]).source_digest,
             "package_version": package_version(cls.__module__),
         })
     return {
         "steps": described,
-        "versions": {m: package_version(m) for m in ("numpy", "scipy", "sklearn")},
-        "module_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "versions": library_versions(),
+        "module_sha256": code_fingerprint([__name__]).source_digest,
         "format": FEATURES_FORMAT_VERSION,
     }
 

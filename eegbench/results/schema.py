@@ -22,6 +22,8 @@ from typing import Any
 #:      ``data_fingerprint``, ``code_fingerprint`` and ``checkpoint`` (the checkpoint's
 #:      ``sha256:<hex>``) are part of the key (:mod:`eegbench.results.fingerprints`);
 #:      ``data_quality`` summarizes the signal-quality reports of the dataset's files.
+#:      ``weights`` (added within version 4, None when absent): the provenance of the
+#:      checkpoint (source, sha256, commit, how it was pinned); not a key field.
 #: 5 -- ``predictions.proba`` holds float32 probabilities (each the shortest decimal that reads
 #:      back as the same float32; version 4 rounded them to 4 decimals) and ``metrics`` and
 #:      ``predicted_class_counts`` are computed from exactly these values, so they recompute
@@ -40,7 +42,7 @@ FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_ca
                                         "predicted_class_counts": None, "collapsed": None,
                                         "hp_source": None, "predictions": None,
                                         "data_fingerprint": None, "code_fingerprint": None,
-                                        "data_quality": None}
+                                        "data_quality": None, "weights": None}
 
 
 @dataclass
@@ -108,6 +110,10 @@ class ResultRow:
     code_fingerprint: str | None = None
     #: Signal-quality summary of the dataset's files (policy, flagged files and checks).
     data_quality: dict[str, Any] | None = None
+    #: Provenance of the pretrained weights: ``source``, ``kind`` (hub / file), ``sha256``,
+    #: ``commit``, ``pinned_by`` ("sha256" | "revision" | "none") and ``known`` (registry
+    #: entry); None without a checkpoint (or when it is not loaded, ``init=random``).
+    weights: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 
