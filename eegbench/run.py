@@ -27,7 +27,7 @@ from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
-from eegbench.metrics import compute_metrics
+from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
@@ -228,10 +228,10 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     else:
         proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
-    # Test labels and class probabilities (4 decimals): tests against chance need them.
-    predictions = {"y": [int(v) for v in y[fold.test]],
-                   "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
-    counts = predicted_class_counts(proba, len(ds.info["classes"]))
+    # Test labels and class probabilities (float32), stored for tests against chance; the
+    # metrics are computed from the stored values, so the row can be checked against them.
+    predictions, metrics = score_predictions(y[fold.test], proba)
+    counts = predicted_class_counts(np.asarray(predictions["proba"]), len(ds.info["classes"]))
     if is_collapsed(counts):
         logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
                        cfg.model.name, fold.name, counts)
@@ -240,7 +240,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
         family=model.family, adaptation=adaptation_of(cfg),
-        seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
+        seed=int(seed), config_hash=chash, metrics=metrics,
         n_train=len(fold.train) + (0 if len(fold.calib) or uses_validation(model)
                                    else len(fold.valid)),
         n_valid=len(fold.valid) if len(fold.calib) or uses_validation(model) else 0,
@@ -336,11 +336,12 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     list of dict
         The rows of this job (new and previously stored), for a summary.
     """
+    store = ResultStore(cfg.paths.results_dir)
+    store.check_writable()  # a read-only store fails now, not after the first fold
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
     data_quality = summarize_quality(ds.info.get("quality") or [])
-    store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
     plan = protocol_plan(cfg, ds)
     ds, name, protocol, calibration = plan.ds, plan.name, plan.splitter_params, plan.calibration

@@ -42,6 +42,7 @@ import urllib3
 from tqdm import tqdm
 
 from eegbench.data.recipe import Recipe, RecipeError, select_subjects, sha256_of
+from eegbench.data.templates import fill_template
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def plan_fetch(recipe: Recipe, data_root: Path, base_url: str | None = None,
     for rec in recordings:
         wanted.append(rec.relpath)
         for template in (recipe.source.get("companions") or {}).values():
-            rel = template.format(**rec.groups)
+            rel = fill_template(template, rec.groups)
             if rel not in pinned:
                 raise RecipeError(f"Recipe '{recipe.name}': companion {rel} of {rec.relpath} "
                                   "has no pinned sha256 (source.sha256); it cannot be verified.")

@@ -19,7 +19,8 @@ import yaml
 
 from eegbench.data.errors import RecipeError
 from eegbench.data.paths import confine
-from eegbench.hashing import sha256_of
+from eegbench.data.templates import TemplateError, fill_template
+from eegbench.hashing import file_digests, sha256_of
 from eegbench.resources import recipes_dir
 
 logger = logging.getLogger(__name__)
@@ -353,13 +354,12 @@ class Recipe:
                    pinned: dict[str, str]) -> Companion:
         """Resolve a companion path template (``{group}`` fields) and check it exists."""
         try:
-            rel = template.format(**groups)
-        except (KeyError, IndexError, ValueError) as err:
+            rel = fill_template(template, groups)
+        except TemplateError as err:
             raise RecipeError(
                 f"Invalid value for the 'source.companions.{role}' parameter of recipe "
-                f"'{self.name}': the template {template!r} uses a field that is not a named "
-                f"group of source.pattern or source.defaults ({type(err).__name__}: {err}); "
-                f"allowed fields are {sorted(groups)}."
+                f"'{self.name}': {err} Fields are the named groups of source.pattern and "
+                f"source.defaults: {sorted(groups)}."
             ) from None
         path = folder / rel
         confine(path, folder, f"source.companions.{role}", self.name)
@@ -369,6 +369,16 @@ class Recipe:
                 f"template {template!r} with {groups}."
             )
         return Companion(role, path, rel, pinned.get(rel))
+
+
+def _check_pin(source: SourceFile, actual: str) -> str:
+    if source.sha256 is not None and actual != source.sha256:
+        raise RecipeError(
+            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
+            f"{actual}. The file is corrupt, truncated or not the released version; "
+            "re-download it."
+        )
+    return actual
 
 
 def verify_checksum(source: SourceFile) -> str:
@@ -384,14 +394,27 @@ def verify_checksum(source: SourceFile) -> str:
     RecipeError
         If the file is pinned and its sha256 differs.
     """
-    actual = sha256_of(source.path)
-    if source.sha256 is not None and actual != source.sha256:
-        raise RecipeError(
-            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
-            f"{actual}. The file is corrupt, truncated or not the released version; "
-            "re-download it."
-        )
-    return actual
+    return _check_pin(source, sha256_of(source.path))
+
+
+def verify_checksums_keyed(source: SourceFile) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`verify_checksums`, plus each file's content key (:func:`file_digests`).
+
+    Each file is read once for both digests.
+
+    Returns
+    -------
+    hashes : dict
+        ``{relpath: sha256}`` of the source file and its companions.
+    content_keys : dict
+        ``{relpath: content key}`` of the same files.
+    """
+    hashes, keys = {}, {}
+    for item in (source, *(SourceFile(c.path, c.relpath, {}, c.sha256)
+                           for c in source.companions)):
+        actual, keys[item.relpath] = file_digests(item.path)
+        hashes[item.relpath] = _check_pin(item, actual)
+    return hashes, keys
 
 
 def verify_checksums(source: SourceFile) -> dict[str, str]:

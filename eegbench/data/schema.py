@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from eegbench.data.templates import template_fields
+
 #: A recipe name: it names the cache folder, so no separators, no ``..``, not absolute.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
 #: Sensor types with a standard unit (see :mod:`eegbench.data.standardize`).
@@ -119,6 +121,7 @@ class Source(_Strict):
     def _templates(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for template in (value or {}).values():
             _check_relative(template)
+            template_fields(template)  # plain {name} fields only (TemplateError: ValueError)
         return value
 
     @field_validator("sha256")

@@ -21,7 +21,7 @@ from eegbench.leaderboard.site import write_index
 from eegbench.leaderboard.stats import TESTS
 from eegbench.leaderboard.tables import DEFAULT_METRICS
 from eegbench.resources import runs_dir
-from eegbench.results.shipped import read_sources, write_jsonl
+from eegbench.results.shipped import ShippedRowsError, read_sources, write_jsonl
 
 logger = logging.getLogger("eegbench.leaderboard")
 
@@ -91,6 +91,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="layer-wise probe rows: include (default), exclude, or only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _run(args, argv)
+    except (FileNotFoundError, ShippedRowsError) as err:  # a wrong --results, no rows
+        logger.error("%s", err)
+        raise SystemExit(1) from None
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Export rows, rebuild the committed tables, or build one leaderboard (``args``)."""
     results = args.results or [runs_dir() / args.exp / "results"]
     if args.export_rows is not None:
         n = write_jsonl(read_sources(results), args.export_rows)
@@ -101,11 +110,6 @@ def main(argv: list[str] | None = None) -> None:
         build_committed(out, plots=not args.no_plots)
         write_index(out)
         return
-    missing = [str(p) for p in results if not Path(p).exists()]
-    if missing:
-        parser.error(f"no results store or row file at {', '.join(missing)}: run the "
-                     f"experiment first (e.g. `eegbench +exp=loso`, then `eegbench leaderboard "
-                     f"--exp loso`), or give --results")
     out = args.out or runs_dir() / args.exp / "leaderboard"
     argv_used = sys.argv[1:] if argv is None else argv
     command = "eegbench leaderboard " + shlex.join(argv_used)

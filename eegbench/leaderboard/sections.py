@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_table, md_text
 from eegbench.leaderboard.published import matching
 from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
 from eegbench.leaderboard.tables import (
@@ -141,9 +141,9 @@ def cd_section(summary: pd.DataFrame) -> list[str]:
         ranks = ", ".join(f"{c} {v:.2f}" for c, v in res["mean_ranks"].items())
         p = "n/a (< 3 configurations)" if np.isnan(res["friedman_p"]) \
             else f"{res['friedman_p']:.3g}"
-        lines.append(f"- {protocol}" + (f" k={shots}" if shots else "")
-                     + f": {res['n_datasets']} datasets, Friedman p = {p}, Nemenyi CD (0.05) = "
-                     f"{res['cd']:.2f}; mean ranks: {ranks}")
+        lines.append(md_text(f"- {protocol}" + (f" k={shots}" if shots else "")
+                             + f": {res['n_datasets']} datasets, Friedman p = {p}, Nemenyi CD "
+                             f"(0.05) = {res['cd']:.2f}; mean ranks: {ranks}"))
     if not lines:
         return []
     return ["## Critical difference across datasets", "",

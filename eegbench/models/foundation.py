@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from eegbench._compat import import_braindecode_models
+from eegbench._compat import braindecode_model_class, import_braindecode_models
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
 from eegbench.models.known_checkpoints import find_known_checkpoint
@@ -300,7 +300,7 @@ class FoundationModel(TorchBenchmarkModel):
 
     def network(self, signal: SignalSpec, adapter: InputAdapter, **kwargs: Any) -> nn.Module:
         """Instantiate the braindecode network for the adapted input."""
-        cls = getattr(import_braindecode_models(), self.arch)
+        cls = braindecode_model_class(self.arch)
         return cls(n_chans=len(adapter.out_ch_names), n_times=adapter.out_times,
                    sfreq=adapter.out_sfreq, n_outputs=signal.n_outputs, **kwargs,
                    **self.arch_params)

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class HubReference:
     @property
     def pinned(self) -> bool:
         """True when the revision is a full 40-hex commit hash."""
-        return bool(self.revision and _COMMIT.match(self.revision))
+        return bool(self.revision and _COMMIT.fullmatch(self.revision))
 
     def __str__(self) -> str:
         rev = f"@{self.revision}" if self.revision else ""
@@ -102,6 +103,10 @@ def parse_hub_reference(source: str) -> HubReference:
     """
     if not source.startswith(HF_PREFIX):
         raise _refuse(source, "does not start with 'hf://'")
+    control = sorted({c for c in source if unicodedata.category(c).startswith("C")})
+    if control:
+        raise _refuse(source, f"holds control or invisible character(s) {control} (a trailing "
+                              "newline, a tab...)")
     rest = source[len(HF_PREFIX):]
     if rest.startswith("/"):
         raise _refuse(source, "has an absolute path where the owner should be")
@@ -115,10 +120,10 @@ def parse_hub_reference(source: str) -> HubReference:
     for label, part in (("owner", owner), ("repository name", repo)):
         if not part:
             raise _refuse(source, f"has an empty {label}")
-        if part in (".", "..") or ".." in part or "--" in part or not _REPO_PART.match(part):
+        if part in (".", "..") or ".." in part or "--" in part or not _REPO_PART.fullmatch(part):
             raise _refuse(source, f"has an invalid {label} {part!r} (letters, digits, '-', "
                                   "'_' and '.' only; no '..' or '--')")
-    if revision and not re.match(r"^[A-Za-z0-9._/-]{1,200}$", revision):
+    if revision and not re.fullmatch(r"[A-Za-z0-9._/-]{1,200}", revision):
         raise _refuse(source, f"has an invalid revision {revision!r}")
     if not file_parts or file_parts == [""]:
         raise _refuse(source, "has an empty file name")
@@ -128,7 +133,7 @@ def parse_hub_reference(source: str) -> HubReference:
         if part in (".", ".."):
             raise _refuse(source, f"has a {part!r} path segment (the file must stay inside "
                                   "the repository)")
-        if "\\" in part or not _FILE_PART.match(part):
+        if "\\" in part or not _FILE_PART.fullmatch(part):
             raise _refuse(source, f"has an invalid path segment {part!r}")
     return HubReference(f"{owner}/{repo}", "/".join(file_parts), revision or None)
 
@@ -168,7 +173,7 @@ def check_pinned(ref: HubReference, sha256: str | None, allow_unpinned: bool) ->
         If ``sha256`` is not a 64-hex digest, or the reference is pinned neither by content
         nor by a commit and ``allow_unpinned`` is False.
     """
-    if sha256 is not None and not _SHA256.match(sha256.lower()):
+    if sha256 is not None and not _SHA256.fullmatch(sha256.lower()):
         raise HubReferenceError(
             f"Invalid value for the 'checkpoint_sha256' parameter: expected 64 hexadecimal "
             f"digits, but got {sha256!r}.")

@@ -24,7 +24,15 @@ from typing import Any
 #:      ``data_quality`` summarizes the signal-quality reports of the dataset's files.
 #:      ``weights`` (added within version 4, None when absent): the provenance of the
 #:      checkpoint (source, sha256, commit, how it was pinned); not a key field.
-SCHEMA_VERSION = 4
+#: 5 -- ``predictions.proba`` holds float32 probabilities (each the shortest decimal that reads
+#:      back as the same float32; version 4 rounded them to 4 decimals) and ``metrics`` and
+#:      ``predicted_class_counts`` are computed from exactly these values, so they recompute
+#:      exactly from the row; layer-probe rows store their probe's predictions (version 4
+#:      copied their network's). Rows are checked against their predictions when read
+#:      (:mod:`eegbench.results.recompute`: exact for version 5, the values reachable by
+#:      breaking 4-decimal ties either way for version 4). The fields are unchanged, so rows
+#:      of version 4 are read as they are.
+SCHEMA_VERSION = 5
 
 #: Fields added after schema 1, with the value an older row gets when read
 #: (``config``: schema 3; the others: schema 2).
@@ -93,7 +101,8 @@ class ResultRow:
     collapsed: bool | None = None
     #: How the hyperparameters were decided ("a priori: <source>" or "nested: <inner split>").
     hp_source: str | None = None
-    #: Test labels and scores of the fold (for tests against chance), compact lists.
+    #: Test labels and class probabilities of the fold (float32 values, schema >= 5), from
+    #: which ``metrics`` are computed; also used by the tests against chance.
     predictions: dict[str, Any] | None = None
     #: Fingerprint of the data the fold was computed on (cache key, subject list).
     data_fingerprint: str | None = None
