@@ -28,7 +28,7 @@ from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import score_predictions
-from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
+from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
@@ -40,7 +40,6 @@ from eegbench.results.fingerprints import (
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
 from eegbench.results.store import ResultStore
-from eegbench.validation import validate_job_config
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +80,6 @@ def split_meta(ds: WindowsDataset) -> Any:
     if "duration_s" in ds.meta:
         return ds.meta
     return ds.meta.assign(duration_s=ds.X.shape[-1] / float(ds.info["sfreq"]))
-
-
-def check_model_name(name: str) -> None:
-    """Raise a "did you mean" error now if ``name`` is not a registered model."""
-    load_builtin_models().get(name)
 
 
 #: Protocol keys that add result rows without changing the others (not hashed).
@@ -334,13 +328,14 @@ def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
+    ``cfg`` is a configuration validated by :func:`eegbench.config.check_config` (the entry
+    point and :func:`eegbench.submission.compose_config` do it once, before any data load).
+
     Returns
     -------
     list of dict
         The rows of this job (new and previously stored), for a summary.
     """
-    check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
-    validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
     store = ResultStore(cfg.paths.results_dir)
     store.check_writable()  # a read-only store fails now, not after the first fold
     ds = load_dataset(cfg)

@@ -75,13 +75,21 @@ def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
-    """Compose eegbench's configuration (plugin config folders included) with ``overrides``."""
+    """Compose eegbench's configuration (plugin config folders included) with ``overrides``.
+
+    The result is validated as an evaluation job (:func:`eegbench.config.check_config`: every
+    key, subject ids normalised) before it is returned.
+    """
     from hydra import compose, initialize_config_dir
+
+    from eegbench.config import check_config
 
     paths = plugin_search_paths()
     extra = [f"hydra.searchpath=[{','.join(paths)}]"] if paths else []
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=[*overrides, *extra])
+        cfg = compose("config", overrides=[*overrides, *extra])
+    check_config(cfg, "run")
+    return cfg
 
 
 def model_origin(name: str) -> dict[str, Any]:
@@ -155,7 +163,7 @@ def run_submission(model: str, out: Path, overrides: list[str] | None = None,
     summary = []
     for entry in entries:
         cfg = compose_config([f"model={model}", *entry["overrides"], *overrides,
-                              f"paths.runs_dir={runs}"])
+                              f"paths.runs_dir={runs}", f"paths.results_dir={runs / 'results'}"])
         rows = run_experiment(cfg)
         summary.append({**entry, "config_hash": identity_hash(cfg), "n_rows": len(rows)})
         logger.info("submission %s: %s done (%d rows)", model, entry["name"], len(rows))

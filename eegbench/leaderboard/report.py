@@ -25,14 +25,13 @@ import pandas as pd
 
 from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html
+from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
-    aggregate_ranks,
     per_subject_scores,
     prepare,
     primary_metrics,
-    ranks_to_markdown,
     summarize,
     to_markdown,
 )
@@ -203,11 +202,11 @@ def build(results_dir: Path, out_dir: Path, name: str,
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
-                                "`python -m eegbench +exp=loso` first.")
+                                "`eegbench +exp=loso` first.")
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
-    ranks = aggregate_ranks(summary)
+    ranks = aggregate_ranks(summary, frame)
     provenance = block_provenance(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
@@ -292,7 +291,8 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     text = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
             to_markdown(summary, metrics, provenance)]
     if len(ranks):
-        text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
+        text += ["## Mean rank across datasets", "", RANKS_CAPTION, "",
+                 ranks_to_markdown(ranks)]
     from eegbench.leaderboard.sections import extra_sections  # protocols & statistics (issue 11)
 
     text += extra_sections(frame, summary, primary_metrics(frame))

@@ -13,7 +13,7 @@ from eegbench.leaderboard.published import matching
 from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
-    RANK_CONFIG_COLUMNS,
+    CONFIG_LABEL_COLUMNS,
     per_subject_scores,
     prepare,
 )
@@ -121,7 +121,7 @@ def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
                    & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")]
     for key, block in base.groupby(["protocol", "shots"], sort=True):
-        columns = RANK_CONFIG_COLUMNS + (["setting"] if "setting" in block else [])
+        columns = CONFIG_LABEL_COLUMNS + (["setting"] if "setting" in block else [])
         label = (block[columns].astype(str).agg(" / ".join, axis=1)
                  .str.replace(" / none", "").str.rstrip(" /"))
         table = (block.assign(config=label)

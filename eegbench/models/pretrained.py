@@ -79,7 +79,7 @@ def missing_weights_error(model: str, adaptation: str) -> WeightsError:
         f"`model.params.checkpoint_sha256=...` (needs internet access), or a registry entry "
         f"`model.params.checkpoint=known:<name>` (`python -m eegbench.models checkpoints`). "
         f"Make one offline with "
-        f"`python -m eegbench +exp=pretrain`, or train from random init with "
+        f"`python -m eegbench pretrain +exp=pretrain`, or train from random init with "
         f"`model.adaptation=from_scratch`.")
 
 

@@ -115,7 +115,7 @@ def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
     MODELS._items[NAME] = sys.modules[NAME].TinyConvNet
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)
     rows = [json.loads(p.read_text())
-            for p in (tmp_path / "runs" / "results" / "rows").glob("[!.]*.json")]
+            for p in (tmp_path / "runs" / "default" / "results" / "rows").glob("[!.]*.json")]
     assert len({r["code_fingerprint"] for r in rows}) == 2 and len(rows) == 8
 
     # another version of a numerical library: a new key, every fold recomputed

@@ -217,7 +217,7 @@ def test_a_fresh_data_root_from_one_command_runs_loso(mirror, tmp_path, data_roo
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(p.read_text())
-            for p in (tmp_path / "runs" / "results" / "rows").glob("*.json")]
+            for p in (tmp_path / "runs" / "default" / "results" / "rows").glob("*.json")]
     assert sorted(r["test_subject"] for r in rows) == ["00", "01", "02", "03"]
     assert all(0.0 <= r["metrics"]["balanced_accuracy"] <= 1.0 for r in rows)
 

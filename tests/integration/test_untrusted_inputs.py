@@ -167,7 +167,7 @@ def eegmat_store(tmp_path, data_root, cache_root) -> Path:
 
     run_experiment(_cfg(tmp_path, data_root, cache_root, "model=ts_lr",
                         "dataset=physionet_eegmat", "dataset.subjects=[00,01,02,03]"))
-    return tmp_path / "runs" / "results"
+    return tmp_path / "runs" / "default" / "results"  # runs without +exp
 
 
 def test_names_in_rows_cannot_open_markdown_blocks(eegmat_store, tmp_path):
@@ -178,7 +178,8 @@ def test_names_in_rows_cannot_open_markdown_blocks(eegmat_store, tmp_path):
         row["dataset"] = "<script>alert(1)</script>"
         row["task"] = "rest\n# injected heading\n<b>bold</b>"
         path.write_text(json.dumps(row))
-    main(["--results", str(eegmat_store), "--out", str(tmp_path / "board"), "--no-plots"])
+    main(["--results", str(eegmat_store), "--out", str(tmp_path / "board"), "--name", "loso",
+          "--no-plots"])
     text = (tmp_path / "board" / "loso.md").read_text()
     assert "&lt;script>alert(1)&lt;/script> / rest # injected heading &lt;b>bold&lt;/b>" in text
     assert "<script>" not in text and "<b>" not in text

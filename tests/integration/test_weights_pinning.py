@@ -158,7 +158,7 @@ def _run(cfg, caplog) -> str:
 
 def _rows(tmp_path) -> list[dict]:
     return [json.loads(p.read_text())
-            for p in (tmp_path / "runs" / "results" / "rows").glob("[!.]*.json")]
+            for p in (tmp_path / "runs" / "default" / "results" / "rows").glob("[!.]*.json")]
 
 
 @pytest.mark.parametrize("kind", ["known", "hf"])
