@@ -81,7 +81,10 @@ class ResidentWindows:
         if isinstance(X, torch.Tensor):
             self.X = X.to(device=device, dtype=torch.float32)
         else:
-            self.X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+            array = np.ascontiguousarray(X, dtype=np.float32)
+            if not array.flags.writeable:  # a read-only memmap: torch wants its own copy
+                array = array.copy()
+            self.X = torch.as_tensor(array).to(device)
         self.y = None if y is None else torch.as_tensor(
             np.asarray(y, dtype=np.int64)).to(device)
         self.device = device

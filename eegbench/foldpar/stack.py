@@ -11,6 +11,7 @@ those whose batch has a given size); their BatchNorm statistics are written back
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -20,6 +21,11 @@ from torch.func import functional_call, vmap
 from eegbench.foldpar.functional import patch_layers, set_generators
 
 _BN = nn.modules.batchnorm._BatchNorm
+
+# vmap runs renorm (braindecode's max-norm constraint) fold by fold, which is exact; its
+# warning about the missing batching rule is not actionable here
+warnings.filterwarnings("ignore", message="There is a performance drop because we have not "
+                        "yet implemented the batching rule for aten::renorm")
 
 
 class NotStackable(ValueError):
