@@ -78,6 +78,7 @@ def run_mode(mode: str, X: np.ndarray, y: np.ndarray, folds: list, signal: Signa
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
