@@ -98,10 +98,10 @@ class ResidentWindows:
 
         The order is uploaded once; each batch is an index into the resident tensors.
         """
-        n = len(self)
         if order is None:
-            index = None
+            n, index = len(self), None
         else:
+            n = len(order)
             index = torch.from_numpy(sorted_batches_order(order, batch_size)).to(self.device)
         for start, stop in batch_bounds(n, batch_size, min_batch_size):
             if index is None:
