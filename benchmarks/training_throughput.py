@@ -2,10 +2,11 @@
 
 Trains ``--model`` (its ``conf/model/<name>.yaml`` architecture and head, random
 initialisation, every weight trained with the optimiser, learning rates and clipping of its
-recipe, a constant schedule) on real eegmat windows for ``--steps`` optimisation steps after ``--warmup``
-steps, with the windows resident on the device (``eegbench.resident``), and prints training
-windows per second. On CUDA the GPU's utilisation is sampled every 100 ms during the timed
-steps (``torch.cuda.utilization``, else ``nvidia-smi``) and its mean and median printed.
+recipe, a constant schedule) on real eegmat windows for ``--steps`` optimisation steps after
+``--warmup`` steps, with the windows resident on the device (``eegbench.resident``), and
+prints training windows per second. On CUDA the GPU's utilisation is sampled every 100 ms
+during the timed steps (``torch.cuda.utilization``, else ``nvidia-smi``) and its mean and
+median printed.
 
 Usage: python benchmarks/training_throughput.py [--model eegnet] [--device cuda]
          [--batch-size 64] [--steps 200] [--warmup 20] [--precision fp32|bf16] [--compile]
