@@ -77,25 +77,12 @@ class UtilisationSampler(threading.Thread):
                 "median": statistics.median(self.samples)}
 
 
-def model_config(name: str) -> tuple[dict, dict]:
-    """Return ``params`` (weights left out) and ``recipe`` of ``conf/model/<name>.yaml``."""
-    from omegaconf import OmegaConf
-
-    path = windows_subset.REPO / "conf" / "model" / f"{name}.yaml"
-    if not path.is_file():
-        return {}, {}
-    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    params = {k: v for k, v in (cfg.get("params") or {}).items()
-              if k not in ("checkpoint", "checkpoint_sha256", "init")}
-    return params, dict(cfg.get("recipe") or {})
-
-
 def measure(model_name: str, X: np.ndarray, y: np.ndarray, signal: SignalSpec,
             device: torch.device, batch_size: int, steps: int, warmup: int, precision: str,
             use_compile: bool) -> dict:
     """Return windows/s (and GPU utilisation on CUDA) of ``steps`` timed training steps."""
     torch.manual_seed(0)
-    params, recipe = model_config(model_name)
+    params, recipe = windows_subset.model_config(model_name)
     model = build_model(model_name, **{**params, "adaptation": "from_scratch",
                                        "trainer": recipe})
     spec = model.trainer.merged(batch_size=batch_size, precision=precision,

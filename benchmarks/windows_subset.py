@@ -1,4 +1,4 @@
-"""Real eegmat windows for the training benchmarks: the whole cache, or a class-balanced subset.
+"""Inputs of the training benchmarks: real eegmat windows (all, or a subset) and model configs.
 
 The training benchmarks (``fold_parallel_speed.py``, ``training_throughput.py``) read the
 standardized eegmat windows either through the recipe (``--data-root``, the cache is built
@@ -60,7 +60,7 @@ def export(out: Path, per_class: int, data_root: Path | None = None,
     keep = select(y, subjects, per_class)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, X=np.asarray(X[keep], dtype=np.float32), y=y[keep],
-                        subject=subjects[keep])
+                        subject=np.asarray(subjects[keep], dtype=str))
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     meta = {"dataset": "physionet_eegmat", "source_cache_entry": info.get("key"),
             "preprocess": info.get("preprocess"), "sfreq": info.get("sfreq"),
@@ -95,6 +95,19 @@ def load(windows: str | None, per_class: int | None):
     if per_class is not None:
         text += f"; first {per_class} per (subject, class)"
     return np.asarray(X[keep], dtype=np.float32), y[keep], subjects[keep], info, text
+
+
+def model_config(name: str) -> tuple[dict, dict]:
+    """Return ``params`` (weights left out) and ``recipe`` of ``conf/model/<name>.yaml``."""
+    from omegaconf import OmegaConf
+
+    path = REPO / "conf" / "model" / f"{name}.yaml"
+    if not path.is_file():
+        return {}, {}
+    cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    params = {k: v for k, v in (cfg.get("params") or {}).items()
+              if k not in ("checkpoint", "checkpoint_sha256", "init")}
+    return params, dict(cfg.get("recipe") or {})
 
 
 def main(argv: list[str] | None = None) -> int:
