@@ -1,11 +1,12 @@
 """Fold-parallel training on real eegmat folds (CPU).
 
-Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions per fold) must give,
-fold by fold, the same rows as training fold after fold: bit-identical weights, losses,
-selected epochs and test probabilities, with dropout on (each fold draws its masks from its
-own generator, seeded as the sequential loop seeds the global one). Fast mode (one grouped
-convolution over the folds) differs in the last bits of the weight gradients; its scores are
-compared with the sequential ones by an equivalence test (slow).
+Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions and linear layers per
+fold) must give, fold by fold, the same rows as training fold after fold: bit-identical
+weights, losses, selected epochs and test probabilities (one CPU thread), with dropout on
+(each fold draws its masks from its own generator, seeded as the sequential loop seeds the
+global one). Fast mode (one grouped convolution over the folds) differs in the last bits of
+the weight gradients; its scores are compared with the sequential ones by an equivalence
+test (slow).
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def test_stacking_support_is_declared_or_checked(eegmat):
     assert "supports_fold_stacking = False" in stacking_blockers(eegnet.build(signal), eegnet)[0]
     probe = build_model("eegnet", adaptation="linear_probe")
     assert any("linear_probe" in r for r in model_blockers(probe))
-    assert parallel_mode(TrainerSpec(device="cpu")) is None  # auto: fold after fold on a CPU
-    assert parallel_mode(TrainerSpec(fold_parallel="true", device="cpu")) == "fast"
+    assert parallel_mode(TrainerSpec(device="cpu")) == "fast"  # auto
+    assert parallel_mode(TrainerSpec(fold_parallel="exact")) == "exact"
+    assert parallel_mode(TrainerSpec(fold_parallel=False)) is None
 
 
 @pytest.mark.slow
