@@ -84,8 +84,9 @@ class TrainerSpec:
     fold_parallel : {"auto", "true", "false", "exact"}
         Train the folds of a protocol together in one process (:mod:`eegbench.foldpar`):
         ``true`` stacks them (batched kernels; equal to fold after fold up to float32
-        rounding), ``exact`` stacks them but runs each fold's convolutions and linear layers
-        separately (bit-identical to fold after fold on the CPU, for verification; slower),
+        rounding), ``exact`` stacks them but runs each fold's convolutions separately
+        (bit-identical to fold after fold on the CPU with one thread, for verification;
+        slower),
         ``false`` trains fold after fold, ``auto`` (default) is ``true``: faster on a GPU and,
         as measured for EEGNet on 36 eegmat folds, on a 2-core CPU
         (``benchmarks/fold_parallel_speed.py``). Models that cannot be stacked train fold

@@ -13,12 +13,10 @@ records, so their backward is the native one):
 * **Dropout** (:class:`FoldDropout`): each fold draws its mask from its own generator,
   seeded with the fold's seed, exactly as the sequential loop draws it from the global
   generator seeded with the same seed; a fold's masks do not depend on the other folds.
-* **Convolution and linear layers, exact mode** (:class:`PerFoldConv`,
-  :class:`PerFoldLinear`): each fold's convolution or matrix product runs on its own (one
-  kernel call per fold, bit-identical to the sequential path on the CPU); the default rules
-  (used in fast mode) run one grouped convolution or batched product over all folds, whose
-  gradients differ from the per-fold ones in the last bits (for products, with several
-  threads).
+* **Convolution, exact mode** (:class:`PerFoldConv`): each fold's convolution runs on its
+  own (one kernel call per fold, bit-identical to the sequential path on the CPU); the
+  default rule (used in fast mode) runs one grouped convolution over all folds, whose weight
+  gradients differ from the per-fold ones in the last bits.
 
 :func:`patch_layers` installs these rules on the forward of a network's layers (on the
 stack's private, weightless copy of the network; the folds' own networks are not touched).
@@ -178,50 +176,13 @@ def _conv_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
                              self.dilation, self.groups)
 
 
-class PerFoldLinear(torch.autograd.Function):
-    """A linear layer whose ``vmap`` rule runs one matrix product per fold (exact mode).
-
-    The default rule runs one batched product, which a multi-threaded BLAS may split
-    differently from the single fold's product.
-    """
-
-    generate_vmap_rule = False
-
-    @staticmethod
-    def forward(x, weight, bias):  # noqa: D102
-        return F.linear(x, weight, bias)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # noqa: D102
-        pass
-
-    @staticmethod
-    def backward(ctx, grad):  # noqa: D102
-        raise RuntimeError("PerFoldLinear is only differentiated through its vmap rule.")
-
-    @staticmethod
-    def vmap(info, in_dims, x, weight, bias):  # noqa: D102
-        size = info.batch_size
-        x, weight = _fold_first(x, in_dims[0], size), _fold_first(weight, in_dims[1], size)
-        bias = _fold_first(bias, in_dims[2], size)
-        outs = [F.linear(x[g], weight[g], None if bias is None else bias[g])
-                for g in range(size)]
-        return torch.stack(outs), 0
-
-
-def _linear_forward(self: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return PerFoldLinear.apply(x, self.weight, self.bias)
-
-
 def patch_layers(network: nn.Module, exact: bool) -> dict[str, list[nn.Module]]:
     """Install the per-fold rules on ``network``'s layers (in place); return them by kind.
 
     Every BatchNorm and Dropout layer gets its rule; with ``exact``, every ``Conv1d/2d/3d``
-    with zero padding and every ``Linear`` too. Returns the patched layers by kind
-    (``"batchnorm"``, ``"dropout"``, ``"conv"``, ``"linear"``).
+    with zero padding too. Returns ``{"batchnorm": [...], "dropout": [...], "conv": [...]}``.
     """
-    found: dict[str, list[nn.Module]] = {"batchnorm": [], "dropout": [], "conv": [],
-                                         "linear": []}
+    found: dict[str, list[nn.Module]] = {"batchnorm": [], "dropout": [], "conv": []}
     for module in network.modules():
         if isinstance(module, _BN):
             module.forward = types.MethodType(_batchnorm_forward, module)
@@ -234,9 +195,6 @@ def patch_layers(network: nn.Module, exact: bool) -> dict[str, list[nn.Module]]:
               and module.padding_mode == "zeros"):
             module.forward = types.MethodType(_conv_forward, module)
             found["conv"].append(module)
-        elif exact and type(module) is nn.Linear:
-            module.forward = types.MethodType(_linear_forward, module)
-            found["linear"].append(module)
     return found
 
 

@@ -86,8 +86,8 @@ def train_models_together(
     seeds : sequence of int
         Each fold's seed (initialisation, shuffling, dropout).
     exact : bool
-        Per-fold convolutions and linear layers (bit-identical to fold after fold on the
-        CPU).
+        Per-fold convolutions (bit-identical to fold after fold on the CPU with one
+        thread).
     on_done : callable
         ``on_done(k, model, fit_report, wall_seconds)`` once fold ``k`` is final;
         ``wall_seconds`` is the stack's elapsed time at that moment.

@@ -52,8 +52,8 @@ class FoldStack:
     device : torch.device
         Where the stack lives.
     exact : bool
-        Run each fold's convolutions and linear layers separately (bit-identical to one fold
-        at a time on the CPU); otherwise one grouped convolution covers the folds.
+        Run each fold's convolutions separately (bit-identical to one fold at a time on
+        the CPU with one thread); otherwise one grouped convolution covers the folds.
     seeds : sequence of int
         Each fold's seed: its dropout masks come from a generator seeded with it.
     """

@@ -228,8 +228,8 @@ def fit_folds_together(tasks: Sequence[FoldTask], data: ResidentWindows, y: np.n
     n_classes : int
         Number of classes.
     exact : bool
-        Per-fold convolutions and linear layers and unpadded validation batches: on the
-        CPU, each fold's weights, losses and selected epoch are bit-identical to
+        Per-fold convolutions and unpadded validation batches: on the CPU with one
+        thread, each fold's weights, losses and selected epoch are bit-identical to
         ``fit_classifier``'s.
     on_done : callable, optional
         ``on_done(k, report)`` as soon as fold ``k`` is final (its network holds its best

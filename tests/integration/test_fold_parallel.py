@@ -1,7 +1,6 @@
 """Fold-parallel training on real eegmat folds (CPU).
 
-Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions and linear layers per
-fold) must give, fold by fold, the same rows as training fold after fold: bit-identical
+Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions per fold) must give, fold by fold, the same rows as training fold after fold: bit-identical
 weights, losses, selected epochs and test probabilities (one CPU thread), with dropout on
 (each fold draws its masks from its own generator, seeded as the sequential loop seeds the
 global one). Fast mode (one grouped convolution over the folds) differs in the last bits of
