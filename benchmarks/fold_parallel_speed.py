@@ -1,13 +1,13 @@
 """Fold-parallel vs fold-after-fold training of EEGNet on the eegmat LOSO folds, in one run.
 
 Builds the leave-one-subject-out folds of the default protocol (2 validation subjects drawn
-with seed 0), one EEGNet per fold (seed 0, as ``run_experiment`` builds them), and trains
-every fold for ``--epochs`` epochs (no early stopping, so every mode does the same work):
-fold after fold with ``fit_classifier`` ("sequential"), then stacked
-(``fit_folds_together``: "fast" = one grouped convolution over the folds, "exact" =
-convolutions per fold). Prints each mode's wall time, training windows
-per second, the ratio to the sequential run, and how far each mode's per-fold losses are from the
-sequential ones (0 for exact on the CPU with one thread). The load average is printed before and after.
+with seed 0), one EEGNet per fold (seed 0, as ``run_experiment`` builds them), and trains every
+fold for ``--epochs`` epochs (no early stopping, so every mode does the same work): fold after
+fold with ``fit_classifier`` ("sequential"), then stacked (``fit_folds_together``: "fast" = one
+grouped convolution over the folds, "exact" = convolutions per fold). Prints each mode's wall
+time, training windows per second, the ratio to the sequential run, and how far each mode's
+per-fold losses are from the sequential ones (0 for exact on the CPU with one thread). The load
+average is printed before and after.
 
 Usage: python benchmarks/fold_parallel_speed.py [--per-class 6] [--epochs 1] [--folds 0]
          [--modes sequential,fast] [--device cpu] [--threads 2] [--windows FILE.npz]

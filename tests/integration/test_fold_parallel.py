@@ -1,11 +1,11 @@
 """Fold-parallel training on real eegmat folds (CPU).
 
-Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions per fold) must give, fold by fold, the same rows as training fold after fold: bit-identical
-weights, losses, selected epochs and test probabilities (one CPU thread), with dropout on
-(each fold draws its masks from its own generator, seeded as the sequential loop seeds the
-global one). Fast mode (one grouped convolution over the folds) differs in the last bits of
-the weight gradients; its scores are compared with the sequential ones by an equivalence
-test (slow).
+Exact mode (``trainer.fold_parallel=exact``: folds stacked, convolutions per fold) must give,
+fold by fold, the same rows as training fold after fold: bit-identical weights, losses,
+selected epochs and test probabilities (one CPU thread), with dropout on (each fold draws its
+masks from its own generator, seeded as the sequential loop seeds the global one). Fast mode
+(one grouped convolution over the folds) differs in the last bits of the weight gradients; its
+scores are compared with the sequential ones by an equivalence test (slow).
 """
 
 from __future__ import annotations
