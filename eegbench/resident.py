@@ -86,7 +86,7 @@ class ResidentWindows:
                 array = array.copy()
             self.X = torch.as_tensor(array).to(device)
         self.y = None if y is None else torch.as_tensor(
-            np.asarray(y, dtype=np.int64)).to(device)
+            np.array(y, dtype=np.int64)).to(device)  # labels are small: always a copy
         self.device = device
 
     def __len__(self) -> int:
