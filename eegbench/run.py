@@ -30,16 +30,16 @@ from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.foldpar.models import model_blockers, parallel_mode, train_models_together
 from eegbench.foldpar.stack import NotStackable
-from eegbench.metrics import compute_metrics
+from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
 from eegbench.progress import fold_label
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
-    checkpoint_fingerprint,
     data_fingerprint,
     model_code_fingerprint,
+    weights_identity,
 )
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
@@ -70,7 +70,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
         ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
                         Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
         return harmonize_from_config(ds, cfg.model.get("channels"))
-    recipe = load_recipe(cfg.dataset.recipe)
+    recipe = load_recipe(cfg.dataset.recipe, task=cfg.dataset.get("task"))
     ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
                       subjects=subjects)
     # A model that needs a fixed channel set declares model.channels (names, policy, montage).
@@ -231,7 +231,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             best, search = select_hyperparameters(
                 lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
                 ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
-                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe),
+                                                   cfg.dataset.get("task")),
                 inner_folds=int(spec.get("inner_folds", 3)))
             build = model_builder(cfg, overrides=best)
         model = build()
@@ -259,10 +260,10 @@ def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash
     else:
         proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
-    # Test labels and class probabilities (4 decimals): tests against chance need them.
-    predictions = {"y": [int(v) for v in y[fold.test]],
-                   "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
-    counts = predicted_class_counts(proba, len(ds.info["classes"]))
+    # Test labels and class probabilities (float32), stored for tests against chance; the
+    # metrics are computed from the stored values, so the row can be checked against them.
+    predictions, metrics = score_predictions(y[fold.test], proba)
+    counts = predicted_class_counts(np.asarray(predictions["proba"]), len(ds.info["classes"]))
     if is_collapsed(counts):
         logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
                        cfg.model.name, fold.name, counts)
@@ -271,7 +272,7 @@ def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
         family=model.family, adaptation=adaptation_of(cfg),
-        seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
+        seed=int(seed), config_hash=chash, metrics=metrics,
         n_train=len(fold.train) + (0 if len(fold.calib) or uses_validation(model)
                                    else len(fold.valid)),
         n_valid=len(fold.valid) if len(fold.calib) or uses_validation(model) else 0,
@@ -294,14 +295,18 @@ def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash
 
 
 def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
-    """Return what a row was computed from (data, model code, checkpoint), for its key.
+    """Return what a row was computed from (data, code, weights), for its key and provenance.
 
-    See :mod:`eegbench.results.fingerprints`.
+    The model is built first, so that the code fingerprint sees every module the model
+    imports; the checkpoint is resolved as the model will load it. ``weights`` (the row's
+    provenance of the checkpoint) is not a key field. See :mod:`eegbench.results.fingerprints`.
     """
     params = OmegaConf.to_container(cfg.model, resolve=True).get("params") or {}
+    model_builder(cfg)()
+    checkpoint, weights = weights_identity(dict(params))
     return {"data_fingerprint": data_fingerprint(ds.info, ds.meta["subject"].unique().tolist()),
             "code_fingerprint": model_code_fingerprint(cfg.model.name),
-            "checkpoint": checkpoint_fingerprint(dict(params))}
+            "checkpoint": checkpoint, "weights": weights}
 
 
 def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset,
@@ -431,11 +436,12 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """
     check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
     validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
+    store = ResultStore(cfg.paths.results_dir)
+    store.check_writable()  # a read-only store fails now, not after the first fold
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
     data_quality = summarize_quality(ds.info.get("quality") or [])
-    store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
     plan = protocol_plan(cfg, ds)
     ds, name, protocol, calibration = plan.ds, plan.name, plan.splitter_params, plan.calibration

@@ -13,5 +13,5 @@ PY=${PYTHON:-python3}
 #    torchaudio when it cannot be imported (only a few braindecode models use it).
 .venv/bin/python -m pip install -q --no-deps "braindecode==1.8.1"
 # 3. eegbench and the rest of braindecode's requirements.
-.venv/bin/python -m pip install -q -e ".[dev,launchers,bridges]" "$@"
+.venv/bin/python -m pip install -q -e ".[dev,launchers,bridges,docs]" "$@"
 .venv/bin/python -c "import eegbench, torch; print('eegbench', eegbench.__version__, 'torch', torch.__version__)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass
@@ -40,7 +41,8 @@ def _pinned_groups(recipe: Recipe) -> list[dict[str, str]]:
     groups = []
     for rel in sorted(recipe.source.get("sha256") or {}):
         match = pattern.fullmatch(str(rel))
-        if match and not any(rx.fullmatch(str(rel)) for rx in excluded):
+        if match and not any(rx.fullmatch(str(rel)) for rx in excluded) \
+                and recipe.in_task(str(rel)):
             groups.append({**defaults, **{k: v for k, v in match.groupdict().items() if v}})
     return groups
 
@@ -64,11 +66,20 @@ def _cache_state(recipe: Recipe, cache_root: Path | None) -> str:
     folder = Path(cache_root) / recipe.name
     entries = [p for p in folder.glob("*") if p.is_dir() and not p.name.startswith(".")] \
         if folder.is_dir() else []
+    if recipe.task is not None:  # the tasks of a recipe share its cache folder
+        entries = [e for e in entries if _entry_task(e) == recipe.task]
     valid = [e for e in entries if entry_problem(e, verify="size") is None]
     if not entries:
         return "not cached"
     return f"{len(valid)} valid entr{'y' if len(valid) == 1 else 'ies'}" + (
         f", {len(entries) - len(valid)} partial/corrupt" if len(valid) < len(entries) else "")
+
+
+def _entry_task(entry: Path) -> str | None:
+    try:
+        return json.loads((entry / "manifest.json").read_text()).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def catalog(data_root: Path, cache_root: Path | None = None) -> list[CatalogEntry]:
@@ -79,25 +90,31 @@ def catalog(data_root: Path, cache_root: Path | None = None) -> list[CatalogEntr
     """
     rows = []
     for path in sorted(recipes_dir().glob("*.yaml")):
-        recipe = load_recipe(path)
-        local, groups = _local_state(recipe, Path(data_root))
-        groups = groups or _pinned_groups(recipe)
-        rows.append(CatalogEntry(
-            name=recipe.name,
-            paradigm=str(recipe.raw["paradigm"]),
-            modality=recipe.modality,
-            subjects=len({g.get("subject") for g in groups}),
-            sessions=len({(g.get("subject"), g.get("session", "0")) for g in groups}),
-            files=len(groups),
-            channels=len(recipe.channels["pick"]),
-            sfreq=recipe.declared_sfreq,
-            classes=", ".join(recipe.classes),
-            licence=str(recipe.raw["licence"]).split(" (")[0],
-            quality=str((recipe.raw.get("quality") or {}).get("policy", "default")),
-            local=local,
-            cache=_cache_state(recipe, cache_root),
-        ))
+        base = load_recipe(path)
+        for task in base.task_names or [None]:  # one row per task of a multi-task recipe
+            rows.append(_entry(base.for_task(task), data_root, cache_root))
     return rows
+
+
+def _entry(recipe: Recipe, data_root: Path, cache_root: Path | None) -> CatalogEntry:
+    """The catalogue row of one recipe (resolved for one task if it has several)."""
+    local, groups = _local_state(recipe, Path(data_root))
+    groups = groups or _pinned_groups(recipe)
+    return CatalogEntry(
+        name=recipe.name if recipe.task is None else f"{recipe.name} (task {recipe.task})",
+        paradigm=str(recipe.raw["paradigm"]),
+        modality=recipe.modality,
+        subjects=len({g.get("subject") for g in groups}),
+        sessions=len({(g.get("subject"), g.get("session", "0")) for g in groups}),
+        files=len(groups),
+        channels=len(recipe.channels["pick"]),
+        sfreq=recipe.declared_sfreq,
+        classes=", ".join(recipe.classes),
+        licence=str(recipe.raw["licence"]).split(" (")[0],
+        quality=str((recipe.raw.get("quality") or {}).get("policy", "default")),
+        local=local,
+        cache=_cache_state(recipe, cache_root),
+    )
 
 
 def moabb_entries(cache_root: Path | None = None) -> list[CatalogEntry]:

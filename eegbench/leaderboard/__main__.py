@@ -14,7 +14,7 @@ from pathlib import Path
 from eegbench.leaderboard.report import PROBE_FILTERS, build
 from eegbench.leaderboard.stats import TESTS
 from eegbench.leaderboard.tables import DEFAULT_METRICS
-from eegbench.results.shipped import read_sources, write_jsonl
+from eegbench.results.shipped import ShippedRowsError, read_sources, write_jsonl
 
 logger = logging.getLogger("eegbench.leaderboard")
 
@@ -72,6 +72,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="layer-wise probe rows: include (default), exclude, or only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _run(args, argv)
+    except (FileNotFoundError, ShippedRowsError) as err:  # a wrong --results, no rows
+        logger.error("%s", err)
+        raise SystemExit(1) from None
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Export rows, rebuild the committed tables, or build one leaderboard (``args``)."""
     if args.export_rows is not None:
         n = write_jsonl(read_sources(args.results), args.export_rows)
         logger.info("wrote %d rows to %s", n, args.export_rows)

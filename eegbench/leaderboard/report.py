@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
@@ -288,7 +289,7 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
-    text = [f"# eegbench leaderboard: {name}", "", *notes, "",
+    text = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
             to_markdown(summary, metrics, provenance)]
     if len(ranks):
         text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
@@ -296,8 +297,8 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
 
     text += extra_sections(frame, summary, primary_metrics(frame))
     if plot_paths:
-        text += ["## Plots", ""] + [f"![{p}]({p})" for p in plot_paths] + [""]
-    text += ["## Provenance", "", *[f"- {f}" for f in footer], ""]
+        text += ["## Plots", ""] + [md_text(f"![{p}]({p})") for p in plot_paths] + [""]
+    text += ["## Provenance", "", *[md_text(f"- {f}") for f in footer], ""]
     paths["md"].write_text("\n".join(text))
     paths["html"].write_text(render_html(f"eegbench leaderboard: {name}", summary, metrics,
                                          provenance, ranks, plot_paths, notes, footer))

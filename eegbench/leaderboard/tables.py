@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from eegbench.data.recipe import recipe_primary_metric
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_heading, md_table, md_text
 from eegbench.leaderboard.stats import (
     PERMUTABLE,
     adjusted_chance_level,
@@ -39,11 +39,13 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """Map each dataset of a results frame to the primary metric of its recipe."""
     out = {}
     for dataset, block in frame.groupby("dataset", sort=True):
-        recipe = dataset
+        recipe, task = dataset, None
         configs = [c for c in block.get("config", []) if isinstance(c, dict)]
         if configs and isinstance(configs[0].get("dataset"), dict):
             recipe = configs[0]["dataset"].get("recipe", dataset)
-        out[str(dataset)] = recipe_primary_metric(str(recipe))
+            task = configs[0]["dataset"].get("task")
+        out[str(dataset)] = recipe_primary_metric(str(recipe), None if task is None
+                                                  else str(task))
     return out
 
 
@@ -409,14 +411,14 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
     """Render a summary as Markdown, one section per table (with its provenance line)."""
     lines: list[str] = []
     for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
-        lines += [f"### {block_title(*key)}", ""]
+        lines += [md_heading(3, block_title(*key)), ""]
         lines += md_table(*table_rows(block, metrics))
         lines.append("")
         primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
             if "primary_metric" in block else str(metrics[0]).replace("_", " ")
         lines += [f"Ranked and tested by {primary} (the dataset's primary metric).", ""]
         if provenance and key in provenance:
-            lines += [f"Provenance: {provenance[key]}", ""]
+            lines += [md_text(f"Provenance: {provenance[key]}"), ""]
     return "\n".join(lines)
 
 

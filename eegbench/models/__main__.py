@@ -3,7 +3,9 @@
 - ``list``: every eegbench model and every braindecode model (usable as
   ``model=braindecode model.params.arch=<Name>``) with family, modality, parameter count at
   braindecode's reference input and, for models that cannot run here, the reason.
-- ``checkpoints``: the known pretrained checkpoints (``known:<name>``), pinned or not.
+- ``checkpoints``: the known pretrained checkpoints (``known:<name>``): model, source, size,
+  licence (with what it allows), pin status, whether the file is in the local hub cache and
+  the input contract applied when it is loaded.
 - ``readme [--file README.md]``: rewrite the README's generated model table (between the
   ``<!-- zoo-table:start -->`` and ``<!-- zoo-table:end -->`` markers) from the registry.
 """
@@ -50,17 +52,41 @@ def zoo_table() -> str:
     return "\n".join(lines)
 
 
+#: How each pin status reads in the checkpoints table.
+PIN_LABELS = {"sha256": "content (sha256)", "revision": "revision (commit)",
+              "none": "not pinned (needs allow_unpinned)"}
+
+
+def _contract_label(contract: dict | None) -> str:
+    if not contract:
+        return "model default"
+    return ", ".join(f"{k} {v}" for k, v in contract.items())
+
+
 def checkpoint_table() -> str:
-    """Return the Markdown table of the known-checkpoints registry."""
+    """Return the Markdown table of the known-checkpoints registry, then the licence notes.
+
+    Columns: name, model, repository / file, size, licence, pin status, sha256, whether the
+    file is in the local hub cache (no network request) and the input contract applied when
+    it is loaded.
+    """
     from eegbench.models.known_checkpoints import known_checkpoints
 
-    lines = ["| name | model | repository / file | pinned | sha256 | licence |",
-             "|---|---|---|---|---|---|"]
-    for e in known_checkpoints().values():
-        lines.append(f"| `known:{e.name}` | {e.model} | {e.repo_id} / {e.filename or '?'} | "
-                     f"{'yes' if e.pinned else 'no (' + (e.note or 'incomplete') + ')'} | "
-                     f"{(e.sha256 or '?')[:12]} | {e.licence or '?'} |")
-    return "\n".join(lines)
+    entries = list(known_checkpoints().values())
+    lines = ["| name | model | repository / file | size | licence | pinned by | sha256 | "
+             "in local cache | input contract |", "|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        cached = e.cached_path()
+        lines.append(
+            f"| `known:{e.name}` | {e.model} | {e.repo_id} / {e.filename or '? (unknown)'} | "
+            f"{e.size or '?'} | {e.licence or '? (unknown)'} | {PIN_LABELS[e.pinned_by]} | "
+            f"{(e.sha256 or '?')[:12]} | {'yes' if cached else 'no'} | "
+            f"{_contract_label(e.contract)} |")
+    notes = [f"- `known:{e.name}` ({e.licence or 'licence unknown'}): {e.licence_note}"
+             + ("" if e.share_adapters else " eegbench never writes weights adapted from it "
+                "into a shareable submission bundle.")
+             for e in entries if e.licence_note or not e.share_adapters]
+    return "\n".join(lines + ([""] + ["Licences:"] + notes if notes else []))
 
 
 def rewrite_readme(path: Path) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_heading, md_table
 from eegbench.leaderboard.stats import holm
 from eegbench.leaderboard.tables import format_p_chance
 from eegbench.results.provenance import git_revision
@@ -241,7 +241,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         folds = int(summary["folds"].max())  # a row with fewer folds says so in `folds`
         title = "pretraining objectives" if kind == "objective" else "encoder size"
         one_corpus = len(set(corpora.values())) == 1
-        text = [f"## {dataset}: {title}", "",
+        text = [md_heading(2, f"{dataset}: {title}"), "",
                 f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
                 "frozen CBraMod encoder saved after N pretraining steps (step 0 = the random "
                 "initialisation), per adaptation: the converged linear probe (C = 1, a priori) "
@@ -260,7 +260,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                 frame["corpus"] = frame.iloc[:, 0].map(corpora)
             heading = ("linear probe" if adaptation == "linear_probe" else
                        f"{adaptation} ({_patch_budget(part['budget'])})")
-            text += [f"### {heading}", "", _markdown(frame), ""]
+            text += [md_heading(3, heading), "", _markdown(frame), ""]
         text += ["Files: " + ", ".join(f"`{f}`" for f in files),
                  provenance(block, hydra_commands(runs, [f"+exp={kind}_study",
                                                          f"dataset={dataset}"]),
@@ -508,7 +508,7 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
             "train s / fold": part["train_seconds"].map(lambda v: f"{v:.1f}"),
             "train loss (median)": part["train_loss"],
             "budget": part["budget"]})
-        text += [f"### {dataset}, {protocol}", "", _markdown(frame), ""]
+        text += [md_heading(3, f"{dataset}, {protocol}"), "", _markdown(frame), ""]
     delta_frame = pd.DataFrame(deltas, columns=["dataset", "protocol", "model", "config_hash",
                                                 "delta_vs_reference", "wilcoxon_p", "holm_p"])
     summary.merge(delta_frame, on=["dataset", "protocol", "model", "config_hash"],

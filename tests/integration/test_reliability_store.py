@@ -157,9 +157,7 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     source.write_text("def build(C: float = 2.0, **_):\n    return C\n")
     importlib.reload(module)
     MODELS._items["fp_test_model"] = module.build
-    model_code_fingerprint.cache_clear()
     second = model_code_fingerprint("fp_test_model")
-    model_code_fingerprint.cache_clear()
     sys.modules.pop("fp_plugin_pkg.model", None)
     assert first != second and first.split(" src:")[0] == second.split(" src:")[0]
 
