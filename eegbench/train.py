@@ -87,9 +87,9 @@ class TrainerSpec:
         rounding), ``exact`` stacks them but runs each fold's convolutions separately
         (bit-identical to fold after fold on the CPU with one thread, for verification;
         slower),
-        ``false`` trains fold after fold, ``auto`` (default) is ``true``: faster on a GPU and,
-        as measured for EEGNet on 36 eegmat folds, on a 2-core CPU
-        (``benchmarks/fold_parallel_speed.py``). Models that cannot be stacked train fold
+        ``false`` trains fold after fold, ``auto`` (default) stacks on CUDA devices and trains
+        fold after fold on the CPU (where stacking EEGNet's 36 eegmat folds measured slower:
+        ``benchmarks/fold_parallel_speed.py``). Models that cannot be stacked train fold
         after fold (the reason is logged).
     recipe_source : str
         Where the settings come from (a repository file or paper section), for the record.

@@ -50,6 +50,10 @@ class StackedOptimizer:
             self.exp_avg = {n: torch.zeros_like(stack.params[n]) for n in self.clip_order}
             self.exp_avg_sq = {n: torch.zeros_like(stack.params[n]) for n in self.clip_order}
         self.steps = [0] * stack.n_folds
+        with torch.no_grad():  # per-fold clipping limits, on the device once
+            self._limit = torch.tensor([float(c or 0.0) for c in self.grad_clip],
+                                       device=stack.device)
+            self._clipped = torch.tensor([bool(c) for c in self.grad_clip], device=stack.device)
         # each fold's own optimiser over placeholders: its scheduler sets lr (and betas)
         self.shadows, self.schedulers = [], []
         for spec, n_steps in zip(specs, steps_per_epoch, strict=True):
@@ -81,13 +85,11 @@ class StackedOptimizer:
         norms = torch.stack([torch.linalg.vector_norm(g.reshape(n_folds, -1), 2, dim=1)
                              for g in grads])
         total = torch.linalg.vector_norm(norms, 2, dim=0)
-        limit = torch.tensor([float(self.grad_clip[f] or 0.0) for f in range(n_folds)],
-                             device=total.device, dtype=total.dtype)
         # clip_grad_norm_: max_norm / (total + 1e-6), which torch computes as reciprocal * max
-        coef = torch.clamp((total + 1e-6).reciprocal() * limit, max=1.0)
-        unclipped = [f for f in range(n_folds) if f not in set(folds) or not self.grad_clip[f]]
-        if unclipped:
-            coef[unclipped] = 1.0
+        coef = torch.clamp((total + 1e-6).reciprocal() * self._limit.to(total.dtype), max=1.0)
+        stepping = torch.zeros(n_folds, dtype=torch.bool, device=coef.device)
+        stepping[self.stack.index(folds)] = True
+        coef = torch.where(stepping & self._clipped, coef, torch.ones_like(coef))
         for g in grads:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
 

@@ -90,6 +90,7 @@ class FoldStack:
         self.base = copy.deepcopy(first).to("meta")
         self.layers = patch_layers(self.base, self.exact)
         self.generators = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        self._indices: dict[tuple[int, ...], torch.Tensor] = {}
         self._bn_buffers = {id(m): [f"{prefix}.{n}" if prefix else n
                                     for n, _ in m.named_buffers(recurse=False)]
                             for prefix, m in self.base.named_modules() if isinstance(m, _BN)}
@@ -101,6 +102,13 @@ class FoldStack:
 
     def _call(self, params, fold_buffers, x):
         return functional_call(self.base, {**params, **fold_buffers, **self.shared}, (x,))
+
+    def index(self, folds: Sequence[int]) -> torch.Tensor:
+        """Return ``folds`` as an index tensor on the device (cached: no copy per step)."""
+        key = tuple(int(f) for f in folds)
+        if key not in self._indices:
+            self._indices[key] = torch.tensor(key, dtype=torch.long, device=self.device)
+        return self._indices[key]
 
     def all_folds(self, folds: Sequence[int]) -> bool:
         """True if ``folds`` is every fold of the stack, in order."""
@@ -114,7 +122,7 @@ class FoldStack:
         set_generators(self.layers["dropout"], [self.generators[f] for f in folds])
         if self.all_folds(folds):
             return vmap(self._call, randomness="error")(self.params, self.fold_buffers, x)
-        index = torch.tensor(folds, device=self.device)
+        index = self.index(folds)
         params = {n: p.index_select(0, index) for n, p in self.params.items()}
         buffers = {n: b.index_select(0, index) for n, b in self.fold_buffers.items()}
         out = vmap(self._call, randomness="error")(params, buffers, x)
@@ -145,7 +153,7 @@ class FoldStack:
     @torch.no_grad()
     def reset_batchnorm(self, layers: Sequence[nn.Module], folds: Sequence[int]) -> None:
         """Reset the running statistics of ``layers`` for ``folds`` (as ``reset_running_stats``)."""
-        index = torch.tensor(list(folds), device=self.device)
+        index = self.index(folds)
         for layer in layers:
             for name in self._bn_buffers[id(layer)]:
                 value = self.fold_buffers[name]
@@ -162,7 +170,7 @@ class FoldStack:
     @torch.no_grad()
     def update_snapshot(self, snapshot: dict[str, torch.Tensor], folds: Sequence[int]) -> None:
         """Copy the current state of ``folds`` into ``snapshot``."""
-        index = torch.tensor(list(folds), device=self.device)
+        index = self.index(folds)
         for name, value in {**self.params, **self.fold_buffers}.items():
             snapshot[name].index_copy_(0, index, value.detach().index_select(0, index))
 

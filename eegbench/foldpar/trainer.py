@@ -99,14 +99,16 @@ class _Run:
                                             device=self.device) for t in tasks]
         self.acc = accumulator_dtype(self.device)
 
-    def _fold_index(self, folds: Sequence[int]) -> torch.Tensor:
-        return torch.tensor(list(folds), device=self.device)
-
-    def _loss_sums(self, losses: list[torch.Tensor], folds: Sequence[int], sizes: Sequence[int],
-                   totals: torch.Tensor) -> None:
-        weights = torch.tensor([float(s) for s in sizes], dtype=self.acc, device=self.device)
-        totals.index_add_(0, self._fold_index(folds),
-                          torch.stack(losses).detach().to(self.acc) * weights)
+    def _loss_sums(self, losses: list[torch.Tensor], folds: Sequence[int],
+                   sizes: Sequence[int] | int, totals: torch.Tensor) -> None:
+        """Add each fold's loss x batch size to ``totals`` (on the device, as float64)."""
+        values = torch.stack(losses).detach().to(self.acc)
+        if isinstance(sizes, int):  # one size for the call: no host-to-device copy
+            values = values * sizes
+        else:
+            values = values * torch.tensor([float(s) for s in sizes], dtype=self.acc,
+                                            device=self.device)
+        totals.index_add_(0, self.stack.index(folds), values)
 
     def train_epoch(self, active: Sequence[int]) -> torch.Tensor:
         """One epoch for every fold in ``active``; return each fold's mean training loss."""
@@ -136,7 +138,7 @@ class _Run:
                     losses = [self.losses[f][0](logits[i], yb[i]) for i, f in enumerate(folds)]
                 torch.stack(losses).sum().backward()
                 self.optimizer.step(folds)
-                self._loss_sums(losses, folds, [size] * len(folds), totals)
+                self._loss_sums(losses, folds, size, totals)
                 seen[folds] += size
         return totals / torch.as_tensor(np.maximum(seen, 1), dtype=self.acc,
                                         device=self.device)

@@ -127,7 +127,8 @@ def test_stacking_support_is_declared_or_checked(eegmat):
     assert "supports_fold_stacking = False" in stacking_blockers(eegnet.build(signal), eegnet)[0]
     probe = build_model("eegnet", adaptation="linear_probe")
     assert any("linear_probe" in r for r in model_blockers(probe))
-    assert parallel_mode(TrainerSpec(device="cpu")) == "fast"  # auto
+    assert parallel_mode(TrainerSpec(device="cpu")) is None  # auto: fold after fold on a CPU
+    assert parallel_mode(TrainerSpec(fold_parallel="true", device="cpu")) == "fast"
     assert parallel_mode(TrainerSpec(fold_parallel="exact")) == "exact"
     assert parallel_mode(TrainerSpec(fold_parallel=False)) is None
 

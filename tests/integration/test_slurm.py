@@ -24,9 +24,7 @@ pytestmark = pytest.mark.slurm
 
 REPO = Path(__file__).resolve().parents[2]
 MUSE = "muse_visual_p300_eegnotebooks"
-# fold after fold (not stacked), so that a cancel lands between two stored folds
 SWEEP = ["-m", "model=ts_lr,eegnet", f"dataset={MUSE}", "trainer.max_epochs=3",
-         "trainer.fold_parallel=false",
          "hydra/launcher=slurm", "hydra.launcher.partition=debug",
          "hydra.launcher.gpus_per_node=0", "hydra.launcher.cpus_per_task=1",
          "hydra.launcher.mem_gb=2", "hydra.launcher.timeout_min=15"]
