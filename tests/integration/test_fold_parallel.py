@@ -146,10 +146,11 @@ def test_fast_stack_scores_are_equivalent_to_sequential(eegmat, data_root, cache
                                 "trainer.fold_parallel=false"))
     fast = _rows(_compose(data_root, cache_root, tmp_path / "fast", subjects, *recipe,
                           "trainer.fold_parallel=true"))
-    diff = np.array([fast[f]["metrics"]["balanced_accuracy"]
-                     - sequential[f]["metrics"]["balanced_accuracy"] for f in sequential])
+    diff = np.array([fast[f]["metric.balanced_accuracy"]
+                     - sequential[f]["metric.balanced_accuracy"] for f in sequential])
     margin, n = 0.03, len(diff)
     se = max(diff.std(ddof=1), 1e-12) / np.sqrt(n)
     p_lower = stats.t.sf((diff.mean() + margin) / se, n - 1)
     p_upper = stats.t.cdf((diff.mean() - margin) / se, n - 1)
     assert max(p_lower, p_upper) < 0.05, (diff, p_lower, p_upper)
+    assert all(fast[f]["fit_report"]["fold_parallel"]["mode"] == "fast" for f in fast)
