@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import resource
 import time
@@ -27,8 +28,11 @@ from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
+from eegbench.foldpar.models import model_blockers, parallel_mode, train_models_together
+from eegbench.foldpar.stack import NotStackable
 from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
+from eegbench.progress import fold_label
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
@@ -40,6 +44,7 @@ from eegbench.results.fingerprints import (
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
 from eegbench.results.store import ResultStore
+from eegbench.train import TrainerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +94,22 @@ EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
 UNSET_OPTIONAL_KEYS = ("align",)
 
 
+#: Trainer keys that decide how folds are scheduled, not what is computed: never hashed (each
+#: row records its schedule in ``fit_report.fold_parallel``).
+SCHEDULING_TRAINER_KEYS = ("fold_parallel",)
+#: Trainer keys left out of the hash while null or at their default, so rows computed before
+#: the option existed keep their identity; any other value is part of it.
+OPTIONAL_TRAINER_DEFAULTS = {"precision": "fp32", "compile": False}
+
+
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """Return the resolved config sections that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if isinstance(identity.get("trainer"), dict):
+        identity["trainer"] = {
+            k: v for k, v in identity["trainer"].items() if k not in SCHEDULING_TRAINER_KEYS
+            and not (k in OPTIONAL_TRAINER_DEFAULTS and v in (None, OPTIONAL_TRAINER_DEFAULTS[k]))}
     if container.get("hp_search"):  # nested selection changes the result: part of the identity
         identity["hp_search"] = container["hp_search"]
     if isinstance(identity.get("protocol"), dict):
@@ -222,6 +239,15 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         train_seconds = time.perf_counter() - t0
         fit_report = {**(fit_report or {}), "train_subjects": sorted(
             str(s) for s in ds.meta["subject"].iloc[train].unique())}
+    return score_fold(cfg, ds, fold, seed, chash, model, fit_report, train_seconds,
+                      features), model
+
+
+def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+               model: BenchmarkModel, fit_report: dict[str, Any] | None,
+               train_seconds: float, features: np.ndarray | None = None) -> ResultRow:
+    """Predict the test windows of ``fold`` with the fitted ``model``; return its result row."""
+    y = ds.y
     t0 = time.perf_counter()
     if features is not None and not len(fold.calib):
         proba = model.predict_proba_features(features[fold.test])
@@ -259,7 +285,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         predicted_class_counts=counts, collapsed=is_collapsed(counts),
         hp_source=fit_report.get("hp_source") or hp_source_of(cfg, fit_report),
     )
-    return row, model
+    return row
 
 
 def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
@@ -325,6 +351,75 @@ def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
     return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
 
 
+@dataclasses.dataclass
+class _SeedTally:
+    """Folds of one seed: how many there are, are pending and are done (for the ETA)."""
+
+    seed: int
+    n_folds: int
+    n_pending: int
+    n_done: int = 0
+    t0: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def eta(self) -> str:
+        """Return the remaining time at the mean pace so far, as m:ss."""
+        left = (time.perf_counter() - self.t0) / max(self.n_done, 1) * (
+            self.n_pending - self.n_done)
+        return f"{int(left // 60)}:{int(left % 60):02d}"
+
+
+def fit_folds_in_parallel(cfg: DictConfig, ds: WindowsDataset,
+                          pending: list[tuple[int, Fold]], seed: int, chash: str,
+                          features: np.ndarray | None, n_folds: int,
+                          store_fold: Callable[[int, Fold, ResultRow, Any], None]
+                          ) -> list[tuple[int, Fold]]:
+    """Train the ``pending`` folds together where ``trainer.fold_parallel`` allows it.
+
+    Each fold is scored and handed to ``store_fold`` as soon as it is final
+    (:mod:`eegbench.foldpar`). Returns the folds left to train one by one: all of them when
+    the configuration or the model cannot be stacked (the reason is logged), few-shot folds
+    always. A stacked fold's ``train_seconds`` is the stack's elapsed time when the fold was
+    final divided by the number of folds in the stack (its ``fit_report.fold_parallel`` has
+    the wall time).
+    """
+    build = model_builder(cfg)
+    prototype = build()
+    trainer = getattr(prototype, "trainer", None)
+    mode = parallel_mode(trainer) if isinstance(trainer, TrainerSpec) else None
+    eligible = [(i, fold) for i, fold in pending if not len(fold.calib)]
+    if mode is None or len(eligible) < 2:
+        return pending
+    reasons = model_blockers(prototype)
+    if cfg.get("hp_search"):
+        reasons.append("nested hyperparameter search selects per fold")
+    if features is not None:
+        reasons.append("the model fits precomputed fold-invariant features")
+    if reasons:
+        logger.info("[%s] trainer.fold_parallel=%s: training fold after fold (%s)",
+                    cfg.model.name, trainer.fold_parallel, "; ".join(reasons))
+        return pending
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+
+    def on_done(k: int, model: Any, report: dict[str, Any], wall_seconds: float) -> None:
+        i, fold = eligible[k]
+        report = {**report, "train_subjects": sorted(
+            str(s) for s in ds.meta["subject"].iloc[fold.train].unique())}
+        store_fold(i, fold, score_fold(cfg, ds, fold, seed, chash, model, report,
+                                       wall_seconds / len(eligible)), model)
+
+    label = f"{cfg.model.name} seed {seed} folds {eligible[0][0]}-{eligible[-1][0]}/{n_folds}"
+    try:
+        with fold_label(label):
+            train_models_together([build() for _ in eligible], ds.X, ds.y,
+                                  [(fold.train, fold.valid) for _, fold in eligible], signal,
+                                  [seed] * len(eligible), mode == "exact", on_done)
+    except NotStackable as err:
+        logger.info("[%s] trainer.fold_parallel=%s: training fold after fold (%s)",
+                    cfg.model.name, trainer.fold_parallel, err)
+        return pending
+    return [(i, fold) for i, fold in pending if len(fold.calib)]
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
@@ -350,14 +445,31 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
         probe_layers = False
     cache = BaseModelCache()
-    features: np.ndarray | None = None
-    features_ready = False  # computed at the first fold that needs them
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
+
+    def store_fold(i: int, fold: Fold, row: ResultRow, model: Any, tally: _SeedTally) -> None:
+        """Write a fold's row (its layer-probe rows first) and log it with an ETA."""
+        nonlocal n_new
+        row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
+        module = torch_module(model)
+        if probe_layers and module is not None:
+            # probe rows first: a stored fold row then implies its probes are stored
+            for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
+                                              fold.test, probe_max_features):
+                store.write(probe_row)
+        store.write(row)
+        n_new += 1
+        tally.n_done += 1
+        logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s; %d/%d done, "
+                    "ETA %s)", cfg.model.name, tally.seed, i, tally.n_folds, fold.name,
+                    row.metrics["balanced_accuracy"], row.train_seconds, tally.n_done,
+                    tally.n_pending, tally.eta())
+
     for seed in cfg.seeds:
-        features_ready = False  # a frozen encoder's random initialisation depends on the seed
         splitter = make_splitter(name, seed=int(seed), **protocol)
         folds = list(splitter.split(split_meta(ds)))
+        pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
@@ -370,22 +482,20 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            if not features_ready and not len(fold.calib):  # few-shot folds do not use them
-                features, features_ready = fold_invariant_features(cfg, ds, int(seed)), True
-            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache,
-                                       features)
-            row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
-            module = torch_module(model)
-            if probe_layers and module is not None:
-                # probe rows first: a stored fold row then implies its probes are stored
-                for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
-                                                  fold.test, probe_max_features):
-                    store.write(probe_row)
-            store.write(row)
-            n_new += 1
-            logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
-                        cfg.model.name, seed, i, len(folds), fold.name,
-                        row.metrics["balanced_accuracy"], row.train_seconds)
+            pending.append((i, fold))
+        # a frozen encoder's random initialisation depends on the seed; few-shot folds do
+        # not use fold-invariant features
+        features = (fold_invariant_features(cfg, ds, int(seed))
+                    if any(not len(fold.calib) for _, fold in pending) else None)
+        tally = _SeedTally(int(seed), len(folds), len(pending))
+        writer = functools.partial(store_fold, tally=tally)
+        rest = fit_folds_in_parallel(cfg, ds, pending, int(seed), chash, features, len(folds),
+                                     writer)
+        for i, fold in rest:
+            with fold_label(f"{cfg.model.name} seed {seed} fold {i}/{len(folds)} {fold.name}"):
+                row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration,
+                                           cache, features)
+            writer(i, fold, row, model)
     if cfg.get("audit"):
         run_audit(cfg, ds, store, name, protocol, chash, calibration)
     frame = store.to_frame()
