@@ -37,6 +37,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and numpy")
     p.add_argument("--repeats", type=int, default=1, help="alternating timed runs (best kept)")
     p.add_argument("--window-s", type=float, default=4.0)
+    p.add_argument("--json", help="also write the per-dataset figures and totals to this file")
     return p.parse_args(argv)
 
 
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{'fused MB':>8s} {'max err/RMS':>11s}")
     print(head)
     tot = {"n": 0, "mne": 0.0, "fused": 0.0}
+    rows = []
     for name in names:
         recs, params = data[name], CASES[name].params
         n_samples = sum(r.shape[0] * r.shape[1] for r in recs)
@@ -182,9 +184,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:30s} {len(recs):4d} {n_samples / 1e6:9.2f} {t_mne:7.2f} "
               f"{n_samples / t_mne / 1e6:9.2f} {t_fused:8.2f} {n_samples / t_fused / 1e6:10.2f} "
               f"{t_mne / t_fused:6.2f} {m_mne:7.0f} {m_fused:8.0f} {err:11.1e}")
+        rows.append({"dataset": name, "recordings": len(recs), "samples": n_samples,
+                     "mne_s": t_mne, "fused_s": t_fused, "ratio": t_mne / t_fused,
+                     "max_err_rel_rms": err})
     print(f"{'TOTAL':30s} {'':4s} {tot['n'] / 1e6:9.2f} {tot['mne']:7.2f} "
           f"{tot['n'] / tot['mne'] / 1e6:9.2f} {tot['fused']:8.2f} "
           f"{tot['n'] / tot['fused'] / 1e6:10.2f} {tot['mne'] / tot['fused']:6.2f}")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps({
+            "device": str(device), "dtype": args.dtype, "threads": args.threads,
+            "torch": torch.__version__, "datasets": rows, "total_samples": tot["n"],
+            "mne_s": tot["mne"], "fused_s": tot["fused"], "ratio": tot["mne"] / tot["fused"],
+            "max_err_rel_rms": max((r["max_err_rel_rms"] for r in rows), default=None)},
+            indent=1))
     return 0
 
 

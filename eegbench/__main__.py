@@ -1,8 +1,20 @@
-"""Command line: ``python -m eegbench +exp=loso`` (the only Hydra-aware module)."""
+"""Command line: ``eegbench <command> [args]`` (or ``python -m eegbench``); the Hydra entry point.
+
+Commands: ``run`` (the default when the first argument is not a command, so ``eegbench
++exp=loso`` runs), ``pretrain``, ``study``, ``leaderboard``, ``data``, ``models`` and
+``submission`` (the last four delegate to their modules' command lines). The job commands
+compose the Hydra configuration, build and validate the typed job spec once
+(:func:`eegbench.config.check_config`) and only then load data; the experiment declares which
+command runs it (``experiment.command``), so ``eegbench run +exp=pretrain`` is an error naming
+``eegbench pretrain``. A configuration error prints one message and exits with status 2 (no
+traceback, no failure record; ``HYDRA_FULL_ERROR=1`` raises it with the full traceback).
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 
 import hydra
@@ -10,56 +22,150 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from eegbench.plugins import searchpath_override
 from eegbench.resources import config_dir
 
 logger = logging.getLogger("eegbench")
 
+#: Subcommands and what they do (run is the default when the first argument is not one).
+COMMAND_HELP = {
+    "run": "evaluate models: dataset x model x protocol over seeds and folds (the default "
+           "command)",
+    "pretrain": "self-supervised pretraining of an encoder on pooled recordings "
+                "(+exp=pretrain, +exp=pretrain_pooled, ...)",
+    "study": "a study that pretrains and evaluates (+exp=objective_study, +exp=scale_study)",
+    "leaderboard": "tables (Markdown, CSV, HTML) and plots from an experiment's results store",
+    "data": "the dataset catalogue (data list); download a dataset's files (data fetch)",
+    "models": "every model with its family and parameter count (models list); checkpoints",
+    "submission": "run a model on the official configurations; verify a submitted bundle",
+}
 
-@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def _hydra_entry(cfg: DictConfig) -> list | None:
-    logging.getLogger("eegbench").setLevel(cfg.get("log_level", "INFO"))
-    if cfg.get("study") is not None:  # +exp=objective_study
+#: Commands that delegate to another module's ``main(argv)``.
+DELEGATED = {"leaderboard": "eegbench.leaderboard.__main__", "data": "eegbench.data.__main__",
+             "models": "eegbench.models.__main__", "submission": "eegbench.submission"}
+#: Exit status of a configuration error (argparse's convention for usage errors).
+CONFIG_ERROR_STATUS = 2
+
+
+#: Sweep jobs of this process refused for their configuration (the exit status is then 2).
+_INVALID_JOBS: list[str] = []
+
+
+def _config_error(err: Exception, sweep: bool) -> None:
+    """Print a configuration error once; exit, or in a sweep skip the job.
+
+    Re-raised with its traceback under ``HYDRA_FULL_ERROR=1``. In a sweep the other jobs go
+    on (with the basic launcher the sweep then exits with status 2); nothing is recorded in
+    the results store either way.
+    """
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    job = ""
+    if sweep:
+        job = f" (sweep job {' '.join(HydraConfig.get().overrides.task)}; skipped)"
+        _INVALID_JOBS.append(job)
+    sys.stderr.write(f"eegbench: configuration error{job}: {err}\n")
+    sys.stderr.flush()
+    if not sweep:
+        raise SystemExit(CONFIG_ERROR_STATUS)
+
+
+def _job(cfg: DictConfig, command: str) -> list | None:
+    """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record.
+
+    Returns the rows of a ``run`` job (new and previously stored), for sweep callbacks such as
+    :class:`eegbench.suite.SuiteVerdict`; None otherwise.
+    """
+    from eegbench.config import ConfigError, check_config
+
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        spec = check_config(cfg, command)
+    except ConfigError as err:
+        _config_error(err, sweep)
+        return None
+    logging.getLogger("eegbench").setLevel(spec.log_level)
+    if command == "study":
         from eegbench.studies import run_study
 
         run_study(cfg)
-        return
-    if cfg.get("pretrain") is not None:  # +exp=pretrain
+        return None
+    if command == "pretrain":
         from eegbench.pretrain import run_pretraining
 
         run_pretraining(cfg)
-        return
+        return None
     from eegbench.results.failures import clear_failure, record_failure
     from eegbench.run import identity_hash, run_experiment
 
     hydra_cfg = HydraConfig.get()
+    chash = identity_hash(cfg)
     try:
-        chash = identity_hash(cfg)
         rows = run_experiment(cfg)
     except Exception as err:
         overrides = list(hydra_cfg.overrides.task)
-        path = record_failure(cfg.paths.results_dir, identity_hash(cfg), overrides,
+        path = record_failure(cfg.paths.results_dir, chash, overrides,
                               OmegaConf.to_container(cfg, resolve=False), err,
                               seeds=list(cfg.seeds))
         logger.error("job failed (%s: %s); failure recorded in %s", type(err).__name__, err,
                      path)
-        if hydra_cfg.mode != RunMode.MULTIRUN:
+        if not sweep:
             raise
         # In a sweep, the other jobs go on; the failure stays on record.
         return None
     clear_failure(cfg.paths.results_dir, chash, seeds=list(cfg.seeds))
-    logger.info("done. Build the tables with: python -m eegbench.leaderboard --results %s",
-                cfg.paths.results_dir)
-    return rows  # the job's rows, for sweep callbacks (eegbench.suite)
+    logger.info("done. Build the tables with: eegbench leaderboard --exp %s "
+                "(results store %s)", spec.experiment.name, cfg.paths.results_dir)
+    return rows
 
 
-def main() -> None:
-    """Console-script entry point."""
-    import sys
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _run(cfg: DictConfig) -> list | None:
+    return _job(cfg, "run")
 
-    from eegbench.plugins import searchpath_override
 
-    sys.argv = searchpath_override(sys.argv)
-    _hydra_entry()
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _pretrain(cfg: DictConfig) -> None:
+    _job(cfg, "pretrain")
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _study(cfg: DictConfig) -> None:
+    _job(cfg, "study")
+
+
+#: The Hydra application of each job command.
+JOBS = {"run": _run, "pretrain": _pretrain, "study": _study}
+
+
+def split_command(argv: list[str]) -> tuple[str, list[str]]:
+    """Return ``(command, its arguments)``; ``run`` when ``argv`` does not start with one."""
+    if argv and argv[0] in COMMAND_HELP:
+        return argv[0], argv[1:]
+    if argv and argv[0] == "help":
+        return "help", argv[1:]
+    return "run", argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: dispatch to a command; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command, rest = split_command(args)
+    if command == "help" or (command in JOBS and {"-h", "--help"} & set(rest)):
+        # imported here: a run never loads the help module (it is not part of the code that
+        # computes results, nor of a run's code fingerprint)
+        from eegbench.usage import help_text
+
+        sys.stdout.write(help_text(COMMAND_HELP))
+        return 0
+    if command in DELEGATED:
+        status = importlib.import_module(DELEGATED[command]).main(rest)
+        return int(status or 0)
+    rest = ["--help" if a == "--hydra-help" else a for a in rest]
+    prog = sys.argv[0] if sys.argv else "eegbench"
+    sys.argv = searchpath_override([prog, *rest])
+    JOBS[command]()
+    return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
 
 
 if __name__ == "__main__":

@@ -107,3 +107,26 @@ def import_braindecode_models() -> types.ModuleType:
             "braindecode is required for the deep-learning models: run `bash scripts/install.sh` "
             "(it installs braindecode==1.8.1 with --no-deps)."
         ) from err
+
+
+def braindecode_model_class(name: str) -> type:
+    """Return the braindecode network class called ``name`` (a model of :mod:`braindecode.models`).
+
+    Only public ``torch.nn.Module`` subclasses are returned, so a configured ``arch`` can
+    select a network but never another attribute of the module (a function, a submodule).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not such a class (the message lists the allowed names).
+    """
+    import torch
+
+    models = import_braindecode_models()
+    allowed = sorted(n for n in dir(models) if not n.startswith("_")
+                     and isinstance(getattr(models, n), type)
+                     and issubclass(getattr(models, n), torch.nn.Module))
+    if not isinstance(name, str) or name not in allowed:
+        raise ValueError(f"Invalid value for the 'arch' parameter. Allowed values are the "
+                         f"networks of braindecode.models {allowed}, but got {name!r}.")
+    return getattr(models, name)

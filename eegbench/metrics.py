@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
@@ -62,3 +63,36 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
         raise ValueError(f"proba must have shape (n={len(y_true)}, n_classes); got {proba.shape}.")
     pred = proba.argmax(axis=1)
     return {name: m.fn(np.asarray(y_true), pred, proba) for name, m in METRICS.items()}
+
+
+def stored_probabilities(proba: np.ndarray) -> list[list[float]]:
+    """Return class probabilities as a result row stores them: float32, shortest decimals.
+
+    Each value is rounded to float32 and written as the shortest decimal that reads back as
+    the same float32 (at most 9 significant digits), so a row stays compact and its metrics
+    can be recomputed exactly from what it stores (:func:`score_predictions`).
+    """
+    proba32 = np.asarray(proba, dtype=np.float32)
+    if proba32.ndim != 2:
+        raise ValueError(f"proba must be 2-D (n, n_classes); got shape {proba32.shape}.")
+    return [[float(v) for v in row] for row in proba32.astype(str)]
+
+
+def score_predictions(y_true: np.ndarray, proba: np.ndarray
+                      ) -> tuple[dict[str, Any], dict[str, float]]:
+    """Return a fold's stored predictions and the metrics computed from them.
+
+    The metrics are computed from the stored (float32-rounded) probabilities, not from the
+    model's full-precision ones, so anyone can recompute them exactly from the row.
+
+    Returns
+    -------
+    predictions : dict
+        ``y`` (integer labels) and ``proba`` (:func:`stored_probabilities`).
+    metrics : dict
+        :func:`compute_metrics` of the stored probabilities.
+    """
+    stored = stored_probabilities(proba)
+    labels = [int(v) for v in np.asarray(y_true)]
+    return ({"y": labels, "proba": stored},
+            compute_metrics(np.asarray(labels), np.asarray(stored, dtype=np.float64)))

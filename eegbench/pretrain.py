@@ -1,6 +1,6 @@
 """In-suite self-supervised pretraining with a choice of objectives (``pretrain.objective``).
 
-``python -m eegbench +exp=pretrain`` pools the standardized windows of the configured datasets
+``eegbench pretrain +exp=pretrain`` pools the standardized windows of the configured datasets
 (unlabelled: labels are never read), maps each dataset onto CBraMod's input contract (200 Hz,
 1 s patches, 100 uV units) with the model's own adapter, and trains the encoder with one of
 the objectives of :mod:`eegbench.pretraining.objectives` (default ``masked_patch``: mask a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -29,3 +30,11 @@ def config_dir() -> Path:
 def recipes_dir() -> Path:
     """Return the folder holding the built-in dataset recipes (``data_recipes/``)."""
     return _resource_dir("data_recipes")
+
+
+def runs_dir() -> Path:
+    """Return the runs folder: ``$EEGBENCH_RUNS_DIR``, else ``runs`` (conf/paths/default.yaml).
+
+    Each experiment keeps its results store in ``<runs>/<experiment.name>/results``.
+    """
+    return Path(os.environ.get("EEGBENCH_RUNS_DIR") or "runs")

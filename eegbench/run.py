@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import resource
 import time
@@ -27,20 +28,23 @@ from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
-from eegbench.metrics import compute_metrics
-from eegbench.models.base import BenchmarkModel, SignalSpec, build_model, load_builtin_models
+from eegbench.foldpar.models import model_blockers, parallel_mode, train_models_together
+from eegbench.foldpar.stack import NotStackable
+from eegbench.metrics import score_predictions
+from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
+from eegbench.progress import fold_label
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
-    checkpoint_fingerprint,
     data_fingerprint,
     model_code_fingerprint,
+    weights_identity,
 )
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.schema import ResultRow, row_key
 from eegbench.results.store import ResultStore
-from eegbench.validation import validate_job_config
+from eegbench.train import TrainerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +69,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
         ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
                         Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
         return harmonize_from_config(ds, cfg.model.get("channels"))
-    recipe = load_recipe(cfg.dataset.recipe)
+    recipe = load_recipe(cfg.dataset.recipe, task=cfg.dataset.get("task"))
     ds = load_windows(recipe, Path(cfg.paths.data_root), spec, Path(cfg.paths.cache_dir),
                       subjects=subjects)
     # A model that needs a fixed channel set declares model.channels (names, policy, montage).
@@ -83,11 +87,6 @@ def split_meta(ds: WindowsDataset) -> Any:
     return ds.meta.assign(duration_s=ds.X.shape[-1] / float(ds.info["sfreq"]))
 
 
-def check_model_name(name: str) -> None:
-    """Raise a "did you mean" error now if ``name`` is not a registered model."""
-    load_builtin_models().get(name)
-
-
 #: Protocol keys that add result rows without changing the others (not hashed).
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
 #: Optional protocol keys left out of the hash while unset, so rows computed before the option
@@ -95,10 +94,22 @@ EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
 UNSET_OPTIONAL_KEYS = ("align",)
 
 
+#: Trainer keys that decide how folds are scheduled, not what is computed: never hashed (each
+#: row records its schedule in ``fit_report.fold_parallel``).
+SCHEDULING_TRAINER_KEYS = ("fold_parallel",)
+#: Trainer keys left out of the hash while null or at their default, so rows computed before
+#: the option existed keep their identity; any other value is part of it.
+OPTIONAL_TRAINER_DEFAULTS = {"precision": "fp32", "compile": False}
+
+
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """Return the resolved config sections that determine a result (not paths or seeds)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     identity = {k: container.get(k) for k in IDENTITY_SECTIONS}
+    if isinstance(identity.get("trainer"), dict):
+        identity["trainer"] = {
+            k: v for k, v in identity["trainer"].items() if k not in SCHEDULING_TRAINER_KEYS
+            and not (k in OPTIONAL_TRAINER_DEFAULTS and v in (None, OPTIONAL_TRAINER_DEFAULTS[k]))}
     if container.get("hp_search"):  # nested selection changes the result: part of the identity
         identity["hp_search"] = container["hp_search"]
     if isinstance(identity.get("protocol"), dict):
@@ -214,7 +225,8 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
             best, search = select_hyperparameters(
                 lambda p: model_builder(cfg, overrides=p)(), spec.get("grid") or {}, ds.X, y,
                 ds.meta["subject"].astype(str).to_numpy(), fold.train, fold.valid, signal,
-                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe)),
+                seed, metric=recipe_primary_metric(str(cfg.dataset.recipe),
+                                                   cfg.dataset.get("task")),
                 inner_folds=int(spec.get("inner_folds", 3)))
             build = model_builder(cfg, overrides=best)
         model = build()
@@ -227,16 +239,25 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         train_seconds = time.perf_counter() - t0
         fit_report = {**(fit_report or {}), "train_subjects": sorted(
             str(s) for s in ds.meta["subject"].iloc[train].unique())}
+    return score_fold(cfg, ds, fold, seed, chash, model, fit_report, train_seconds,
+                      features), model
+
+
+def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+               model: BenchmarkModel, fit_report: dict[str, Any] | None,
+               train_seconds: float, features: np.ndarray | None = None) -> ResultRow:
+    """Predict the test windows of ``fold`` with the fitted ``model``; return its result row."""
+    y = ds.y
     t0 = time.perf_counter()
     if features is not None and not len(fold.calib):
         proba = model.predict_proba_features(features[fold.test])
     else:
         proba = model.predict_proba(ds.X[fold.test])
     inference_seconds = time.perf_counter() - t0
-    # Test labels and class probabilities (4 decimals): tests against chance need them.
-    predictions = {"y": [int(v) for v in y[fold.test]],
-                   "proba": np.round(np.asarray(proba, dtype=float), 4).tolist()}
-    counts = predicted_class_counts(proba, len(ds.info["classes"]))
+    # Test labels and class probabilities (float32), stored for tests against chance; the
+    # metrics are computed from the stored values, so the row can be checked against them.
+    predictions, metrics = score_predictions(y[fold.test], proba)
+    counts = predicted_class_counts(np.asarray(predictions["proba"]), len(ds.info["classes"]))
     if is_collapsed(counts):
         logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
                        cfg.model.name, fold.name, counts)
@@ -245,7 +266,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         dataset=cfg.dataset.name, task=cfg.dataset.task, protocol=cfg.protocol.name,
         fold=fold.name, test_subject=",".join(fold.test_subjects), model=cfg.model.name,
         family=model.family, adaptation=adaptation_of(cfg),
-        seed=int(seed), config_hash=chash, metrics=compute_metrics(y[fold.test], proba),
+        seed=int(seed), config_hash=chash, metrics=metrics,
         n_train=len(fold.train) + (0 if len(fold.calib) or uses_validation(model)
                                    else len(fold.valid)),
         n_valid=len(fold.valid) if len(fold.calib) or uses_validation(model) else 0,
@@ -264,18 +285,22 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
         predicted_class_counts=counts, collapsed=is_collapsed(counts),
         hp_source=fit_report.get("hp_source") or hp_source_of(cfg, fit_report),
     )
-    return row, model
+    return row
 
 
 def row_fingerprints(cfg: DictConfig, ds: WindowsDataset) -> dict[str, Any]:
-    """Return what a row was computed from (data, model code, checkpoint), for its key.
+    """Return what a row was computed from (data, code, weights), for its key and provenance.
 
-    See :mod:`eegbench.results.fingerprints`.
+    The model is built first, so that the code fingerprint sees every module the model
+    imports; the checkpoint is resolved as the model will load it. ``weights`` (the row's
+    provenance of the checkpoint) is not a key field. See :mod:`eegbench.results.fingerprints`.
     """
     params = OmegaConf.to_container(cfg.model, resolve=True).get("params") or {}
+    model_builder(cfg)()
+    checkpoint, weights = weights_identity(dict(params))
     return {"data_fingerprint": data_fingerprint(ds.info, ds.meta["subject"].unique().tolist()),
             "code_fingerprint": model_code_fingerprint(cfg.model.name),
-            "checkpoint": checkpoint_fingerprint(dict(params))}
+            "checkpoint": checkpoint, "weights": weights}
 
 
 def fold_invariant_features(cfg: DictConfig, ds: WindowsDataset,
@@ -326,6 +351,75 @@ def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
     return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
 
 
+@dataclasses.dataclass
+class _SeedTally:
+    """Folds of one seed: how many there are, are pending and are done (for the ETA)."""
+
+    seed: int
+    n_folds: int
+    n_pending: int
+    n_done: int = 0
+    t0: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def eta(self) -> str:
+        """Return the remaining time at the mean pace so far, as m:ss."""
+        left = (time.perf_counter() - self.t0) / max(self.n_done, 1) * (
+            self.n_pending - self.n_done)
+        return f"{int(left // 60)}:{int(left % 60):02d}"
+
+
+def fit_folds_in_parallel(cfg: DictConfig, ds: WindowsDataset,
+                          pending: list[tuple[int, Fold]], seed: int, chash: str,
+                          features: np.ndarray | None, n_folds: int,
+                          store_fold: Callable[[int, Fold, ResultRow, Any], None]
+                          ) -> list[tuple[int, Fold]]:
+    """Train the ``pending`` folds together where ``trainer.fold_parallel`` allows it.
+
+    Each fold is scored and handed to ``store_fold`` as soon as it is final
+    (:mod:`eegbench.foldpar`). Returns the folds left to train one by one: all of them when
+    the configuration or the model cannot be stacked (the reason is logged), few-shot folds
+    always. A stacked fold's ``train_seconds`` is the stack's elapsed time when the fold was
+    final divided by the number of folds in the stack (its ``fit_report.fold_parallel`` has
+    the wall time).
+    """
+    build = model_builder(cfg)
+    prototype = build()
+    trainer = getattr(prototype, "trainer", None)
+    mode = parallel_mode(trainer) if isinstance(trainer, TrainerSpec) else None
+    eligible = [(i, fold) for i, fold in pending if not len(fold.calib)]
+    if mode is None or len(eligible) < 2:
+        return pending
+    reasons = model_blockers(prototype)
+    if cfg.get("hp_search"):
+        reasons.append("nested hyperparameter search selects per fold")
+    if features is not None:
+        reasons.append("the model fits precomputed fold-invariant features")
+    if reasons:
+        logger.info("[%s] trainer.fold_parallel=%s: training fold after fold (%s)",
+                    cfg.model.name, trainer.fold_parallel, "; ".join(reasons))
+        return pending
+    signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
+
+    def on_done(k: int, model: Any, report: dict[str, Any], wall_seconds: float) -> None:
+        i, fold = eligible[k]
+        report = {**report, "train_subjects": sorted(
+            str(s) for s in ds.meta["subject"].iloc[fold.train].unique())}
+        store_fold(i, fold, score_fold(cfg, ds, fold, seed, chash, model, report,
+                                       wall_seconds / len(eligible)), model)
+
+    label = f"{cfg.model.name} seed {seed} folds {eligible[0][0]}-{eligible[-1][0]}/{n_folds}"
+    try:
+        with fold_label(label):
+            train_models_together([build() for _ in eligible], ds.X, ds.y,
+                                  [(fold.train, fold.valid) for _, fold in eligible], signal,
+                                  [seed] * len(eligible), mode == "exact", on_done)
+    except NotStackable as err:
+        logger.info("[%s] trainer.fold_parallel=%s: training fold after fold (%s)",
+                    cfg.model.name, trainer.fold_parallel, err)
+        return pending
+    return [(i, fold) for i, fold in pending if len(fold.calib)]
+
+
 def parse_fold_shard(value: Any) -> tuple[int, int] | None:
     """Return ``(k, n)`` from a ``fold_shard`` setting ``[k, n]`` (None: every fold).
 
@@ -349,6 +443,8 @@ def parse_fold_shard(value: Any) -> tuple[int, int] | None:
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
+    ``cfg`` is a configuration validated by :func:`eegbench.config.check_config` (the entry
+    point and :func:`eegbench.submission.compose_config` do it once, before any data load).
     With ``fold_shard: [k, n]`` (top-level key, :func:`parse_fold_shard`) only every n-th
     fold from the k-th runs; the returned rows are still all stored rows of the job.
 
@@ -357,14 +453,13 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     list of dict
         The rows of this job (new and previously stored), for a summary.
     """
-    check_model_name(cfg.model.name)  # fail before the (possibly long) data loading
-    validate_job_config(cfg)  # typos in model params, adaptation, preprocessing: errors
+    store = ResultStore(cfg.paths.results_dir)
+    store.check_writable()  # a read-only store fails now, not after the first fold
     shard = parse_fold_shard(cfg.get("fold_shard"))
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
     data_quality = summarize_quality(ds.info.get("quality") or [])
-    store = ResultStore(cfg.paths.results_dir)
     chash = identity_hash(cfg)
     plan = protocol_plan(cfg, ds)
     ds, name, protocol, calibration = plan.ds, plan.name, plan.splitter_params, plan.calibration
@@ -373,14 +468,31 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         logger.info("%s has no torch module: layer_probe ignored", cfg.model.name)
         probe_layers = False
     cache = BaseModelCache()
-    features: np.ndarray | None = None
-    features_ready = False  # computed at the first fold that needs them
     rows: list[dict[str, Any]] = []
     n_new = n_skipped = 0
+
+    def store_fold(i: int, fold: Fold, row: ResultRow, model: Any, tally: _SeedTally) -> None:
+        """Write a fold's row (its layer-probe rows first) and log it with an ETA."""
+        nonlocal n_new
+        row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
+        module = torch_module(model)
+        if probe_layers and module is not None:
+            # probe rows first: a stored fold row then implies its probes are stored
+            for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
+                                              fold.test, probe_max_features):
+                store.write(probe_row)
+        store.write(row)
+        n_new += 1
+        tally.n_done += 1
+        logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s; %d/%d done, "
+                    "ETA %s)", cfg.model.name, tally.seed, i, tally.n_folds, fold.name,
+                    row.metrics["balanced_accuracy"], row.train_seconds, tally.n_done,
+                    tally.n_pending, tally.eta())
+
     for seed in cfg.seeds:
-        features_ready = False  # a frozen encoder's random initialisation depends on the seed
         splitter = make_splitter(name, seed=int(seed), **protocol)
         folds = list(splitter.split(split_meta(ds)))
+        pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
             if shard is not None and (i - 1) % shard[1] != shard[0]:
                 continue  # another job's share of the folds
@@ -395,22 +507,20 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
                 logger.info("[%s seed %s] fold %d/%d %s: already in the store, skipped",
                             cfg.model.name, seed, i, len(folds), fold.name)
                 continue
-            if not features_ready and not len(fold.calib):  # few-shot folds do not use them
-                features, features_ready = fold_invariant_features(cfg, ds, int(seed)), True
-            row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration, cache,
-                                       features)
-            row = dataclasses.replace(row, **fingerprints, data_quality=data_quality)
-            module = torch_module(model)
-            if probe_layers and module is not None:
-                # probe rows first: a stored fold row then implies its probes are stored
-                for probe_row in layer_probe_rows(row, module, ds.X, ds.y, fold.train,
-                                                  fold.test, probe_max_features):
-                    store.write(probe_row)
-            store.write(row)
-            n_new += 1
-            logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s)",
-                        cfg.model.name, seed, i, len(folds), fold.name,
-                        row.metrics["balanced_accuracy"], row.train_seconds)
+            pending.append((i, fold))
+        # a frozen encoder's random initialisation depends on the seed; few-shot folds do
+        # not use fold-invariant features
+        features = (fold_invariant_features(cfg, ds, int(seed))
+                    if any(not len(fold.calib) for _, fold in pending) else None)
+        tally = _SeedTally(int(seed), len(folds), len(pending))
+        writer = functools.partial(store_fold, tally=tally)
+        rest = fit_folds_in_parallel(cfg, ds, pending, int(seed), chash, features, len(folds),
+                                     writer)
+        for i, fold in rest:
+            with fold_label(f"{cfg.model.name} seed {seed} fold {i}/{len(folds)} {fold.name}"):
+                row, model = fit_and_score(cfg, ds, fold, int(seed), chash, calibration,
+                                           cache, features)
+            writer(i, fold, row, model)
     if cfg.get("audit"):
         run_audit(cfg, ds, store, name, protocol, chash, calibration)
     frame = store.to_frame()

@@ -9,9 +9,19 @@ every official configuration (``conf/submission/official.yaml``) and writes a bu
   platform, package versions), the official file's sha256, and per configuration its
   overrides, resolved config hash and row count.
 
-``python -m eegbench.submission verify DIR [--folds 2] [--tolerance 0.02]`` re-runs a random
-sample of the bundle's folds from the recorded overrides and checks that every metric
-reproduces within the tolerance (same thread count assumed: see the README on determinism).
+``python -m eegbench.submission verify DIR [--folds 2] [--tolerance 0.02] [--seed N]`` checks
+the bundle, then re-runs a random sample of its folds from the recorded overrides and checks
+that every metric reproduces within the tolerance (same thread count assumed: see the README
+on determinism):
+
+- ``rows.jsonl`` must match the manifest's sha256 and row count, every row must be a valid
+  result row of schema >= 5 whose metrics are exactly those of the predictions it stores
+  (:mod:`eegbench.results.recompute`), and every row's config hash must be one the manifest
+  records;
+- every override of the manifest must be allowed in a bundle (:mod:`eegbench.bundle_overrides`),
+  checked before Hydra composes anything;
+- the folds re-run are drawn from the operating system's randomness (so a submitter cannot
+  know them in advance); the seed is printed, and ``--seed N`` repeats a draw.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import inspect
 import json
 import logging
 import platform
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -34,9 +45,14 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig
 
+from eegbench.bundle_overrides import OverrideError, check_overrides
 from eegbench.hashing import sha256_of
+from eegbench.models.known_checkpoints import find_known_checkpoint
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
+from eegbench.results.recompute import EXACT_SCHEMA
+from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.store import ResultStore, parse_row
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +75,21 @@ def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
-    """Compose eegbench's configuration (plugin config folders included) with ``overrides``."""
+    """Compose eegbench's configuration (plugin config folders included) with ``overrides``.
+
+    The result is validated as an evaluation job (:func:`eegbench.config.check_config`: every
+    key, subject ids normalised) before it is returned.
+    """
     from hydra import compose, initialize_config_dir
+
+    from eegbench.config import check_config
 
     paths = plugin_search_paths()
     extra = [f"hydra.searchpath=[{','.join(paths)}]"] if paths else []
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=[*overrides, *extra])
+        cfg = compose("config", overrides=[*overrides, *extra])
+    check_config(cfg, "run")
+    return cfg
 
 
 def model_origin(name: str) -> dict[str, Any]:
@@ -107,7 +131,7 @@ def environment() -> dict[str, Any]:
 
 
 def _rows_of(results_dir: Path) -> list[dict[str, Any]]:
-    rows = [json.loads(p.read_text()) for p in sorted((results_dir / "rows").rglob("*.json"))]
+    rows = ResultStore(results_dir).read_rows()
     return sorted(rows, key=lambda r: (r["dataset"], r["protocol"], r["config_hash"],
                                        str(r["fold"]), r["seed"], str(r["adaptation"])))
 
@@ -129,21 +153,28 @@ def run_submission(model: str, out: Path, overrides: list[str] | None = None,
     out = Path(out)
     overrides = list(overrides or [])
     entries = configurations or official_configurations()
+    try:  # the bundle will carry them: refuse now what verification would refuse
+        check_overrides([f"model={model}", *overrides], "the submission's overrides")
+        for entry in entries:
+            check_overrides(entry["overrides"], f"configuration {entry['name']!r}")
+    except OverrideError as err:
+        raise SubmissionError(str(err)) from None
     runs = out / "runs"
     summary = []
     for entry in entries:
         cfg = compose_config([f"model={model}", *entry["overrides"], *overrides,
-                              f"paths.runs_dir={runs}"])
+                              f"paths.runs_dir={runs}", f"paths.results_dir={runs / 'results'}"])
         rows = run_experiment(cfg)
         summary.append({**entry, "config_hash": identity_hash(cfg), "n_rows": len(rows)})
         logger.info("submission %s: %s done (%d rows)", model, entry["name"], len(rows))
     rows = _rows_of(runs / "results")
+    withheld = withhold_restricted_weights(out, rows)
     (out / "rows.jsonl").write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n"
                                             for r in rows))
     manifest = {"model": model, "origin": model_origin(model), "environment": environment(),
                 "official": {"file": Path(official).name, "sha256": sha256_of(official)},
                 "user_overrides": overrides, "configurations": summary, "n_rows": len(rows),
-                "rows_sha256": sha256_of(out / "rows.jsonl"),
+                "rows_sha256": sha256_of(out / "rows.jsonl"), "withheld_weights": withheld,
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
@@ -151,26 +182,158 @@ def run_submission(model: str, out: Path, overrides: list[str] | None = None,
     return path
 
 
-def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Return the manifest and rows of a bundle, checking the rows' sha256.
+#: Suffixes of files that hold model weights.
+WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".h5")
+
+
+def restricted_checkpoints(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Return ``{registry entry: licence}`` of restricted checkpoints the rows were adapted from.
+
+    Restricted: the licence forbids sharing anything derived from the weights (e.g. LUNA,
+    CC BY-ND 4.0). A row's checkpoint is found from its ``weights`` provenance (registry
+    name, source, sha256) or, for older rows, its configuration's
+    ``model.params.checkpoint``.
+    """
+    out = {}
+    for row in rows:
+        weights = row.get("weights") or {}
+        params = ((row.get("config") or {}).get("model") or {}).get("params") or {}
+        source = (f"known:{weights['known']}" if weights.get("known")
+                  else weights.get("source") or params.get("checkpoint"))
+        try:
+            entry = find_known_checkpoint(source, weights.get("sha256")) if source else None
+        except ValueError:  # a source that names no registry entry
+            entry = None
+        if entry is not None and not entry.share_adapters:
+            out[entry.name] = entry.licence or "unknown licence"
+    return out
+
+
+def withhold_restricted_weights(bundle: Path, rows: list[dict[str, Any]]) -> list[str]:
+    """Delete weight files from ``bundle`` when the rows used weights that may not be shared.
+
+    LUNA's weights are licensed CC BY-ND 4.0, which forbids sharing modified weights
+    (fine-tuned weights, adapters, heads trained on top); entries of the known-checkpoints
+    registry with ``share_adapters: false`` are treated alike. Result rows (metrics,
+    predictions, configurations) may be shared and are kept.
+
+    Returns
+    -------
+    list of str
+        The deleted files, relative to ``bundle`` (recorded in the manifest).
+    """
+    restricted = restricted_checkpoints(rows)
+    if not restricted:
+        return []
+    removed = []
+    for path in sorted(Path(bundle).rglob("*")):
+        if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
+            path.unlink()
+            removed.append(path.relative_to(bundle).as_posix())
+    names = ", ".join(f"{k} ({v})" for k, v in sorted(restricted.items()))
+    logger.warning("the rows were adapted from %s, whose licence forbids sharing derived "
+                   "weights: %s", names, f"removed {removed} from the bundle" if removed
+                   else "no weight file is in the bundle")
+    return removed
+
+
+def _manifest_problem(manifest: Any) -> str | None:
+    """Why a manifest lacks the structure :func:`verify_submission` relies on, or None."""
+    if not isinstance(manifest, dict):
+        return f"manifest.json holds {type(manifest).__name__}, not an object"
+    if not isinstance(manifest.get("model"), str):
+        return "manifest.json has no 'model' name"
+    if not isinstance(manifest.get("user_overrides"), list):
+        return "manifest.json has no 'user_overrides' list"
+    entries = manifest.get("configurations")
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str)
+            and isinstance(e.get("overrides"), list) and isinstance(e.get("config_hash"), str)
+            for e in entries):
+        return ("manifest.json 'configurations' is not a list of {name, overrides, "
+                "config_hash} objects")
+    if not isinstance(manifest.get("n_rows"), int):
+        return "manifest.json has no 'n_rows' count"
+    return None
+
+
+def check_bundle_overrides(manifest: dict[str, Any]) -> None:
+    """Check every override a manifest records against the bundle allow-list.
 
     Raises
     ------
     SubmissionError
-        If a file is missing or ``rows.jsonl`` does not match the manifest.
+        Naming the override, where it is, and what a bundle may override.
+    """
+    try:
+        check_overrides([f"model={manifest['model']}"], "manifest.json 'model'")
+        check_overrides(manifest["user_overrides"], "manifest.json 'user_overrides'")
+        for entry in manifest["configurations"]:
+            check_overrides(entry["overrides"],
+                            f"manifest.json configuration {entry['name']!r}")
+    except OverrideError as err:
+        raise SubmissionError(str(err)) from None
+
+
+def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Return the manifest and rows of a bundle, after checking both.
+
+    Checked: the rows' sha256 and count against the manifest, every row (a valid result row
+    whose metrics are those of its own predictions, a config hash the manifest records, no
+    duplicate fold), and every override against the bundle allow-list.
+
+    Raises
+    ------
+    SubmissionError
+        If a file is missing, ``rows.jsonl`` does not match the manifest, a row is invalid
+        or was edited, or an override is not allowed (the message names it).
     """
     bundle = Path(bundle)
     for name in ("manifest.json", "rows.jsonl"):
         if not (bundle / name).is_file():
             raise SubmissionError(f"{bundle}: not a submission bundle ({name} is missing).")
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    try:
+        manifest = json.loads((bundle / "manifest.json").read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SubmissionError(f"{bundle / 'manifest.json'}: not valid JSON ({err}).") from None
+    problem = _manifest_problem(manifest)
+    if problem is not None:
+        raise SubmissionError(f"{bundle}: {problem}.")
     actual = sha256_of(bundle / "rows.jsonl")
     if actual != manifest.get("rows_sha256"):
         raise SubmissionError(f"{bundle / 'rows.jsonl'}: sha256 {actual} differs from the "
                               f"manifest's {manifest.get('rows_sha256')}; the rows were edited "
                               "after the bundle was written.")
-    rows = [json.loads(line) for line in (bundle / "rows.jsonl").read_text().splitlines()
-            if line.strip()]
+    check_bundle_overrides(manifest)
+    hashes = {e["config_hash"] for e in manifest["configurations"]}
+    rows, keys = [], set()
+    lines = (bundle / "rows.jsonl").read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{bundle / 'rows.jsonl'}, line {number}"
+        try:
+            row, problem = parse_row(line, where)
+        except ValueError as err:  # a newer schema
+            raise SubmissionError(str(err)) from None
+        if problem is not None:
+            raise SubmissionError(f"{where}: {problem}.")
+        key = row_key({k: row.get(k) for k in ResultRow.key_fields})
+        if row["schema_version"] < EXACT_SCHEMA:  # 4-decimal rows leave slack to forge in
+            raise SubmissionError(f"{where}: row {key} has schema {row['schema_version']}; a "
+                                  f"bundle's rows must be of schema >= {EXACT_SCHEMA}, whose "
+                                  "metrics recompute exactly from their predictions. Re-run "
+                                  "`python -m eegbench.submission run` with this eegbench.")
+        if row["config_hash"] not in hashes:
+            raise SubmissionError(f"{where}: row {key} has config {row['config_hash']}, which "
+                                  "no configuration of the manifest produced.")
+        if key in keys:
+            raise SubmissionError(f"{where}: row {key} appears twice.")
+        keys.add(key)
+        rows.append(row)
+    if len(rows) != manifest["n_rows"]:
+        raise SubmissionError(f"{bundle / 'rows.jsonl'} holds {len(rows)} rows but the manifest "
+                              f"says {manifest['n_rows']}.")
     return manifest, rows
 
 
@@ -198,34 +361,59 @@ def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
     return new.metrics
 
 
+def draw_seed() -> int:
+    """Return a fresh seed for the fold sample, from the operating system's randomness."""
+    return secrets.randbits(63)
+
+
 def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
-                      seed: int = 0) -> pd.DataFrame:
-    """Re-run ``n_folds`` random folds of a bundle; return one row per metric compared.
+                      seed: int | None = None) -> pd.DataFrame:
+    """Check a bundle (:func:`read_bundle`), then re-run ``n_folds`` random folds of it.
+
+    Parameters
+    ----------
+    bundle : Path
+        The bundle folder.
+    n_folds : int
+        Folds to re-run.
+    tolerance : float
+        Largest accepted absolute difference between a claimed and a reproduced metric.
+    seed : int, optional
+        Seed of the fold sample; None draws one from the operating system's randomness
+        (:func:`draw_seed`). The seed is logged and stored in ``report.attrs["seed"]``.
+
+    Returns
+    -------
+    DataFrame
+        One row per metric compared.
 
     Raises
     ------
     SubmissionError
-        If any metric differs by more than ``tolerance`` (the report is in the message).
+        If the bundle is invalid, or any metric differs by more than ``tolerance`` (the
+        report is in the message).
     """
     manifest, rows = read_bundle(bundle)
     rows = [r for r in rows if not str(r["adaptation"]).startswith("layer_probe:")]
     if not rows:
         raise SubmissionError(f"{bundle}: the bundle holds no result rows.")
+    seed = draw_seed() if seed is None else int(seed)
+    logger.info("verification seed %d (repeat this draw with --seed %d)", seed, seed)
     by_hash = {c["config_hash"]: c for c in manifest["configurations"]}
     rng = np.random.default_rng(seed)
     picked = [rows[i] for i in sorted(rng.choice(len(rows), min(n_folds, len(rows)),
                                                  replace=False))]
+    logger.info("re-running fold(s) %s", [f"{r['dataset']}/{r['fold']}/seed {r['seed']}"
+                                          for r in picked])
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for row in picked:
-            entry = by_hash.get(row["config_hash"])
-            if entry is None:
-                raise SubmissionError(f"Row {row['fold']} has config {row['config_hash']}, which "
-                                      "no configuration of the manifest produced.")
+            entry = by_hash[row["config_hash"]]
             cfg = compose_config([f"model={manifest['model']}", *entry["overrides"],
                                   *manifest["user_overrides"], f"paths.runs_dir={tmp}"])
             metrics = _refit_fold(cfg, row)
             for metric, claimed in row["metrics"].items():
+                claimed = float("nan") if claimed is None else float(claimed)
                 again = metrics.get(metric, float("nan"))
                 both_nan = np.isnan(claimed) and np.isnan(again)
                 ok = bool(both_nan or abs(float(again) - float(claimed)) <= tolerance)
@@ -233,12 +421,14 @@ def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
                                 "seed": row["seed"], "metric": metric, "claimed": claimed,
                                 "reproduced": again, "ok": ok})
     report = pd.DataFrame.from_records(records)
+    report.attrs["seed"] = seed
     bad = report[~report["ok"]]
     if len(bad):
         raise SubmissionError(f"{len(bad)} metric(s) of {bundle} do not reproduce within "
-                              f"{tolerance}:\n{bad.to_string(index=False)}")
-    logger.info("verified %d fold(s) of %s within %s:\n%s", len(picked), bundle, tolerance,
-                report.to_string(index=False))
+                              f"{tolerance} (verification seed {seed}):\n"
+                              f"{bad.to_string(index=False)}")
+    logger.info("verified %d fold(s) of %s within %s (verification seed %d):\n%s",
+                len(picked), bundle, tolerance, seed, report.to_string(index=False))
     return report
 
 
@@ -258,7 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     ver.add_argument("--folds", type=int, default=2, help="folds to re-run (default 2)")
     ver.add_argument("--tolerance", type=float, default=0.02,
                      help="largest accepted absolute metric difference (default 0.02)")
-    ver.add_argument("--seed", type=int, default=0, help="seed of the fold sample")
+    ver.add_argument("--seed", type=int, default=None,
+                     help="seed of the fold sample (default: drawn from the operating "
+                          "system's randomness and printed; give it to repeat a draw)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -1,6 +1,11 @@
 """The training loop for torch models: seeded, class-weighted, early stopping on validation.
 
 Validation data come from the protocol's validation *subjects* (never the test subject).
+:func:`fit_classifier` keeps the fit's windows on the training device
+(:mod:`eegbench.resident`), reads the losses back once per epoch, and optionally trains under
+bf16 autocast (``trainer.precision: bf16``) and ``torch.compile`` (``trainer.compile: true``).
+Several folds of one architecture can instead be trained together
+(``trainer.fold_parallel``, :mod:`eegbench.foldpar`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from eegbench.adaptation.batchnorm import reestimate_batchnorm
+from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
+from eegbench.progress import EpochProgress
+from eegbench.resident import (
+    ResidentWindows,
+    batch_bounds,
+    check_precision,
+    mean_loss,
+    train_epoch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +76,21 @@ class TrainerSpec:
     class_weighting : {"balanced", "none"}
     device : {"auto", "cpu", "cuda"}
     num_threads : int or None
+    precision : {"fp32", "bf16"}
+        ``bf16``: forward passes and losses under bf16 autocast (weights, gradients and the
+        optimiser stay float32).
+    compile : bool
+        Run the module through ``torch.compile`` (the weights are shared with the module).
+    fold_parallel : {"auto", "true", "false", "exact"}
+        Train the folds of a protocol together in one process (:mod:`eegbench.foldpar`):
+        ``true`` stacks them (batched kernels; equal to fold after fold up to float32
+        rounding), ``exact`` stacks them but runs each fold's convolutions separately
+        (bit-identical to fold after fold on the CPU with one thread, for verification;
+        slower),
+        ``false`` trains fold after fold, ``auto`` (default) stacks on CUDA devices and trains
+        fold after fold on the CPU (where stacking EEGNet's 36 eegmat folds measured slower:
+        ``benchmarks/fold_parallel_speed.py``). Models that cannot be stacked train fold
+        after fold (the reason is logged).
     recipe_source : str
         Where the settings come from (a repository file or paper section), for the record.
     """
@@ -86,7 +116,14 @@ class TrainerSpec:
     class_weighting: str = "balanced"  # "balanced" or "none"
     device: str = "auto"  # "auto", "cpu", "cuda"
     num_threads: int | None = None
+    precision: str = "fp32"
+    compile: bool = False
+    fold_parallel: str = "auto"
     recipe_source: str = ""
+
+    def __post_init__(self) -> None:
+        check_precision(self.precision)
+        object.__setattr__(self, "fold_parallel", check_fold_parallel(self.fold_parallel))
 
     @classmethod
     def from_config(cls, cfg: Any) -> TrainerSpec:
@@ -110,8 +147,22 @@ class TrainerSpec:
         keys = ("max_epochs", "batch_size", "optimizer", "lr", "head_lr", "weight_decay",
                 "schedule", "warmup_epochs", "min_lr", "label_smoothing", "grad_clip",
                 "layer_decay", "patience", "refit_on_train_valid", "bn_reestimate",
-                "class_weighting", "recipe_source")
+                "class_weighting", "precision", "compile", "recipe_source")
         return {k: getattr(self, k) for k in keys}
+
+
+#: Allowed values of ``trainer.fold_parallel``.
+FOLD_PARALLEL = ("auto", "true", "false", "exact")
+
+
+def check_fold_parallel(value: Any) -> str:
+    """Return ``value`` as one of :data:`FOLD_PARALLEL` (YAML booleans accepted)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value not in FOLD_PARALLEL:
+        raise ValueError(f"Invalid value for the 'trainer.fold_parallel' parameter. Allowed "
+                         f"values are {list(FOLD_PARALLEL)}, but got {value!r}.")
+    return str(value)
 
 
 @dataclass
@@ -199,14 +250,28 @@ def train_one_epoch(module: nn.Module, X: np.ndarray, y: np.ndarray, loss_fn: nn
     return total / max(n_seen, 1)
 
 
-def _mean_loss(module, X, y, loss_fn, batch_size, device) -> float:
-    module.eval()
-    total, n = 0.0, 0
-    with torch.no_grad():
-        for xb, yb in iterate_batches(X, y, batch_size, np.arange(len(X))):
-            total += float(loss_fn(module(xb.to(device)), yb.to(device))) * len(yb)
-            n += len(yb)
-    return total / max(n, 1)
+def make_losses(y_train: np.ndarray, n_classes: int, spec: TrainerSpec,
+                device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """Return the training loss and the validation loss of a fit.
+
+    Both are cross-entropies weighted by ``spec.class_weighting`` on the training labels; the
+    training loss has ``spec.label_smoothing``, the validation loss none (a proper score for
+    model selection).
+    """
+    weight = class_weights(y_train, n_classes) if spec.class_weighting == "balanced" else None
+    weight = None if weight is None else weight.to(device)
+    return (nn.CrossEntropyLoss(weight=weight, label_smoothing=float(spec.label_smoothing)),
+            nn.CrossEntropyLoss(weight=weight))
+
+
+def count_steps(n_windows: int, batch_size: int) -> int:
+    """Return the optimiser steps of one epoch over ``n_windows`` (batches of one skipped)."""
+    return len(batch_bounds(n_windows, batch_size, min_batch_size=2))
+
+
+def compiled(module: nn.Module, spec: TrainerSpec):
+    """Return ``torch.compile(module)`` if ``spec.compile``, else ``module`` itself."""
+    return torch.compile(module) if spec.compile else module
 
 
 def fit_classifier(
@@ -226,7 +291,8 @@ def fit_classifier(
     (:mod:`eegbench.adaptation.optim`). With validation windows, the weights of the epoch with
     the lowest validation loss are restored (early stopping after ``spec.patience`` epochs
     without improvement); without validation windows every epoch runs and the last weights
-    are kept.
+    are kept. The windows stay on the training device for the whole fit
+    (:class:`~eegbench.resident.ResidentWindows`) and the losses are read back once per epoch.
 
     Parameters
     ----------
@@ -245,50 +311,53 @@ def fit_classifier(
     -------
     TrainReport
     """
-    from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
-
     seed_everything(seed)
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
     device = resolve_device(spec.device)
     module.to(device)
-    weight = class_weights(y_train, n_classes) if spec.class_weighting == "balanced" else None
-    loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device),
-                                  label_smoothing=float(spec.label_smoothing))
-    # validation loss without smoothing: a proper score for model selection
-    valid_loss_fn = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
+    loss_fn, valid_loss_fn = make_losses(y_train, n_classes, spec, device)
     groups = param_groups(module, spec)
     optimizer = make_optimizer(groups, spec)
-    steps_per_epoch = sum(1 for start in range(0, len(X_train), spec.batch_size)
-                          if min(spec.batch_size, len(X_train) - start) >= 2)
+    steps_per_epoch = count_steps(len(X_train), spec.batch_size)
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch)
     rng = np.random.default_rng(seed)
-    has_valid = len(X_valid) > 0
+    train = ResidentWindows(X_train, y_train, device)
+    valid = ResidentWindows(X_valid, y_valid, device)
+    forward = compiled(module, spec)
+    has_valid = len(valid) > 0
     best = (float("inf"), -1, copy.deepcopy(module.state_dict()))
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     epoch = 0
-    # A progress bar on interactive terminals only (tqdm disables itself otherwise).
-    progress = tqdm(range(1, spec.max_epochs + 1), desc="epochs", leave=False, disable=None)
-    for epoch in progress:
-        module.train()
-        train_loss = train_one_epoch(module, X_train, y_train, loss_fn, optimizer,
-                                     spec.batch_size, rng.permutation(len(X_train)), device,
+    progress = EpochProgress(spec.max_epochs)
+    try:
+        for epoch in range(1, spec.max_epochs + 1):
+            module.train()
+            train_loss = train_epoch(forward, train, loss_fn, optimizer, spec.batch_size,
+                                     rng.permutation(len(train)), precision=spec.precision,
                                      scheduler=scheduler, grad_clip=spec.grad_clip)
-        if spec.bn_reestimate:  # selection and evaluation see the same (exact) statistics
-            from eegbench.adaptation.batchnorm import reestimate_batchnorm
-
-            reestimate_batchnorm(module, X_train, spec.batch_size)
-        valid_loss = (_mean_loss(module, X_valid, y_valid, valid_loss_fn, 256, device)
-                      if has_valid else float("nan"))
-        history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss})
-        logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch, train_loss, valid_loss)
-        if not has_valid or valid_loss < best[0]:
-            best = (valid_loss, epoch, copy.deepcopy(module.state_dict()))
-        progress.set_postfix(train=f"{train_loss:.3f}", valid=f"{valid_loss:.3f}", best=best[1])
-        if has_valid and spec.patience is not None and epoch - best[1] >= spec.patience:
-            break
-    progress.close()
+            if spec.bn_reestimate:  # selection and evaluation see the same (exact) statistics
+                reestimate_batchnorm(module, train, spec.batch_size)
+            if has_valid:
+                module.eval()
+                valid_loss = mean_loss(forward, valid, valid_loss_fn, 256, spec.precision)
+            # the one host read of the epoch
+            losses = torch.stack([train_loss, valid_loss]) if has_valid else train_loss[None]
+            values = losses.tolist()
+            train_value = values[0]
+            valid_value = values[1] if has_valid else float("nan")
+            history.append({"epoch": epoch, "train_loss": train_value,
+                            "valid_loss": valid_value})
+            logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch, train_value,
+                         valid_value)
+            if not has_valid or valid_value < best[0]:
+                best = (valid_value, epoch, copy.deepcopy(module.state_dict()))
+            progress.update(epoch, train_value, valid_value, best[1])
+            if has_valid and spec.patience is not None and epoch - best[1] >= spec.patience:
+                break
+    finally:
+        progress.close()
     module.load_state_dict(best[2])
     budget = {**spec.budget(), "epochs_run": epoch, "best_epoch": best[1],
               "steps_per_epoch": steps_per_epoch, "selection": "best validation loss"

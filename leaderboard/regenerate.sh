@@ -26,7 +26,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 export OMP_NUM_THREADS=1 EEGBENCH_DATA_ROOT=${EEGBENCH_DATA_ROOT:-../shared/data}
 RUNS=${EEGBENCH_LEADERBOARD_RUNS:-runs/leaderboard}
-COMMON=(trainer=fast trainer.num_threads=1 paths.runs_dir=$RUNS)
+# One results store for every step (each experiment would otherwise keep its own,
+# <runs>/<experiment.name>/results): the committed tables are built from it.
+STORE=(paths.runs_dir=$RUNS paths.results_dir=$RUNS/results)
+COMMON=(trainer=fast trainer.num_threads=1 "${STORE[@]}")
 STEPS=${*:-loso fewshot probe main pretrain foundation foundation_fewshot datasets muse_n170 \
           tables fixed_split within audit align honest_tables}
 # Within-subject ERP recordings whose recipes may not be present in every checkout.
@@ -37,7 +40,8 @@ done
 CKPT=$RUNS/pretrain/cbramod_pooled_no_eegmat.pt
 # Issue 15 studies: a separate runs dir, so that study rows never enter the leaderboard store.
 RUNS_STUDIES=${EEGBENCH_STUDY_RUNS:-runs/studies}
-STUDY_COMMON=(trainer.num_threads=1 paths.runs_dir=$RUNS_STUDIES 'seeds=[0]')
+STUDY_STORE=(paths.runs_dir=$RUNS_STUDIES paths.results_dir=$RUNS_STUDIES/results)
+STUDY_COMMON=(trainer.num_threads=1 "${STUDY_STORE[@]}" 'seeds=[0]')
 # Objective study: the pool of windows of >= 2 s holds 64-channel eegmmidb windows; on a free
 # core 1000 steps take ~5-10 min (contrastive, two views per window, about twice that).
 STUDY_STEPS=${STUDY_STEPS:-[0,100,400,1000]}  # pretraining steps at which encoders are probed
@@ -71,9 +75,9 @@ ADAPT_EPOCHS=${ADAPT_EPOCHS:-3}
 adapt_cbramod() {  # arguments: extra overrides, passed through
   for adaptation in finetune lp_ft; do
     $PY -m eegbench model=cbramod model.adaptation=$adaptation model.params.checkpoint=$CKPT \
-        paths.runs_dir=$RUNS 'seeds=[0]' "$@"
+        "${STORE[@]}" 'seeds=[0]' "$@"
     $PY -m eegbench model=cbramod model.adaptation=$adaptation model.params.checkpoint=$CKPT \
-        model.params.init=random paths.runs_dir=$RUNS 'seeds=[0]' "$@"
+        model.params.init=random "${STORE[@]}" 'seeds=[0]' "$@"
   done
 }
 
@@ -126,33 +130,33 @@ for step in $STEPS; do
       $PY -m eegbench +exp=loso model=eegnet "${COMMON[@]}" 'seeds=[0]' \
           +protocol.layer_probe=true ;;
     main)  # the README's main job: ts_lr + EEGNet, default trainer (30 epochs, patience 6)
-      $PY -m eegbench +exp=loso paths.runs_dir=$RUNS ;;
+      $PY -m eegbench +exp=loso "${STORE[@]}" ;;
     pretrain)  # self-supervised CBraMod on the pooled non-eegmat recordings (8 min budget)
-      $PY -m eegbench +exp=pretrain_pooled paths.runs_dir=$RUNS ;;
+      $PY -m eegbench pretrain +exp=pretrain_pooled "${STORE[@]}" ;;
     foundation)  # CBraMod on eegmat: pretrained fine-tune / linear probe vs random init
       $PY -m eegbench model=cbramod model.adaptation=finetune model.params.checkpoint=$CKPT \
           "${COMMON[@]}" 'seeds=[0]'
       # linear probe: frozen encoder, converged scikit-learn logistic regression (no epochs)
       $PY -m eegbench model=cbramod model.adaptation=linear_probe \
-          model.params.checkpoint=$CKPT trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+          model.params.checkpoint=$CKPT trainer.num_threads=1 "${STORE[@]}" 'seeds=[0]'
       $PY -m eegbench model=cbramod model.adaptation=from_scratch "${SMALL_CBRAMOD[@]}" \
           "${COMMON[@]}" 'seeds=[0]' ;;
     foundation_fewshot)  # pretrained CBraMod, linear head calibrated on k shots only
       $PY -m eegbench +exp=fewshot model=cbramod model.adaptation=linear_probe \
           model.params.checkpoint=$CKPT protocol.mode=from_scratch trainer.num_threads=1 \
-          paths.runs_dir=$RUNS 'seeds=[0]' ;;
+          "${STORE[@]}" 'seeds=[0]' ;;
     datasets)  # the other multi-subject datasets: SSVEP (4 classes) and Muse P300 (ERP),
       # plus the filter-bank tangent space on all three
       $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet \
           dataset=ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
-          trainer.num_threads=1 paths.runs_dir=$RUNS
+          trainer.num_threads=1 "${STORE[@]}"
       $PY -m eegbench -m model=fb_ts_lr \
           dataset=physionet_eegmat,ssvep_exo_kalunga2016,muse_visual_p300_eegnotebooks \
-          trainer.num_threads=1 paths.runs_dir=$RUNS ;;
+          trainer.num_threads=1 "${STORE[@]}" ;;
     muse_n170)  # N170 faces vs houses (Muse, 5 participants): leave-one-subject-out. The
       # auditory P300 set has one participant: within-subject protocols only, not run here.
       $PY -m eegbench -m model=ts_lr,xdawn_ts_lr,eegnet dataset=muse_n170_eegnotebooks \
-          trainer.num_threads=1 paths.runs_dir=$RUNS ;;
+          trainer.num_threads=1 "${STORE[@]}" ;;
     foundation_probes)  # ten foundation models at their published sizes, frozen encoder + the
       # converged probe (C = 1 a priori), LOSO on every eegmat subject. Random initialisation:
       # no published weights can be fetched here; the rows say init=random in their setting.
@@ -160,16 +164,16 @@ for step in $STEPS; do
       # (eegbench/features/frozen_encoder.py) and each fold fits only the probe.
       for m in cbramod labram biot eegpt; do
         $PY -m eegbench model=$m model.adaptation=linear_probe model.params.init=random \
-            trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+            trainer.num_threads=1 "${STORE[@]}" 'seeds=[0]'
       done
       for m in reve luna signal_jepa bendr codebrain eegdino; do
         $PY -m eegbench model=$m model.adaptation=linear_probe +model.params.init=random \
-            trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+            trainer.num_threads=1 "${STORE[@]}" 'seeds=[0]'
       done ;;
     foundation_adapt_probes)  # the two linear_probe rows of foundation_adapt (cheap: encoded once)
       for init in pretrained random; do
         $PY -m eegbench model=cbramod model.adaptation=linear_probe model.params.checkpoint=$CKPT \
-            model.params.init=$init trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]'
+            model.params.init=$init trainer.num_threads=1 "${STORE[@]}" 'seeds=[0]'
       done ;;
     foundation_fixed_split)  # the CBraMod paper's 28/4/4 eegmat split (one fold): CBraMod
       # (suite-pretrained and random init), LaBraM and BIOT (random init, published sizes) under
@@ -178,16 +182,16 @@ for step in $STEPS; do
         for init in pretrained random; do
           $PY -m eegbench model=cbramod model.adaptation=$adaptation protocol=fixed_split \
               model.params.checkpoint=$CKPT model.params.init=$init trainer.num_threads=1 \
-              trainer.max_epochs=$ADAPT_EPOCHS trainer.device=cpu paths.runs_dir=$RUNS 'seeds=[0]'
+              trainer.max_epochs=$ADAPT_EPOCHS trainer.device=cpu "${STORE[@]}" 'seeds=[0]'
         done
         for m in labram biot; do
           $PY -m eegbench model=$m model.adaptation=$adaptation protocol=fixed_split \
               model.params.init=random trainer.num_threads=1 trainer.max_epochs=$ADAPT_EPOCHS \
-              trainer.device=cpu paths.runs_dir=$RUNS 'seeds=[0]'
+              trainer.device=cpu "${STORE[@]}" 'seeds=[0]'
         done
       done
       $PY -m eegbench model=eegpt model.adaptation=linear_probe protocol=fixed_split \
-          model.params.init=random trainer.num_threads=1 paths.runs_dir=$RUNS 'seeds=[0]' ;;
+          model.params.init=random trainer.num_threads=1 "${STORE[@]}" 'seeds=[0]' ;;
     foundation_adapt)  # all 36 eegmat subjects, LOSO, recipe at ADAPT_EPOCHS epochs (CPU)
       adapt_cbramod trainer.max_epochs=$ADAPT_EPOCHS trainer.num_threads=1 trainer.device=cpu ;;
     foundation_adapt_gpu)  # the same with the full recipe (50 epochs) on a CUDA machine
@@ -264,7 +268,7 @@ for step in $STEPS; do
       # encoders at STUDY_STEPS probed by the converged linear probe (frozen encoder encoded
       # once per checkpoint) under leave-one-subject-out
       for ds in $STUDY_TARGETS; do
-        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
+        $PY -m eegbench study +exp=objective_study dataset=$ds "study.steps=$STUDY_STEPS" \
             'study.adaptations=[linear_probe]' study.max_minutes_per_objective=$STUDY_MINUTES \
             "study.corpus=$STUDY_CORPUS" "${STUDY_COMMON[@]}"
       done
@@ -273,7 +277,7 @@ for step in $STEPS; do
       # set: 5 folds; 36 eegmat folds x 15 encoders exceed a CPU session); the encoders are
       # reused, never pretrained again (study.reuse_only)
       for ds in $STUDY_FT_TARGETS; do
-        $PY -m eegbench +exp=objective_study dataset=$ds "study.steps=$STUDY_FT_STEPS" \
+        $PY -m eegbench study +exp=objective_study dataset=$ds "study.steps=$STUDY_FT_STEPS" \
             'study.adaptations=[finetune]' study.reuse_only=true \
             study.max_minutes_per_objective=$STUDY_MINUTES "study.corpus=$STUDY_CORPUS" \
             trainer.max_epochs=$STUDY_FT_EPOCHS trainer.device=cpu "${STUDY_COMMON[@]}"
@@ -281,7 +285,7 @@ for step in $STEPS; do
     study_scale)  # masked_patch at three CBraMod sizes (0.2 M to 4.9 M), probed on each of
       # SCALE_TARGETS (leave-one-dataset-out corpus each)
       for ds in $SCALE_TARGETS; do
-        $PY -m eegbench +exp=scale_study dataset=$ds "study.steps=$SCALE_STEPS" \
+        $PY -m eegbench study +exp=scale_study dataset=$ds "study.steps=$SCALE_STEPS" \
             study.max_minutes_per_objective=$SCALE_MINUTES "${STUDY_COMMON[@]}"
       done ;;
     study_patch)  # four patch embeddings vs xDAWN + tangent space and ERP features + LDA:
@@ -297,11 +301,11 @@ for step in $STEPS; do
       # TOK_SEEDS pretraining seeds, linear probe on the MEG recording (8 trigger codes) under
       # blocked K-fold, beside ts_lr and fb_ts_lr
       TOK=(pretrain.max_steps=${TOK_STEPS:-2000} pretrain.max_minutes=$STUDY_MINUTES \
-           'pretrain.save_at_steps=[0]' paths.runs_dir=$RUNS_STUDIES)
+           'pretrain.save_at_steps=[0]' "${STUDY_STORE[@]}")
       for seed in ${TOK_SEEDS:-0 1 2}; do
         sfx=$([ "$seed" = 0 ] || echo "_seed$seed")
         for corpus in eeg_meg eeg_only; do
-          $PY -m eegbench +exp=pretrain_tokenizer_$corpus "${TOK[@]}" pretrain.seed=$seed \
+          $PY -m eegbench pretrain +exp=pretrain_tokenizer_$corpus "${TOK[@]}" pretrain.seed=$seed \
               pretrain.output=$RUNS_STUDIES/pretrain/brain_tokenizer_$corpus$sfx.pt
         done
         for ck in eeg_meg$sfx eeg_only$sfx eeg_meg${sfx}_step0; do

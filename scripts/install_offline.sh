@@ -63,9 +63,9 @@ PIP=("$PY" -m pip --isolated install --no-index --find-links "$WH")
 if [ "$LENIENT" = 1 ]; then
   "${PIP[@]}" -q --no-deps "$WH"/*.whl "$@"
 else
-  # braindecode without its dependencies (its torchaudio pin; see scripts/install.sh)
-  "${PIP[@]}" -q --no-deps $NO_DEPS "$@"
   "${PIP[@]}" -q "eegbench${EXTRAS:+[$EXTRAS]}" "$@"
+  # braindecode last, without its dependencies (its torchaudio pin; see scripts/install.sh)
+  "${PIP[@]}" -q --no-deps $NO_DEPS "$@"
 fi
 case " $* " in
   *" --target"*) echo "installed into a --target folder: put it on PYTHONPATH to import" ;;

@@ -2,6 +2,9 @@
 
 Usage: ``python scripts/recipe_sha256.py /path/to/data/<folder> [regex]``. With a MANIFEST.tsv
 (columns ``file`` and ``sha256``) its checksums are used; otherwise every file is hashed.
+
+To pin a recipe from the files it finds (and write it, with ``expected.counts``), use
+``python -m eegbench.data pin <recipe> [--counts] [--write]`` instead.
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,3 +54,30 @@ def link_or_copy(src: Path, dst: Path) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
+
+
+@contextlib.contextmanager
+def read_only_view(folder: Path, tmp_path: Path):
+    """Yield a read-only view of ``folder`` (a read-only bind mount as root, who ignores file
+    modes; otherwise the folder itself with its write bits removed)."""
+    if os.geteuid() != 0:
+        paths = [folder, *folder.rglob("*")]
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield folder
+        finally:
+            for path in paths:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        return
+    view = Path(tempfile.mkdtemp(prefix="ro_view", dir=tmp_path))
+    proc = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(view)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot make a read-only bind mount: {proc.stderr.strip()}")
+    try:
+        yield view
+    finally:
+        gc.collect()
+        if subprocess.run(["umount", str(view)]).returncode != 0:
+            subprocess.run(["umount", "-l", str(view)], check=True)

@@ -14,11 +14,35 @@ import numpy as np
 
 from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.registry import register_adaptation
-from eegbench.train import TrainerSpec, fit_classifier
+from eegbench.train import TrainerSpec, TrainReport, fit_classifier
 
 
 def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(a), np.asarray(b)]) if len(b) else np.asarray(a)
+
+
+def first_stage_report(report: TrainReport, n_trainable: int) -> dict[str, Any]:
+    """Return the fit report of a training run of every weight (epoch selected on validation)."""
+    return {
+        "best_epoch": report.best_epoch, "epochs_run": report.epochs_run,
+        "best_valid_loss": report.best_valid_loss, "n_trainable": n_trainable,
+        "train_loss_first": report.history[0]["train_loss"] if report.history else None,
+        "train_loss_last": report.history[-1]["train_loss"] if report.history else None,
+        "trained_on": "train subjects; epoch selected on validation subjects",
+        "budget": dict(report.budget)}
+
+
+def add_refit(out: dict[str, Any], refit: TrainReport) -> None:
+    """Record in ``out`` (a :func:`first_stage_report`) the refit on train + validation."""
+    out["budget"].update(refit_epochs=refit.epochs_run, selection="refit on train + validation "
+                         "subjects for the selected number of epochs")
+    out.update(trained_on="train + validation subjects (refit for the selected epochs)",
+               train_loss_last=refit.history[-1]["train_loss"] if refit.history else None)
+
+
+def needs_refit(spec: TrainerSpec, n_valid: int, report: TrainReport) -> bool:
+    """True if ``spec`` asks for a refit and the first stage selected an epoch on validation."""
+    return bool(spec.refit_on_train_valid and n_valid and report.best_epoch > 0)
 
 
 def train_all_weights(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int,
@@ -38,28 +62,16 @@ def train_all_weights(model: Any, X_train, y_train, X_valid, y_valid, signal, se
     initial = copy.deepcopy(module.state_dict()) if spec.refit_on_train_valid else None
     report = fit_classifier(module, X_train, y_train, X_valid, y_valid, signal.n_outputs,
                             spec, seed)
-    budget = dict(report.budget)
-    out: dict[str, Any] = {
-        "best_epoch": report.best_epoch, "epochs_run": report.epochs_run,
-        "best_valid_loss": report.best_valid_loss, "n_trainable": n_trainable,
-        "train_loss_first": report.history[0]["train_loss"] if report.history else None,
-        "train_loss_last": report.history[-1]["train_loss"] if report.history else None,
-        "trained_on": "train subjects; epoch selected on validation subjects"}
-    trained_windows = X_train
-    if initial is not None and len(X_valid) and report.best_epoch > 0:
+    out = first_stage_report(report, n_trainable)
+    if initial is not None and needs_refit(spec, len(X_valid), report):
         module.load_state_dict(initial)
         X_all, y_all = _concat(X_train, X_valid), _concat(y_train, y_valid)
         refit = fit_classifier(module, X_all, y_all, X_all[:0], y_all[:0], signal.n_outputs,
                                spec.merged(max_epochs=report.best_epoch), seed)
-        budget.update(refit_epochs=refit.epochs_run, selection="refit on train + validation "
-                      "subjects for the selected number of epochs")
-        out.update(trained_on="train + validation subjects (refit for the selected epochs)",
-                   train_loss_last=refit.history[-1]["train_loss"] if refit.history else None)
-        trained_windows = X_all
-    if spec.bn_reestimate and trained_windows is not X_train:  # after a refit on train+valid
-        budget["bn_reestimated_layers"] = reestimate_batchnorm(module, trained_windows,
-                                                               spec.batch_size)
-    out["budget"] = budget
+        add_refit(out, refit)
+        if spec.bn_reestimate:  # after a refit on train + valid
+            out["budget"]["bn_reestimated_layers"] = reestimate_batchnorm(module, X_all,
+                                                                          spec.batch_size)
     return out
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from eegbench.adaptation.probe import ProbeSpec, fit_probe
-from eegbench.metrics import compute_metrics
+from eegbench.metrics import score_predictions
 from eegbench.results.schema import ResultRow
 from eegbench.train import iterate_batches
 
@@ -147,8 +147,10 @@ def layer_probe(module: nn.Module, X_train: np.ndarray, y_train: np.ndarray,
     -------
     DataFrame
         One row per layer in network order: ``depth``, ``layer``, ``n_features``,
-        ``n_probe_parameters``, ``fit_seconds``, ``converged``, ``n_iter`` and every metric of
-        :func:`eegbench.metrics.compute_metrics`.
+        ``n_probe_parameters``, ``fit_seconds``, ``converged``, ``n_iter``, ``predictions``
+        (test labels and the probe's stored probabilities) and every metric of
+        :func:`eegbench.metrics.compute_metrics`, computed from the stored probabilities
+        (:func:`eegbench.metrics.score_predictions`).
     """
     spec = spec or ProbeSpec(C=C)
     train = layer_features(module, X_train, layers, max_features, include_input=include_input)
@@ -160,11 +162,12 @@ def layer_probe(module: nn.Module, X_train: np.ndarray, y_train: np.ndarray,
         clf = probe[-1]
         proba = np.zeros((len(X_test), int(max(np.max(y_train), np.max(y_test))) + 1))
         proba[:, probe.classes_] = probe.predict_proba(test[name])
+        predictions, metrics = score_predictions(np.asarray(y_test), proba)
         rows.append({"depth": depth, "layer": name, "n_features": train[name].shape[1],
                      "n_probe_parameters": int(clf.coef_.size + clf.intercept_.size),
                      "fit_seconds": seconds, "converged": report["converged"],
                      "n_iter": report["n_iter"], "C": report["C"],
-                     **compute_metrics(np.asarray(y_test), proba)})
+                     "predictions": predictions, **metrics})
         logger.debug("layer %s (%d features): balanced accuracy %.3f", name,
                      train[name].shape[1], rows[-1]["balanced_accuracy"])
     return pd.DataFrame(rows)
@@ -199,7 +202,8 @@ def layer_probe_rows(row: ResultRow, module: nn.Module, X: np.ndarray, y: np.nda
         metrics = {k: rec[k] for k in row.metrics}
         rows.append(dataclasses.replace(
             row, adaptation=probe_adaptation(int(rec["depth"]), str(rec["layer"])),
-            metrics=metrics, n_parameters=int(rec["n_probe_parameters"]),
+            metrics=metrics, predictions=rec["predictions"],
+            n_parameters=int(rec["n_probe_parameters"]),
             n_trainable=int(rec["n_probe_parameters"]),
             budget={"kind": "layer_probe", "solver": "lbfgs", "C": float(rec["C"]),
                     "n_iter": int(rec["n_iter"]), "converged": bool(rec["converged"])},

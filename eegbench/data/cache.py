@@ -12,20 +12,29 @@ file lock so that concurrent jobs build each entry once.
 
 On load, an entry whose manifest is missing or unreadable, whose manifest was edited (the
 manifest carries the sha256 of its own canonical JSON, ``manifest_sha256``, so a changed
-``sfreq`` or channel name is detected), or whose ``X.npy``/``meta.csv`` size, header or
-sha256 differs from the manifest, is logged as corrupt and rebuilt; when the cache folder is
+``sfreq`` or channel name is detected), whose manifest is not signed by the recordings it was
+built from, or whose ``X.npy``/``meta.csv`` size, header or sha256 differs from the manifest,
+is logged as corrupt and rebuilt. The signature (``manifest_hmac``) is an HMAC-SHA256 of the
+manifest keyed with the content keys of the source recordings
+(:func:`eegbench.hashing.file_digests`, computed in the same read as their sha256): anyone
+can recompute a self-checksum after editing a manifest (or after replacing ``X.npy`` and its
+recorded hashes), but not this signature without the recordings' bytes; when the cache folder is
 not writable it is refused with a message naming the entry. A valid entry is used without
 writing anything (no lock file), so a cache on a read-only share works.
 
 Before the entry is looked up, every recording the recipe pins (``source.sha256``) for the
 requested subjects must be present and readable: a deleted file or a symlink loop is an
 error naming it, never a silently smaller dataset. Each recording's signal-quality report
-(:mod:`eegbench.data.quality`) is stored in the manifest (``quality``).
+(:mod:`eegbench.data.quality`: checks, invalid headers, the reader's other warnings) is stored
+in the manifest (``quality``), after the dataset-level relative-amplitude check
+(:mod:`eegbench.data.relative_amplitude`) has run over all recordings of the entry; the
+manifest also records the recipe's ``task`` and the per-file ``crops`` applied.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -41,7 +50,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data import quality
+from eegbench.data import quality, relative_amplitude
 from eegbench.data.batched import iter_standardized
 from eegbench.data.recipe import (
     Recipe,
@@ -49,7 +58,7 @@ from eegbench.data.recipe import (
     SourceFile,
     select_subjects,
     sha256_of,
-    verify_checksums,
+    verify_checksums_keyed,
 )
 from eegbench.data.standardize import PreprocessSpec
 
@@ -63,13 +72,15 @@ def _umask() -> int:
 
 _UMASK = _umask()
 
-#: Bump when the on-disk layout changes meaning.
-CACHE_FORMAT_VERSION = 2
+#: Bump when the on-disk layout changes meaning (3: manifests signed with ``manifest_hmac``).
+CACHE_FORMAT_VERSION = 3
 
 #: Modules (relative to the ``eegbench`` package) whose source code is part of every cache key.
-_CODE_MODULES = ("data/recipe.py", "data/readers.py", "data/events.py", "data/standardize.py",
-                 "data/batched.py", "data/cache.py", "preprocess/params.py",
-                 "preprocess/fused.py", "preprocess/raw_backend.py")
+_CODE_MODULES = ("data/errors.py", "data/paths.py", "data/recipe.py", "data/schema.py",
+                 "data/readers.py", "data/reader_warnings.py", "data/events.py",
+                 "data/standardize.py", "data/units.py", "data/quality.py",
+                 "data/relative_amplitude.py", "data/batched.py", "data/cache.py",
+                 "preprocess/params.py", "preprocess/fused.py", "preprocess/raw_backend.py")
 
 
 def code_fingerprint() -> str:
@@ -125,13 +136,38 @@ def cache_key(recipe: Recipe, file_hashes: dict[str, str], spec: PreprocessSpec)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+#: Manifest fields that hold digests of the manifest itself (left out of what they hash).
+_DIGEST_FIELDS = ("manifest_sha256", "manifest_hmac")
+
+
+def _manifest_body(manifest: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in manifest.items() if k not in _DIGEST_FIELDS}
+    return json.dumps(body, sort_keys=True).encode()
+
+
 def manifest_digest(manifest: dict[str, Any]) -> str:
-    """Return the sha256 of a manifest's canonical JSON, its own checksum field left out."""
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    """Return the sha256 of a manifest's canonical JSON, its own digest fields left out."""
+    return hashlib.sha256(_manifest_body(manifest)).hexdigest()
 
 
-def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
+def entry_content_key(key: str, content_keys: dict[str, str]) -> bytes:
+    """Return the secret that signs entry ``key``'s manifest: a hash of its sources' content keys.
+
+    ``content_keys`` maps each source file (companions included) to its content key
+    (:func:`eegbench.hashing.file_digests`).
+    """
+    payload = json.dumps({"key": key, "files": dict(sorted(content_keys.items()))},
+                         sort_keys=True).encode()
+    return hashlib.sha256(payload).digest()
+
+
+def manifest_signature(manifest: dict[str, Any], content_key: bytes) -> str:
+    """Return the HMAC-SHA256 of a manifest's canonical JSON keyed with ``content_key``."""
+    return hmac.new(content_key, _manifest_body(manifest), hashlib.sha256).hexdigest()
+
+
+def entry_problem(entry: Path, verify: str = "sha256",
+                  content_key: bytes | None = None) -> str | None:
     """Return why the cache entry ``entry`` is unusable, or None when it is valid.
 
     Parameters
@@ -141,6 +177,11 @@ def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
     verify : {"sha256", "size"}
         ``sha256`` re-hashes ``X.npy`` and ``meta.csv`` (streamed, constant memory) and
         compares with the manifest; ``size`` only checks sizes and the ``.npy`` header.
+    content_key : bytes, optional
+        :func:`entry_content_key` of the recordings the entry must come from: its manifest
+        must then carry their signature (``manifest_hmac``) and its folder's key. Without it
+        (listing entries; MOABB entries, whose recordings MOABB reads) only the manifest's
+        self-checksum is checked.
     """
     if not entry.exists():
         return "missing"
@@ -155,6 +196,13 @@ def entry_problem(entry: Path, verify: str = "sha256") -> str | None:
             return ("manifest.json was modified after the entry was built (its sha256 differs "
                     "from the recorded manifest_sha256)" if "manifest_sha256" in info else
                     "manifest.json has no manifest_sha256 (older or hand-made entry)")
+        if content_key is not None:
+            if info.get("manifest_hmac") != manifest_signature(info, content_key):
+                return ("manifest.json is not signed by the recordings it names (its "
+                        "manifest_hmac is missing or wrong: a forged or hand-made manifest, or "
+                        "an entry of an older eegbench)")
+            if info.get("key") != entry.name:
+                return f"manifest.json names the key {info.get('key')!r}, not {entry.name!r}"
         for name in ("X.npy", "meta.csv"):
             path = entry / name
             if not path.is_file():
@@ -206,9 +254,11 @@ def _build_entry(
     Peak memory is one recording (one bounded batch of recordings for ``gpu_fused``), not
     the dataset.
     """
-    parts, rows, info = [], [], None
+    parts: list[tuple[str, Path, int, list[dict[str, Any]]]] = []
+    info = None
     first_shape: tuple[int, ...] = ()
     reports: list[dict[str, Any]] = []
+    amplitudes: dict[str, np.ndarray] = {}
     for i, (source, windows, file_rows, file_info) in enumerate(
         _standardized_keeping_quality(recipe, sources, spec, reports)
     ):
@@ -228,19 +278,25 @@ def _build_entry(
         first_shape = windows.shape[1:]
         part = tmp / f"part{i:05d}.npy"
         np.save(part, windows)
-        parts.append((part, len(windows)))
-        rows.extend(file_rows)
+        parts.append((source.relpath, part, len(windows), file_rows))
+        amplitudes[source.relpath] = relative_amplitude.robust_amplitude(windows)
         logger.info("cached %s (%d windows) [%d/%d]", source.relpath, len(windows), i + 1,
                     len(sources))
         del windows
-    n_total = sum(n for _, n in parts)
+    if info is not None:
+        dropped = relative_amplitude.apply(recipe, amplitudes, info, reports)
+        parts = [p for p in parts if p[0] not in dropped]
+        if not parts:
+            info = None
+    rows = [row for *_, file_rows in parts for row in file_rows]
+    n_total = sum(n for _, _, n, _ in parts)
     # Stream the parts into one .npy with plain writes: unlike a writable memmap, this leaves
     # no dirty mapped pages, so resident memory stays at one recording's windows.
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
               "shape": (n_total, *first_shape)}
     with open(tmp / "X.npy", "wb") as fh:
         np.lib.format.write_array_header_1_0(fh, header)
-        for part, _ in parts:
+        for _, part, _, _ in parts:
             fh.write(np.ascontiguousarray(np.load(part), dtype="<f4").tobytes())
             part.unlink()
     nbytes = n_total * int(np.prod(first_shape)) * 4
@@ -271,12 +327,16 @@ def _check_writable(entry: Path, problem: str) -> None:
 
 
 def _build_locked(recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpec, entry: Path,
-                  hashes: dict[str, str], verify: str) -> None:
-    """Build ``entry`` under its file lock (once, even with concurrent jobs)."""
+                  hashes: dict[str, str], verify: str, content_key: bytes) -> None:
+    """Build ``entry`` under its file lock (once, even with concurrent jobs).
+
+    The manifest is signed with ``content_key`` (:func:`entry_content_key`).
+    """
     key = entry.name
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry) + ".lock"):
-        problem = entry_problem(entry, verify)  # another job may have built it meanwhile
+        # another job may have built it meanwhile
+        problem = entry_problem(entry, verify, content_key)
         if problem is None:
             logger.info("using cache entry %s", entry)
             return
@@ -292,12 +352,15 @@ def _build_locked(recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpe
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
         try:
             manifest = _build_entry(recipe, sources, spec, tmp)
+            crops = {s.relpath: recipe.crop_of(s) for s in sources if recipe.crop_of(s)}
             manifest.update(
-                classes=recipe.classes, recipe=recipe.name, key=key,
+                classes=recipe.classes, recipe=recipe.name, task=recipe.task, crops=crops,
+                key=key,
                 preprocess=asdict(spec), files=hashes, format=CACHE_FORMAT_VERSION,
                 code=code_fingerprint(),
             )
             manifest["manifest_sha256"] = manifest_digest(manifest)
+            manifest["manifest_hmac"] = manifest_signature(manifest, content_key)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
             tmp.chmod(0o777 & ~_UMASK)  # mkdtemp makes it private; share it like any folder
             os.replace(tmp, entry)
@@ -348,8 +411,8 @@ def check_recordings_present(recipe: Recipe, data_root: Path, sources: list[Sour
     for rel in (recipe.source.get("sha256") or {}):
         rel = str(rel)
         subject = _subject(rel)
-        if subject is None or rel in found or rel in broken:
-            continue  # a companion, or present
+        if subject is None or rel in found or rel in broken or not recipe.in_task(rel):
+            continue  # a companion, present, or a file of another task
         if any(rx.fullmatch(rel) for rx in excluded):
             continue  # left out on purpose by the recipe's `exclude` (with its reason)
         # A subject with some of its recordings: the others have vanished. (A subject with
@@ -412,14 +475,27 @@ def resolve_cache_key(recipe: Recipe, data_root: str | Path, spec: PreprocessSpe
         A requested subject or a recording the recipe lists is missing (the message names
         it), or a recording's checksum does not match the recipe.
     """
+    sources, hashes, key, _ = _resolve_entry(recipe, data_root, spec, subjects)
+    return sources, hashes, key
+
+
+def _resolve_entry(recipe: Recipe, data_root: str | Path, spec: PreprocessSpec,
+                   subjects: list[str] | None) -> tuple[list[SourceFile], dict[str, str], str,
+                                                        bytes]:
+    """:func:`resolve_cache_key`, plus the entry's :func:`entry_content_key`."""
+    recipe.require_task()
     # Every requested subject must exist (an error names the missing ones).
     sources = select_subjects(recipe, recipe.discover(Path(data_root)), subjects)
     hashes: dict[str, str] = {}
-    for source in sources:
-        hashes.update(verify_checksums(source))
+    content_keys: dict[str, str] = {}
+    for source in sources:  # one read per file for its sha256 and its content key
+        file_hashes, file_keys = verify_checksums_keyed(source)
+        hashes.update(file_hashes)
+        content_keys.update(file_keys)
     wanted = None if subjects is None else {str(s) for s in subjects}
     check_recordings_present(recipe, Path(data_root), sources, wanted)
-    return sources, hashes, cache_key(recipe, hashes, spec)
+    key = cache_key(recipe, hashes, spec)
+    return sources, hashes, key, entry_content_key(key, content_keys)
 
 
 def load_windows(
@@ -451,14 +527,14 @@ def load_windows(
     -------
     WindowsDataset
     """
-    sources, hashes, key = resolve_cache_key(recipe, data_root, spec, subjects)
+    sources, hashes, key, content_key = _resolve_entry(recipe, data_root, spec, subjects)
     entry = Path(cache_root) / recipe.name / key
-    problem = entry_problem(entry, verify)
+    problem = entry_problem(entry, verify, content_key)
     if problem is None:  # valid: used as is, nothing written (works on a read-only cache)
         logger.info("using cache entry %s", entry)
     else:
         _check_writable(entry, problem)
-        _build_locked(recipe, sources, spec, entry, hashes, verify)
+        _build_locked(recipe, sources, spec, entry, hashes, verify, content_key)
     info = json.loads((entry / "manifest.json").read_text())
     X = np.load(entry / "X.npy", mmap_mode="r")
     meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str,

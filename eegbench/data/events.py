@@ -53,9 +53,12 @@ def _raw_events(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile,
         if channel not in raw.ch_names:
             raise RecipeError(f"{source.path}: stim channel {channel!r} named by recipe "
                               f"'{recipe.name}' is missing; the file has {raw.ch_names}.")
+        crop = recipe.crop_of(source)
+        # a trigger already high at the first sample is an event, unless a crop cut into it
+        initial = crop is None or crop["tmin"] == 0
         events = mne.find_events(raw, stim_channel=channel, shortest_event=1,
                                  consecutive=spec.get("consecutive", True),
-                                 initial_event=True, verbose="error")
+                                 initial_event=initial, verbose="error")
         codes = [str(int(c)) for c in events[:, 2]]
     elif kind == "eve_file":
         comp = source.companion(spec.get("companion", "events"))
@@ -106,6 +109,14 @@ def find_labelled_events(raw: mne.io.BaseRaw, recipe: Recipe,
                           f"{spec.get('from')!r}); found codes {found or 'none'}.")
     frame = pd.DataFrame(rows).sort_values("onset_s", kind="stable").reset_index(drop=True)
     outside = frame[(frame["onset_s"] < 0) | (frame["onset_s"] > raw.n_times / sfreq)]
+    if len(outside) and recipe.crop_of(source) is not None:  # events of the part cut away
+        logger.info("%s: %d event(s) outside the part kept by the recipe's crop are left out",
+                    source.relpath, len(outside))
+        frame = frame.drop(outside.index).reset_index(drop=True)
+        outside = frame.iloc[:0]
+        if not len(frame):
+            raise RecipeError(f"{source.path}: no event with a code in labels.map lies in the "
+                              f"part kept by the recipe's crop {recipe.crop_of(source)}.")
     if len(outside):
         raise RecipeError(f"{source.path}: {len(outside)} event(s) lie outside the recording "
                           f"(0 to {raw.n_times / sfreq:.1f} s), first at "

@@ -4,7 +4,7 @@ A dataset config (``conf/dataset/*.yaml``) selects it instead of a recipe::
 
     name: moabb_physionetmi_lr
     moabb:
-      dataset: PhysionetMI           # a class of moabb.datasets (or "my.module:MyDataset")
+      dataset: PhysionetMI           # a class of moabb.datasets (or of a plugin, see below)
       paradigm: LeftRightImagery     # a class of moabb.paradigms
       dataset_params: {}             # keyword arguments of the dataset class
       paradigm_params: {}            # keyword arguments of the paradigm (fmin, fmax, tmin...)
@@ -18,6 +18,13 @@ paradigm's ``resample``, converts volts to microvolts, keeps ``round((tmax - tmi
 samples per window (the end-exclusive convention of the recipes) and stores windows, labels,
 subjects, sessions and runs in the same content-addressed cache layout as the recipes, so every
 protocol applies unchanged. Class order is the sorted label names.
+
+Configuration never names code: ``dataset`` and ``paradigm`` are class *names*, looked up
+among the dataset classes of :mod:`moabb.datasets` (plus the classes that installed
+distributions register under the ``eegbench.moabb_datasets`` entry-point group) and the
+paradigm classes of :mod:`moabb.paradigms`; a ``module:attr`` or dotted value is refused, and
+``dataset_params`` / ``paradigm_params`` hold plain values only (numbers, strings, booleans,
+null, and lists of them). From Python, a class object may be passed instead of a name.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +46,15 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from eegbench.data.cache import WindowsDataset, entry_problem
+from eegbench.data.cache import WindowsDataset, entry_problem, manifest_digest
 from eegbench.data.recipe import RecipeError, sha256_of
 from eegbench.data.standardize import UNIT_NAME, UNIT_SCALE, PreprocessSpec
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the layout or the meaning of a bridge cache entry changes.
-BRIDGE_FORMAT_VERSION = 1
+#: Bump when the layout or the meaning of a bridge cache entry changes (2: the manifest
+#: carries its self-checksum, manifest_sha256).
+BRIDGE_FORMAT_VERSION = 2
 
 
 def _name(value: Any) -> str:
@@ -56,36 +65,122 @@ def _name(value: Any) -> str:
 LEGACY_NAMES = {"SSVEPExo": "Kalunga2016"}
 
 
-def _pick_class(module: Any, name: Any, what: str) -> type:
-    """A class of ``module`` by name, or any class given as ``package.module:Class``.
+#: Entry-point group under which installed distributions register their own MOABB dataset
+#: classes (``name = "package.module:Class"`` in the distribution's metadata).
+DATASET_PLUGIN_GROUP = "eegbench.moabb_datasets"
 
-    The dotted form (or, from Python, the class itself) selects a user's own MOABB dataset
-    (a ``BaseDataset`` subclass).
+#: Keys of a ``dataset.moabb`` node.
+NODE_KEYS = ("dataset", "paradigm", "dataset_params", "paradigm_params")
+
+
+def _plugin_datasets() -> dict[str, Any]:
+    """Entry points of :data:`DATASET_PLUGIN_GROUP`, by name (loaded only when selected)."""
+    return {ep.name: ep for ep in entry_points(group=DATASET_PLUGIN_GROUP)}
+
+
+def _classes_of(module: Any, base: type) -> list[str]:
+    """Public names of ``module`` that are subclasses of ``base``."""
+    return sorted(n for n in dir(module) if not n.startswith("_")
+                  and isinstance(getattr(module, n), type) and issubclass(getattr(module, n), base))
+
+
+def _pick_class(module: Any, name: Any, what: str, base: type,
+                plugins: Mapping[str, Any] | None = None) -> type:
+    """Return the ``base`` subclass of ``module`` (or a plugin's) named ``name``.
+
+    ``name`` is a plain class name: a ``module:attr`` or dotted value (which would import
+    code named by the configuration) is refused. From Python, a class may be given instead.
+
+    Raises
+    ------
+    RecipeError
+        If ``name`` is not a string naming such a class (the message lists the allowed ones).
     """
     if isinstance(name, type):
         return name
-    if ":" in name:
-        import importlib
-
-        mod_name, _, cls_name = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(mod_name), cls_name)
-        except (ImportError, AttributeError) as err:
-            raise RecipeError(f"Invalid value for the 'dataset.moabb.{what}' parameter: "
-                              f"cannot import {name!r} ({type(err).__name__}: {err}).") from None
-        return cls
+    parameter = f"'dataset.moabb.{what}' parameter"
+    plugins = dict(plugins or {})
+    if not isinstance(name, str):
+        raise RecipeError(f"Invalid value for the {parameter}: expected a class name, but got "
+                          f"{type(name).__name__} {name!r}.")
     if name in LEGACY_NAMES and not hasattr(module, name):
         logger.info("MOABB %s %s is now called %s", what, name, LEGACY_NAMES[name])
         name = LEGACY_NAMES[name]
-    names = sorted(n for n in dir(module) if not n.startswith("_")
-                   and isinstance(getattr(module, n), type))
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise RecipeError(f"Invalid value for the 'dataset.moabb.{what}' parameter: "
-                          f"{name!r} is not a class of {module.__name__}.{hint} Allowed values "
-                          f"are {names}.")
-    return getattr(module, name)
+    names = _classes_of(module, base)
+    allowed = sorted({*names, *plugins})
+    if ":" in name or "." in name:
+        raise RecipeError(
+            f"Invalid value for the {parameter}: {name!r} names code to import, which "
+            f"configuration may not do. Allowed values are class names of {module.__name__}"
+            + (f" or of the '{DATASET_PLUGIN_GROUP}' entry points of installed distributions"
+               if what == "dataset" else "")
+            + f": {allowed}.")
+    if name in names:
+        return getattr(module, name)
+    if name in plugins:
+        ep = plugins[name]
+        cls = ep.load()
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise RecipeError(f"Entry point {name!r} of group {DATASET_PLUGIN_GROUP!r} "
+                              f"({ep.value}) is not a subclass of {base.__module__}."
+                              f"{base.__name__}.")
+        return cls
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise RecipeError(f"Invalid value for the {parameter}: {name!r} is not a class of "
+                      f"{module.__name__}.{hint} Allowed values are {allowed}.")
+
+
+def _is_plain(value: Any) -> bool:
+    """True for null, booleans, numbers, strings and (nested) lists of them."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    return isinstance(value, list | tuple) and all(_is_plain(v) for v in value)
+
+
+def check_node(node: Mapping[str, Any]) -> None:
+    """Check a ``dataset.moabb`` node: known keys, parameters holding plain values only.
+
+    Raises
+    ------
+    RecipeError
+        Naming the unknown key, or the parameter whose value is not plain (a mapping could
+        carry an object specification such as ``_target_``).
+    """
+    unknown = sorted(set(node) - set(NODE_KEYS))
+    if unknown:
+        raise RecipeError(f"Unknown key(s) {unknown} in dataset.moabb; allowed keys are "
+                          f"{list(NODE_KEYS)}.")
+    for key in ("dataset", "paradigm"):
+        if key not in node:
+            raise RecipeError(f"dataset.moabb lacks the '{key}' key (a MOABB class name).")
+    for key in ("dataset_params", "paradigm_params"):
+        params = node.get(key) or {}
+        if not isinstance(params, Mapping):
+            raise RecipeError(f"Invalid value for the 'dataset.moabb.{key}' parameter: expected "
+                              f"a mapping of keyword arguments, but got {params!r}.")
+        for name, value in params.items():
+            if not isinstance(name, str) or name.startswith("_") or not _is_plain(value):
+                raise RecipeError(
+                    f"Invalid value for the 'dataset.moabb.{key}.{name}' parameter: keyword "
+                    "arguments must be plain values (numbers, strings, booleans, null or lists "
+                    f"of them), but got {value!r}.")
+
+
+def dataset_class(name: Any) -> type:
+    """Return the MOABB dataset class selected by ``name`` (see :func:`_pick_class`)."""
+    import moabb.datasets
+    from moabb.datasets.base import BaseDataset
+
+    return _pick_class(moabb.datasets, name, "dataset", BaseDataset, _plugin_datasets())
+
+
+def paradigm_class(name: Any) -> type:
+    """Return the MOABB paradigm class selected by ``name`` (see :func:`_pick_class`)."""
+    import moabb.paradigms
+    from moabb.paradigms.base import BaseProcessing
+
+    return _pick_class(moabb.paradigms, name, "paradigm", BaseProcessing)
 
 
 def _resolve_subjects(dataset: Any, subjects: list[str] | None, name: str) -> list[int]:
@@ -140,15 +235,9 @@ def moabb_windows(node: Mapping[str, Any], spec: PreprocessSpec,
     info : dict
         ch_names, ch_types, ch_pos, sfreq, units, modality, classes.
     """
-    import moabb.datasets
-    import moabb.paradigms
-
-    unknown = sorted(set(node) - {"dataset", "paradigm", "dataset_params", "paradigm_params"})
-    if unknown:
-        raise RecipeError(f"Unknown key(s) {unknown} in dataset.moabb; allowed keys are "
-                          "['dataset', 'paradigm', 'dataset_params', 'paradigm_params'].")
-    ds_cls = _pick_class(moabb.datasets, node["dataset"], "dataset")
-    par_cls = _pick_class(moabb.paradigms, node["paradigm"], "paradigm")
+    check_node(node)
+    ds_cls = dataset_class(node["dataset"])
+    par_cls = paradigm_class(node["paradigm"])
     dataset = ds_cls(**dict(node.get("dataset_params") or {}))
     params = {"resample": spec.sfreq, **dict(node.get("paradigm_params") or {})}
     paradigm = par_cls(**params)
@@ -220,9 +309,9 @@ def load_moabb(node: Mapping[str, Any], spec: PreprocessSpec, cache_root: str | 
     The entry (``<cache_root>/<name>/<key>/``: ``X.npy``, ``meta.csv``, ``manifest.json``)
     has the layout of the recipe cache and is checked the same way before use.
     """
-    import moabb.datasets
-
-    ds_cls = _pick_class(moabb.datasets, node["dataset"], "dataset")
+    check_node(node)
+    ds_cls = dataset_class(node["dataset"])
+    paradigm_class(node["paradigm"])  # an invalid paradigm fails before any data is read
     ids = _resolve_subjects(ds_cls(**dict(node.get("dataset_params") or {})), subjects,
                             _name(node["dataset"]))
     label = name or f"moabb_{_name(node['dataset'])}_{_name(node['paradigm'])}"
@@ -246,6 +335,8 @@ def load_moabb(node: Mapping[str, Any], spec: PreprocessSpec, cache_root: str | 
                             "file_sha256": {f: sha256_of(tmp / f) for f in files},
                             "recipe": label, "key": key, "preprocess": asdict(spec),
                             "format": BRIDGE_FORMAT_VERSION}
+                # self-checksum only: MOABB reads the recordings, so no content key signs it
+                manifest["manifest_sha256"] = manifest_digest(manifest)
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
                 os.replace(tmp, entry)
             finally:

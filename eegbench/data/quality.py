@@ -13,6 +13,14 @@ magnetometers, fT/cm for gradiometers, see :mod:`eegbench.data.standardize`):
   disconnected electrode, a dropped packet filled with zeros.
 * **implausible amplitude**: the largest absolute value against ``max_abs_amplitude`` of the
   sensor type.
+* **invalid header** (``header_*``): a warning of MNE's reader that means the numbers are
+  wrong (e.g. an EDF channel whose physical minimum equals its maximum), see
+  :mod:`eegbench.data.reader_warnings`. A header problem of a channel the recipe does not
+  pick is only recorded; other reader warnings are logged and kept in the report
+  (``reader_warnings``).
+
+Once every recording of a dataset is standardized, the cache compares the recordings'
+amplitudes with each other (:mod:`eegbench.data.relative_amplitude`).
 
 The recipe's optional ``quality`` section sets thresholds and the policy::
 
@@ -22,6 +30,9 @@ The recipe's optional ``quality`` section sets thresholds and the policy::
       max_flat_fraction: 0.5
       flat_tolerance: 0.0      # standard units (uV, fT, fT/cm)
       max_abs_amplitude: {eeg: 5000.0, mag: 1.0e+6, grad: 1.0e+5}
+      max_amplitude_ratio: 5.0          # recording vs the dataset's median (both ways)
+      max_channel_amplitude_ratio: 50.0 # one channel vs that channel's median
+      min_files_for_ratio: 3
 
 Policies: ``error`` raises :class:`~eegbench.data.recipe.RecipeError` naming the file, the
 channel, the check, the value and the threshold; ``warn`` logs the problem and keeps the
@@ -55,15 +66,22 @@ Defaults and where they come from:
   whereas shorter runs of equal quantised values do.
 * ``clip_tolerance`` 1e-6 of the channel's range: rail values are stored as one digital
   value, so they are equal up to float rounding.
+* ``max_amplitude_ratio``, ``max_channel_amplitude_ratio`` and ``min_files_for_ratio``: see
+  :mod:`eegbench.data.relative_amplitude`.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from eegbench.data import reader_warnings
+from eegbench.data.recipe import RecipeError
+from eegbench.data.units import UNIT_SCALE
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +94,8 @@ DEFAULT_MAX_ABS = {"eeg": 5000.0, "eog": 5000.0, "ecg": 20000.0, "emg": 20000.0,
 
 #: Keys of the recipe's ``quality`` section.
 QUALITY_KEYS = ("policy", "max_clipped_fraction", "max_flat_fraction", "flat_tolerance",
-                "max_abs_amplitude", "min_flat_s", "clip_tolerance")
+                "max_abs_amplitude", "min_flat_s", "clip_tolerance", "max_amplitude_ratio",
+                "max_channel_amplitude_ratio", "min_files_for_ratio")
 
 
 class DroppedRecording(Exception):  # noqa: N818 - a signal, not an error
@@ -106,6 +125,9 @@ class QualitySpec:
     flat_tolerance: float = 0.0
     min_flat_s: float = 1.0
     clip_tolerance: float = 1e-6
+    max_amplitude_ratio: float = 5.0
+    max_channel_amplitude_ratio: float = 50.0
+    min_files_for_ratio: int = 3
     max_abs_amplitude: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_ABS))
 
     @classmethod
@@ -120,8 +142,6 @@ class QualitySpec:
         section = dict(section or {})
         unknown = sorted(set(section) - set(QUALITY_KEYS))
         if unknown:
-            import difflib
-
             hints = {k: difflib.get_close_matches(k, QUALITY_KEYS, n=1) for k in unknown}
             hint = "".join(f" Did you mean {h[0]!r} for {k!r}?" for k, h in hints.items() if h)
             raise ValueError(f"Invalid key(s) {unknown} in the 'quality' section of {where}. "
@@ -140,6 +160,21 @@ class QualitySpec:
                     raise ValueError(f"Invalid value for the 'quality.{key}' parameter of "
                                      f"{where}: must be in [{lo}, {hi}], but got {value!r}.")
                 out[key] = value
+        for key in ("max_amplitude_ratio", "max_channel_amplitude_ratio"):
+            if key in section:
+                value = _number(section[key], f"quality.{key}", where)
+                if not value > 1.0:
+                    raise ValueError(f"Invalid value for the 'quality.{key}' parameter of "
+                                     f"{where}: must be > 1 (a ratio, applied both ways), but "
+                                     f"got {value!r}.")
+                out[key] = value
+        if "min_files_for_ratio" in section:
+            value = section["min_files_for_ratio"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ValueError(f"Invalid value for the 'quality.min_files_for_ratio' "
+                                 f"parameter of {where}: expected an integer >= 2, but got "
+                                 f"{value!r}.")
+            out["min_files_for_ratio"] = value
         amplitudes = dict(DEFAULT_MAX_ABS)
         for kind, value in dict(section.get("max_abs_amplitude") or {}).items():
             if kind not in DEFAULT_MAX_ABS:
@@ -222,7 +257,62 @@ def check_channels(data: np.ndarray, ch_names: list[str], ch_types: list[str], s
     return issues
 
 
-def _describe(issue: dict[str, Any]) -> str:
+def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Turn the reader warnings recorded for ``source`` into issues (and other warnings).
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording after channel selection (standard channel names).
+    recipe : Recipe
+        Its recipe (``channels.rename`` maps the file's names to the standard ones).
+    source : SourceFile
+        The file (its warnings were kept by :func:`eegbench.data.readers.read_source`).
+
+    Returns
+    -------
+    issues : list of dict
+        ``{"channel", "type", "check", "value", "threshold", "detail"}``: ``channel`` is the
+        standard name of a picked channel (``None`` for a file-level problem), ``value`` the
+        channel's name in the file, ``detail`` what MNE did about it.
+    others : list of str
+        Warnings that are not header problems of a picked channel (recorded, not failed).
+    """
+    messages, file_channels = reader_warnings.pop(source.relpath)
+    problems, others = reader_warnings.classify(messages, file_channels)
+    rename = dict(recipe.channels.get("rename") or {})
+    types = dict(zip(raw.ch_names, raw.get_channel_types(), strict=True))
+    issues = []
+    for check, channels, message in problems:
+        if channels is None:
+            issues.append({"channel": None, "type": None, "check": check.check, "value": None,
+                           "threshold": None, "detail": check.meaning})
+            continue
+        unused = []
+        for name in channels:
+            standard = rename.get(name, name)
+            if standard in types:
+                issues.append({"channel": standard, "type": types[standard],
+                               "check": check.check, "value": name, "threshold": None,
+                               "detail": check.meaning})
+            else:
+                unused.append(name)
+        if unused or not channels:
+            others.append(f"{message.splitlines()[0]} {unused or channels} (channel(s) not "
+                          "used by the recipe)" if unused else message)
+    return issues, others
+
+
+def describe(issue: dict[str, Any]) -> str:
+    """One line naming an issue's channel, check, value and threshold (or expectation)."""
+    if issue["check"].startswith("header_"):
+        where = ("the file" if issue["channel"] is None else
+                 f"channel '{issue['channel']}' ({issue['type']}; '{issue['value']}' in the "
+                 "file)")
+        return f"{where}: {issue['check']}: {issue['detail']}"
+    if issue.get("expected") is not None:
+        return (f"channel '{issue['channel']}' ({issue['type']}): {issue['check']} "
+                f"{issue['value']}: {issue['expected']}")
     unit = {"clipped_fraction": "", "flat_fraction": ""}.get(issue["check"], " (standard units)")
     return (f"channel '{issue['channel']}' ({issue['type']}): {issue['check']} "
             f"{issue['value']}{unit} > {issue['threshold']}")
@@ -257,28 +347,33 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
     DroppedRecording
         Under ``policy: drop_file`` when a check fails.
     """
-    from eegbench.data.recipe import RecipeError
-    from eegbench.data.standardize import UNIT_SCALE
-
     spec = QualitySpec.from_recipe(recipe.raw.get("quality"), f"recipe '{recipe.name}'")
     ch_types = raw.get_channel_types()
     scale = np.array([UNIT_SCALE.get(t, 1.0) for t in ch_types])[:, None]
-    issues = check_channels(raw.get_data() * scale, list(raw.ch_names), ch_types,
-                            float(raw.info["sfreq"]), spec)
+    issues, others = header_issues(raw, recipe, source)
+    issues += check_channels(raw.get_data() * scale, list(raw.ch_names), ch_types,
+                             float(raw.info["sfreq"]), spec)
     report: dict[str, Any] = {"file": source.relpath, "policy": spec.policy, "issues": issues,
                               "action": "none"}
+    if others:
+        report["reader_warnings"] = others
+        for message in others:
+            logger.warning("%s: reader warning (recorded in the cache manifest): %s",
+                           source.relpath, message.replace("\n", " "))
     if not issues:
         return raw, report
-    text = "; ".join(_describe(i) for i in issues)
+    text = "; ".join(describe(i) for i in issues)
     if spec.policy == "error":
         raise RecipeError(f"{source.path}: signal quality check failed: {text} (recipe "
                           f"'{recipe.name}', quality.policy 'error'; set quality.policy to "
                           "'warn', 'drop_channel' or 'drop_file', or adjust the thresholds, "
                           "to accept it).")
-    if spec.policy == "drop_file":
+    file_level = [i for i in issues if i["channel"] is None]
+    if spec.policy == "drop_file" or (spec.policy == "drop_channel" and file_level):
+        # a file-level problem cannot be repaired by interpolating channels
         report["action"] = "dropped file"
-        logger.warning("%s: left out by the quality policy 'drop_file': %s", source.relpath,
-                       text)
+        logger.warning("%s: left out by the quality policy '%s': %s", source.relpath,
+                       spec.policy, text)
         raise DroppedRecording(source.relpath, report)
     if spec.policy == "drop_channel":
         bads = sorted({i["channel"] for i in issues})
@@ -331,11 +426,17 @@ def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:
     dict
         ``{"policy", "n_files", "n_flagged", "flagged": {file: [issue text, ...]}}``.
     """
-    flagged = {r["file"]: [f"{i['channel']}: {i['check']} {i['value']} ({r['action']})"
-                           for i in r["issues"]] for r in reports if r["issues"]}
+    flagged = {r["file"]: [f"{i['channel'] or '(file)'}: {i['check']} {i['value']} "
+                           f"({r['action']})" for i in r["issues"]]
+               for r in reports if r["issues"]}
     policies = sorted({r["policy"] for r in reports})
-    return {"policy": "/".join(policies) if policies else None, "n_files": len(reports),
-            "n_flagged": len(flagged), "flagged": flagged}
+    out = {"policy": "/".join(policies) if policies else None, "n_files": len(reports),
+           "n_flagged": len(flagged), "flagged": flagged}
+    warned = {r["file"]: list(r["reader_warnings"]) for r in reports
+              if r.get("reader_warnings")}
+    if warned:
+        out["reader_warnings"] = warned
+    return out
 
 
 def quality_table(info: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from eegbench.data import reader_warnings
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def _register_mne_reader(name: str, read_raw: Callable[..., mne.io.BaseRaw], doc
 
     def reader(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         try:
-            return read_raw(source.path, preload=True, verbose="error")
+            # "warning", not "error": reader warnings are captured by read_source
+            return read_raw(source.path, preload=True, verbose="warning")
         except Exception as err:  # MNE raises a variety of errors on malformed files
             raise _wrap_read_error(source.path, err) from err
 
@@ -137,7 +139,10 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         raise RecipeError(f"{path}: non-numeric value in column {col!r} at data row {row + 1} "
                           "(corrupt file?).")
     times = numeric[time_col].to_numpy(dtype=float)
-    check_timestamps(path, times, recipe.declared_sfreq, opts)
+    crop = recipe.crop_of(source)
+    first, last = crop_rows(crop, len(times), recipe.declared_sfreq)
+    # a recipe `crop` keeps part of the file: only that part's timestamps must be regular
+    check_timestamps(path, times[first:last], recipe.declared_sfreq, opts, first_row=first)
     unit = opts.get("unit", "uV")
     if unit not in _CSV_UNITS:
         raise RecipeError(f"Invalid value for the 'source.csv.unit' parameter of recipe "
@@ -147,6 +152,14 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     names, types = list(channels), ["eeg"] * len(channels)
     if markers:
         stim = numeric[markers[0]].fillna(0).to_numpy(dtype=float)[None, :]
+        fractional = np.flatnonzero(stim[0] != np.round(stim[0]))
+        if len(fractional):  # a stim channel holds integer codes: 1.5 would become 1
+            row = int(fractional[0])
+            raise RecipeError(
+                f"{path}: marker column {markers[0]!r} holds a non-integer event code "
+                f"{float(stim[0, row])!r} at data row {row + 1} ({len(fractional)} such row(s)); "
+                "event codes must be integers (as in labels.map). The file is corrupt or the "
+                "column is not a marker column (source.csv.marker_columns).")
         data = np.vstack([data, stim])
         names.append(opts.get("stim_channel", "STI"))
         types.append("stim")
@@ -154,7 +167,17 @@ def read_csv(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     return mne.io.RawArray(data, info, verbose="error")
 
 
-def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) -> float:
+def crop_rows(crop: dict | None, n_rows: int, sfreq: float) -> tuple[int, int]:
+    """The rows ``[first, last)`` of a sample-per-row file that a recipe ``crop`` keeps."""
+    if crop is None:
+        return 0, n_rows
+    first = int(round(crop["tmin"] * sfreq))
+    last = n_rows if crop["tmax"] is None else min(int(round(crop["tmax"] * sfreq)), n_rows)
+    return first, last
+
+
+def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict,
+                     first_row: int = 0) -> float:
     """Check a CSV's timestamps against the declared sampling rate; return the estimated rate.
 
     Streaming software such as muse-lsl stamps samples in chunks (12 samples per chunk for a
@@ -165,8 +188,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
        the sample index; it must match ``sfreq`` within ``sfreq_tolerance`` (relative);
     2. dropped samples shift every later timestamp: the lower envelope of the residuals
        (their minimum over blocks of one second, i.e. the least-delayed sample of each
-       second) steps up by the missing duration. A step of more than ``max_gap_samples``
-       sample periods is reported as a gap, with the data row and time where it occurs;
+       second; the last second in eighths, so that a step inside it is seen too) steps up by
+       the missing duration. A step of more than ``max_gap_samples`` sample periods is
+       reported as a gap, with the data row and time where it occurs;
     3. every residual must lie within ``jitter_tolerance_s`` of the envelope (chunk jitter).
 
     Parameters
@@ -179,6 +203,9 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
         The recipe's declared sampling rate.
     opts : dict
         The recipe's ``source.csv`` section.
+    first_row : int
+        Data row (0-based) of ``times[0]`` in the file, when only part of it is checked
+        (a recipe ``crop``); rows and times in errors are the file's.
 
     Returns
     -------
@@ -205,17 +232,14 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
                           f"over {n} rows) is {estimated:.3f} Hz but the recipe declares "
                           f"{sfreq} Hz (source.csv.sfreq_tolerance {tol:.1%}).")
     residual = times - times[0] - (intercept + slope * index)
-    block = max(int(round(sfreq)), 1)
-    n_blocks = int(np.ceil(n / block))
-    padded = np.full(n_blocks * block, np.inf)
-    padded[:n] = residual
-    envelope = padded.reshape(n_blocks, block).min(axis=1)
+    bounds = _envelope_bounds(n, max(int(round(sfreq)), 1))
+    envelope = np.minimum.reduceat(residual, bounds[:-1])
     max_gap = float(opts.get("max_gap_samples", 5)) / sfreq
-    if n_blocks > 1:
+    if len(envelope) > 1:
         jumps = np.diff(envelope)
         j = int(np.argmax(np.abs(jumps)))
         if abs(jumps[j]) > max_gap:
-            lo, hi = j * block, min((j + 2) * block, n)
+            lo, hi = bounds[j], bounds[j + 2]
             steps = np.diff(times[lo:hi])
             row = lo + int(np.argmax(steps) if jumps[j] > 0 else np.argmin(steps)) + 1
             lost = times[row] - times[row - 1] - 1.0 / sfreq  # the step less one period
@@ -223,22 +247,43 @@ def check_timestamps(path: Path, times: np.ndarray, sfreq: float, opts: dict) ->
                     if jumps[j] > 0 else
                     f"the clock steps back by {-jumps[j]:.3f} s (more samples than time)")
             raise RecipeError(
-                f"{path}: timestamp gap at data row {row + 1} ({times[row] - times[0]:.3f} s "
-                f"into the file): {what}, more than source.csv.max_gap_samples "
+                f"{path}: timestamp gap at data row {first_row + row + 1} "
+                f"({first_row / sfreq + times[row] - times[0]:.3f} s into the file): {what}, "
+                f"more than source.csv.max_gap_samples "
                 f"({max_gap * sfreq:g} samples). Event times after it would be misplaced; "
-                "exclude the file (recipe `exclude`) or repair it."
+                "exclude the file (recipe `exclude`), or keep the part before it (recipe "
+                "`crop`), or repair it."
             )
     jitter_tol = float(opts.get("jitter_tolerance_s", 2.0 / sfreq))
-    deviation = residual - np.repeat(envelope, block)[:n]
+    deviation = residual - np.repeat(envelope, np.diff(bounds))
     k = int(np.argmax(np.abs(deviation)))
     if abs(deviation[k]) > jitter_tol:
         raise RecipeError(
-            f"{path}: timestamp at data row {k + 1} ({times[k] - times[0]:.3f} s into the "
-            f"file) deviates by {deviation[k] * 1e3:.1f} ms from the regular {estimated:.3f} Hz "
+            f"{path}: timestamp at data row {first_row + k + 1} "
+            f"({first_row / sfreq + times[k] - times[0]:.3f} s into the file) deviates by "
+            f"{deviation[k] * 1e3:.1f} ms from the regular {estimated:.3f} Hz "
             f"clock, more than source.csv.jitter_tolerance_s ({jitter_tol * 1e3:.1f} ms). If "
             "the device stamps samples in chunks, declare a larger jitter_tolerance_s."
         )
     return float(estimated)
+
+
+def _envelope_bounds(n: int, block: int) -> np.ndarray:
+    """Start rows of the envelope's blocks (one second each, the last one in eighths), then n.
+
+    A step of the timestamps inside a block shows as a jump between that block's minimum and
+    the next one's; the last block has no next block, so a step inside it would be read as
+    jitter. Its eighths (32 rows at 256 Hz: more than two 12-sample Muse chunks, so each
+    still holds a least-delayed sample) give the step a next block. A final piece shorter
+    than half an eighth joins the piece before it.
+    """
+    starts = list(range(0, n, block))
+    last = starts.pop()
+    sub = max(block // 8, 1)
+    tail = list(range(last, n, sub))
+    if len(tail) > 1 and n - tail[-1] < max(sub // 2, 1):
+        tail.pop()
+    return np.array([*starts, *tail, n])
 
 
 @register_reader("bids")
@@ -268,7 +313,7 @@ def read_bids(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     try:
         bids_path = BIDSPath(root=root, datatype=datatype, suffix=suffix,
                              extension=source.path.suffix, **entities)
-        raw = read_raw_bids(bids_path, verbose="error")
+        raw = read_raw_bids(bids_path, verbose="warning")  # warnings captured by read_source
         raw.load_data(verbose="error")
     except Exception as err:  # mne-bids raises many types on malformed trees
         raise RecipeError(f"Could not read {source.path} as BIDS ({type(err).__name__}: "
@@ -313,6 +358,9 @@ def edf_header_check(path: Path) -> tuple[bool, str] | None:
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
     """Read ``source`` with the reader the recipe names.
 
+    The warnings MNE emits while reading are captured and kept for the file's quality check
+    (:mod:`eegbench.data.reader_warnings`): never discarded.
+
     Raises
     ------
     RecipeError
@@ -324,4 +372,34 @@ def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
             f"Invalid value for the 'source.reader' parameter of recipe '{recipe.name}'. "
             f"Allowed values are {sorted(READERS)}, but got {name!r}."
         )
-    return READERS[name](source, recipe)
+    with reader_warnings.capture() as messages:
+        raw = READERS[name](source, recipe)
+    reader_warnings.remember(source.relpath, messages, list(raw.ch_names))
+    crop = recipe.crop_of(source)
+    if crop is not None:
+        raw = apply_crop(raw, crop, source)
+    return raw
+
+
+def apply_crop(raw: mne.io.BaseRaw, crop: dict, source: SourceFile) -> mne.io.BaseRaw:
+    """Keep ``[tmin, tmax)`` seconds of ``raw`` (a recipe ``crop`` entry), logged with its reason.
+
+    Raises
+    ------
+    RecipeError
+        If the crop does not lie inside the recording.
+    """
+    duration = raw.n_times / raw.info["sfreq"]
+    tmin, tmax = crop["tmin"], crop["tmax"]
+    if tmin >= duration or (tmax is not None and tmax > duration):
+        raise RecipeError(
+            f"Invalid value for the 'crop' entry of {source.relpath}: [{tmin}, {tmax}] s does "
+            f"not lie inside the recording, which lasts {duration:.3f} s.")
+    stop = duration if tmax is None else tmax
+    logger.info("%s: keeping %.3f-%.3f s of %.3f s (recipe crop: %s)", source.relpath, tmin,
+                stop, duration, crop["reason"])
+    # samples [round(tmin * sfreq), round(tmax * sfreq)), as for the CSV timestamp check
+    first = int(round(tmin * raw.info["sfreq"]))
+    last = int(round(stop * raw.info["sfreq"]))
+    return raw.crop(tmin=first / raw.info["sfreq"], tmax=(last - 1) / raw.info["sfreq"],
+                    include_tmax=True, verbose="error")

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +17,13 @@ from typing import Any
 
 import yaml
 
-from eegbench.hashing import sha256_of
+from eegbench.data.errors import RecipeError
+from eegbench.data.paths import confine
+from eegbench.data.templates import TemplateError, fill_template
+from eegbench.hashing import file_digests, sha256_of
 from eegbench.resources import recipes_dir
 
 logger = logging.getLogger(__name__)
-
-
-class RecipeError(ValueError):
-    """A recipe is malformed or its source files do not match it."""
 
 
 class CountMismatch(RecipeError):
@@ -105,10 +103,73 @@ class Recipe:
     def __post_init__(self) -> None:
         from eegbench.data.schema import validate_recipe
 
-        validate_recipe(self.raw, str(self.path) if self.path else f"recipe {self.name!r}")
+        where = str(self.path) if self.path else f"recipe {self.name!r}"
+        if self.task is not None:
+            where += f" (task {self.task!r})"
+        validate_recipe(self.raw, where)
         if self.raw.get("name") != self.name:
             raise RecipeError(f"Recipe {self.path or self.name!r}: its name field "
                               f"{self.raw.get('name')!r} differs from {self.name!r}.")
+
+    # -- tasks ---------------------------------------------------------------------------
+    @property
+    def task(self) -> str | None:
+        """The task this recipe was resolved for (:meth:`for_task`), or None."""
+        return (self.raw.get("task") or {}).get("name")
+
+    @property
+    def task_names(self) -> list[str]:
+        """The tasks a multi-task recipe declares (``tasks``); empty for a single-task one."""
+        return sorted(self.raw.get("tasks") or {})
+
+    def for_task(self, task: str | None) -> Recipe:
+        """Return this recipe resolved for ``task`` (one of its ``tasks``).
+
+        The task's ``labels``, ``windows``, ``title``, ``paradigm`` and ``primary_metric``
+        replace the top-level ones, its ``expected`` is merged into the top-level one, and its
+        ``files`` regex restricts discovery; the file list, checksums, channels, quality and
+        crops stay the recipe's. A recipe without ``tasks`` is returned as is (its
+        ``dataset.task`` is a label).
+
+        Raises
+        ------
+        RecipeError
+            If ``task`` is not one of the recipe's tasks, or the resolved task is incomplete.
+        """
+        if not self.task_names:
+            return self
+        if task not in self.task_names:
+            raise RecipeError(
+                f"Invalid value for the 'dataset.task' parameter of recipe '{self.name}'. "
+                f"Allowed values are {self.task_names}, but got {task!r}.")
+        spec = self.raw["tasks"][task]
+        raw = {k: v for k, v in self.raw.items() if k != "tasks"}
+        for key in ("title", "paradigm", "primary_metric", "labels", "windows"):
+            if key in spec:
+                raw[key] = spec[key]
+        if "expected" in spec:
+            raw["expected"] = {**(raw.get("expected") or {}), **spec["expected"]}
+        raw["task"] = {"name": task, "files": spec.get("files")}
+        return Recipe(name=self.name, raw=raw, path=self.path)
+
+    def require_task(self) -> None:
+        """Raise unless the recipe is ready to standardize (single-task, or resolved)."""
+        if self.task_names and self.task is None:
+            raise RecipeError(
+                f"Recipe '{self.name}' declares several tasks {self.task_names}; select one "
+                "with dataset.task (or load_recipe(..., task=...)).")
+
+    def in_task(self, relpath: str) -> bool:
+        """Whether the file ``relpath`` belongs to the resolved task (every file without one)."""
+        files = (self.raw.get("task") or {}).get("files")
+        return files is None or re.fullmatch(files, relpath) is not None
+
+    def crop_of(self, source: SourceFile) -> dict[str, Any] | None:
+        """The recipe's ``crop`` entry of ``source`` (``tmin``, ``tmax``, ``reason``), or None."""
+        entry = (self.raw.get("crop") or {}).get(source.relpath)
+        return None if entry is None else {"tmin": float(entry.get("tmin", 0.0)),
+                                           "tmax": entry.get("tmax"),
+                                           "reason": str(entry["reason"])}
 
     # -- convenient accessors ------------------------------------------------------------
     @property
@@ -119,6 +180,7 @@ class Recipe:
     @property
     def classes(self) -> list[str]:
         """Ordered class names; the integer label is the index in this list."""
+        self.require_task()
         return list(self.raw["labels"]["classes"])
 
     @property
@@ -134,6 +196,7 @@ class Recipe:
     @property
     def windows(self) -> dict[str, Any]:
         """The ``windows`` section (kind, length_s, stride_s, ...)."""
+        self.require_task()
         return self.raw["windows"]
 
     @property
@@ -157,6 +220,7 @@ class Recipe:
         RecipeError
             If no rule matches the file (every file's counts must be declared).
         """
+        self.require_task()
         rules = self.expected.get("counts")
         if not rules:
             raise RecipeError(f"Recipe '{self.name}' declares no expected.counts; every recipe "
@@ -221,7 +285,7 @@ class Recipe:
             If the dataset folder does not exist or holds no matching file.
         """
         folder = Path(data_root) / self.source["folder"]
-        _confine(folder, Path(data_root), "source.folder", self)
+        confine(folder, Path(data_root), "source.folder", self.name)
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': folder {folder} does not exist. Set paths.data_root "
@@ -239,7 +303,9 @@ class Recipe:
             match = pattern.fullmatch(rel)
             if match is None:
                 continue
-            _confine(path, Path(data_root), "source.pattern", self)
+            confine(path, Path(data_root), "source.pattern", self.name)
+            if not self.in_task(rel):
+                continue
             rule_index = next((i for i, (rx, _) in enumerate(excludes) if rx.fullmatch(rel)),
                               None)
             if rule_index is not None:
@@ -263,6 +329,12 @@ class Recipe:
         if unused:
             logger.warning("Dataset '%s': exclude rule(s) %s match no file (renamed or "
                            "already removed?)", self.name, unused)
+        found_paths = {s.relpath for s in found}
+        stray = sorted(rel for rel in (self.raw.get("crop") or {})
+                       if rel not in found_paths and self.in_task(rel))
+        if stray:
+            logger.warning("Dataset '%s': crop entr(y/ies) %s name no discovered file (renamed, "
+                           "excluded or absent?)", self.name, stray)
         if not found:
             raise FileNotFoundError(
                 f"Dataset '{self.name}': no file in {folder} matches the recipe pattern "
@@ -282,16 +354,15 @@ class Recipe:
                    pinned: dict[str, str]) -> Companion:
         """Resolve a companion path template (``{group}`` fields) and check it exists."""
         try:
-            rel = template.format(**groups)
-        except (KeyError, IndexError, ValueError) as err:
+            rel = fill_template(template, groups)
+        except TemplateError as err:
             raise RecipeError(
                 f"Invalid value for the 'source.companions.{role}' parameter of recipe "
-                f"'{self.name}': the template {template!r} uses a field that is not a named "
-                f"group of source.pattern or source.defaults ({type(err).__name__}: {err}); "
-                f"allowed fields are {sorted(groups)}."
+                f"'{self.name}': {err} Fields are the named groups of source.pattern and "
+                f"source.defaults: {sorted(groups)}."
             ) from None
         path = folder / rel
-        _confine(path, folder, f"source.companions.{role}", self)
+        confine(path, folder, f"source.companions.{role}", self.name)
         if not path.is_file():
             raise FileNotFoundError(
                 f"Dataset '{self.name}': companion file {path} ({role}) is missing; recipe "
@@ -300,37 +371,14 @@ class Recipe:
         return Companion(role, path, rel, pinned.get(rel))
 
 
-def _confine(path: Path, root: Path, key: str, recipe: Recipe) -> None:
-    """Refuse a recipe-derived ``path`` outside ``root``, lexically and after resolving links.
-
-    A dataset folder that is itself a symbolic link placed in the data root (data stored on
-    another disk) is the user's choice and is followed; anything else must resolve inside the
-    data root or inside that dataset folder.
-
-    Raises
-    ------
-    RecipeError
-        Naming the recipe key and the path (never the file's content).
-    """
-    root_abs = Path(os.path.abspath(root))
-    path_abs = Path(os.path.abspath(path))
-    if not path_abs.is_relative_to(root_abs):
-        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
-                          f"{path} lies outside {root}; recipe paths must stay below the data "
-                          "root.")
-    if not path_abs.exists():
-        return
-    allowed = [root_abs.resolve()]
-    rel = path_abs.relative_to(root_abs)
-    if rel.parts:
-        top = root_abs / rel.parts[0]  # the dataset folder, possibly a link set by the user
-        if top.is_symlink():
-            allowed.append(top.resolve())
-    resolved = path_abs.resolve()
-    if not any(resolved.is_relative_to(a) for a in allowed):
-        raise RecipeError(f"Invalid value for the '{key}' parameter of recipe '{recipe.name}': "
-                          f"{path} resolves to {resolved}, outside the data root {allowed[0]} "
-                          "(a symbolic link leaving the data root is refused).")
+def _check_pin(source: SourceFile, actual: str) -> str:
+    if source.sha256 is not None and actual != source.sha256:
+        raise RecipeError(
+            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
+            f"{actual}. The file is corrupt, truncated or not the released version; "
+            "re-download it."
+        )
+    return actual
 
 
 def verify_checksum(source: SourceFile) -> str:
@@ -346,14 +394,27 @@ def verify_checksum(source: SourceFile) -> str:
     RecipeError
         If the file is pinned and its sha256 differs.
     """
-    actual = sha256_of(source.path)
-    if source.sha256 is not None and actual != source.sha256:
-        raise RecipeError(
-            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
-            f"{actual}. The file is corrupt, truncated or not the released version; "
-            "re-download it."
-        )
-    return actual
+    return _check_pin(source, sha256_of(source.path))
+
+
+def verify_checksums_keyed(source: SourceFile) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`verify_checksums`, plus each file's content key (:func:`file_digests`).
+
+    Each file is read once for both digests.
+
+    Returns
+    -------
+    hashes : dict
+        ``{relpath: sha256}`` of the source file and its companions.
+    content_keys : dict
+        ``{relpath: content key}`` of the same files.
+    """
+    hashes, keys = {}, {}
+    for item in (source, *(SourceFile(c.path, c.relpath, {}, c.sha256)
+                           for c in source.companions)):
+        actual, keys[item.relpath] = file_digests(item.path)
+        hashes[item.relpath] = _check_pin(item, actual)
+    return hashes, keys
 
 
 def verify_checksums(source: SourceFile) -> dict[str, str]:
@@ -371,13 +432,22 @@ def verify_checksums(source: SourceFile) -> dict[str, str]:
     return hashes
 
 
-def load_recipe(name_or_path: str | Path) -> Recipe:
+def load_recipe(name_or_path: str | Path, task: str | None = None) -> Recipe:
     """Load a recipe by built-in name (``physionet_eegmat``) or by YAML path.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A shipped recipe's name, or the path of a ``.yaml`` recipe.
+    task : str, optional
+        For a recipe declaring ``tasks``: the task to resolve (see :meth:`Recipe.for_task`);
+        without it such a recipe can list and fetch its files but not be standardized. For a
+        single-task recipe it is a label and ignored.
 
     Raises
     ------
     RecipeError
-        If the recipe is unknown or lacks a required section.
+        If the recipe is unknown, lacks a required section, or has no task ``task``.
     """
     from eegbench.data.schema import NAME_PATTERN, validate_recipe
 
@@ -399,8 +469,12 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RecipeError(f"Recipe {path} is not valid YAML{at} ({type(err).__name__}).") \
             from None
+    if isinstance(raw, dict) and "task" in raw:
+        raise RecipeError(f"Unknown key 'task' in {path}: a recipe declares its tasks under "
+                          "'tasks' (one entry per task); 'dataset.task' selects one.")
     model = validate_recipe(raw, str(path))
-    return Recipe(name=model.name, raw=raw, path=path)
+    return Recipe(name=model.name, raw=raw, path=path).for_task(task) if task else \
+        Recipe(name=model.name, raw=raw, path=path)
 
 
 def select_subjects(recipe: Recipe, sources: list[SourceFile],
@@ -441,17 +515,19 @@ def select_subjects(recipe: Recipe, sources: list[SourceFile],
 
 
 @functools.cache
-def recipe_primary_metric(recipe: str) -> str:
-    """Return a recipe's declared ``primary_metric``.
+def recipe_primary_metric(recipe: str, task: str | None = None) -> str:
+    """Return a recipe's declared ``primary_metric`` (of ``task`` for a multi-task recipe).
 
     Without the key: ``roc_auc`` for binary ERP recipes (threshold-free, MOABB's choice for
     P300), else ``balanced_accuracy``; an unknown recipe gives ``balanced_accuracy``.
     """
     try:
-        raw = load_recipe(recipe).raw
+        raw = load_recipe(recipe, task).raw
     except (RecipeError, OSError):
         return "balanced_accuracy"
     if raw.get("primary_metric"):
         return str(raw["primary_metric"])
+    if "labels" not in raw:  # a multi-task recipe without a task
+        return "balanced_accuracy"
     binary_erp = raw.get("paradigm") == "erp" and len(raw["labels"]["classes"]) == 2
     return "roc_auc" if binary_erp else "balanced_accuracy"

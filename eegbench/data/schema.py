@@ -27,6 +27,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from eegbench.data.templates import template_fields
 
 #: A recipe name: it names the cache folder, so no separators, no ``..``, not absolute.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
@@ -55,7 +58,9 @@ def _check_relative(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # strict: a value of the wrong type is an error naming its key, never coerced (the
+    # recipe's raw mapping is what the readers use, so '5' would reach them as a string)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class CsvOptions(_Strict):
@@ -88,6 +93,7 @@ class Source(_Strict):
     bids: BidsOptions | None = None
     sha256: dict[str, Sha256] | None = None
     urls: dict[str, str] | None = None  # files that moved upstream: path -> URL
+    max_file_bytes: int | None = Field(None, gt=0)  # download size limit (eegbench.data.fetch)
     companions: dict[NonEmpty, str] | None = None
     defaults: dict[NonEmpty, str | int] | None = None
 
@@ -115,6 +121,7 @@ class Source(_Strict):
     def _templates(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for template in (value or {}).values():
             _check_relative(template)
+            template_fields(template)  # plain {name} fields only (TemplateError: ValueError)
         return value
 
     @field_validator("sha256")
@@ -161,6 +168,26 @@ class Channels(_Strict):
     montage: NonEmpty | None = None
     scale: float | None = Field(None, gt=0)
     scale_reason: NonEmpty | None = None
+
+    @field_validator("pick")
+    @classmethod
+    def _unique_pick(cls, value: list[str]) -> list[str]:
+        twice = sorted({c for c in value if value.count(c) > 1})
+        if twice:
+            raise ValueError(f"channels.pick must name each channel once; {twice} "
+                             f"appear(s) more than once")
+        return value
+
+    @field_validator("rename")
+    @classmethod
+    def _unique_targets(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        targets = list((value or {}).values())
+        twice = sorted({t for t in targets if targets.count(t) > 1})
+        if twice:
+            sources = {t: sorted(k for k, v in (value or {}).items() if v == t) for t in twice}
+            raise ValueError(f"channels.rename gives several file channels the same name: "
+                             f"{sources}")
+        return value
 
     @model_validator(mode="after")
     def _scale_needs_reason(self) -> Channels:
@@ -209,8 +236,8 @@ class Windows(_Strict):
         return self
 
 
-Count = Annotated[int, Field(ge=0)] | tuple[Annotated[int, Field(ge=0)],
-                                            Annotated[int, Field(ge=0)]]
+Count = Annotated[int, Field(ge=0)] | Annotated[list[Annotated[int, Field(ge=0)]],
+                                                Field(min_length=2, max_length=2)]
 
 
 class CountRule(_Strict):
@@ -232,9 +259,52 @@ class Duration(_Strict):
 class Expected(_Strict):
     """``expected``: integrity expectations checked while reading."""
 
-    counts: list[CountRule] = Field(min_length=1)
+    counts: list[CountRule] | None = Field(None, min_length=1)  # required once resolved
     duration_s: Duration | None = None
     n_channels_in_file: int | None = Field(None, ge=1)
+
+
+class Crop(_Strict):
+    """One ``crop`` entry: the part of a file to keep (seconds from its first sample) and why."""
+
+    tmin: float = Field(0.0, ge=0)
+    tmax: float | None = Field(None, gt=0)
+    reason: NonEmpty
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Crop:
+        if self.tmax is not None and self.tmax <= self.tmin:
+            raise ValueError(f"crop tmax ({self.tmax}) must be greater than tmin ({self.tmin})")
+        return self
+
+
+class Task(_Strict):
+    """One entry of ``tasks``: what a task changes over the recipe's top-level sections.
+
+    ``labels``, ``windows``, ``title``, ``paradigm`` and ``primary_metric`` replace the top-level
+    ones; ``expected`` is merged into the top-level ``expected`` (key by key); ``files`` (a
+    regex on the path below the dataset folder) restricts the task to some of the files.
+    """
+
+    title: NonEmpty | None = None
+    paradigm: NonEmpty | None = None
+    primary_metric: NonEmpty | None = None
+    files: str | None = None
+    labels: Labels | None = None
+    windows: Windows | None = None
+    expected: Expected | None = None
+
+    _files = field_validator("files")(lambda cls, v: v if v is None else _check_regex(v))
+
+
+class TaskRef(_Strict):
+    """``task``: set by the loader on a recipe resolved for one of its ``tasks``.
+
+    Never written in a recipe file.
+    """
+
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    files: str | None = None
 
 
 class Quality(_Strict):
@@ -245,6 +315,11 @@ class Quality(_Strict):
     max_flat_fraction: float | None = Field(None, ge=0, le=1)
     flat_tolerance: float | None = Field(None, ge=0)
     max_abs_amplitude: dict[Literal[SENSOR_TYPES], float] | None = None  # type: ignore[valid-type]
+    min_flat_s: float | None = Field(None, ge=0)
+    clip_tolerance: float | None = Field(None, ge=0, le=1)
+    max_amplitude_ratio: float | None = Field(None, gt=1)
+    max_channel_amplitude_ratio: float | None = Field(None, gt=1)
+    min_files_for_ratio: int | None = Field(None, ge=2)
 
     @field_validator("max_abs_amplitude")
     @classmethod
@@ -267,13 +342,24 @@ class RecipeModel(_Strict):
     citation: NonEmpty
     source: Source
     exclude: list[ExcludeRule] = []
-    labels: Labels
+    crop: dict[NonEmpty, Crop] | None = None
+    labels: Labels | None = None  # required, here or in every task
     channels: Channels
     sfreq: float = Field(gt=0)
-    windows: Windows
-    expected: Expected
+    windows: Windows | None = None  # required, here or in every task
+    expected: Expected | None = None  # counts required, here or in every task
     primary_metric: NonEmpty | None = None
     quality: Quality | None = None
+    tasks: dict[Annotated[str, StringConstraints(pattern=NAME_PATTERN)], Task] | None = \
+        Field(None, min_length=1)
+    task: TaskRef | None = None
+
+    @field_validator("crop")
+    @classmethod
+    def _crop_paths(cls, value: dict[str, Crop] | None) -> dict[str, Crop] | None:
+        for rel in (value or {}):
+            _check_relative(rel)
+        return value
 
     @field_validator("primary_metric")
     @classmethod
@@ -285,8 +371,26 @@ class RecipeModel(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _complete(self) -> RecipeModel:
+        if self.tasks is not None:
+            if self.task is not None:
+                raise ValueError("a recipe declares 'tasks' or is resolved for one 'task', "
+                                 "not both")
+            return self  # each task is checked once resolved (Recipe.for_task)
+        missing = [k for k in ("labels", "windows", "expected") if getattr(self, k) is None]
+        if not missing and self.expected.counts is None:
+            missing = ["expected.counts"]
+        if missing:
+            raise PydanticCustomError("missing_keys", "missing required key(s) {keys} (at the "
+                                      "top level, or in each entry of 'tasks')",
+                                      {"keys": missing})
+        return self
+
+    @model_validator(mode="after")
     def _count_classes(self) -> RecipeModel:
-        for rule in self.expected.counts:
+        if self.labels is None or self.expected is None:
+            return self
+        for rule in self.expected.counts or []:
             unknown = sorted(set(rule.classes) - set(self.labels.classes))
             if unknown:
                 raise ValueError(f"expected.counts rule {rule.files!r} names unknown classes "
@@ -329,13 +433,40 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+#: How pydantic names the members of a union in an error's location (not recipe keys).
+_UNION_TAG = re.compile(r"^(int|str|float|bool|none|constrained-\w+|(list|tuple|dict|literal|"
+                        r"function-\w+|constrained-\w+)\[.*\])$")
+
+
+def _recipe_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location without pydantic's union-member tags: the recipe keys only."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _UNION_TAG.match(p)))
+
+
 def format_errors(err: ValidationError, where: str) -> str:
-    """One MNE-style line per validation problem, naming ``where`` (the recipe) and the key."""
+    """One MNE-style line per validation problem, naming ``where`` (the recipe) and the key.
+
+    A value that fits none of a union's members (``N`` or ``[min, max]``) gives one line
+    listing what each member expects.
+    """
     lines = []
+    merged: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for item in err.errors():
-        loc = tuple(item["loc"])
+        merged.setdefault(_recipe_loc(tuple(item["loc"])), []).append(item)
+    for loc, items in merged.items():
+        item = items[0]
+        if len(items) > 1 and item["type"] not in ("extra_forbidden", "missing"):
+            wanted = " or ".join(dict.fromkeys(i["msg"].removeprefix("Value error, ")
+                                               for i in items))
+            item = {**item, "msg": f"expected one of: {wanted}"}
         key = ".".join(str(p) for p in loc) or "<top level>"
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "missing_keys":
+            lines += [f"Missing required key {k!r} in {where}"
+                      + (" (at the top level, or in each entry of 'tasks')." if "(task " not in
+                         where else ".") for k in item["ctx"]["keys"]]
+        elif not loc and item["type"] == "value_error":
+            lines.append(f"Invalid recipe {where}: {item['msg'].removeprefix('Value error, ')}.")
+        elif item["type"] == "extra_forbidden":
             model = _model_at(loc)
             known = _keys(model) if model else []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)

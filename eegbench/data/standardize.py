@@ -11,9 +11,9 @@ mag (magnetometer)        T           fT  (x 1e15)
 grad (planar gradiometer) T/m         fT/cm (x 1e13)
 ========================  ==========  ===================
 
-A recording whose stored unit differs from its header (e.g. millivolts labelled as volts) is
-repaired only by an explicit, documented ``channels.scale`` factor in its recipe (logged at
-load); nothing is rescaled by guesswork.
+(:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its
+header (e.g. millivolts labelled as volts) is repaired only by an explicit, documented
+``channels.scale`` factor in its recipe (logged at load); nothing is rescaled by guesswork.
 
 Windows are either fixed-length over the whole file (``windows.kind: fixed``, one label per
 file) or event-locked epochs (``windows.kind: events``, see :mod:`eegbench.data.events`).
@@ -33,12 +33,10 @@ import numpy as np
 from eegbench.data import quality
 from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
+from eegbench.data.units import UNIT_NAME, UNIT_SCALE
 
 logger = logging.getLogger(__name__)
 
-#: Scale factors from SI units to the stored unit, per sensor type.
-UNIT_SCALE = {"eeg": 1e6, "eog": 1e6, "ecg": 1e6, "emg": 1e6, "mag": 1e15, "grad": 1e13}
-UNIT_NAME = {"eeg": "uV", "eog": "uV", "ecg": "uV", "emg": "uV", "mag": "fT", "grad": "fT/cm"}
 WINDOW_KINDS = ("fixed", "events")
 
 
@@ -78,6 +76,14 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     """
     spec = recipe.channels
     rename = {k: v for k, v in (spec.get("rename") or {}).items() if k in raw.ch_names}
+    kept = set(raw.ch_names) - set(rename)
+    clash = sorted((k, v) for k, v in rename.items() if v in kept)
+    if clash:
+        raise RecipeError(
+            f"{source.path}: recipe '{recipe.name}' channels.rename would give two channels "
+            f"the same name: {', '.join(f'{k!r} -> {v!r}' for k, v in clash)}, but the file "
+            f"already has a channel named {clash[0][1]!r}; the file has {raw.ch_names}."
+        )
     if rename:
         raw.rename_channels(rename)
     wanted = list(spec["pick"])
@@ -141,7 +147,7 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     ------
     RecipeError
         On a sampling rate different from the declared one, NaN/Inf samples, flat channels,
-        or a duration outside the recipe's expected range.
+        or a duration outside the recipe's expected range (not checked for a cropped file).
     """
     check_sfreq(raw, recipe, source)
     sfreq = raw.info["sfreq"]
@@ -159,7 +165,9 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     duration = raw.n_times / sfreq
     limits = recipe.expected.get("duration_s") or {}
     lo, hi = limits.get("min", 0.0), limits.get("max", np.inf)
-    if not lo <= duration <= hi:
+    # a cropped file keeps the part its recipe entry states (checked against the recording
+    # when it was read): expected.duration_s is about whole files
+    if recipe.crop_of(source) is None and not lo <= duration <= hi:
         raise RecipeError(
             f"{source.path}: duration {duration:.1f} s is outside the expected range "
             f"[{lo}, {hi}] s of recipe '{recipe.name}' (truncated file?)."
@@ -350,12 +358,14 @@ def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> Che
 
 
 def window_recording(
-    source: SourceFile, raw: mne.io.BaseRaw, events: Any, recipe: Recipe
+    source: SourceFile, raw: mne.io.BaseRaw, events: Any, recipe: Recipe,
+    check: bool = True,
 ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """Second half of :func:`standardize_file`: units, windows, metadata, count checks.
 
     ``raw`` is the filtered, resampled recording (SI units); see :func:`standardize_file`
-    for the outputs.
+    for the outputs. ``check=False`` skips the ``expected.counts`` check (used to compute
+    the counts, ``python -m eegbench.data pin --counts``).
     """
     wspec = recipe.windows
     ch_types = raw.get_channel_types()
@@ -378,7 +388,14 @@ def window_recording(
         rows = _window_rows(source, kept["label_name"].tolist(), kept["onset_s"].to_numpy(),
                             kept["code"].tolist(), recipe)
         n_edge = int((~keep).sum())
-    check_counts(rows, recipe, source, duration_s=raw.n_times / sfreq, n_edge_dropped=n_edge)
+    crop = recipe.crop_of(source)
+    if crop is not None and crop["tmin"]:  # onsets stay in the file's time, crop or not
+        start = round(crop["tmin"] * recipe.declared_sfreq) / recipe.declared_sfreq
+        for row in rows:
+            row["onset_s"] += start
+    if check:
+        check_counts(rows, recipe, source, duration_s=raw.n_times / sfreq,
+                     n_edge_dropped=n_edge)
     info = {
         "ch_names": list(raw.ch_names),
         "ch_types": ch_types,

@@ -9,20 +9,24 @@ does for the covariance steps of classical pipelines. Each fold then only fits t
 The cache key (:func:`eegbench.features.precompute.transform_fingerprint`) sees
 :meth:`FrozenEncoderTransform.get_params`: the sha256 of every weight and buffer of the
 adapter and encoder (so a changed checkpoint, seed or initialisation never reuses features),
-the readout, the source code of the encoder's, adapter's and head-readout modules and the torch
-and braindecode versions.
+the input contract and the adapter's output geometry (a checkpoint's scaling or sampling rate),
+the readout, and the code fingerprint (:func:`eegbench.code_fingerprint.code_fingerprint`, the
+helper that keys result rows) of the modules defining the classifier, adapter, encoder and
+network, with the versions of the numerical libraries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from eegbench.features.precompute import module_source_sha256, package_version
+from eegbench.code_fingerprint import code_fingerprint
 
 
 def module_weights_sha256(module: nn.Module) -> str:
@@ -57,6 +61,12 @@ class FrozenEncoderTransform:
     def get_params(self, deep: bool = False) -> dict[str, Any]:
         """Describe what determines the features (scikit-learn style, for the cache key)."""
         module = self.module
+        adapter = module.adapter
+        contract = getattr(adapter, "contract", None)
+        classes = [type(m).__module__ for m in (module, adapter, module.encoder,
+                                                getattr(module.encoder, "net", None))
+                   if m is not None]
+        code = code_fingerprint(classes)
         return {
             "model": self.model_name,
             "encoder_class": f"{type(module.encoder).__module__}."
@@ -66,11 +76,13 @@ class FrozenEncoderTransform:
             "readout": getattr(module.encoder, "readout",
                                getattr(module.head_spec, "readout", None)),
             "n_features": int(module.n_features),
-            "encoder_source_sha256": module_source_sha256(module.encoder),
-            "adapter_source_sha256": module_source_sha256(module.adapter),
-            "classifier_source_sha256": module_source_sha256(module),
-            "torch": torch.__version__.split("+")[0],
-            "braindecode": package_version("braindecode"),
+            "contract": json.loads(json.dumps(dataclasses.asdict(contract), sort_keys=True,
+                                              default=repr)) if contract is not None else None,
+            "adapter_output": [list(getattr(adapter, "out_ch_names", [])),
+                               getattr(adapter, "out_sfreq", None),
+                               getattr(adapter, "out_times", None)],
+            "code": code.source_digest,
+            "versions": code.versions,
         }
 
     @torch.no_grad()

@@ -8,14 +8,18 @@ result in ``<cache_root>/features/<key>/`` (``F.npy`` read with ``mmap_mode='r'`
 
 * the windows themselves (sha256 of the array's bytes, shape and dtype, so a changed recording,
   preprocessing, subject subset or channel mapping never reuses an old result),
-* the transform: each step's class, parameters and module source code, and the versions of
-  numpy, scipy, scikit-learn and the step's own package,
-* this module's source and :data:`FEATURES_FORMAT_VERSION`.
+* the transform: each step's class, parameters and code (the docstring-free syntax trees of
+  its module and the modules it imports from its own package,
+  :func:`eegbench.code_fingerprint.code_fingerprint`), the step package's version and those of
+  the numerical libraries,
+* this module's code (with what it imports from eegbench) and :data:`FEATURES_FORMAT_VERSION`.
 
 Entries are written to a temporary folder and renamed into place (atomic) under a file lock, so
 concurrent jobs compute each entry once; an entry whose manifest, size or sha256 does not match
-is logged and rebuilt. Windows are transformed in batches (peak memory is one batch of
-windows plus the features); the steps are per-window, so a batch gives the same numbers as the
+is logged and rebuilt. A valid entry is used without writing anything (no lock file), so a
+cache on a read-only share works; an entry that must be computed there is a clear error.
+Windows are transformed in batches (peak memory is one batch of windows plus the features); the
+steps are per-window, so a batch gives the same numbers as the
 whole array (tests/integration/test_feature_cache.py checks the predictions).
 """
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import inspect
 import json
 import logging
 import os
@@ -35,6 +38,8 @@ from typing import Any
 
 import numpy as np
 from filelock import FileLock
+
+from eegbench.code_fingerprint import code_fingerprint, library_versions
 
 logger = logging.getLogger(__name__)
 
@@ -101,20 +106,6 @@ def package_version(module_name: str) -> str:
         return "unknown"
 
 
-def module_source_sha256(obj: Any) -> str:
-    """Return the sha256 of the source of the module that defines ``type(obj)``.
-
-    A built-in or compiled module has no source: its name stands in (its package version,
-    recorded beside, identifies it).
-    """
-    module = inspect.getmodule(type(obj))
-    try:
-        source = inspect.getsource(module) if module is not None else ""
-    except (OSError, TypeError):
-        source = getattr(module, "__name__", "")
-    return hashlib.sha256(source.encode()).hexdigest()
-
-
 def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
     """Describe a list of (name, transformer) steps: classes, parameters, code, versions.
 
@@ -129,13 +120,13 @@ def transform_fingerprint(steps: list[tuple[str, Any]]) -> dict[str, Any]:
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "params": json.loads(json.dumps(step.get_params(deep=False), sort_keys=True,
                                             default=repr)),
-            "source_sha256": module_source_sha256(step),
+            "source_sha256": code_fingerprint([cls.__module__]).source_digest,
             "package_version": package_version(cls.__module__),
         })
     return {
         "steps": described,
-        "versions": {m: package_version(m) for m in ("numpy", "scipy", "sklearn")},
-        "module_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "versions": library_versions(),
+        "module_sha256": code_fingerprint([__name__]).source_digest,
         "format": FEATURES_FORMAT_VERSION,
     }
 
@@ -161,6 +152,18 @@ def _entry_problem(entry: Path) -> str | None:
     except (OSError, ValueError, KeyError, TypeError) as err:
         return f"unreadable ({type(err).__name__}: {err})"
     return None
+
+
+def _check_writable(entry: Path) -> None:
+    """Raise a clear error when ``entry`` must be built but its cache folder is read-only."""
+    folder = entry.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"Feature cache entry {entry} is {_entry_problem(entry)} and the cache folder "
+            f"{folder} is not writable, so it cannot be computed. Set paths.cache_dir (or "
+            "EEGBENCH_CACHE_DIR) to a writable folder, or run with feature_cache=false.")
 
 
 def _compute(transformer: Any, X: np.ndarray, path: Path, batch_windows: int) -> tuple:
@@ -205,6 +208,11 @@ def cached_transform(transformer: Any, X: np.ndarray, cache_root: str | Path,
     t0 = time.perf_counter()
     key = feature_key(array_fingerprint(X), transform_fingerprint(steps))
     entry = Path(cache_root) / "features" / key
+    if _entry_problem(entry) is None:  # valid: used as is, nothing written (read-only cache)
+        logger.info("using feature cache entry %s (%s; %.1f s)", entry,
+                    " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
+        return np.load(entry / "F.npy", mmap_mode="r")
+    _check_writable(entry)
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry) + ".lock"):
         problem = _entry_problem(entry)

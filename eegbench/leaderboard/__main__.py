@@ -1,6 +1,11 @@
-"""Build the leaderboard from a results store: ``python -m eegbench.leaderboard``.
+"""Build the leaderboard from a results store: ``eegbench leaderboard [--exp NAME]``.
 
-Writes ``<out>/<name>.md``, ``.csv``, ``_per_subject.csv``, ``.html`` and ``<name>_plots/``.
+Writes ``<out>/<name>.md``, ``.csv``, ``_per_subject.csv``, ``.html``, ``<name>_plots/`` and
+the site's ``index.html``. By default the tables show what one experiment ran: its store
+``<runs>/<exp>/results`` (``runs`` is ``$EEGBENCH_RUNS_DIR``, else ``runs``; ``--exp default``
+for runs without ``+exp``) and they are written to ``<runs>/<exp>/leaderboard/``, never into
+the committed ``leaderboard/`` folder, which only ``--committed`` rebuilds (from the shipped
+rows, byte for byte).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ import sys
 from pathlib import Path
 
 from eegbench.leaderboard.report import PROBE_FILTERS, build
+from eegbench.leaderboard.site import write_index
 from eegbench.leaderboard.stats import TESTS
 from eegbench.leaderboard.tables import DEFAULT_METRICS
-from eegbench.results.shipped import read_sources, write_jsonl
+from eegbench.resources import runs_dir
+from eegbench.results.shipped import ShippedRowsError, read_sources, write_jsonl
 
 logger = logging.getLogger("eegbench.leaderboard")
 
@@ -42,20 +49,32 @@ def build_committed(out: Path, plots: bool = True) -> list[Path]:
     return written
 
 
+#: The committed leaderboard folder (rebuilt by ``--committed`` only).
+COMMITTED_DIR = Path("leaderboard")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and build the leaderboard files."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", type=Path, nargs="+", default=[Path("runs/results")],
+    parser = argparse.ArgumentParser(prog="eegbench leaderboard", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--exp", default="default", metavar="NAME",
+                        help="the experiment (experiment.name) whose store is tabulated: "
+                             "<runs>/<NAME>/results into <runs>/<NAME>/leaderboard "
+                             "(default: default, the runs without +exp)")
+    parser.add_argument("--results", type=Path, nargs="+", default=None,
                         help="results store folder(s) and / or shipped .jsonl row files, "
-                             "combined (default: runs/results)")
+                             "combined (default: <runs>/<exp>/results)")
     parser.add_argument("--committed", action="store_true",
-                        help="rebuild every committed table listed in <out>/tables.yaml from "
-                             "the shipped rows (<out>/rows.jsonl); no model runs")
+                        help="rebuild every committed table listed in leaderboard/tables.yaml "
+                             "from the shipped rows (leaderboard/rows.jsonl) and its site "
+                             "index; no model runs")
     parser.add_argument("--export-rows", type=Path, default=None, metavar="JSONL",
                         help="write the rows of --results to this JSONL file and stop")
-    parser.add_argument("--out", type=Path, default=Path("leaderboard"),
-                        help="output folder (default: leaderboard)")
-    parser.add_argument("--name", default="loso", help="base name of the files (default: loso)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: <runs>/<exp>/leaderboard; with "
+                             "--committed: leaderboard)")
+    parser.add_argument("--name", default=None,
+                        help="base name of the files (default: the experiment's name)")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS),
                         help="metrics shown; the first ranks and is tested")
     parser.add_argument("--protocol", nargs="+", default=None,
@@ -72,19 +91,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="layer-wise probe rows: include (default), exclude, or only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _run(args, argv)
+    except (FileNotFoundError, ShippedRowsError) as err:  # a wrong --results, no rows
+        logger.error("%s", err)
+        raise SystemExit(1) from None
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Export rows, rebuild the committed tables, or build one leaderboard (``args``)."""
+    results = args.results or [runs_dir() / args.exp / "results"]
     if args.export_rows is not None:
-        n = write_jsonl(read_sources(args.results), args.export_rows)
+        n = write_jsonl(read_sources(results), args.export_rows)
         logger.info("wrote %d rows to %s", n, args.export_rows)
         return
     if args.committed:
-        build_committed(args.out, plots=not args.no_plots)
+        out = args.out or COMMITTED_DIR
+        build_committed(out, plots=not args.no_plots)
+        write_index(out)
         return
+    out = args.out or runs_dir() / args.exp / "leaderboard"
     argv_used = sys.argv[1:] if argv is None else argv
-    command = "python -m eegbench.leaderboard " + shlex.join(argv_used)
-    paths = build(args.results, args.out, args.name, args.metrics, command.strip(),
+    command = "eegbench leaderboard " + shlex.join(argv_used)
+    paths = build(results, out, args.name or args.exp, args.metrics, command.strip(),
                   protocols=args.protocol, datasets=args.dataset, test=args.test,
                   plots=not args.no_plots, probes=args.probes, families=args.family)
-    logger.info("leaderboard: %s", paths["html"])
+    write_index(out)
+    logger.info("leaderboard: %s (site: %s)", paths["html"], out / "index.html")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Escaping of text placed in Markdown table cells."""
+"""Escaping of text placed in Markdown: table cells, headings and one-line paragraphs."""
 
 from __future__ import annotations
 
@@ -27,3 +27,24 @@ def md_row(cells: list[Any]) -> str:
 def md_table(header: list[Any], rows: Iterable[list[Any]]) -> list[str]:
     """Return the lines of a Markdown table: header, separator and rows, every cell escaped."""
     return [md_row(header), "|" + "---|" * len(header), *(md_row(r) for r in rows)]
+
+
+def md_text(value: Any) -> str:
+    r"""Return ``value`` as one line of Markdown text (a heading, a list item, a paragraph).
+
+    A line break would end the line and let the rest start a new block (``# heading``, a
+    table, raw HTML), and ``<`` could open raw HTML: line breaks become spaces and ``<``
+    becomes ``&lt;``. Plain names and numbers are returned unchanged.
+    """
+    text = str(value)
+    for old, new in (("\r\n", " "), ("\n", " "), ("\r", " "), ("<", "&lt;")):
+        text = text.replace(old, new)
+    return text
+
+
+def md_heading(level: int, title: Any) -> str:
+    """Return a Markdown heading of ``level`` (1 to 6) with ``title`` escaped (:func:`md_text`)."""
+    if not 1 <= level <= 6:
+        raise ValueError(f"Invalid value for the 'level' parameter. Allowed values are 1 to 6, "
+                         f"but got {level!r}.")
+    return f"{'#' * level} {md_text(title)}"

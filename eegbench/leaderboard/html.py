@@ -7,6 +7,7 @@ from html import escape
 
 import pandas as pd
 
+from eegbench.leaderboard.ranks import RANKS_CAPTION, rank_rows
 from eegbench.leaderboard.tables import BLOCK_COLUMNS, block_title, table_rows
 
 _STYLE = """
@@ -53,7 +54,7 @@ def render_html(title: str, summary: pd.DataFrame, metrics: Sequence[str],
     provenance : dict
         Block key -> provenance text.
     ranks : DataFrame
-        :func:`eegbench.leaderboard.tables.aggregate_ranks` output.
+        :func:`eegbench.leaderboard.ranks.aggregate_ranks` output.
     plots : sequence of str
         Image paths relative to the page.
     notes, footer : sequence of str
@@ -67,13 +68,8 @@ def render_html(title: str, summary: pd.DataFrame, metrics: Sequence[str],
         if key in provenance:
             body.append(f'<p class="prov">Provenance: {escape(provenance[key])}</p>')
     if len(ranks):
-        body.append("<h2>Mean rank across datasets</h2>")
-        header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
-                  "datasets"]
-        rows = [[r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
-                 f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
-                for _, r in ranks.iterrows()]
-        body += _table(header, rows)
+        body += ["<h2>Mean rank across datasets</h2>", f"<p>{escape(RANKS_CAPTION)}</p>"]
+        body += _table(*rank_rows(ranks))
     if plots:
         body.append("<h2>Plots</h2>")
         for path in plots:

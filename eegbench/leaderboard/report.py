@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html
+from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
-    aggregate_ranks,
     per_subject_scores,
     prepare,
     primary_metrics,
-    ranks_to_markdown,
     summarize,
     to_markdown,
 )
@@ -202,11 +202,11 @@ def build(results_dir: Path, out_dir: Path, name: str,
     if frame.empty:
         raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
                                 f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
-                                "`python -m eegbench +exp=loso` first.")
+                                "`eegbench +exp=loso` first.")
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
-    ranks = aggregate_ranks(summary)
+    ranks = aggregate_ranks(summary, frame)
     provenance = block_provenance(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
@@ -288,16 +288,17 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
-    text = [f"# eegbench leaderboard: {name}", "", *notes, "",
+    text = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
             to_markdown(summary, metrics, provenance)]
     if len(ranks):
-        text += ["## Mean rank across datasets", "", ranks_to_markdown(ranks)]
+        text += ["## Mean rank across datasets", "", RANKS_CAPTION, "",
+                 ranks_to_markdown(ranks)]
     from eegbench.leaderboard.sections import extra_sections  # protocols & statistics (issue 11)
 
     text += extra_sections(frame, summary, primary_metrics(frame))
     if plot_paths:
-        text += ["## Plots", ""] + [f"![{p}]({p})" for p in plot_paths] + [""]
-    text += ["## Provenance", "", *[f"- {f}" for f in footer], ""]
+        text += ["## Plots", ""] + [md_text(f"![{p}]({p})") for p in plot_paths] + [""]
+    text += ["## Provenance", "", *[md_text(f"- {f}") for f in footer], ""]
     paths["md"].write_text("\n".join(text))
     paths["html"].write_text(render_html(f"eegbench leaderboard: {name}", summary, metrics,
                                          provenance, ranks, plot_paths, notes, footer))

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_table, md_text
 from eegbench.leaderboard.published import matching
 from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
-    RANK_CONFIG_COLUMNS,
+    CONFIG_LABEL_COLUMNS,
     per_subject_scores,
     prepare,
 )
@@ -121,7 +121,7 @@ def cd_inputs(summary: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
                    & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")]
     for key, block in base.groupby(["protocol", "shots"], sort=True):
-        columns = RANK_CONFIG_COLUMNS + (["setting"] if "setting" in block else [])
+        columns = CONFIG_LABEL_COLUMNS + (["setting"] if "setting" in block else [])
         label = (block[columns].astype(str).agg(" / ".join, axis=1)
                  .str.replace(" / none", "").str.rstrip(" /"))
         table = (block.assign(config=label)
@@ -141,9 +141,9 @@ def cd_section(summary: pd.DataFrame) -> list[str]:
         ranks = ", ".join(f"{c} {v:.2f}" for c, v in res["mean_ranks"].items())
         p = "n/a (< 3 configurations)" if np.isnan(res["friedman_p"]) \
             else f"{res['friedman_p']:.3g}"
-        lines.append(f"- {protocol}" + (f" k={shots}" if shots else "")
-                     + f": {res['n_datasets']} datasets, Friedman p = {p}, Nemenyi CD (0.05) = "
-                     f"{res['cd']:.2f}; mean ranks: {ranks}")
+        lines.append(md_text(f"- {protocol}" + (f" k={shots}" if shots else "")
+                             + f": {res['n_datasets']} datasets, Friedman p = {p}, Nemenyi CD "
+                             f"(0.05) = {res['cd']:.2f}; mean ranks: {ranks}"))
     if not lines:
         return []
     return ["## Critical difference across datasets", "",
@@ -156,6 +156,27 @@ def cd_section(summary: pd.DataFrame) -> list[str]:
 def _label(row: pd.Series) -> str:
     setting = f", {row['setting']}" if row.get("setting") else ""
     return f"{row['model']} ({row['adaptation']}{setting}; `{row['config_hash']}`)"
+
+
+def _weights_of(row: pd.Series) -> str:
+    """One row's weights: how they were pinned and their sha256 (``weights`` field)."""
+    weights = row.get("weights")
+    params = ((row.get("config") if isinstance(row.get("config"), dict) else {}).get(
+        "model") or {}).get("params") or {}
+    if not isinstance(weights, dict):
+        return "random init" if params.get("init") == "random" else "not recorded"
+    sha, commit = str(weights.get("sha256") or "?")[:12], str(weights.get("commit") or "?")[:7]
+    where = f" `{weights['known']}`" if weights.get("known") else ""
+    return {"sha256": f"content-pinned{where} (sha256 {sha})",
+            "revision": f"revision-pinned{where} (commit {commit}, sha256 {sha})"}.get(
+        weights.get("pinned_by"), f"UNPINNED{where} (commit {commit}, sha256 {sha})")
+
+
+def weights_label(rows: pd.DataFrame) -> str:
+    """How a configuration's rows got their pretrained weights (``; `` between variants)."""
+    if "weights" not in rows:
+        return ""
+    return "; ".join(sorted({_weights_of(r) for _, r in rows.iterrows()}))
 
 
 def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
@@ -177,6 +198,8 @@ def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
         scores = per_subject_scores(frames[key], metric)
         by_config = {cfg: cell.set_index("test_subject")[metric]
                      for cfg, cell in scores.groupby("config_hash")}
+        weights = {cfg: weights_label(cell)
+                   for cfg, cell in frames[key].groupby("config_hash", sort=False)}
         for family in ("specialist", "classical"):
             refs = block[block["family"] == family]
             if refs.empty:
@@ -194,7 +217,8 @@ def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
                              "foundation_score": float(a[both].mean()) if len(both) else np.nan,
                              "reference_score": float(b[both].mean()) if len(both) else np.nan,
                              "difference": float((a[both] - b[both]).mean()) if len(both)
-                             else np.nan, "p_value": p})
+                             else np.nan, "p_value": p,
+                             "weights": weights.get(fm["config_hash"], "")})
     table = pd.DataFrame(rows)
     if len(table):
         table["p_holm"] = holm(table["p_value"].to_numpy())
@@ -207,11 +231,15 @@ def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
     table = foundation_table(frame, summary, metric_of)
     if table.empty:
         return []
-    header = ["table", "foundation model", "vs", "reference", "subjects", "foundation",
-              "reference", "difference", "p (Holm)"]
+    # the weights column appears once rows record their weights (older rows do not)
+    show_weights = bool(frame.get("weights", pd.Series(dtype=object)).map(
+        lambda w: isinstance(w, dict)).any())
+    header = ["table", "foundation model", *(["weights"] if show_weights else []), "vs",
+              "reference", "subjects", "foundation", "reference", "difference", "p (Holm)"]
     rows = ([f"{r['dataset']} / {r['protocol']}" + (f" / k = {r['shots']}" if r["shots"]
                                                       else ""),
-             r["foundation"], f"best {r['reference_family']}", r["reference"], r["n_subjects"],
+             r["foundation"], *([r["weights"]] if show_weights else []),
+             f"best {r['reference_family']}", r["reference"], r["n_subjects"],
              f"{r['foundation_score']:.3f}", f"{r['reference_score']:.3f}",
              f"{r['difference']:+.3f}", _fmt_holm(r["p_holm"])]
             for _, r in table.iterrows())
@@ -220,7 +248,11 @@ def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
             "with the highest mean primary metric. Difference = mean over the subjects both "
             "were tested on of foundation minus reference; paired two-sided Wilcoxon "
             "signed-rank test across subjects, Holm-corrected over all comparisons below. "
-            "Budgets differ between rows (see the `budget` column above).", "",
+            "Budgets differ between rows (see the `budget` column above)."
+            + (" Weights: content-pinned = the checkpoint's sha256 was known in advance and "
+               "verified byte for byte; revision-pinned = downloaded at a fixed commit; "
+               "UNPINNED = whatever the branch held that day (allow_unpinned)."
+               if show_weights else ""), "",
             *md_table(header, rows), ""]
 
 

@@ -1,10 +1,12 @@
 """The leaderboard site: an index page linking every table page, its files and its plots.
 
-``python -m eegbench.leaderboard.site [--out leaderboard]`` (re)writes ``<out>/index.html``
-from what is in the folder (deterministic: sorted, no timestamps). Each table page
-(``<name>.html``, written by :func:`eegbench.leaderboard.report.build`) is listed with its
-title, its Markdown / CSV / per-subject CSV files and thumbnails of its plots; study outputs
-(``<study>/<dataset>/*.png``) are listed too.
+``python -m eegbench.leaderboard.site [--exp NAME | --committed | --out DIR]`` (re)writes
+``<out>/index.html`` from what is in the folder (default: ``<runs>/<exp>/leaderboard``, which
+``eegbench leaderboard --exp NAME`` writes; ``--committed``: the committed ``leaderboard/``),
+deterministically (sorted, no timestamps). Each table page (``<name>.html``, written by
+:func:`eegbench.leaderboard.report.build`) is listed with its title, its Markdown / CSV /
+per-subject CSV files and thumbnails of its plots; study outputs (``<study>/<dataset>/*.png``)
+are listed too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 import re
 from html import escape
 from pathlib import Path
+
+from eegbench.resources import runs_dir
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +86,17 @@ def write_index(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Command line: write the index page."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("leaderboard"),
-                        help="leaderboard folder (default: leaderboard)")
+    parser.add_argument("--exp", default="default", metavar="NAME",
+                        help="index <runs>/<NAME>/leaderboard (default: default)")
+    parser.add_argument("--committed", action="store_true",
+                        help="index the committed leaderboard/ folder")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="leaderboard folder (overrides --exp and --committed)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    write_index(args.out)
+    out = args.out or (Path("leaderboard") if args.committed
+                       else runs_dir() / args.exp / "leaderboard")
+    write_index(out)
 
 
 if __name__ == "__main__":

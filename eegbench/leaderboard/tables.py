@@ -15,21 +15,20 @@ import numpy as np
 import pandas as pd
 
 from eegbench.data.recipe import recipe_primary_metric
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_heading, md_table, md_text
 from eegbench.leaderboard.stats import (
     PERMUTABLE,
     adjusted_chance_level,
     bootstrap_ci,
     compare_with_best,
     permutation_chance_test,
-    rank_aggregate,
 )
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
 GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
-#: Configuration identity across datasets (the config hash includes the dataset).
-RANK_CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration"]
+#: What a configuration is called across datasets (the config hash includes the dataset).
+CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
 #: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
 CHANCE_ALPHA = 0.05
@@ -39,11 +38,13 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """Map each dataset of a results frame to the primary metric of its recipe."""
     out = {}
     for dataset, block in frame.groupby("dataset", sort=True):
-        recipe = dataset
+        recipe, task = dataset, None
         configs = [c for c in block.get("config", []) if isinstance(c, dict)]
         if configs and isinstance(configs[0].get("dataset"), dict):
             recipe = configs[0]["dataset"].get("recipe", dataset)
-        out[str(dataset)] = recipe_primary_metric(str(recipe))
+            task = configs[0]["dataset"].get("task")
+        out[str(dataset)] = recipe_primary_metric(str(recipe), None if task is None
+                                                  else str(task))
     return out
 
 
@@ -102,17 +103,19 @@ def mark_third_party(model: str, code_fingerprint: Any) -> str:
     if not isinstance(code_fingerprint, str) or not code_fingerprint.strip():
         return model
     dist, _, rest = code_fingerprint.partition(" ")
-    if dist == "eegbench":
+    label = f" [third-party: {dist} {rest.split(' src:')[0]}]"
+    if dist == "eegbench" or model.endswith(label):  # marked once, however often prepared
         return model
-    return f"{model} [third-party: {dist} {rest.split(' src:')[0]}]"
+    return f"{model}{label}"
 
 
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys (``{"model": {"name": x}}`` -> ``{"model.name": x}``)."""
     flat: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_config(value, f"{name}."))
         else:
             flat[name] = value
     return flat
@@ -132,7 +135,7 @@ def _setting_value(value: Any) -> str:
     return str(value)
 
 
-def _setting_label(flat: dict[str, Any], keys: list[str]) -> str:
+def setting_label(flat: dict[str, Any], keys: list[str]) -> str:
     """``key=value`` pairs of ``keys`` (``model.params.`` dropped, paths by file name)."""
     return ", ".join(f"{k.removeprefix('model.params.')}={_setting_value(flat.get(k))}"
                      for k in keys)
@@ -154,15 +157,16 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     labels: dict[str, str] = {}
     for _, block in rows.groupby(["dataset", "task", "protocol", "model", "adaptation"],
                                  sort=False):
-        flat = {h: _flatten(c) for h, c in block.groupby("config_hash")["config"].first().items()}
+        configs = block.groupby("config_hash")["config"].first()
+        flat = {h: flatten_config(c) for h, c in configs.items()}
         if len(flat) < 2:
             continue
         keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
         shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
-        candidate = {h: _setting_label(f, shown) for h, f in flat.items()}
+        candidate = {h: setting_label(f, shown) for h, f in flat.items()}
         if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
-            candidate = {h: _setting_label(f, varying) for h, f in flat.items()}
+            candidate = {h: setting_label(f, varying) for h, f in flat.items()}
         labels.update(candidate)
     return labels
 
@@ -320,15 +324,6 @@ def _fmt_trainable(row: pd.Series) -> str:
     return f"{int(n):,}{share}"
 
 
-def aggregate_ranks(summary: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
-    """Mean rank of each configuration across datasets, per protocol and shots.
-
-    ``metric`` None ranks each table by its primary metric (``primary_mean``).
-    """
-    value = "primary_mean" if metric is None or "primary_mean" in summary else f"{metric}_mean"
-    return rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, value)
-
-
 def _fmt(mean: float, std: float) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "n/a"
@@ -409,22 +404,12 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
     """Render a summary as Markdown, one section per table (with its provenance line)."""
     lines: list[str] = []
     for key, block in summary.groupby(BLOCK_COLUMNS, sort=True):
-        lines += [f"### {block_title(*key)}", ""]
+        lines += [md_heading(3, block_title(*key)), ""]
         lines += md_table(*table_rows(block, metrics))
         lines.append("")
         primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
             if "primary_metric" in block else str(metrics[0]).replace("_", " ")
         lines += [f"Ranked and tested by {primary} (the dataset's primary metric).", ""]
         if provenance and key in provenance:
-            lines += [f"Provenance: {provenance[key]}", ""]
+            lines += [md_text(f"Provenance: {provenance[key]}"), ""]
     return "\n".join(lines)
-
-
-def ranks_to_markdown(ranks: pd.DataFrame) -> str:
-    """Render the rank aggregation as one Markdown table."""
-    header = ["protocol", "shots", "model", "adaptation", "calibration", "mean rank",
-              "datasets"]
-    rows = ([r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
-             f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
-            for _, r in ranks.iterrows())
-    return "\n".join(md_table(header, rows)) + "\n"

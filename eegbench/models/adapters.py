@@ -19,6 +19,10 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 
+#: Per-window normalizations an :class:`InputContract` may ask for.
+NORMALIZATIONS = (None, "p95", "zscore")
+
+
 @dataclass(frozen=True)
 class InputContract:
     """What a model expects as input.
@@ -44,7 +48,9 @@ class InputContract:
     scale : float
         Multiplier applied to microvolt input to reach ``units``.
     normalize : str or None
-        ``"p95"``: divide each channel by its 95th percentile of absolute value (BIOT).
+        ``"p95"``: divide each channel by its 95th percentile of absolute value (BIOT);
+        ``"zscore"``: subtract each channel's mean and divide by its standard deviation
+        (ddof=1), per window (LUNA's ``ChannelWiseNormalize``).
     """
 
     sfreq: float | None = None
@@ -108,6 +114,10 @@ class InputAdapter(nn.Module):
     def __init__(self, contract: InputContract, ch_names: Sequence[str], sfreq: float,
                  n_times: int) -> None:
         super().__init__()
+        if contract.normalize not in NORMALIZATIONS:
+            raise ValueError(f"Invalid value for the 'normalize' parameter of the input "
+                             f"contract. Allowed values are {list(NORMALIZATIONS)}, but got "
+                             f"{contract.normalize!r}.")
         self.contract = contract
         upper = _upper(ch_names)
         index = {n: i for i, n in enumerate(upper)}
@@ -187,6 +197,8 @@ class InputAdapter(nn.Module):
         if self.contract.normalize == "p95":
             q = torch.quantile(x.abs(), 0.95, dim=-1, keepdim=True)
             x = x / (q + 1e-8)
+        elif self.contract.normalize == "zscore":
+            x = (x - x.mean(dim=-1, keepdim=True)) / (x.std(dim=-1, keepdim=True) + 1e-8)
         return x
 
     def extra_repr(self) -> str:  # noqa: D102

@@ -34,6 +34,7 @@ from torch import nn
 from eegbench._compat import ensure_torchaudio, import_braindecode_models
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.parameter_table import TORCHAUDIO_REASON
 from eegbench.models.torch_model import TorchBenchmarkModel
 
 logger = logging.getLogger(__name__)
@@ -244,31 +245,65 @@ def _fmt(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
+def needs_torchaudio(name: str) -> bool:
+    """True if braindecode model ``name``'s module uses torchaudio (or its filter bank)."""
+    src = inspect.getsource(inspect.getmodule(model_class(name)))
+    return "torchaudio" in src or "FilterBankLayer(" in src
+
+
 def unavailable_reason(name: str) -> str:
     """Return why ``name`` cannot run here ("" when it can)."""
     if name in UNAVAILABLE:
         return UNAVAILABLE[name]
-    if not ensure_torchaudio():
-        src = inspect.getsource(inspect.getmodule(model_class(name)))
-        if "torchaudio" in src or "FilterBankLayer(" in src:
-            return ("needs torchaudio, which cannot be imported with this torch build "
-                    "(install a matching torch/torchaudio pair to use it)")
+    if not ensure_torchaudio() and needs_torchaudio(name):
+        return TORCHAUDIO_REASON
     return ""
+
+
+def zoo_entry(name: str, n_parameters: int | None, reference_input: str) -> ZooEntry:
+    """Return the catalogue row of braindecode model ``name`` with the given parameter count."""
+    row = _summary().get(name, {})
+    return ZooEntry(
+        name=name, family=family_of(name), modality=row.get("Modality", "?"),
+        application=row.get("Application", "?"), categories=row.get("Categorization", ""),
+        sfreq=row.get("Sampling Frequency (Hz)", "?"), n_parameters=n_parameters,
+        reference_input=reference_input, reason=unavailable_reason(name))
+
+
+def zoo_table_entries() -> dict[str, dict[str, Any]]:
+    """Every braindecode model as the precomputed table stores it (counts all: minutes).
+
+    The availability is stored as what does not depend on this environment (``unavailable``,
+    ``needs_torchaudio``); :func:`eegbench.models.parameter_table.zoo_status` renders it.
+    """
+    out = {}
+    for name in sorted(model_classes(), key=str.lower):
+        n_params, reference = count_parameters(name)
+        entry = zoo_entry(name, n_params, reference)
+        out[name] = {"family": entry.family, "modality": entry.modality,
+                     "n_parameters": n_params, "reference_input": reference,
+                     "unavailable": UNAVAILABLE.get(name, ""),
+                     "needs_torchaudio": needs_torchaudio(name),
+                     "requirement": REQUIREMENTS.get(name, ""),
+                     "too_large": TOO_LARGE_FOR_CPU_TESTS.get(name, ""),
+                     "heavy": entry.heavy}
+    return out
+
+
+def catalogue_entries() -> dict[str, dict[str, Any]]:
+    """:func:`catalogue` in the table's form, availability as found here (for the README)."""
+    return {e.name: {"family": e.family, "modality": e.modality,
+                     "n_parameters": e.n_parameters, "reference_input": e.reference_input,
+                     "unavailable": e.reason, "requirement": REQUIREMENTS.get(e.name, ""),
+                     "too_large": TOO_LARGE_FOR_CPU_TESTS.get(e.name, ""), "heavy": e.heavy}
+            for e in catalogue()}
 
 
 @functools.cache
 def catalogue() -> tuple[ZooEntry, ...]:
     """Return every braindecode model with family, modality, parameters and availability."""
-    out = []
-    for name in sorted(model_classes(), key=str.lower):
-        row = _summary().get(name, {})
-        n_params, ref = count_parameters(name)
-        out.append(ZooEntry(
-            name=name, family=family_of(name), modality=row.get("Modality", "?"),
-            application=row.get("Application", "?"), categories=row.get("Categorization", ""),
-            sfreq=row.get("Sampling Frequency (Hz)", "?"), n_parameters=n_params,
-            reference_input=ref, reason=unavailable_reason(name)))
-    return tuple(out)
+    return tuple(zoo_entry(name, *count_parameters(name))
+                 for name in sorted(model_classes(), key=str.lower))
 
 
 def chs_info_from(signal: SignalSpec, ch_names: list[str]) -> list[dict[str, Any]]:

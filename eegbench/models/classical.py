@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import joblib
 import numpy as np
@@ -15,6 +15,24 @@ from sklearn.preprocessing import StandardScaler
 
 from eegbench.features.precompute import TransformSteps
 from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
+
+
+def _covariance_estimators() -> tuple[str, ...]:
+    """Names of pyriemann's covariance estimators (``Covariances(estimator=...)``)."""
+    try:
+        from pyriemann.geometry.covariance import cov_est_functions
+    except ImportError:  # pyriemann < 0.12
+        try:
+            from pyriemann.utils.covariance import cov_est_functions
+        except ImportError:  # the names of pyriemann 0.6-0.11
+            return ("corr", "cov", "hub", "lwf", "mcd", "oas", "sch", "scm", "stu", "tyl")
+    return tuple(sorted(cov_est_functions))
+
+
+#: pyriemann's covariance estimators: the allowed values of the ``estimator`` parameter of the
+#: Riemannian pipelines (checked with the rest of the configuration, before any data load).
+COVARIANCE_ESTIMATORS = _covariance_estimators()
+CovarianceEstimator = Literal[COVARIANCE_ESTIMATORS]  # type: ignore[valid-type]
 
 
 def _fitted_size(pipeline: Pipeline) -> int:
@@ -130,8 +148,8 @@ class SklearnModel(BenchmarkModel):
 
 
 @MODELS.register("ts_lr")
-def tangent_space_lr(estimator: str = "oas", C: float = 1.0, warm_start: bool = False,
-                     **_: Any) -> SklearnModel:
+def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
+                     warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann).
 
     ``warm_start``: start the tangent space's reference (the Riemannian mean of the training
@@ -161,8 +179,8 @@ def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
 
 
 @MODELS.register("xdawn_ts_lr")
-def xdawn_tangent_space_lr(nfilter: int = 4, estimator: str = "oas", C: float = 1.0,
-                           **_: Any) -> SklearnModel:
+def xdawn_tangent_space_lr(nfilter: int = 4, estimator: CovarianceEstimator = "oas",
+                           C: float = 1.0, **_: Any) -> SklearnModel:
     """Build xDAWN super-trial covariances -> tangent space -> LR (pyriemann, ERP)."""
     from pyriemann.estimation import XdawnCovariances
     from pyriemann.tangentspace import TangentSpace

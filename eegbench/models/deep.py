@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from eegbench._compat import import_braindecode_models
+from eegbench._compat import braindecode_model_class
 from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import MODELS, SignalSpec
 from eegbench.models.eegnet_fast import (
@@ -99,10 +99,7 @@ class BraindecodeClassifier(TorchBenchmarkModel):
 
     def build_network(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
         """Instantiate the braindecode architecture for the adapted input shape."""
-        models = import_braindecode_models()
-        cls = getattr(models, self.arch, None)
-        if cls is None:
-            raise ValueError(f"braindecode has no model named {self.arch!r}.")
+        cls = braindecode_model_class(self.arch)
         return cls(n_chans=len(adapter.out_ch_names), n_outputs=signal.n_outputs,
                    n_times=adapter.out_times, sfreq=adapter.out_sfreq, **self.arch_params)
 

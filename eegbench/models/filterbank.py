@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eegbench.models.base import MODELS
-from eegbench.models.classical import SklearnModel
+from eegbench.models.classical import CovarianceEstimator, SklearnModel
 
 #: Default bands (Hz): 4 Hz wide from 4 to 40 Hz, covering the alpha/beta range and SSVEP
 #: stimulation frequencies and their harmonics below the usual 45 Hz low-pass.
@@ -167,7 +167,7 @@ class FilterBankTangentSpace(TransformerMixin, BaseEstimator):
 
 @MODELS.register("fb_ts_lr")
 def filter_bank_tangent_space_lr(bands: Sequence[Sequence[float]] | None = None,
-                                 estimator: str = "oas", C: float = 0.1,
+                                 estimator: CovarianceEstimator = "oas", C: float = 0.1,
                                  warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build filter bank covariances -> per-band tangent space -> standardize -> LR.
 

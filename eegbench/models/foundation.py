@@ -22,6 +22,7 @@ the adaptation (``from_scratch``, ``linear_probe``, ``finetune``, ``lp_ft``; see
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -29,9 +30,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from eegbench._compat import import_braindecode_models
+from eegbench._compat import braindecode_model_class, import_braindecode_models
 from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.known_checkpoints import find_known_checkpoint
 from eegbench.models.pretrained import KEY_MAPPINGS, load_weights, read_metadata, resolve_checkpoint
 from eegbench.models.torch_model import TorchBenchmarkModel
 
@@ -238,7 +240,7 @@ class FoundationModel(TorchBenchmarkModel):
                          init=init, allow_unpinned=allow_unpinned)
         self.arch_params = {**self.default_arch, **dict(arch_params or {})}
         self.arch_params = self.resolved_arch()
-        self.contract = self.make_contract()
+        self.contract = self.checkpoint_contract(self.make_contract())
 
     def forward_kwargs(self, adapter: InputAdapter) -> dict[str, Any]:
         """Extra keyword arguments of the tap (subclasses)."""
@@ -255,6 +257,34 @@ class FoundationModel(TorchBenchmarkModel):
         """Return the input contract (subclasses)."""
         return InputContract()
 
+    def checkpoint_contract(self, contract: InputContract) -> InputContract:
+        """Return ``contract`` with the values the configured checkpoint was trained with.
+
+        When the checkpoint is an entry of the known-checkpoints registry (``known:<name>``,
+        the same hub file, or the entry's sha256), the entry's ``contract`` (sampling rate,
+        patch length, units and scaling, each cited in ``known_checkpoints.yaml``) replaces
+        the model's defaults.
+
+        Raises
+        ------
+        ValueError
+            If the entry's patch length contradicts ``arch_params.patch_size``.
+        """
+        entry = find_known_checkpoint(self.checkpoint, self.checkpoint_sha256)
+        overrides = entry.contract_overrides() if entry is not None else {}
+        if not overrides:
+            return contract
+        patch, arch_patch = overrides.get("patch_size"), self.arch_params.get("patch_size")
+        if patch is not None and arch_patch is not None and int(patch) != int(arch_patch):
+            raise ValueError(
+                f"Invalid value for the 'model.params.arch_params.patch_size' parameter: the "
+                f"checkpoint {entry.name!r} was trained on patches of {patch} samples, but got "
+                f"{arch_patch}.")
+        changed = {k: v for k, v in overrides.items() if getattr(contract, k) != v}
+        if changed:
+            logger.info("input contract of checkpoint %s applied: %s", entry.name, changed)
+        return dataclasses.replace(contract, **overrides)
+
     def resolved_arch(self) -> dict[str, Any]:
         """Return ``arch_params`` updated with the checkpoint metadata's ``arch_params``."""
         params = dict(self.arch_params)
@@ -270,7 +300,7 @@ class FoundationModel(TorchBenchmarkModel):
 
     def network(self, signal: SignalSpec, adapter: InputAdapter, **kwargs: Any) -> nn.Module:
         """Instantiate the braindecode network for the adapted input."""
-        cls = getattr(import_braindecode_models(), self.arch)
+        cls = braindecode_model_class(self.arch)
         return cls(n_chans=len(adapter.out_ch_names), n_times=adapter.out_times,
                    sfreq=adapter.out_sfreq, n_outputs=signal.n_outputs, **kwargs,
                    **self.arch_params)

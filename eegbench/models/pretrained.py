@@ -4,10 +4,16 @@ A checkpoint source is one of
 
 - a local file path;
 - a file name under the folder named by ``$EEGBENCH_WEIGHTS_DIR``;
-- ``hf://<owner>/<repo>@<commit>/<path/to/file>``: a pinned Hugging Face Hub file (the commit
-  and the file's sha256 are required unless ``allow_unpinned``), see :mod:`eegbench.models.hub`;
+- ``hf://<owner>/<repo>[@<revision>]/<path/to/file>``: a Hugging Face Hub file pinned by its
+  sha256 (``checkpoint_sha256``; any revision) or by a full commit, unless ``allow_unpinned``;
+  see :mod:`eegbench.models.hub`;
 - ``known:<name>``: an entry of the known-checkpoints registry
-  (``eegbench/models/known_checkpoints.yaml``), which supplies the pinned reference and sha256.
+  (``eegbench/models/known_checkpoints.yaml``), which supplies the reference, the sha256 and
+  the input contract the checkpoint was trained with.
+
+:func:`resolve_weights` returns the local file with what identifies its bytes
+(:class:`ResolvedWeights`: sha256, resolved commit, how it is pinned), from which a result
+row's key and ``weights`` provenance are made.
 
 Checkpoints are read without executing code: safetensors files directly, torch files with
 ``torch.load(..., weights_only=True)`` (tensors and plain containers only; a pickle that would
@@ -38,6 +44,7 @@ import os
 import pickle
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +52,14 @@ import torch
 from torch import nn
 
 from eegbench.hashing import sha256_of
-from eegbench.models.hub import HF_PREFIX, WEIGHTS_ENV, download, parse_hub_reference
+from eegbench.models.hub import HF_PREFIX, WEIGHTS_ENV, fetch, parse_hub_reference
+from eegbench.models.known_checkpoints import KNOWN_PREFIX, get_known_checkpoint
 
 logger = logging.getLogger(__name__)
 
-KNOWN_PREFIX = "known:"
 __all__ = ["WEIGHTS_ENV", "KNOWN_PREFIX", "WeightsError", "UnsafeCheckpointError",
-           "resolve_checkpoint", "read_state_dict", "safe_torch_load", "load_weights",
+           "ResolvedWeights", "resolve_weights", "resolve_checkpoint", "read_state_dict",
+           "safe_torch_load", "load_weights",
            "load_state_into", "save_checkpoint", "read_metadata", "KEY_MAPPINGS"]
 
 StateDict = dict[str, torch.Tensor]
@@ -71,7 +79,7 @@ def missing_weights_error(model: str, adaptation: str) -> WeightsError:
         f"`model.params.checkpoint_sha256=...` (needs internet access), or a registry entry "
         f"`model.params.checkpoint=known:<name>` (`python -m eegbench.models checkpoints`). "
         f"Make one offline with "
-        f"`python -m eegbench +exp=pretrain`, or train from random init with "
+        f"`python -m eegbench pretrain +exp=pretrain`, or train from random init with "
         f"`model.adaptation=from_scratch`.")
 
 
@@ -79,19 +87,84 @@ class UnsafeCheckpointError(WeightsError):
     """A checkpoint holds pickled objects other than tensors and plain containers."""
 
 
-def resolve_checkpoint(source: str, sha256: str | None = None, *,
-                       allow_unpinned: bool = False) -> Path:
-    """Return the local path of checkpoint ``source``, checking its sha256 when given.
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A checkpoint source resolved to a local file, with what identifies its bytes.
+
+    Attributes
+    ----------
+    source : str
+        The source as configured (a path, ``hf://...`` or ``known:<name>``).
+    path : Path
+        The local file.
+    sha256 : str
+        The sha256 of its bytes.
+    pinned_by : str
+        ``"sha256"`` (an expected sha256 was given and verified), ``"revision"`` (a hub file
+        at a full commit) or ``"none"``.
+    kind : str
+        ``"hub"`` or ``"file"``.
+    commit : str, optional
+        The commit a hub file was downloaded from.
+    requested_revision : str, optional
+        The revision the hub reference asked for (a commit, a branch, or None: ``main``).
+    known : str, optional
+        The name of the registry entry (``known:<name>``).
+    """
+
+    source: str
+    path: Path
+    sha256: str
+    pinned_by: str
+    kind: str
+    commit: str | None = None
+    requested_revision: str | None = None
+    known: str | None = None
+
+    def key(self) -> str:
+        """Return the identity of the weights in a row's key (its ``checkpoint`` field).
+
+        ``sha256:<hex>`` when the bytes are pinned or the file is local; for a hub file not
+        pinned by content, ``sha256:<hex> commit:<resolved commit>`` (what was downloaded,
+        never the reference string), so moved weights never reuse a row.
+        """
+        if self.kind == "hub" and self.pinned_by != "sha256":
+            return f"sha256:{self.sha256} commit:{self.commit}"
+        return f"sha256:{self.sha256}"
+
+    def provenance(self) -> dict[str, Any]:
+        """Return the row's ``weights`` field: source, sha256, commit, pinned_by, ...
+
+        For content-pinned hub files ``commit`` is the pinned revision when one was asked for
+        (else None): the bytes, not the commit, identify them, and the same row stays valid
+        when the branch moves without changing the file.
+        """
+        commit = self.commit if self.pinned_by != "sha256" else (
+            self.requested_revision if self.requested_revision == self.commit else None)
+        out = {"source": self.source, "kind": self.kind, "sha256": self.sha256,
+               "commit": commit, "pinned_by": self.pinned_by}
+        if self.known:
+            out["known"] = self.known
+        return out
+
+
+def resolve_weights(source: str, sha256: str | None = None, *, allow_unpinned: bool = False,
+                    refresh: bool = False) -> ResolvedWeights:
+    """Resolve checkpoint ``source`` to a verified local file and describe its bytes.
 
     Parameters
     ----------
     source : str
-        A file path, a file name under ``$EEGBENCH_WEIGHTS_DIR``, ``hf://owner/repo@commit/
+        A file path, a file name under ``$EEGBENCH_WEIGHTS_DIR``, ``hf://owner/repo[@rev]/
         file`` or ``known:<name>``.
     sha256 : str, optional
-        Expected sha256 (required for ``hf://`` unless ``allow_unpinned``).
+        Expected sha256: pins the bytes (any hub revision, the default branch included).
     allow_unpinned : bool
-        Accept hub references without a commit or sha256 (and unpinned registry entries).
+        Accept hub references pinned neither by a sha256 nor by a commit (and such registry
+        entries).
+    refresh : bool
+        Resolve an unpinned hub reference's branch again (once per job, when rows are keyed;
+        see :func:`eegbench.models.hub.fetch`).
 
     Raises
     ------
@@ -100,37 +173,69 @@ def resolve_checkpoint(source: str, sha256: str | None = None, *,
     eegbench.models.hub.HubReferenceError
         If a hub reference is malformed, or not pinned and ``allow_unpinned`` is False.
     """
-    path: Path | None = None
+    known = None
     if source.startswith(KNOWN_PREFIX):
-        from eegbench.models.known_checkpoints import get_known_checkpoint
-
         entry = get_known_checkpoint(source[len(KNOWN_PREFIX):])
         if sha256 and entry.sha256 and sha256.lower() != entry.sha256:
             raise WeightsError(f"checkpoint_sha256={sha256} contradicts the registry's sha256 "
                                f"{entry.sha256} for {source!r}.")
-        source, sha256 = entry.reference(allow_unpinned=allow_unpinned), sha256 or entry.sha256
-    if source.startswith(HF_PREFIX):
-        ref = parse_hub_reference(source)
+        known = entry.name
+        reference, sha256 = entry.reference(allow_unpinned=allow_unpinned), sha256 or entry.sha256
+    else:
+        reference = source
+    if reference.startswith(HF_PREFIX):
+        ref = parse_hub_reference(reference)
         try:
-            return download(ref, sha256, allow_unpinned=allow_unpinned)
+            file = fetch(ref, sha256, allow_unpinned=allow_unpinned, refresh=refresh)
         except FileNotFoundError as err:
             raise WeightsError(str(err)) from err
-    else:
-        candidates = [Path(source).expanduser()]
-        if os.environ.get(WEIGHTS_ENV):
-            candidates.append(Path(os.environ[WEIGHTS_ENV]) / source)
-        path = next((c for c in candidates if c.is_file()), None)
-        if path is None:
-            raise WeightsError(
-                f"Checkpoint {source!r} not found (looked at {[str(c) for c in candidates]}). "
-                f"Pass an existing file path, set {WEIGHTS_ENV} to the folder holding it, or "
-                f"use hf://<owner>/<repo>@<commit>/<file> when online.")
-    if sha256:
-        actual = sha256_of(path)
-        if actual != sha256.lower():
-            raise WeightsError(f"Checkpoint {path} has sha256 {actual}, but {sha256} was "
-                               "expected: the file is corrupt or a different release.")
+        return ResolvedWeights(source, file.path, file.sha256, file.pinned_by, "hub",
+                               file.commit, ref.revision, known)
+    path = local_checkpoint(reference)
+    actual = sha256_of(path)
+    if sha256 and actual != sha256.lower():
+        raise WeightsError(f"Checkpoint {path} has sha256 {actual}, but {sha256} was "
+                           "expected: the file is corrupt or a different release.")
+    return ResolvedWeights(source, path, actual, "sha256" if sha256 else "none", "file")
+
+
+def local_checkpoint(source: str) -> Path:
+    """Return the local file ``source`` (a path, or a name under ``$EEGBENCH_WEIGHTS_DIR``).
+
+    Raises
+    ------
+    WeightsError
+        If no such file exists.
+    """
+    candidates = [Path(source).expanduser()]
+    if os.environ.get(WEIGHTS_ENV):
+        candidates.append(Path(os.environ[WEIGHTS_ENV]) / source)
+    path = next((c for c in candidates if c.is_file()), None)
+    if path is None:
+        raise WeightsError(
+            f"Checkpoint {source!r} not found (looked at {[str(c) for c in candidates]}). "
+            f"Pass an existing file path, set {WEIGHTS_ENV} to the folder holding it, or "
+            f"use hf://<owner>/<repo>@<commit>/<file> when online.")
     return path
+
+
+def resolve_checkpoint(source: str, sha256: str | None = None, *,
+                       allow_unpinned: bool = False) -> Path:
+    """Return the local path of checkpoint ``source``, checking its sha256 when given.
+
+    A local file without an expected sha256 is not hashed (see :func:`resolve_weights` for
+    the identity of the bytes).
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be found / downloaded, or its hash differs from ``sha256``.
+    eegbench.models.hub.HubReferenceError
+        If a hub reference is malformed, or not pinned and ``allow_unpinned`` is False.
+    """
+    if source.startswith((KNOWN_PREFIX, HF_PREFIX)) or sha256:
+        return resolve_weights(source, sha256, allow_unpinned=allow_unpinned).path
+    return local_checkpoint(source)
 
 
 #: Harmless non-tensor types that published checkpoints pickle beside their weights (LaBraM

@@ -226,6 +226,12 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     family = "specialist"
 
+    #: Whether the folds of a job may train stacked (``trainer.fold_parallel``): None lets
+    #: :func:`eegbench.foldpar.support.stacking_blockers` check the network's layers, True
+    #: vouches for them (a model whose layers are exact per fold under ``torch.func.vmap``),
+    #: False always trains fold after fold.
+    supports_fold_stacking: bool | None = None
+
     @property
     def uses_validation(self) -> bool:
         """True if the adaptation selects epochs on validation subjects (not a probe).

@@ -205,6 +205,11 @@ class LeaveOneSubjectOut:
             yield fold
 
 
+def splitter_classes() -> dict[str, type]:
+    """Return every protocol's splitter class by protocol name."""
+    return _registry()
+
+
 def _registry() -> dict[str, type]:
     from eegbench.protocols.cross_session import CrossSession
     from eegbench.protocols.fewshot import WithinSubjectFewShot

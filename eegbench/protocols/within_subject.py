@@ -6,7 +6,8 @@
   run, when every run holds one class) are put in time order and cut into K contiguous blocks;
   block k is the test set of fold k, and training windows closer than ``gap_s`` to a test
   window of the same run are dropped, so no window of a test trial (or overlapping it) is
-  trained on.
+  trained on. A test block holding a single class is excluded (``one_class_test_blocks``), so
+  that no undefined ROC AUC or one-class balanced accuracy enters a subject's mean.
 
 Leave-one-session-out inside a subject is :class:`~eegbench.protocols.cross_session.CrossSession`.
 Time order is (session, run, onset): sessions and runs sort by name (eeg-notebooks runs are
@@ -72,22 +73,37 @@ def _gap_s(meta: pd.DataFrame, gap_s: float | None) -> float:
                      "has no 'duration_s' column; set protocol.gap_s (seconds).")
 
 
-def drop_near(train: np.ndarray, test: np.ndarray, meta: pd.DataFrame, gap_s: float
-              ) -> np.ndarray:
+def run_codes(meta: pd.DataFrame) -> np.ndarray:
+    """Return an integer per window naming its recording (subject, session, run)."""
+    return group_codes(meta, [c for c in ("subject", "session", "run") if c in meta])
+
+
+def group_codes(meta: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Return an integer per window naming its group of ``cols`` values (one pass, no keys)."""
+    if not cols:
+        return np.zeros(len(meta), dtype=np.int64)
+    return meta.groupby([meta[c].astype(str) for c in cols], sort=False,
+                        observed=True).ngroup().to_numpy()
+
+
+def drop_near(train: np.ndarray, test: np.ndarray, meta: pd.DataFrame, gap_s: float,
+              runs: np.ndarray | None = None) -> np.ndarray:
     """Remove from ``train`` the windows closer than ``gap_s`` to a ``test`` window of its run.
 
     A window's position is its ``onset_s``; windows of other runs are never close (runs are
-    separate recordings).
+    separate recordings). ``runs`` (:func:`run_codes` of ``meta``) may be passed to avoid
+    recomputing it for every fold.
     """
     if gap_s <= 0 or not len(test) or not len(train):
         return train
-    cols = [c for c in ("subject", "session", "run") if c in meta]
-    run_key = meta[cols].astype(str).agg("|".join, axis=1).to_numpy()
+    run_key = run_codes(meta) if runs is None else runs
     onset = meta["onset_s"].to_numpy(dtype=float)
     keep = np.ones(len(train), bool)
     for run in np.unique(run_key[test]):
         t = np.sort(onset[test[run_key[test] == run]])
         same = np.flatnonzero(run_key[train] == run)
+        if not len(same):
+            continue
         x = onset[train[same]]
         # distance from each training window to its nearest test window of the same run
         pos = np.clip(np.searchsorted(t, x), 1, len(t)) - 1
@@ -196,15 +212,24 @@ class BlockedKFold:
         session blocks would be single-class), else sessions.
     valid : bool
         Hold out the block after the test block (cyclically) for validation (early stopping).
+    one_class_test_blocks : {"exclude", "error"}
+        A test block whose windows all hold one class (a session cut into blocks that follow
+        a block design, or a short unit) gives an undefined ROC AUC and a balanced accuracy
+        of that class's recall alone. ``exclude`` (default) leaves such folds out, logged
+        with the subject, block and class, so that no NaN or one-class score enters a
+        subject's mean; the subject is scored on its other blocks (none: it has no fold).
+        ``error`` raises instead, naming them.
     seed : int
         Unused (blocks are deterministic); accepted so every protocol takes a seed.
     """
 
     name = "blocked_kfold"
     UNITS = ("auto", "session", "run")
+    ONE_CLASS_POLICIES = ("exclude", "error")
 
     def __init__(self, n_folds: int = 5, gap_s: float | None = None, within: str = "auto",
-                 valid: bool = True, seed: int = 0) -> None:
+                 valid: bool = True, one_class_test_blocks: str = "exclude",
+                 seed: int = 0) -> None:
         if int(n_folds) < 2:
             raise ValueError(f"Invalid value for the 'n_folds' parameter. Allowed values are "
                              f"integers >= 2, but got {n_folds}.")
@@ -214,6 +239,11 @@ class BlockedKFold:
         if valid and int(n_folds) < 3:
             raise ValueError("blocked_kfold with valid=true needs n_folds >= 3 (test, "
                              f"validation and training blocks), but got {n_folds}.")
+        if one_class_test_blocks not in self.ONE_CLASS_POLICIES:
+            raise ValueError(f"Invalid value for the 'one_class_test_blocks' parameter. Allowed "
+                             f"values are {list(self.ONE_CLASS_POLICIES)}, but got "
+                             f"{one_class_test_blocks!r}.")
+        self.one_class_test_blocks = one_class_test_blocks
         self.n_folds = int(n_folds)
         self.gap_s = gap_s
         self.within = within
@@ -221,8 +251,10 @@ class BlockedKFold:
         self.seed = int(seed)
 
     def get_n_splits(self, meta: pd.DataFrame) -> int:
-        """Return the number of folds (subjects x n_folds)."""
-        return meta["subject"].nunique() * self.n_folds
+        """Return the number of folds (subjects x n_folds, less the one-class test blocks)."""
+        subject_col = meta["subject"].astype(str).to_numpy()
+        excluded = self._one_class_blocks(meta, subject_col, self.blocks(meta))
+        return len(set(subject_col)) * self.n_folds - len(excluded)
 
     def unit_columns(self, meta: pd.DataFrame) -> list[str]:
         """Return the columns whose values define one blocked unit (session or run)."""
@@ -236,13 +268,20 @@ class BlockedKFold:
         """Return each window's block number (0..n_folds-1) within its unit, in time order."""
         order = time_order(meta)
         cols = self.unit_columns(meta)
-        unit = meta[cols].astype(str).agg("|".join, axis=1).to_numpy()
+        unit = group_codes(meta, cols)[order]
+        # windows grouped by unit, each group in time order (a stable sort keeps the order)
+        grouped = order[np.argsort(unit, kind="stable")]
+        sizes = np.bincount(unit)
         block = np.full(len(meta), -1)
-        for u in pd.unique(unit[order]):
-            idx = order[unit[order] == u]
+        start = 0
+        for size in sizes:
+            idx = grouped[start:start + size]
+            start += size
             if len(idx) < self.n_folds:
-                raise ValueError(f"blocked_kfold: unit {u!r} ({'/'.join(cols)}) has {len(idx)} "
-                                 f"window(s), fewer than n_folds={self.n_folds}.")
+                first = meta.iloc[idx[0]] if len(idx) else None
+                name = "|".join(str(first[c]) for c in cols) if first is not None else "?"
+                raise ValueError(f"blocked_kfold: unit {name!r} ({'/'.join(cols)}) has "
+                                 f"{len(idx)} window(s), fewer than n_folds={self.n_folds}.")
             for k, part in enumerate(np.array_split(idx, self.n_folds)):
                 block[part] = k
         return block
@@ -250,20 +289,69 @@ class BlockedKFold:
     def split(self, meta: pd.DataFrame) -> Iterator[Fold]:
         """Yield folds ordered by subject, then block."""
         gap = _gap_s(meta, self.gap_s)
-        block = self.blocks(meta)
         subject_col = meta["subject"].astype(str).to_numpy()
+        logger.info("blocked_kfold: cutting %d window(s) of %d subject(s) into %d time blocks "
+                    "per %s", len(meta), len(set(subject_col)), self.n_folds,
+                    "/".join(self.unit_columns(meta)))
+        block = self.blocks(meta)
+        runs = run_codes(meta)
+        one_class = self._one_class_blocks(meta, subject_col, block)
         for subject in sorted(set(subject_col)):
             own = subject_col == subject
             for k in range(self.n_folds):
+                if (subject, k) in one_class:
+                    continue
                 test = np.flatnonzero(own & (block == k))
                 v = (k + 1) % self.n_folds
-                valid = np.flatnonzero(own & (block == v)) if self.valid else np.empty(0, np.int64)
-                train = np.flatnonzero(own & (block != k) & ~np.isin(np.arange(len(meta)), valid))
-                train = drop_near(train, test, meta, gap)
-                valid = drop_near(valid, test, meta, gap)
-                train = drop_near(train, valid, meta, gap)
+                is_valid = own & (block == v) if self.valid else np.zeros(len(meta), bool)
+                valid = np.flatnonzero(is_valid)
+                train = np.flatnonzero(own & (block != k) & ~is_valid)
+                train = drop_near(train, test, meta, gap, runs)
+                valid = drop_near(valid, test, meta, gap, runs)
+                train = drop_near(train, valid, meta, gap, runs)
                 fold = Fold(name=f"subject-{subject}/block-{k}", train=train, valid=valid,
                             test=test, test_subjects=(subject,),
                             valid_subjects=(subject,) if len(valid) else ())
                 assert_disjoint(fold, meta, by_subject=False)
                 yield fold
+
+    def _one_class_blocks(self, meta: pd.DataFrame, subject_col: np.ndarray,
+                          block: np.ndarray) -> set[tuple[str, int]]:
+        """Return the (subject, block) pairs whose test windows hold one class; log them.
+
+        Raises
+        ------
+        ValueError
+            Under ``one_class_test_blocks="error"`` when there are any, or when every test
+            block is one-class.
+        """
+        labels = meta["label"].to_numpy()
+        names = meta["label_name"].to_numpy() if "label_name" in meta else labels
+        frame = pd.DataFrame({"subject": subject_col, "block": block, "label": labels})
+        n_labels = frame.groupby(["subject", "block"], sort=True)["label"].nunique()
+        single = [(str(s), int(b)) for (s, b), n in n_labels.items() if n < 2]
+        if not single:
+            return set()
+        first = {key: names[np.flatnonzero((subject_col == key[0]) & (block == key[1]))[0]]
+                 for key in single}
+        listed = ", ".join(f"subject {s!r} block {b} (only {first[(s, b)]!r})"
+                           for s, b in single[:10])
+        more = f" and {len(single) - 10} more" if len(single) > 10 else ""
+        why = ("its ROC AUC is undefined and its balanced accuracy is one class's recall")
+        if self.one_class_test_blocks == "error" or len(single) == len(n_labels):
+            raise ValueError(
+                f"blocked_kfold: {len(single)} of {len(n_labels)} test block(s) hold a single "
+                f"class: {listed}{more}; {why}. "
+                + ("Every block is one-class: use within='run' or fewer folds."
+                   if len(single) == len(n_labels) else
+                   "Set protocol.one_class_test_blocks=exclude to leave them out, or use "
+                   "fewer folds / within='run'."))
+        logger.warning("blocked_kfold: %d of %d test block(s) hold a single class and are "
+                       "excluded (protocol.one_class_test_blocks=exclude; %s): %s%s",
+                       len(single), len(n_labels), why, listed, more)
+        lost = sorted({s for s, _ in single} - {str(s) for (s, _), n in n_labels.items()
+                                                 if n >= 2})
+        if lost:
+            logger.warning("blocked_kfold: subject(s) %s have no test block with two classes "
+                           "left and get no fold", lost)
+        return set(single)

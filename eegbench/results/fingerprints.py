@@ -6,26 +6,40 @@ One identity scheme for every row (and for published results):
   source file's sha256, the preprocessing and the standardization code) and the sorted list
   of subjects in the dataset, so adding, removing, clipping or corrupting a recording gives
   a new fingerprint.
-* **code** -- :func:`model_code_fingerprint`: for a built-in model, ``eegbench <version>``
-  and the sha256 of the source modules that define it (the factory's module and the modules
-  of the classes it builds); for a plugin, the distribution's name and version and the same
-  source hash.
-* **checkpoint** -- :func:`checkpoint_fingerprint`: the sha256 of the checkpoint file.
+* **code** -- :func:`model_code_fingerprint`: ``<distribution> <version> src:<hash>
+  lib:<hash>``: every module of eegbench and of the model's distribution that the run can
+  execute (imported, or reachable by import statements from the run, the model factory and
+  the adaptations), hashed without docstrings and comments
+  (:mod:`eegbench.code_fingerprint`), the known-checkpoints registry, and the versions of the
+  numerical libraries (torch, numpy, scipy, scikit-learn, mne, pyriemann, braindecode, peft)
+  and of the model's distribution.
+* **checkpoint** -- :func:`checkpoint_fingerprint`: the sha256 of the checkpoint's bytes (and,
+  for a hub file not pinned by content, the commit it was downloaded from), never the
+  reference string; :func:`weights_identity` also gives the row's ``weights`` provenance.
 
 The three are part of a row's key (:attr:`eegbench.results.schema.ResultRow.key_fields`):
-changed data, code or weights never reuse an old row.
+changed data, code, library versions or weights never reuse an old row.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import inspect
 import json
 import logging
-from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+import yaml
+
+from eegbench.code_fingerprint import (
+    CodeFingerprint,
+    code_fingerprint,
+    distribution_packages,
+    installed_version,
+    packages_of,
+)
+from eegbench.models.known_checkpoints import get_known_checkpoint
+from eegbench.models.pretrained import resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -52,77 +66,97 @@ def data_fingerprint(info: dict[str, Any], subjects: list[str]) -> str:
                    "channels": list(info.get("ch_names", []))})
 
 
-def _modules_of(obj: Any) -> list[ModuleType]:
-    """The modules defining ``obj`` and, for a class or a factory, the classes it builds."""
-    modules: list[ModuleType] = []
-    home = inspect.getmodule(obj)
-    top = (home.__name__.split(".")[0] if home else "")
-
-    def add(thing: Any) -> None:
-        module = inspect.getmodule(thing)
-        if module is not None and module.__name__.split(".")[0] == top \
-                and module not in modules:
-            modules.append(module)
-
-    add(obj)
-    classes = [obj] if inspect.isclass(obj) else []
-    if not classes:
-        try:
-            returned = inspect.signature(obj).return_annotation
-        except (TypeError, ValueError):
-            returned = inspect.Signature.empty
-        if isinstance(returned, str) and home is not None:
-            returned = getattr(home, returned.split(".")[-1], None)
-        if inspect.isclass(returned):
-            classes.append(returned)
-    for cls in classes:
-        for base in cls.__mro__:
-            add(base)
-    return modules
+#: Modules every run executes (the orchestration); the model factory's module and the
+#: adaptation modules are added per model (:func:`model_code_identity`).
+RUN_ENTRY_MODULES = ("eegbench.run",)
 
 
-def _source_hash(modules: list[ModuleType]) -> str:
-    digest = hashlib.sha256()
-    for module in sorted(modules, key=lambda m: m.__name__):
-        try:
-            path = Path(inspect.getfile(module))
-            digest.update(module.__name__.encode() + path.read_bytes())
-        except (TypeError, OSError):  # built-in or source-less module: name only
-            digest.update(module.__name__.encode())
-    return digest.hexdigest()[:16]
+def _factory_module(factory: Any) -> str:
+    module = inspect.getmodule(factory)
+    if module is None:
+        raise ValueError(f"Cannot tell which module defines the model factory {factory!r}.")
+    return module.__name__
 
 
-@functools.cache
-def model_code_fingerprint(name: str) -> str:
-    """Return ``"<distribution> <version> src:<hash>"`` for the registered model ``name``."""
-    from importlib.metadata import PackageNotFoundError, version
+def _registry_hash() -> str:
+    """Hash of the known-checkpoints registry's content (its contracts change inputs)."""
+    from eegbench.models.known_checkpoints import REGISTRY_FILE
 
+    content = yaml.safe_load(REGISTRY_FILE.read_text()) or {}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def model_code_identity(name: str) -> CodeFingerprint:
+    """Return the code fingerprint of a run of the registered model ``name``.
+
+    The modules of eegbench and of the model's distribution (its top-level packages) that
+    the run can execute: those imported so far (:data:`sys.modules`; call this after the
+    model is built and the data are loaded), less the run's callers (modules that import
+    :mod:`eegbench.run`: the command line, the submission runner, the studies), and the
+    static import closure of
+    :data:`RUN_ENTRY_MODULES`, the model factory's module and the adaptation modules; each
+    hashed without docstrings or comments. Plus the known-checkpoints registry's content and
+    the versions of the numerical libraries and of the model's distribution.
+    """
+    from eegbench.adaptation.registry import BUILTIN_MODULES
     from eegbench.models.base import MODELS, load_builtin_models
 
     load_builtin_models()
     factory = MODELS.get(name)
+    factory_module = _factory_module(factory)
+    dist = MODELS.distribution(name)
+    packages = {"eegbench", factory_module.split(".")[0]}
+    if dist:
+        packages |= packages_of(distribution_packages(dist))
+    code = code_fingerprint([*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES], packages,
+                            include_loaded=True, callers_of=RUN_ENTRY_MODULES[0],
+                            extra_distributions=[dist] if dist else [])
+    modules = {**code.modules, "eegbench/models/known_checkpoints.yaml": _registry_hash()}
+    return CodeFingerprint(modules, code.versions)
+
+
+def model_code_fingerprint(name: str) -> str:
+    """Return ``"<distribution> <version> src:<hash> lib:<hash>"`` for the model ``name``.
+
+    See :func:`model_code_identity` for what is hashed.
+    """
+    from eegbench.models.base import MODELS, load_builtin_models
+
+    load_builtin_models()
     dist = MODELS.distribution(name) or "eegbench"
-    try:
-        dist_version = version(dist)
-    except PackageNotFoundError:
-        dist_version = "unknown"
-    return f"{dist} {dist_version} src:{_source_hash(_modules_of(factory))}"
+    return f"{dist} {installed_version(dist)} {model_code_identity(name).label()}"
 
 
-def checkpoint_fingerprint(params: dict[str, Any]) -> str | None:
-    """Return ``"sha256:<hex>"`` of the checkpoint named in model ``params``, or None.
+def weights_identity(params: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """Return the checkpoint's key and ``weights`` provenance for model ``params``.
 
-    A local file (or a name in ``$EEGBENCH_WEIGHTS_DIR``) is hashed; a hub reference
-    (``hf://``) is identified by its pinned ``checkpoint_sha256`` when given, else by the
-    reference itself (which pins a revision).
+    The checkpoint is resolved as the model will load it (a hub file is downloaded, or found
+    in the cache; an unpinned reference's branch is resolved anew: the job's rows are keyed
+    by that commit and the job loads it): ``(None, None)`` without a checkpoint. Under
+    ``init=random`` the weights are not loaded: a local file is still hashed (it may set the
+    architecture), a hub or registry reference is named by its pinned sha256 or itself, and
+    the provenance is None.
     """
     source = params.get("checkpoint")
     if not source:
-        return None
+        return None, None
+    source = str(source)
     pinned = params.get("checkpoint_sha256")
-    if str(source).startswith("hf://"):
-        return f"sha256:{pinned}" if pinned else f"ref:{source}"
-    from eegbench.hashing import sha256_of
-    from eegbench.models.pretrained import resolve_checkpoint
+    if params.get("init") == "random" and source.startswith(("hf://", "known:")):
+        if source.startswith("known:") and not pinned:
+            pinned = get_known_checkpoint(source.removeprefix("known:")).sha256
+        return (f"sha256:{pinned}" if pinned else f"ref:{source}"), None
+    resolved = resolve_weights(source, pinned, allow_unpinned=bool(params.get("allow_unpinned")),
+                               refresh=True)
+    if params.get("init") == "random":
+        return resolved.key(), None
+    return resolved.key(), resolved.provenance()
 
-    return f"sha256:{sha256_of(resolve_checkpoint(str(source), pinned))}"
+
+def checkpoint_fingerprint(params: dict[str, Any]) -> str | None:
+    """Return the checkpoint's identity in a row's key (:func:`weights_identity`), or None.
+
+    ``sha256:<hex>`` of the file's bytes (with ``commit:<resolved commit>`` for a hub file not
+    pinned by content); never the reference string of a file that is loaded.
+    """
+    return weights_identity(params)[0]

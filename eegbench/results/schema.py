@@ -22,7 +22,17 @@ from typing import Any
 #:      ``data_fingerprint``, ``code_fingerprint`` and ``checkpoint`` (the checkpoint's
 #:      ``sha256:<hex>``) are part of the key (:mod:`eegbench.results.fingerprints`);
 #:      ``data_quality`` summarizes the signal-quality reports of the dataset's files.
-SCHEMA_VERSION = 4
+#:      ``weights`` (added within version 4, None when absent): the provenance of the
+#:      checkpoint (source, sha256, commit, how it was pinned); not a key field.
+#: 5 -- ``predictions.proba`` holds float32 probabilities (each the shortest decimal that reads
+#:      back as the same float32; version 4 rounded them to 4 decimals) and ``metrics`` and
+#:      ``predicted_class_counts`` are computed from exactly these values, so they recompute
+#:      exactly from the row; layer-probe rows store their probe's predictions (version 4
+#:      copied their network's). Rows are checked against their predictions when read
+#:      (:mod:`eegbench.results.recompute`: exact for version 5, the values reachable by
+#:      breaking 4-decimal ties either way for version 4). The fields are unchanged, so rows
+#:      of version 4 are read as they are.
+SCHEMA_VERSION = 5
 
 #: Fields added after schema 1, with the value an older row gets when read
 #: (``config``: schema 3; the others: schema 2).
@@ -32,7 +42,7 @@ FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_ca
                                         "predicted_class_counts": None, "collapsed": None,
                                         "hp_source": None, "predictions": None,
                                         "data_fingerprint": None, "code_fingerprint": None,
-                                        "data_quality": None}
+                                        "data_quality": None, "weights": None}
 
 
 @dataclass
@@ -91,7 +101,8 @@ class ResultRow:
     collapsed: bool | None = None
     #: How the hyperparameters were decided ("a priori: <source>" or "nested: <inner split>").
     hp_source: str | None = None
-    #: Test labels and scores of the fold (for tests against chance), compact lists.
+    #: Test labels and class probabilities of the fold (float32 values, schema >= 5), from
+    #: which ``metrics`` are computed; also used by the tests against chance.
     predictions: dict[str, Any] | None = None
     #: Fingerprint of the data the fold was computed on (cache key, subject list).
     data_fingerprint: str | None = None
@@ -99,6 +110,10 @@ class ResultRow:
     code_fingerprint: str | None = None
     #: Signal-quality summary of the dataset's files (policy, flagged files and checks).
     data_quality: dict[str, Any] | None = None
+    #: Provenance of the pretrained weights: ``source``, ``kind`` (hub / file), ``sha256``,
+    #: ``commit``, ``pinned_by`` ("sha256" | "revision" | "none") and ``known`` (registry
+    #: entry); None without a checkpoint (or when it is not loaded, ``init=random``).
+    weights: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 

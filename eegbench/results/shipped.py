@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from eegbench.results.schema import ResultRow, row_key
-from eegbench.results.store import ResultStore, parse_row, rows_frame
+from eegbench.results.store import ResultStore, StoreNotFoundError, parse_row, rows_frame
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,23 @@ def read_sources(sources: Sequence[Path] | Path) -> list[dict[str, Any]]:
 
     A row present in several sources (same key) is kept once; differing duplicates are an
     error, since the same fold cannot have two results.
+
+    Raises
+    ------
+    StoreNotFoundError
+        If a source is neither a ``.jsonl`` file nor a results store folder (nothing is
+        created there).
     """
     sources = [sources] if isinstance(sources, str | Path) else list(sources)
     by_key: dict[str, dict[str, Any]] = {}
     for source in sources:
         source = Path(source)
-        rows = read_jsonl(source) if source.suffix == ".jsonl" else ResultStore(
-            source).read_rows()
+        if source.suffix == ".jsonl":
+            if not source.is_file():
+                raise StoreNotFoundError(f"Shipped rows file {source} does not exist.")
+            rows = read_jsonl(source)
+        else:
+            rows = ResultStore(source, create=False).read_rows()
         for row in rows:
             key = row_identity(row)
             if key in by_key and by_key[key]["metrics"] != row["metrics"]:

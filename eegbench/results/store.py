@@ -6,14 +6,16 @@ lock, and a killed run leaves either a complete row or none. A re-run asks :meth
 before computing a fold and skips it when the row exists.
 
 Rows are validated when read (:func:`row_problem`): a file that is empty, truncated, not
-JSON, or lacks a field of the schema is moved to ``<store>/quarantine/`` with a warning that
-names it, and is treated as absent, so its fold is recomputed and the leaderboard is built
-from the valid rows. Row files are created readable by the group (shared stores), whatever
-the ``mkstemp`` default.
+JSON, lacks a field of the schema, or whose metrics disagree with the predictions stored in
+the same row (a hand-edited score; :mod:`eegbench.results.recompute`) is moved to
+``<store>/quarantine/`` with a warning that names it, and is treated as absent, so its fold is
+recomputed and the leaderboard is built from the valid rows. Row files are created readable
+by the group (shared stores), whatever the ``mkstemp`` default.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from eegbench.results.recompute import metrics_problem
 from eegbench.results.schema import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,12 @@ def write_json_atomic(path: Path, payload: Any, **dump_kwargs: Any) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+#: sha256 of row texts whose metrics were found consistent in this process (each shipped row
+#: is read once per table built; checking it once is enough).
+_CONSISTENT: set[bytes] = set()
+_CONSISTENT_MAX = 1_000_000
 
 
 def row_problem(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -111,6 +120,14 @@ def parse_row(text: str, where: str) -> tuple[dict[str, Any] | None, str | None]
         return None, f"'metrics' is not a mapping of numbers: {str(row['metrics'])[:80]!r}"
     for name, default in FIELD_DEFAULTS_LATER.items():
         row.setdefault(name, default)
+    digest = hashlib.sha256(text.encode()).digest()
+    if digest not in _CONSISTENT:
+        problem = metrics_problem(row)
+        if problem is not None:
+            return None, f"its metrics disagree with its own predictions: {problem}"
+        if len(_CONSISTENT) >= _CONSISTENT_MAX:
+            _CONSISTENT.clear()
+        _CONSISTENT.add(digest)
     return row, None
 
 
@@ -127,20 +144,52 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(flat)
 
 
+class StoreNotFoundError(FileNotFoundError):
+    """A folder read as a results store is not one."""
+
+
 class ResultStore:
     """A folder of result rows.
 
     Parameters
     ----------
     root : path
-        Folder of the store (created if missing).
+        Folder of the store.
+    create : bool
+        Create the folder if missing (default). With False, a folder that is not a store
+        is an error and nothing is created (reading an existing store).
+
+    Raises
+    ------
+    StoreNotFoundError
+        With ``create=False``, if ``root`` is not a results store folder.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike, create: bool = True) -> None:
         self.root = Path(root)
         self.rows_dir = self.root / "rows"
         self.quarantine_dir = self.root / "quarantine"
-        self.rows_dir.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.rows_dir.mkdir(parents=True, exist_ok=True)
+        elif not self.rows_dir.is_dir():
+            hint = (f" It holds no rows/ folder: a store is the folder that does (e.g. "
+                    f"{self.root / 'results'}?)" if self.root.is_dir() else
+                    " No such folder.")
+            raise StoreNotFoundError(f"{self.root} is not a results store.{hint}")
+
+    def check_writable(self) -> None:
+        """Raise now if rows cannot be written (before any fold is computed).
+
+        Raises
+        ------
+        PermissionError
+            Naming the store folder, when it is not writable.
+        """
+        if not os.access(self.rows_dir, os.W_OK | os.X_OK):
+            raise PermissionError(
+                f"The results store {self.rows_dir} is not writable, so no result could be "
+                "saved. Set paths.results_dir (or paths.runs_dir / EEGBENCH_RUNS_DIR) to a "
+                "writable folder.")
 
     def _path(self, key: str) -> Path:
         return self.rows_dir / f"{key}.json"

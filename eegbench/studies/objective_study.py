@@ -1,4 +1,4 @@
-"""Which self-supervised objective transfers best: ``python -m eegbench +exp=objective_study``.
+"""Which self-supervised objective transfers best: ``eegbench study +exp=objective_study``.
 
 For the target dataset (``dataset=...``), every objective in ``study.objectives`` pretrains the
 same encoder on the same leave-one-dataset-out corpus (every other dataset of the target's

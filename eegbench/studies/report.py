@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eegbench.leaderboard.escape import md_table
+from eegbench.leaderboard.escape import md_heading, md_table
 from eegbench.leaderboard.stats import holm
 from eegbench.leaderboard.tables import format_p_chance
 from eegbench.results.provenance import git_revision
-from eegbench.results.store import ResultStore
+from eegbench.results.shipped import load_frame
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +43,22 @@ def checkpoint_variant(path: str | None) -> tuple[str | None, int | None]:
     return match["label"], int(match["step"])
 
 
+def study_stores(runs: Path) -> list[Path]:
+    """The results stores of a runs directory: ``<runs>/results`` and ``<runs>/<exp>/results``.
+
+    Each experiment keeps its own store (``<paths.runs_dir>/<experiment.name>/results``);
+    ``leaderboard/regenerate.sh`` pins one store for all its study steps (``<runs>/results``).
+    """
+    return [p for p in [runs / "results", *sorted(runs.glob("*/results"))] if p.is_dir()]
+
+
 def load_rows(runs: Path) -> pd.DataFrame:
-    """Return the study store's rows, with ``checkpoint_path``, ``label`` and ``step`` columns."""
-    frame = ResultStore(runs / "results").to_frame()
+    """Return the study stores' rows, with ``checkpoint_path``, ``label`` and ``step`` columns."""
+    stores = study_stores(runs)
+    frame = load_frame(stores) if stores else pd.DataFrame()
     if not len(frame):
-        raise FileNotFoundError(f"No result rows under {runs / 'results'}: run the study steps "
-                                f"of leaderboard/regenerate.sh first.")
+        raise FileNotFoundError(f"No result rows under {runs}/results or {runs}/*/results: run "
+                                f"the study steps of leaderboard/regenerate.sh first.")
     paths = [((c or {}).get("model", {}).get("params", {}) or {}).get("checkpoint")
              for c in frame["config"]]
     frame["checkpoint_path"] = paths
@@ -68,6 +78,14 @@ def load_rows(runs: Path) -> pd.DataFrame:
     return frame[~dup.to_numpy()].reset_index(drop=True)
 
 
+def _subcommand(hydra_dir: Path) -> str:
+    """The eegbench subcommand of a logged run (``experiment.command``; "" for ``run``)."""
+    config = hydra_dir / "config.yaml"
+    text = config.read_text() if config.is_file() else ""
+    match = re.search(r"^experiment:\n(?:  .*\n)*?  command: (\w+)$", text, re.M)
+    return "" if not match or match[1] == "run" else f"{match[1]} "
+
+
 def hydra_commands(runs: Path, must_contain: Iterable[str]) -> list[str]:
     """Return the ``python -m eegbench ...`` command of every Hydra run matching all strings."""
     needles = list(must_contain)
@@ -76,7 +94,7 @@ def hydra_commands(runs: Path, must_contain: Iterable[str]) -> list[str]:
         overrides = [line[2:].strip() for line in file.read_text().splitlines()
                      if line.startswith("- ")]
         if all(any(n in o for o in overrides) for n in needles):
-            commands.add("python -m eegbench " + " ".join(overrides))
+            commands.add(f"python -m eegbench {_subcommand(file.parent)}" + " ".join(overrides))
     return sorted(commands)
 
 
@@ -241,7 +259,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
         folds = int(summary["folds"].max())  # a row with fewer folds says so in `folds`
         title = "pretraining objectives" if kind == "objective" else "encoder size"
         one_corpus = len(set(corpora.values())) == 1
-        text = [f"## {dataset}: {title}", "",
+        text = [md_heading(2, f"{dataset}: {title}"), "",
                 f"Balanced accuracy (mean ± SD over {folds} leave-one-subject-out folds) of the "
                 "frozen CBraMod encoder saved after N pretraining steps (step 0 = the random "
                 "initialisation), per adaptation: the converged linear probe (C = 1, a priori) "
@@ -260,7 +278,7 @@ def render_transfer(rows: pd.DataFrame, runs: Path, out: Path, kind: str,
                 frame["corpus"] = frame.iloc[:, 0].map(corpora)
             heading = ("linear probe" if adaptation == "linear_probe" else
                        f"{adaptation} ({_patch_budget(part['budget'])})")
-            text += [f"### {heading}", "", _markdown(frame), ""]
+            text += [md_heading(3, heading), "", _markdown(frame), ""]
         text += ["Files: " + ", ".join(f"`{f}`" for f in files),
                  provenance(block, hydra_commands(runs, [f"+exp={kind}_study",
                                                          f"dataset={dataset}"]),
@@ -508,7 +526,7 @@ def render_patch(rows: pd.DataFrame, runs: Path, out: Path,
             "train s / fold": part["train_seconds"].map(lambda v: f"{v:.1f}"),
             "train loss (median)": part["train_loss"],
             "budget": part["budget"]})
-        text += [f"### {dataset}, {protocol}", "", _markdown(frame), ""]
+        text += [md_heading(3, f"{dataset}, {protocol}"), "", _markdown(frame), ""]
     delta_frame = pd.DataFrame(deltas, columns=["dataset", "protocol", "model", "config_hash",
                                                 "delta_vs_reference", "wilcoxon_p", "holm_p"])
     summary.merge(delta_frame, on=["dataset", "protocol", "model", "config_hash"],

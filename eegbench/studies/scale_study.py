@@ -1,4 +1,4 @@
-"""Do larger encoders transfer better? (``python -m eegbench +exp=scale_study``).
+"""Do larger encoders transfer better? (``python -m eegbench study +exp=scale_study``).
 
 The same objective pretrains the same encoder family at several sizes (``study.sizes``: name ->
 architecture overrides) on the audited leave-one-dataset-out corpus, with the same number of

@@ -23,6 +23,11 @@ def _run(args, runs_dir: Path, cache_dir: Path, data_root: Path):
     return proc.stderr + proc.stdout
 
 
+def _rows_dir(runs: Path) -> Path:
+    """Rows of the runs without +exp: <runs>/default/results (experiment.name=default)."""
+    return runs / "default" / "results" / "rows"
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, data_root):
     runs = tmp_path_factory.mktemp("runs")
@@ -33,7 +38,7 @@ def finished_run(tmp_path_factory, data_root):
 
 def test_one_row_per_fold_with_provenance(finished_run):
     runs, _, log = finished_run
-    rows = [json.loads(p.read_text()) for p in sorted((runs / "results" / "rows").glob("*.json"))]
+    rows = [json.loads(p.read_text()) for p in sorted(_rows_dir(runs).glob("*.json"))]
     assert len(rows) == 5
     assert sorted(r["test_subject"] for r in rows) == ["00", "01", "02", "03", "04"]
     for row in rows:
@@ -52,13 +57,13 @@ def test_one_row_per_fold_with_provenance(finished_run):
 
 def test_rerun_skips_finished_folds_and_adds_no_rows(finished_run, data_root):
     runs, cache, _ = finished_run
-    before = sorted(p.name for p in (runs / "results" / "rows").glob("*.json"))
-    mtimes = {p.name: p.stat().st_mtime_ns for p in (runs / "results" / "rows").glob("*.json")}
+    before = sorted(p.name for p in _rows_dir(runs).glob("*.json"))
+    mtimes = {p.name: p.stat().st_mtime_ns for p in _rows_dir(runs).glob("*.json")}
     log = _run(["model=ts_lr", SUBJECTS], runs, cache, data_root)
-    after = sorted(p.name for p in (runs / "results" / "rows").glob("*.json"))
+    after = sorted(p.name for p in _rows_dir(runs).glob("*.json"))
     assert before == after
     assert mtimes == {p.name: p.stat().st_mtime_ns
-                      for p in (runs / "results" / "rows").glob("*.json")}
+                      for p in _rows_dir(runs).glob("*.json")}
     assert "0 new fold(s), 5 skipped" in log
 
 
@@ -66,18 +71,21 @@ def test_a_new_seed_adds_rows_for_that_seed_only(finished_run, data_root):
     runs, cache, _ = finished_run
     log = _run(["model=ts_lr", SUBJECTS, "seeds=[0,1]"], runs, cache, data_root)
     assert "5 new fold(s), 5 skipped" in log
-    rows = [json.loads(p.read_text()) for p in (runs / "results" / "rows").glob("*.json")]
+    rows = [json.loads(p.read_text()) for p in _rows_dir(runs).glob("*.json")]
     assert sorted(r["seed"] for r in rows) == [0] * 5 + [1] * 5
 
 
-def test_leaderboard_table_from_the_store(finished_run, tmp_path):
+def test_leaderboard_table_from_the_store(finished_run, tmp_path, monkeypatch):
     runs, _, _ = finished_run
-    from eegbench.leaderboard.__main__ import main
+    from eegbench.__main__ import main
 
-    main(["--results", str(runs / "results"), "--out", str(tmp_path), "--name", "loso"])
-    text = (tmp_path / "loso.md").read_text()
+    # `eegbench leaderboard` reads <runs>/default/results and writes <runs>/default/leaderboard
+    monkeypatch.setenv("EEGBENCH_RUNS_DIR", str(runs))
+    monkeypatch.chdir(tmp_path)
+    assert main(["leaderboard", "--no-plots"]) == 0
+    out = runs / "default" / "leaderboard"
+    text = (out / "default.md").read_text()
     assert "| ts_lr | classical |" in text
     assert "physionet_eegmat / rest_vs_arithmetic / loso" in text
-    csv = (tmp_path / "loso.csv").read_text().splitlines()
-    assert csv[0].startswith("dataset,task,protocol,model")
-    assert len(csv) == 2  # one configuration
+    assert (out / "index.html").is_file() and (out / "default.html").is_file()
+    assert not (tmp_path / "leaderboard").exists()  # never the committed folder

@@ -33,13 +33,11 @@ def test_every_recipe_has_a_dataset_config():
 def test_dataset_config_composes_and_names_a_recipe(name):
     cfg = _compose(f"dataset={name}")
     if cfg.dataset.get("moabb") is not None:  # a MOABB dataset + paradigm (the bridge)
-        import moabb.datasets
-        import moabb.paradigms
+        from eegbench.data.moabb_bridge import check_node, dataset_class, paradigm_class
 
-        from eegbench.data.moabb_bridge import _pick_class
-
-        _pick_class(moabb.datasets, cfg.dataset.moabb.dataset, "dataset")
-        _pick_class(moabb.paradigms, cfg.dataset.moabb.paradigm, "paradigm")
+        check_node(cfg.dataset.moabb)
+        dataset_class(cfg.dataset.moabb.dataset)
+        paradigm_class(cfg.dataset.moabb.paradigm)
         assert cfg.dataset.name == name and cfg.dataset.task
         return
     recipe = load_recipe(cfg.dataset.recipe)

@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 import pytest
+from conftest import read_only_view
 from hydra import compose, initialize_config_dir
 
 from eegbench.features.precompute import cached_transform, precompute_fold_invariant
@@ -127,3 +128,21 @@ def test_run_experiment_rows_identical_with_and_without_feature_cache(
                         for r in rows}
     assert scores["true"] == scores["false"]
     assert any((tmp_path / "cache" / "features").iterdir())
+
+
+def test_valid_feature_entry_is_used_from_a_read_only_cache(subset, tmp_path):
+    """A read-only cache share with a valid entry: nothing written (no .lock), same features;
+    an entry that must be computed there is a clear error naming it."""
+    X, _, _, signal, _ = subset
+    X = X[:24]
+    head = build_model("ts_lr").fold_invariant_transformer(signal)
+    first = np.array(cached_transform(head, X, tmp_path / "cache"))
+    with read_only_view(tmp_path / "cache", tmp_path) as ro_cache:
+        before = sorted(p.name for p in ro_cache.rglob("*"))
+        again = cached_transform(head, X, ro_cache)
+        np.testing.assert_array_equal(np.array(again), first)
+        assert sorted(p.name for p in ro_cache.rglob("*")) == before
+        del again  # close the memory map before unmounting
+        with pytest.raises(PermissionError, match=r"Feature cache entry .* is missing and the "
+                           r"cache folder .* is not writable"):
+            cached_transform(head, X[:12], ro_cache)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 
 from eegbench.data.__main__ import main as data_cli
 from eegbench.data.fetch import FetchError, fetch_dataset, plan_fetch
-from eegbench.data.recipe import load_recipe
+from eegbench.data.recipe import Recipe, load_recipe
 from eegbench.hashing import sha256_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +55,16 @@ class _Mirror(BaseHTTPRequestHandler):
         if mode == "500":
             self.send_error(500)
             return
+        if mode == "endless":  # no length, bytes until the client hangs up
+            self.send_response(200)
+            self.end_headers()
+            block = bytes(1 << 16)
+            self.close_connection = True
+            try:
+                while True:
+                    self.wfile.write(block)
+            except OSError:
+                return
         body = path.read_bytes()
         if mode == "wrong":
             body = body[:1000] + bytes([body[1000] ^ 0xFF]) + body[1001:]
@@ -68,6 +79,16 @@ class _Mirror(BaseHTTPRequestHandler):
         chunk = body[start:]
         self.send_header("Content-Length", str(len(chunk)))
         self.end_headers()
+        if mode == "trickle":  # announce everything, then one byte every 0.2 s
+            self.close_connection = True
+            try:
+                for i in range(len(chunk)):
+                    self.wfile.write(chunk[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                return
+            return
         if mode == "truncate":  # announce everything, send 40 %, drop the connection
             self.wfile.write(chunk[: len(chunk) * 2 // 5])
             self.wfile.flush()
@@ -196,6 +217,67 @@ def test_a_fresh_data_root_from_one_command_runs_loso(mirror, tmp_path, data_roo
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(p.read_text())
-            for p in (tmp_path / "runs" / "results" / "rows").glob("*.json")]
+            for p in (tmp_path / "runs" / "default" / "results" / "rows").glob("*.json")]
     assert sorted(r["test_subject"] for r in rows) == ["00", "01", "02", "03"]
     assert all(0.0 <= r["metrics"]["balanced_accuracy"] <= 1.0 for r in rows)
+
+
+def _capped(max_file_bytes: int) -> Recipe:
+    base = load_recipe(EEGMMIDB)
+    raw = {**base.raw, "source": {**base.raw["source"], "max_file_bytes": max_file_bytes}}
+    return Recipe(name=base.name, raw=raw, path=base.path)
+
+
+def test_endless_response_is_stopped_at_the_size_limit_and_not_retried(mirror, tmp_path):
+    """An endless response filled gigabytes before; it stops at source.max_file_bytes."""
+    handler, url = mirror
+    handler.faults[f"physionet_eegmmidb/{R04}"] = ["endless"] * 3
+    limit = 5_000_000  # above every pinned S001 file (2.5 MB)
+    with pytest.raises(FetchError, match=rf"S001R04\.edf.*the server sent more than the file "
+                       rf"size limit {limit} \(source\.max_file_bytes\)"):
+        fetch_dataset(_capped(limit), tmp_path / "data",
+                      base_url=f"{url}/physionet_eegmmidb/", backoff_s=0.01, retries=2)
+    folder = tmp_path / "data" / "physionet_eegmmidb"
+    assert not (folder / R04).exists() and not list(folder.rglob("*.part"))
+    assert sum(rel.endswith(R04) for rel, _ in handler.log_) == 1  # refused, not retried
+
+
+def test_announced_size_above_the_limit_is_refused_before_reading(mirror, tmp_path):
+    handler, url = mirror
+    size = (Path(handler.data_root) / "physionet_eegmmidb" / R04).stat().st_size
+    with pytest.raises(FetchError, match=rf"announces {size} bytes, more than the file size "
+                       rf"limit {size - 1}"):
+        fetch_dataset(_capped(size - 1), tmp_path / "data",
+                      base_url=f"{url}/physionet_eegmmidb/", backoff_s=0.01)
+
+
+def test_trickling_server_ends_at_the_deadline(mirror, tmp_path):
+    """One byte every 0.2 s: every socket read succeeds, so only a total deadline ends it."""
+    handler, url = mirror
+    handler.faults[f"physionet_eegmmidb/{R04}"] = ["trickle"] * 5
+    start = time.monotonic()
+    with pytest.raises(FetchError, match=r"S001R04\.edf.*within the deadline of 1\.5 s"):
+        _fetch(url, tmp_path, deadline_s=1.5, retries=4)
+    assert time.monotonic() - start < 20  # the other two files, then 1.5 s (+ one read)
+    assert not (tmp_path / "data" / "physionet_eegmmidb" / R04).exists()
+
+
+def test_file_url_mirror_is_copied_and_verified(data_root, tmp_path, no_external_network):
+    recipe = load_recipe(EEGMMIDB)
+    mirror_url = (data_root / "physionet_eegmmidb").resolve().as_uri() + "/"
+    done = fetch_dataset(recipe, tmp_path / "data", base_url=mirror_url, backoff_s=0.01)
+    assert len(done) == len(recipe.source["sha256"])
+    for path in done:
+        rel = path.relative_to(tmp_path / "data" / "physionet_eegmmidb").as_posix()
+        assert sha256_of(path) == _pinned(rel)
+
+
+def test_missing_file_url_mirror_is_a_clear_error_not_a_retried_timeout(tmp_path, caplog):
+    start = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        fetch_dataset(load_recipe(EEGMMIDB), tmp_path / "data",
+                      base_url=(tmp_path / "no_mirror").as_uri() + "/", backoff_s=1.0)
+    assert time.monotonic() - start < 5  # no back-off: nothing was retried
+    text = str(err.value)
+    assert "3 of 3 file(s) failed" in text and "does not exist" in text
+    assert "timed out" not in text and "retry" not in caplog.text

@@ -41,7 +41,7 @@ def store(tmp_path_factory, data_root, cache_root):
                         "+protocol.layer_probe=true", "+protocol.layer_probe_max_features=64"))
     run_experiment(_cfg(runs, cache_root, data_root, "model=eegnet", "trainer.max_epochs=1",
                         *SSVEP, "protocol.shots=[4]", "protocol.calibrate.max_epochs=2"))
-    return runs / "results"
+    return runs / "default" / "results"
 
 
 def test_fewshot_rows_record_shots_and_keep_calibration_out_of_test(store):

@@ -8,6 +8,7 @@ whose features on real eegmat windows must equal those of the network they were 
 from __future__ import annotations
 
 import io
+import logging
 import socket
 
 import numpy as np
@@ -85,16 +86,24 @@ def test_pinned_download_loads_the_original_layout(hub, batch, original, tmp_pat
     assert ("HEAD", f"/{REPO}/resolve/{COMMIT}/{FILE}") in hub.state.requests
 
 
-def test_unpinned_refused_unless_allowed(hub, batch):
+def test_unpinned_refused_unless_allowed(hub, batch, caplog):
+    """A sha256 pins by content (any revision), a commit pins by revision; a bare branch is
+    refused unless allow_unpinned, and then warned about."""
     _, signal = batch
-    with pytest.raises(HubReferenceError, match="not pinned to a commit"):
-        _model(f"hf://{REPO}/{FILE}", hub.sha).build(signal)
-    with pytest.raises(HubReferenceError, match="not pinned to a commit"):
-        _model(f"hf://{REPO}@main/{FILE}", hub.sha).build(signal)
-    with pytest.raises(HubReferenceError, match="no expected sha256"):
-        _model(f"hf://{REPO}@{COMMIT}/{FILE}").build(signal)
+    with pytest.raises(HubReferenceError, match="is not pinned: revision 'absent'"):
+        _model(f"hf://{REPO}/{FILE}").build(signal)
+    with pytest.raises(HubReferenceError, match="is not pinned: revision 'main'"):
+        _model(f"hf://{REPO}@main/{FILE}").build(signal)
+    with pytest.raises(HubReferenceError, match="checkpoint_sha256=<64 hex digits>"):
+        _model(f"hf://{REPO}@v1.0/{FILE}").build(signal)
     assert hub.state.requests == []  # refused before any request
-    module = _model(f"hf://{REPO}@main/{FILE}", allow_unpinned=True).build(signal)
+    with caplog.at_level(logging.WARNING):
+        _model(f"hf://{REPO}/{FILE}", hub.sha).build(signal)  # content-pinned: default branch
+        _model(f"hf://{REPO}@{COMMIT}/{FILE}").build(signal)  # revision-pinned
+    assert "not pinned" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        module = _model(f"hf://{REPO}@main/{FILE}", allow_unpinned=True).build(signal)
+    assert "is not pinned (revision main, no sha256)" in caplog.text
     assert module.encoder_frozen is False  # built, not yet fitted
 
 
@@ -147,14 +156,13 @@ def test_offline_mode_uses_the_warm_cache(hub, batch, original, monkeypatch):
         assert torch.equal(loaded.forward_features(x), original[0].forward_features(x))
 
 
-def test_registry_entry_is_refused_unpinned_and_its_sha256_still_checked(hub, batch,
-                                                                         original):
-    """known:<name> entries without a full commit need allow_unpinned; the sha256 still holds."""
+def test_registry_entry_with_sha256_is_content_pinned_and_verified(hub, batch, original):
+    """known:<name> entries with a sha256 load from the default branch without any flag; the
+    loopback file is not the published one, so the registry's sha256 refuses it."""
     _, signal = batch
     hub.state.add_file("braindecode/cbramod-pretrained", OTHER, "pytorch_model.bin",
                        original[1])
-    with pytest.raises(HubReferenceError, match="not pinned in known_checkpoints.yaml"):
+    with pytest.raises(WeightsError, match="has sha256 .* but 44616452.* was expected"):
         _model("known:cbramod-braindecode").build(signal)
-    # the loopback file is not the published one: the registry's sha256 refuses it
-    with pytest.raises(WeightsError, match="has sha256 .* but 44616452"):
-        _model("known:cbramod-braindecode", allow_unpinned=True).build(signal)
+    assert ("HEAD", "/braindecode/cbramod-pretrained/resolve/main/pytorch_model.bin") in \
+        hub.state.requests

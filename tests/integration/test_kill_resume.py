@@ -45,7 +45,8 @@ def _kill_when(proc, condition, timeout=300.0):
 
 
 def _rows(runs: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((runs / "results" / "rows").glob("*.json"))
+    rows_dir = runs / "default" / "results" / "rows"  # the store of runs without +exp
+    return [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))
             if not p.name.startswith(".")]
 
 
@@ -61,7 +62,7 @@ def test_kill_during_cache_build_and_during_folds_then_resume(tmp_path, data_roo
 
     # 2. restarted, killed again once some folds are stored
     proc = _start(env)
-    rows_dir = runs / "results" / "rows"
+    rows_dir = runs / "default" / "results" / "rows"
     _kill_when(proc, lambda: rows_dir.is_dir() and len(list(rows_dir.glob("[!.]*.json"))) >= 3)
     n_before = len(_rows(runs))
     assert 3 <= n_before < 8

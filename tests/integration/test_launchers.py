@@ -27,7 +27,7 @@ def _sweep(args, tmp_path: Path, data_root: Path) -> subprocess.CompletedProcess
 
 
 def _rows(tmp_path: Path) -> list[dict]:
-    rows_dir = tmp_path / "runs" / "results" / "rows"
+    rows_dir = tmp_path / "runs" / "default" / "results" / "rows"
     return [json.loads(p.read_text()) for p in sorted(rows_dir.glob("[!.]*.json"))]
 
 
@@ -52,26 +52,39 @@ def test_sweep_datasets_by_models_into_one_store(launcher, tmp_path, data_root):
 
     from eegbench.leaderboard.__main__ import main
 
-    main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb")])
+    main(["--results", str(tmp_path / "runs" / "default" / "results"), "--out",
+          str(tmp_path / "lb"), "--name", "loso"])
     table = (tmp_path / "lb" / "loso.md").read_text()
     assert f"### {MUSE} /" in table
     assert "| ts_lr |" in table and "| csp_lda |" in table
 
 
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, data_root):
-    # `ts_lx` is a typo: that job fails before loading data, `ts_lr` must still run.
-    proc = _sweep(["model.name=ts_lx,ts_lr", f"dataset={MUSE}"], tmp_path, data_root)
+    # subject 999 has no recording: a valid configuration whose job fails when it looks for
+    # the files (a runtime failure, recorded); the other job must still run.
+    proc = _sweep(["model=ts_lr", f"dataset={MUSE}", "dataset.subjects=[999],[1,2,3]"],
+                  tmp_path, data_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _rows(tmp_path)
+    assert sorted(r["test_subject"] for r in rows) == ["1", "2", "3"]
+    failures = list((tmp_path / "runs" / "default" / "results" / "failures").glob("*.json"))
+    assert len(failures) == 1
+    record = json.loads(failures[0].read_text())
+    assert record["error_type"] == "RecipeError" and "['999']" in record["error"]
+    assert "dataset.subjects=[999]" in record["overrides"]
+    assert record["config"]["dataset"]["subjects"] == ["999"]
+
+
+def test_a_sweep_job_with_a_typo_is_refused_not_recorded(tmp_path, data_root):
+    # `ts_lx` is a typo: that job is refused before loading data (one message, no failure
+    # record), `ts_lr` still runs, and the sweep exits with status 2.
+    proc = _sweep(["model.name=ts_lx,ts_lr", f"dataset={MUSE}"], tmp_path, data_root)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert (proc.stdout + proc.stderr).count("Did you mean 'ts_lr'") == 1
     rows = _rows(tmp_path)
     assert {r["model"] for r in rows} == {"ts_lr"}
     assert len(rows) == _n_subjects(data_root, MUSE)
-    failures = list((tmp_path / "runs" / "results" / "failures").glob("*.json"))
-    assert len(failures) == 1
-    record = json.loads(failures[0].read_text())
-    assert record["error_type"] == "RegistryError"
-    assert "Did you mean 'ts_lr'" in record["error"]
-    assert "model.name=ts_lx" in record["overrides"]
-    assert record["config"]["model"]["name"] == "ts_lx"
+    assert not (tmp_path / "runs" / "default" / "results" / "failures").exists()
 
 
 def test_a_failing_single_run_exits_non_zero_with_the_reason(tmp_path, data_root):
@@ -79,5 +92,6 @@ def test_a_failing_single_run_exits_non_zero_with_the_reason(tmp_path, data_root
            "EEGBENCH_CACHE_DIR": str(tmp_path / "cache"), "EEGBENCH_DATA_ROOT": str(data_root)}
     proc = subprocess.run([sys.executable, "-m", "eegbench", "model.name=ts_lx"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0
-    assert "Did you mean 'ts_lr'" in proc.stdout + proc.stderr
+    assert proc.returncode == 2
+    assert (proc.stdout + proc.stderr).count("Did you mean 'ts_lr'") == 1
+    assert "Traceback" not in proc.stderr

@@ -53,7 +53,7 @@ def main_job(tmp_path_factory, data_root):
     runs, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("cache")
     first = _run(runs, cache, data_root)
     rows = [json.loads(p.read_text())
-            for p in sorted((runs / "results" / "rows").glob("[!.]*.json"))]
+            for p in sorted((runs / "loso" / "results" / "rows").glob("[!.]*.json"))]
     return runs, cache, first, rows
 
 
@@ -66,7 +66,7 @@ def test_quick_start_runs_every_model_and_prints_the_verdict(main_job):
     for model in LABELS:
         for k in range(1, len(SUBJECTS) + 1):  # a progress line per fold: k/n, score, seconds
             assert re.search(rf"\[{model} seed 0\] fold {k}/{len(SUBJECTS)} subject-\d+: "
-                             rf"balanced_accuracy [\d.]+ \([\d.]+ s\)", log), (model, k)
+                             rf"balanced_accuracy [\d.]+ \([\d.]+ s[;)]", log), (model, k)
     assert "EEGNet: exact fused temporal-spatial forward" in log
     verdict = _verdict(proc.stdout)
     for label in LABELS.values():
@@ -113,7 +113,7 @@ def test_second_run_resumes_and_prints_the_same_verdict(main_job, data_root):
     runs, cache, first, rows = main_job
     again = _run(runs, cache, data_root)
     log = again.stdout + again.stderr
-    assert len(list((runs / "results" / "rows").glob("[!.]*.json"))) == len(rows)
+    assert len(list((runs / "loso" / "results" / "rows").glob("[!.]*.json"))) == len(rows)
     assert log.count("already in the store, skipped") == len(rows)
     new_counts = re.findall(r"(\d+) new fold\(s\)", log)
     assert new_counts and set(new_counts) == {"0"}

@@ -33,7 +33,7 @@ def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache
     assert "fell)" in patch_line  # the training loss column
 
     # the paired difference is the mean over shared folds of the stored scores
-    frame = ResultStore(runs / "results").to_frame()
+    frame = ResultStore(runs / "default" / "results").to_frame()
     per_fold = frame.pivot_table(index="fold", columns="model",
                                  values="metric.balanced_accuracy")
     expected = float((per_fold["patch_tf_channel_mix"] - per_fold["xdawn_ts_lr"]).mean())

@@ -42,7 +42,7 @@ def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [json.loads(p.read_text()) for p in (runs / "results").rglob("*.json")]
+    rows = [json.loads(p.read_text()) for p in (runs / "default" / "results").rglob("*.json")]
     assert len(rows) == 4  # one per LOSO fold
     assert {r["model"] for r in rows} == {"dummy_plugin"}
     assert all(r["n_parameters"] > 0 for r in rows)
@@ -51,11 +51,14 @@ def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
     # the leaderboard marks the third-party model with its distribution and version
     from eegbench.leaderboard.report import build
 
-    paths = build(runs / "results", tmp_path / "board", "plugin", plots=False)
-    assert "dummy_plugin [third-party: eegbench-dummy-plugin 0.0.1]" in paths["md"].read_text()
+    store = runs / "default" / "results"  # runs without +exp
+    paths = build(store, tmp_path / "board", "plugin", plots=False)
+    text = paths["md"].read_text()
+    assert "dummy_plugin [third-party: eegbench-dummy-plugin 0.0.1]" in text
+    assert "[third-party: eegbench-dummy-plugin 0.0.1] [third-party" not in text  # once
     # ... and the plugin's store merges with the shipped rows into one eegmat table, which
     # says that the plugin was tested on 4 of the 36 subjects (paired tests on those 4)
-    merged = build([REPO / "leaderboard" / "rows.jsonl", runs / "results"], tmp_path / "board",
+    merged = build([REPO / "leaderboard" / "rows.jsonl", store], tmp_path / "board",
                    "merged", protocols=["loso"], datasets=["physionet_eegmat"], plots=False)
     table = merged["md"].read_text()
     assert "dummy_plugin [third-party" in table and "| fb_ts_lr |" in table
@@ -132,5 +135,5 @@ def test_a_broken_plugin_is_named_and_the_others_still_work(tmp_path, data_root,
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "plugin 'broken_plugin' from two_plugins.broken:Model (eegbench-two-plugins " \
            "1.2.3) could not be loaded and is skipped" in proc.stdout + proc.stderr
-    rows = [json.loads(p.read_text()) for p in (runs / "results").rglob("*.json")]
+    rows = [json.loads(p.read_text()) for p in (runs / "default" / "results").rglob("*.json")]
     assert len(rows) == 4 and {r["model"] for r in rows} == {"eegnex_plugin"}

@@ -4,21 +4,16 @@ signal-quality checks (clipping, flat segments, implausible amplitudes)."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import json
 import logging
-import os
 import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import mne
 import numpy as np
 import pytest
-from conftest import link_or_copy
+from conftest import link_or_copy, read_only_view
 
 from eegbench.data.cache import (
     check_subject_classes,
@@ -70,39 +65,12 @@ def test_edited_manifest_is_detected_and_rebuilt(meg_entry, data_root, tmp_path,
         ds.info["ch_names"]
 
 
-@contextlib.contextmanager
-def _read_only(folder: Path, tmp_path: Path):
-    """Yield a read-only view of ``folder`` (a read-only bind mount as root, who ignores file
-    modes; otherwise the folder itself with its write bits removed)."""
-    if os.geteuid() != 0:
-        paths = [folder, *folder.rglob("*")]
-        for path in paths:
-            path.chmod(0o555 if path.is_dir() else 0o444)
-        try:
-            yield folder
-        finally:
-            for path in paths:
-                path.chmod(0o755 if path.is_dir() else 0o644)
-        return
-    view = Path(tempfile.mkdtemp(prefix="ro_view", dir=tmp_path))
-    proc = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(view)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot make a read-only bind mount: {proc.stderr.strip()}")
-    try:
-        yield view
-    finally:
-        gc.collect()
-        if subprocess.run(["umount", str(view)]).returncode != 0:
-            subprocess.run(["umount", "-l", str(view)], check=True)
-
-
 def test_valid_entry_is_used_from_a_read_only_cache_and_an_invalid_one_refused(meg_entry,
                                                                               data_root,
                                                                               tmp_path):
     entry, ds = meg_entry
     cache = entry.parents[1]
-    with _read_only(cache, tmp_path) as ro_cache:
+    with read_only_view(cache, tmp_path) as ro_cache:
         with pytest.raises(OSError):  # really read-only
             (ro_cache / "probe").write_text("x")
         before = sorted(p.name for p in ro_cache.rglob("*"))
@@ -114,7 +82,7 @@ def test_valid_entry_is_used_from_a_read_only_cache_and_an_invalid_one_refused(m
     manifest = json.loads((entry / "manifest.json").read_text())
     manifest["sfreq"] = 1.0
     (entry / "manifest.json").write_text(json.dumps(manifest))
-    with _read_only(cache, tmp_path) as ro_cache:
+    with read_only_view(cache, tmp_path) as ro_cache:
         ro_entry = ro_cache / entry.relative_to(cache)
         with pytest.raises(RecipeError, match=rf"Cache entry {ro_entry} is unusable "
                            r"\(manifest.json was modified.*is not writable"):

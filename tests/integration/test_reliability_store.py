@@ -1,5 +1,6 @@
 """Results-store integrity on real recordings: damaged rows are quarantined and recomputed,
-and a row's identity includes the data, the model code and the checkpoint it came from."""
+and a row's identity includes the data, the model code and the checkpoint it came from.
+(Typos in the configuration: tests/integration/test_config_spec.py.)"""
 
 from __future__ import annotations
 
@@ -34,8 +35,13 @@ def _run(cfg, caplog):
     return caplog.text
 
 
+def _store(tmp_path: Path) -> Path:
+    """The results store of runs without +exp (experiment.name=default)."""
+    return tmp_path / "runs" / "default" / "results"
+
+
 def _row_files(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "runs" / "results" / "rows").glob("[!.]*.json"))
+    return sorted((_store(tmp_path) / "rows").glob("[!.]*.json"))
 
 
 @pytest.fixture
@@ -63,7 +69,7 @@ def test_damaged_rows_are_quarantined_and_their_folds_recomputed(eegmat_store, t
     assert set(rows) == set(good)  # the same folds, each once
     for name in (f.name for f in files[:3]):
         assert rows[name]["metrics"] == pytest.approx(good[name]["metrics"])
-    quarantined = sorted(p.name for p in (tmp_path / "runs" / "results" / "quarantine").iterdir())
+    quarantined = sorted(p.name for p in (_store(tmp_path) / "quarantine").iterdir())
     assert quarantined == sorted(f.name for f in files[:3])
 
 
@@ -74,8 +80,8 @@ def test_leaderboard_survives_a_damaged_row(eegmat_store, tmp_path, caplog):
     files[0].write_text('{"dataset": "physionet_eegmat", "metrics": ')
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
-              "--no-plots"])
+        main(["--results", str(_store(tmp_path)), "--out", str(tmp_path / "lb"), "--name",
+              "loso", "--no-plots"])
     assert f"result row {files[0]} is damaged" in caplog.text
     table = (tmp_path / "lb" / "loso.md").read_text()
     assert f"rows: {len(files) - 1} from" in table
@@ -117,8 +123,8 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
 
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
-              "--no-plots"])
+        main(["--results", str(_store(tmp_path)), "--out", str(tmp_path / "lb"), "--name",
+              "loso", "--no-plots"])
     assert "4 row(s) computed from older data or code are superseded" in caplog.text
     assert "rows: 5 from" in (tmp_path / "lb" / "loso.md").read_text()
 
@@ -157,9 +163,7 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     source.write_text("def build(C: float = 2.0, **_):\n    return C\n")
     importlib.reload(module)
     MODELS._items["fp_test_model"] = module.build
-    model_code_fingerprint.cache_clear()
     second = model_code_fingerprint("fp_test_model")
-    model_code_fingerprint.cache_clear()
     sys.modules.pop("fp_plugin_pkg.model", None)
     assert first != second and first.split(" src:")[0] == second.split(" src:")[0]
 
@@ -186,32 +190,8 @@ def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, eegmat_store, caplo
 def test_result_files_are_group_readable(eegmat_store, tmp_path):
     for path in _row_files(tmp_path):
         assert os.stat(path).st_mode & 0o040
-    store = ResultStore(tmp_path / "runs" / "results")
+    store = ResultStore(_store(tmp_path))
     assert len(store.read_rows()) == len(_row_files(tmp_path))
-
-
-# -- typos are errors, before any data is loaded ------------------------------------------
-@pytest.mark.parametrize("override, message", [
-    ("+model.params.c=0.001", r"unknown key\(s\) \['c'\]\. Allowed keys are \['C', "
-                              r"'estimator'\]\. Did you mean 'C' for 'c'\?"),
-    ("+model.adaptation=finetuen", r"'adaptation' parameter\. Allowed values are "
-                                   r"\[.*\], but got 'finetuen'\. Did you mean 'finetune'\?"),
-    ("preprocess.backend=gpu_fusd", r"'preprocess.backend' parameter\. Allowed values are "
-                                    r"\['mne', 'gpu_fused'\], but got 'gpu_fusd'"),
-    ("+preprocess.l_freqq=1.0", r"Invalid key\(s\) \['l_freqq'\] in the 'preprocess' "
-                                r"section.*Did you mean 'l_freq'"),
-    ("model.params.C=abc", r"'model.params.C' parameter: expected float, but got 'abc' "
-                           r"\(str\)"),
-    ("preprocess.sfreq=fast", r"'preprocess.sfreq' parameter: expected float, but got "
-                              r"'fast'"),
-])
-def test_typos_are_errors_not_silent(tmp_path, data_root, cache_root, caplog, override,
-                                     message):
-    cfg = _cfg(tmp_path, data_root, cache_root, "model=ts_lr", f"dataset={EEGMAT}",
-               "dataset.subjects=[00,01,02,03]", override)
-    with pytest.raises(ValueError, match=message):
-        _run(cfg, caplog)
-    assert not (tmp_path / "runs" / "results" / "rows").exists() or not _row_files(tmp_path)
 
 
 def test_every_shipped_model_config_passes_the_parameter_check():
@@ -245,12 +225,12 @@ def test_leaderboard_build_killed_midway_leaves_the_old_files(eegmat_store, tmp_
     from eegbench.leaderboard import report
     from eegbench.leaderboard.__main__ import main
 
-    args = ["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+    args = ["--results", str(_store(tmp_path)), "--out", str(tmp_path / "lb"), "--name", "loso",
             "--no-plots"]
     main(args)
     old = {p.name: p.read_bytes() for p in (tmp_path / "lb").iterdir()}
     assert {"loso.md", "loso.csv", "loso.html", "loso_per_subject.csv"} <= set(old)
-    (tmp_path / "runs" / "results" / "rows" / _row_files(tmp_path)[0].name).unlink()
+    (_store(tmp_path) / "rows" / _row_files(tmp_path)[0].name).unlink()
     real_render = report.render_html
 
     def killed(*a, **k):  # dies after the .md/.csv files of the new build are written
@@ -288,7 +268,7 @@ def test_markdown_cells_are_escaped(eegmat_store, tmp_path):
         r = json.loads(p.read_text())
         r["model"] = "ts|lr\nx"
         p.write_text(json.dumps(r))
-    main(["--results", str(tmp_path / "runs" / "results"), "--out", str(tmp_path / "lb"),
+    main(["--results", str(_store(tmp_path)), "--out", str(tmp_path / "lb"), "--name", "loso",
           "--no-plots"])
     text = (tmp_path / "lb" / "loso.md").read_text()
     tables = [block.splitlines() for block in text.split("\n\n") if block.startswith("|")]
@@ -301,14 +281,15 @@ def test_markdown_cells_are_escaped(eegmat_store, tmp_path):
 
 
 def test_every_shipped_experiment_and_model_passes_the_config_checks(tmp_path, data_root):
-    from eegbench.validation import validate_job_config
+    from eegbench.config import check_config
 
     for exp in sorted(p.stem for p in (config_dir() / "exp").glob("*.yaml")):
         cfg = _cfg(tmp_path, data_root, tmp_path / "cache", f"+exp={exp}")
-        if cfg.get("pretrain") is None:
-            validate_job_config(cfg)
-    for model in sorted(p.stem for p in (config_dir() / "model").glob("*.yaml")):
-        named = ["model.name=ts_lr"] if model == "plugin" else []  # the yaml-less template
-        for preprocess in ("mne", "gpu_fused"):
-            validate_job_config(_cfg(tmp_path, data_root, tmp_path / "cache", f"model={model}",
-                                     f"preprocess={preprocess}", *named))
+        spec = check_config(cfg, cfg.experiment.command)  # each declares its command
+        assert spec.experiment.name == exp
+    for group in ("model", "dataset", "protocol", "trainer"):
+        for option in sorted(p.stem for p in (config_dir() / group).glob("*.yaml")):
+            named = ["model.name=ts_lr"] if option == "plugin" else []  # the template
+            for preprocess in ("mne", "gpu_fused") if group == "model" else ("mne",):
+                check_config(_cfg(tmp_path, data_root, tmp_path / "cache", f"{group}={option}",
+                                  f"preprocess={preprocess}", *named))

@@ -64,7 +64,7 @@ def test_sweep_cancel_resubmit_no_lost_or_duplicated_row(tmp_path, data_root):
     env = {**os.environ, "EEGBENCH_RUNS_DIR": str(tmp_path / "runs"),
            "EEGBENCH_CACHE_DIR": str(tmp_path / "cache"), "EEGBENCH_DATA_ROOT": str(data_root),
            "OMP_NUM_THREADS": "1"}
-    rows_dir = tmp_path / "runs" / "results" / "rows"
+    rows_dir = tmp_path / "runs" / "default" / "results" / "rows"
     command = [sys.executable, "-m", "eegbench", *SWEEP]
     t0 = time.monotonic()
     driver = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,

@@ -54,9 +54,27 @@ def test_submit_and_verify_a_plugin_model(tmp_path, data_root, cache_root):
     bad = _run(["verify", str(bundle)], env, tmp_path)
     assert bad.returncode == 1 and "edited after the bundle was written" in bad.stderr
 
-    # a claimed score that does not reproduce (checksum updated too) is caught
+    # an edited score with the checksum updated too disagrees with the row's predictions
     from eegbench.hashing import sha256_of
 
+    manifest["rows_sha256"] = sha256_of(bundle / "rows.jsonl")
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    refused = _run(["verify", str(bundle)], env, tmp_path)
+    assert refused.returncode == 1 and "disagree with its own predictions" in refused.stderr
+
+    # forged predictions with matching metrics pass that check, but do not reproduce
+    import numpy as np
+
+    from eegbench.metrics import score_predictions
+
+    forged = [json.loads(r) for r in rows]
+    worst = min(forged, key=lambda r: r["metrics"]["balanced_accuracy"])
+    assert worst["metrics"]["balanced_accuracy"] < 0.9
+    labels = np.asarray(worst["predictions"]["y"])
+    perfect = np.eye(len(worst["predictions"]["proba"][0]))[labels]
+    worst["predictions"], worst["metrics"] = score_predictions(labels, perfect)
+    worst["predicted_class_counts"] = np.bincount(labels, minlength=perfect.shape[1]).tolist()
+    (bundle / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in forged))
     manifest["rows_sha256"] = sha256_of(bundle / "rows.jsonl")
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     caught = _run(["verify", str(bundle), "--folds", "4"], env, tmp_path)

@@ -44,3 +44,30 @@ def test_no_section_without_foundation_rows():
     frame = pd.DataFrame(_rows("cnn", "specialist", [0.6, 0.7, 0.8]))
     summary = summarize(frame, metrics=("balanced_accuracy",))
     assert foundation_section(frame, summary, {"d": "balanced_accuracy"}) == []
+
+
+def test_weights_column_shows_how_each_foundation_row_was_pinned():
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.5, 0.7, size=6)
+    pinned = {"source": "known:cbramod-braindecode", "kind": "hub", "sha256": "ab" * 32,
+              "commit": None, "pinned_by": "sha256", "known": "cbramod-braindecode"}
+    moving = {"source": "hf://o/r@main/f.bin", "kind": "hub", "sha256": "cd" * 32,
+              "commit": "1234567890" * 4, "pinned_by": "none"}
+    rows = (_rows("fm_pinned", "foundation", base + 0.05)
+            + _rows("fm_moving", "foundation", base + 0.02)
+            + _rows("cnn", "specialist", base))
+    for row in rows:
+        row["weights"] = {"fm_pinned": pinned, "fm_moving": moving}.get(row["model"])
+    frame = pd.DataFrame(rows)
+    summary = summarize(frame, metrics=("balanced_accuracy",))
+    table = foundation_table(frame, summary, {"d": "balanced_accuracy"}).set_index("foundation")
+    labels = {k.split(" ")[0]: v for k, v in table["weights"].items()}
+    assert labels["fm_pinned"] == f"content-pinned `cbramod-braindecode` (sha256 {'ab' * 6})"
+    assert labels["fm_moving"] == f"UNPINNED (commit 1234567, sha256 {'cd' * 6})"
+    text = "\n".join(foundation_section(frame, summary, {"d": "balanced_accuracy"}))
+    assert "| table | foundation model | weights | vs |" in text
+    assert "content-pinned `cbramod-braindecode`" in text
+    # rows without the field (older results): no column
+    old = frame.drop(columns="weights")
+    assert "content-pinned" not in "\n".join(foundation_section(
+        old, summarize(old, metrics=("balanced_accuracy",)), {"d": "balanced_accuracy"}))

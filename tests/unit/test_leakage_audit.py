@@ -28,7 +28,7 @@ def test_window_level_kfold_scores_higher_than_leave_one_subject_out(tmp_path, c
 
     run_experiment(_cfg(tmp_path, cache_root, data_root, "+audit=leakage",
                         "audit.variants=[window_kfold]"))
-    frame = ResultStore(tmp_path / "results").to_frame()
+    frame = ResultStore(tmp_path / "default" / "results").to_frame()
     assert set(frame["protocol"]) == {"loso", "loso~leaky:window_kfold"}
     table = audit_table(frame, {"physionet_eegmat": "balanced_accuracy"})
     (row,) = table.to_dict("records")

@@ -22,8 +22,10 @@ def test_shipped_rows_merge_with_a_store_and_refuse_damage(tmp_path):
     (store.rows_dir / "mine.json").write_text(json.dumps(mine))
     frame = load_frame([REPO / "leaderboard" / "rows.jsonl", tmp_path / "mine"])
     assert len(frame) == len(shipped) + 1 and "my_model" in set(frame["model"])
-    # the same fold with another score in two sources is refused
-    clash = dict(shipped[0], metrics={**shipped[0]["metrics"], "balanced_accuracy": 0.01})
+    # the same fold with another (self-consistent) result in two sources is refused
+    other = next(r for r in shipped if r["metrics"] != shipped[0]["metrics"])
+    clash = dict(shipped[0], metrics=other["metrics"], predictions=other["predictions"],
+                 n_test=other["n_test"])
     (store.rows_dir / "clash.json").write_text(json.dumps(clash))
     with pytest.raises(ShippedRowsError, match="differs between the sources"):
         load_frame([REPO / "leaderboard" / "rows.jsonl", tmp_path / "mine"])
@@ -55,3 +57,13 @@ def test_a_table_mixing_subject_sets_or_data_versions_says_so(tmp_path):
     assert "rows come from 2 different data versions" in text
     alone = build(rows_file, tmp_path / "board", "alone", plots=False)
     assert "WARNING" not in alone["md"].read_text()
+
+
+def test_every_shipped_row_passes_the_metrics_against_predictions_check():
+    from eegbench.results.recompute import metrics_problem
+
+    rows = [json.loads(line) for line in
+            (REPO / "leaderboard" / "rows.jsonl").read_text().splitlines() if line.strip()]
+    assert rows and all(r["predictions"] for r in rows)
+    problems = [p for p in map(metrics_problem, rows) if p is not None]
+    assert problems == []

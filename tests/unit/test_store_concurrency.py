@@ -6,6 +6,9 @@ import json
 import multiprocessing as mp
 from pathlib import Path
 
+import numpy as np
+
+from eegbench.metrics import score_predictions
 from eegbench.results.schema import SCHEMA_VERSION, ResultRow
 from eegbench.results.store import ResultStore
 
@@ -13,10 +16,14 @@ N_WRITERS, N_ROWS = 4, 30
 
 
 def _row(fold: int, writer: int) -> ResultRow:
+    # synthetic predictions (a row's metrics must be those of its own predictions)
+    rng = np.random.default_rng(fold)
+    proba = rng.dirichlet([1.0, 1.0], size=5)
+    predictions, metrics = score_predictions(np.array([0, 1, 0, 1, 1]), proba)
     return ResultRow(
         dataset="physionet_eegmat", task="t", protocol="fewshot", fold=f"subject-{fold:02d}",
         test_subject=f"{fold:02d}", model="ts_lr", family="classical", adaptation="from_scratch",
-        seed=0, config_hash="abc", metrics={"balanced_accuracy": 0.5 + fold / 100},
+        seed=0, config_hash="abc", metrics=metrics, predictions=predictions,
         n_train=10, n_valid=2, n_test=5, n_parameters=3, train_seconds=0.1,
         inference_seconds=0.01, peak_rss_mb=1.0, git_revision="r", versions={"torch": "x"},
         fit_report={"writer": writer, "padding": "x" * 20000}, shots=5, draw=0,
@@ -65,4 +72,4 @@ def test_rows_of_schema_v1_are_read_with_the_new_fields_defaulted(tmp_path: Path
     (old,) = store.read_rows()
     assert old["calibration"] is None and old["n_calib"] == 0 and old["draw"] is None
     assert old["config"] is None and old["collapsed"] is None and old["budget"] is None
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
