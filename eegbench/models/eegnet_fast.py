@@ -69,6 +69,12 @@ def _has_hooks(module: nn.Module) -> bool:
                 or getattr(module, "_backward_pre_hooks", None))
 
 
+def _under_functorch(*tensors: torch.Tensor | None) -> bool:
+    """True if a tensor is wrapped by a torch.func transform (e.g. folds stacked by vmap)."""
+    is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return is_wrapped is not None and any(t is not None and is_wrapped(t) for t in tensors)
+
+
 def structural_mismatch(net: nn.Module) -> str | None:
     """Return why ``net``'s layers differ from the EEGNet the fast path reproduces, or None.
 
@@ -116,8 +122,9 @@ def fast_path_mismatch(net: nn.Module, x: torch.Tensor) -> str | None:
 
     On top of :func:`structural_mismatch`: the input must be (batch, channels, time) with
     the network's channel count and at least 2K samples;
-    no hook may watch a fused layer (layer probes read their outputs), and autocast must be
-    off (the stock forward then runs under it).
+    no hook may watch a fused layer (layer probes read their outputs), autocast must be off
+    (the stock forward then runs under it), and no torch.func transform may wrap the input or
+    the weights (fold-parallel training stacks folds with vmap and its own layer rules).
     """
     reason = structural_mismatch(net)
     if reason is not None:
@@ -137,6 +144,9 @@ def fast_path_mismatch(net: nn.Module, x: torch.Tensor) -> str | None:
         return "global module hooks are registered"
     if torch.is_autocast_enabled(x.device.type):
         return "autocast is enabled"
+    if _under_functorch(x, net.conv_temporal.weight, net.bnorm_temporal.running_mean):
+        return "running under a torch.func transform (vmap, grad): the stock layers carry " \
+               "its rules"
     if not x.is_floating_point():
         return f"input dtype {x.dtype} is not floating point"
     return None
