@@ -214,6 +214,11 @@ def test_non_matching_networks_and_calls_fall_back(windows, caplog):
     assert fast_path_mismatch(fast, x) is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert "autocast" in fast_path_mismatch(fast, x)
+    # folds stacked by vmap (fold-parallel training) run braindecode's layers under it
+    seen_under_vmap = []
+    torch.func.vmap(lambda xb: seen_under_vmap.append(fast_path_mismatch(fast, xb)) or xb)(
+        x[None])
+    assert "torch.func" in seen_under_vmap[0]
     # a changed layer (temporal convolution with a bias): the encoder keeps the stock forward
     changed = copy.deepcopy(fast)
     changed.conv_temporal = nn.Conv2d(1, 8, (1, 64), padding=(0, 32), bias=True)
