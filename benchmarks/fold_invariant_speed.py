@@ -1,12 +1,15 @@
 """Benchmark: leave-one-subject-out with fold-invariant features computed once vs per fold.
 
-Runs run.py's own fold code (:func:`eegbench.run.fit_and_score`) on the same LOSO folds twice:
-from the windows (every fold recomputes, e.g., the filter-bank covariances of its training
-windows) and from the features precomputed once for the whole dataset
-(:mod:`eegbench.features.precompute`, into a fresh temporary cache, so the one-off computation
-is timed too). Checks that every fold's metrics are identical, then prints the per-fold
-times, the ratio, and the whole-LOSO time of both paths (measured when ``--folds`` covers all
-folds, otherwise projected from the timed folds and labelled so).
+Runs run.py's own fold code (:func:`eegbench.run.fit_and_score`) on the same LOSO folds in
+three passes: from the windows (every fold recomputes, e.g., the filter-bank covariances of its
+training windows, and each Riemannian mean starts cold: the original path), from the features
+precomputed once for the whole dataset (:mod:`eegbench.features.precompute`, into a fresh
+temporary cache, so the one-off computation is timed too) with cold means, and from the
+features with each fold's Riemannian means warm-started from the previous fold's
+(``model.params.warm_start=true``, :mod:`eegbench.models.riemann`). Checks that every
+fold's metrics are identical on the three paths, then prints the per-fold times, the
+ratios, and the whole-LOSO time of each path (measured when ``--folds`` covers all folds,
+otherwise projected from the timed folds and labelled so).
 
 Usage (from the repository root)::
 
@@ -55,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from eegbench.features.precompute import precompute_fold_invariant
     from eegbench.models.base import SignalSpec
+    from eegbench.models.riemann import clear_warm_starts
     from eegbench.protocols.splitters import make_splitter
     from eegbench.resources import config_dir
-    from eegbench.run import fit_and_score, load_dataset, model_builder
+    from eegbench.run import fit_and_score, load_dataset, model_builder, protocol_plan
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = [f"model={args.model}", f"dataset={args.dataset}", "protocol=loso",
@@ -66,13 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"dataset.subjects=[{args.subjects}]")
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
+        warm_cfg = compose("config", overrides=[*overrides, "+model.params.warm_start=true"])
     ds = load_dataset(cfg)
     seed = int(cfg.seeds[0])
-    protocol = {k: v for k, v in cfg.protocol.items() if k != "name"}
-    folds = list(make_splitter("loso", seed=seed, **protocol).split(ds.meta))
+    plan = protocol_plan(cfg, ds)
+    folds = list(make_splitter(plan.name, seed=seed, **plan.splitter_params).split(ds.meta))
     timed = folds if args.folds <= 0 else folds[:args.folds]
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
 
+    paths = ("windows", "features", "warm")
     with tempfile.TemporaryDirectory(prefix="eegbench_features_") as tmp:
         t0 = time.perf_counter()
         features = precompute_fold_invariant(model_builder(cfg)(), ds.X, signal, tmp)
@@ -80,37 +86,44 @@ def main(argv: list[str] | None = None) -> int:
         if features is None:
             print(f"{args.model} declares no fold-invariant steps: nothing to compare.")
             return 0
-        lines, mismatches = [], 0
-        total = {"windows": 0.0, "features": 0.0}
-        for fold in timed:
-            seconds, metrics = {}, {}
-            for path, feats in (("windows", None), ("features", features)):
+        seconds = {p: [] for p in paths}
+        metrics = {p: [] for p in paths}
+        for path in paths:  # one pass per path (a pass's warm starts come from its own folds)
+            clear_warm_starts()
+            for fold in timed:
                 t0 = time.perf_counter()
-                row, _ = fit_and_score(cfg, ds, fold, seed, "benchmark", features=feats)
-                seconds[path] = time.perf_counter() - t0
-                metrics[path] = row.metrics
-                total[path] += seconds[path]
-            same = metrics["windows"] == metrics["features"]
-            mismatches += not same
-            lines.append(f"| {fold.name} | {seconds['windows']:.2f} | {seconds['features']:.2f}"
-                         f" | {seconds['windows'] / seconds['features']:.1f}x | "
-                         f"{metrics['features']['balanced_accuracy']:.4f} | "
-                         f"{'yes' if same else 'NO'} |")
+                row, _ = fit_and_score(warm_cfg if path == "warm" else cfg, ds, fold, seed,
+                                       "benchmark",
+                                       features=None if path == "windows" else features)
+                seconds[path].append(time.perf_counter() - t0)
+                metrics[path].append(row.metrics)
+    lines, mismatches = [], 0
+    for i, fold in enumerate(timed):
+        same = metrics["windows"][i] == metrics["features"][i] == metrics["warm"][i]
+        mismatches += not same
+        s_win, s_feat, s_warm = (seconds[p][i] for p in paths)
+        lines.append(f"| {fold.name} | {s_win:.2f} | {s_feat:.2f} | {s_warm:.2f} | "
+                     f"{s_win / s_warm:.1f}x | {metrics['warm'][i]['balanced_accuracy']:.4f} | "
+                     f"{'yes' if same else 'NO'} |")
     n, k = len(folds), len(timed)
     print(f"{args.model} on {args.dataset}: {len(ds.X)} windows of shape {ds.X.shape[1:]}, "
-          f"{n} LOSO folds, {k} timed on each path ({args.threads} thread(s)); "
-          f"features {features.shape} computed once in {precompute_s:.1f} s\n")
-    print("| fold | from windows (s) | from features (s) | ratio | balanced acc. | identical |")
-    print("|---|---|---|---|---|---|")
+          f"{n} LOSO folds, {k} timed on each path ({args.threads} thread(s), load average "
+          f"{os.getloadavg()[0]:.1f}); features {features.shape} computed once in "
+          f"{precompute_s:.1f} s\n")
+    print("| fold | from windows (s) | from features (s) | features + warm-started means (s) "
+          "| ratio windows / warm | balanced acc. | identical |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(lines))
     label = "measured" if k == n else f"projected from {k} of {n} folds"
-    loso_windows = total["windows"] / k * n
-    loso_features = precompute_s + total["features"] / k * n
-    print(f"\nwhole LOSO ({label}): from windows {loso_windows:.0f} s, with features computed "
-          f"once {loso_features:.0f} s (incl. {precompute_s:.1f} s precompute): "
-          f"{loso_windows / loso_features:.1f}x")
+    loso = {p: sum(seconds[p]) / k * n + (precompute_s if p != "windows" else 0.0)
+            for p in paths}
+    print(f"\nwhole LOSO ({label}): from windows {loso['windows']:.0f} s; features computed "
+          f"once (incl. {precompute_s:.1f} s precompute) {loso['features']:.0f} s "
+          f"({loso['windows'] / loso['features']:.1f}x); with warm-started means "
+          f"{loso['warm']:.0f} s ({loso['windows'] / loso['warm']:.1f}x over the windows path, "
+          f"{loso['features'] / loso['warm']:.2f}x over cold means)")
     if mismatches:
-        print(f"ERROR: {mismatches} fold(s) with different metrics on the two paths.")
+        print(f"ERROR: {mismatches} fold(s) with different metrics on the three paths.")
         return 1
     return 0
 

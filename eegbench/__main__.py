@@ -70,8 +70,12 @@ def _config_error(err: Exception, sweep: bool) -> None:
         raise SystemExit(CONFIG_ERROR_STATUS)
 
 
-def _job(cfg: DictConfig, command: str) -> None:
-    """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record."""
+def _job(cfg: DictConfig, command: str) -> list | None:
+    """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record.
+
+    Returns the rows of a ``run`` job (new and previously stored), for sweep callbacks such as
+    :class:`eegbench.suite.SuiteVerdict`; None otherwise.
+    """
     from eegbench.config import ConfigError, check_config
 
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
@@ -79,25 +83,25 @@ def _job(cfg: DictConfig, command: str) -> None:
         spec = check_config(cfg, command)
     except ConfigError as err:
         _config_error(err, sweep)
-        return
+        return None
     logging.getLogger("eegbench").setLevel(spec.log_level)
     if command == "study":
         from eegbench.studies import run_study
 
         run_study(cfg)
-        return
+        return None
     if command == "pretrain":
         from eegbench.pretrain import run_pretraining
 
         run_pretraining(cfg)
-        return
+        return None
     from eegbench.results.failures import clear_failure, record_failure
     from eegbench.run import identity_hash, run_experiment
 
     hydra_cfg = HydraConfig.get()
     chash = identity_hash(cfg)
     try:
-        run_experiment(cfg)
+        rows = run_experiment(cfg)
     except Exception as err:
         overrides = list(hydra_cfg.overrides.task)
         path = record_failure(cfg.paths.results_dir, chash, overrides,
@@ -108,15 +112,16 @@ def _job(cfg: DictConfig, command: str) -> None:
         if not sweep:
             raise
         # In a sweep, the other jobs go on; the failure stays on record.
-        return
+        return None
     clear_failure(cfg.paths.results_dir, chash, seeds=list(cfg.seeds))
     logger.info("done. Build the tables with: eegbench leaderboard --exp %s "
                 "(results store %s)", spec.experiment.name, cfg.paths.results_dir)
+    return rows
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
-def _run(cfg: DictConfig) -> None:
-    _job(cfg, "run")
+def _run(cfg: DictConfig) -> list | None:
+    return _job(cfg, "run")
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")

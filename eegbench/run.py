@@ -420,11 +420,33 @@ def fit_folds_in_parallel(cfg: DictConfig, ds: WindowsDataset,
     return [(i, fold) for i, fold in pending if len(fold.calib)]
 
 
+def parse_fold_shard(value: Any) -> tuple[int, int] | None:
+    """Return ``(k, n)`` from a ``fold_shard`` setting ``[k, n]`` (None: every fold).
+
+    A job with shard ``[k, n]`` runs folds ``k, k + n, k + 2n, ...`` (0-based) of each seed,
+    so ``n`` jobs with shards ``[0, n]`` ... ``[n - 1, n]`` share a protocol's folds (e.g.
+    one process per CPU core). The shard is not part of a result's identity: the rows are
+    the ones a single job would write.
+    """
+    if value is None:
+        return None
+    items = list(value) if isinstance(value, list | tuple) or OmegaConf.is_list(value) else []
+    ok = (len(items) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                  for v in items) and 0 <= items[0] < items[1])
+    if not ok:
+        raise ValueError(f"Invalid value for the 'fold_shard' parameter. Allowed values are "
+                         f"null or [k, n] with integers 0 <= k < n (e.g. [0, 2]), but got "
+                         f"{value!r}.")
+    return int(items[0]), int(items[1])
+
+
 def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
     ``cfg`` is a configuration validated by :func:`eegbench.config.check_config` (the entry
     point and :func:`eegbench.submission.compose_config` do it once, before any data load).
+    With ``fold_shard: [k, n]`` (top-level key, :func:`parse_fold_shard`) only every n-th
+    fold from the k-th runs; the returned rows are still all stored rows of the job.
 
     Returns
     -------
@@ -433,6 +455,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """
     store = ResultStore(cfg.paths.results_dir)
     store.check_writable()  # a read-only store fails now, not after the first fold
+    shard = parse_fold_shard(cfg.get("fold_shard"))
     ds = load_dataset(cfg)
     check_subject_classes(ds)  # never test a subject on one class only
     fingerprints = row_fingerprints(cfg, ds)
@@ -471,6 +494,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         folds = list(splitter.split(split_meta(ds)))
         pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
+            if shard is not None and (i - 1) % shard[1] != shard[0]:
+                continue  # another job's share of the folds
             identity = {"dataset": cfg.dataset.name, "task": cfg.dataset.task, "protocol": name,
                         "fold": fold.name, "model": cfg.model.name,
                         "adaptation": adaptation_of(cfg), "seed": int(seed),

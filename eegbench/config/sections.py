@@ -310,6 +310,8 @@ class JobSpec(_Section):
     seeds: list[int]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     feature_cache: bool = True
+    #: [k, n]: this job runs folds k, k + n, ... (eegbench.run.parse_fold_shard)
+    fold_shard: list[int] | None = None
     audit: AuditSpec | None = None
     hp_search: HpSearchSpec | None = None
     submission: SubmissionSpec | None = None
@@ -323,5 +325,17 @@ class JobSpec(_Section):
                 or any(isinstance(s, bool) or not isinstance(s, int) for s in value)):
             raise ValueError("Invalid value for the 'seeds' parameter. Allowed values are "
                              "non-empty lists of integers (e.g. seeds=[0] or seeds=[0,1,2]), "
+                             f"but got {value!r}.")
+        return value
+
+    @field_validator("fold_shard", mode="before")
+    @classmethod
+    def _fold_shard(cls, value: Any) -> Any:
+        if value is not None and (
+                not isinstance(value, list) or len(value) != 2
+                or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+                or not 0 <= value[0] < value[1]):
+            raise ValueError("Invalid value for the 'fold_shard' parameter. Allowed values are "
+                             "null or [k, n] with integers 0 <= k < n (e.g. fold_shard=[0,2]), "
                              f"but got {value!r}.")
         return value

@@ -149,13 +149,20 @@ class SklearnModel(BenchmarkModel):
 
 @MODELS.register("ts_lr")
 def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
-                     **_: Any) -> SklearnModel:
-    """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann)."""
+                     warm_start: bool = False, **_: Any) -> SklearnModel:
+    """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann).
+
+    ``warm_start``: start the tangent space's reference (the Riemannian mean of the training
+    covariances) from the previous fit's (:mod:`eegbench.models.riemann`: the same mean to
+    pyriemann's tolerance, but no longer bit-identical from run to run).
+    """
     from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
+
+    from eegbench.models.riemann import WarmStartTangentSpace
 
     return SklearnModel(make_pipeline(
-        Covariances(estimator=estimator), TangentSpace(metric="riemann"),
+        Covariances(estimator=estimator),
+        WarmStartTangentSpace(metric="riemann", warm_start=warm_start),
         LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
     ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 

@@ -7,6 +7,7 @@ one dense layer per sliding window, the window features are averaged before the 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from torch import nn
@@ -14,7 +15,14 @@ from torch import nn
 from eegbench._compat import braindecode_model_class
 from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.eegnet_fast import (
+    eegnet_forward,
+    is_braindecode_eegnet,
+    structural_mismatch,
+)
 from eegbench.models.torch_model import TorchBenchmarkModel
+
+logger = logging.getLogger(__name__)
 
 
 def strip_final_layer(net: nn.Module) -> nn.Module:
@@ -30,13 +38,30 @@ def strip_final_layer(net: nn.Module) -> nn.Module:
 
 
 class BraindecodeEncoder(nn.Module):
-    """A braindecode network without its classifier: (batch, chans, time) -> (batch, features)."""
+    """A braindecode network without its classifier: (batch, chans, time) -> (batch, features).
 
-    def __init__(self, net: nn.Module) -> None:
+    Parameters
+    ----------
+    net : nn.Module
+        The braindecode network (its ``final_layer`` is replaced by an identity).
+    fast_path : bool
+        Run braindecode's EEGNet through its exact fused forward
+        (:mod:`eegbench.models.eegnet_fast`: same parameters and numbers, several times
+        faster on the CPU); other networks, and EEGNet variants whose layers it does not
+        reproduce, run their own forward.
+    """
+
+    def __init__(self, net: nn.Module, fast_path: bool = True) -> None:
         super().__init__()
         self.net = strip_final_layer(net)
+        reason = structural_mismatch(self.net) if fast_path else None
+        if reason is not None and is_braindecode_eegnet(self.net):
+            logger.info("EEGNet: stock forward (%s)", reason)
+        self.fast_path = bool(fast_path) and reason is None
 
     def forward(self, x):  # noqa: D102
+        if self.fast_path:
+            return eegnet_forward(self.net, x).flatten(1)
         return self.net(x).flatten(1)
 
     def named_layers(self) -> list[tuple[str, nn.Module]]:
@@ -64,11 +89,13 @@ class BraindecodeClassifier(TorchBenchmarkModel):
     """
 
     def __init__(self, arch: str, arch_params: dict[str, Any] | None = None,
-                 trainer: Any = None, family: str = "specialist", **kwargs: Any) -> None:
+                 trainer: Any = None, family: str = "specialist", fast_path: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(trainer=trainer, **kwargs)
         self.arch = arch
         self.arch_params = dict(arch_params or {})
         self.family = family
+        self.fast_path = bool(fast_path)
 
     def build_network(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
         """Instantiate the braindecode architecture for the adapted input shape."""
@@ -77,8 +104,8 @@ class BraindecodeClassifier(TorchBenchmarkModel):
                    n_times=adapter.out_times, sfreq=adapter.out_sfreq, **self.arch_params)
 
     def build_encoder(self, signal: SignalSpec, adapter: InputAdapter) -> nn.Module:
-        """Return the network without its classifier."""
-        return BraindecodeEncoder(self.build_network(signal, adapter))
+        """Return the network without its classifier (EEGNet: with its exact fast forward)."""
+        return BraindecodeEncoder(self.build_network(signal, adapter), fast_path=self.fast_path)
 
 
 def _register(name: str, arch: str, doc: str) -> None:
@@ -96,8 +123,24 @@ def _register(name: str, arch: str, doc: str) -> None:
     MODELS.register(name, factory)
 
 
+@MODELS.register("eegnet")
+def build_eegnet(arch_params: dict[str, Any] | None = None, trainer: Any = None,
+                 adaptation: str = "from_scratch", checkpoint: str | None = None,
+                 checkpoint_sha256: str | None = None, allow_unpinned: bool = False,
+                 fast_path: bool = True, **_: Any) -> BraindecodeClassifier:
+    """Build braindecode's EEGNet (Lawhern et al. 2018), trained end to end.
+
+    ``fast_path`` (default true): the exact fused forward of
+    :mod:`eegbench.models.eegnet_fast` (same parameters, outputs and gradients within float32
+    rounding); ``false`` runs braindecode's own forward.
+    """
+    return BraindecodeClassifier("EEGNet", arch_params, trainer, "specialist",
+                                 fast_path=fast_path, adaptation=adaptation,
+                                 checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha256,
+                                 allow_unpinned=allow_unpinned)
+
+
 SPECIALISTS = {
-    "eegnet": ("EEGNet", "Lawhern et al. 2018"),
     "shallow_fbcsp": ("ShallowFBCSPNet", "Schirrmeister et al. 2017"),
     "deep4": ("Deep4Net", "Schirrmeister et al. 2017"),
     "eegconformer": ("EEGConformer", "Song et al. 2023"),

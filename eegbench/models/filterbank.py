@@ -82,7 +82,16 @@ class BandTangentSpace(TransformerMixin, BaseEstimator):
 
     Each band's covariances are mapped to the tangent space at that band's Riemannian mean
     (fitted on the training windows); the tangent vectors of all bands are concatenated.
+
+    Parameters
+    ----------
+    warm_start : bool
+        Start each band's mean from the previous fit's (same result to pyriemann's tolerance,
+        not bit-identical from run to run).
     """
+
+    def __init__(self, warm_start: bool = False) -> None:
+        self.warm_start = warm_start
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> BandTangentSpace:
         """Fit one tangent space (reference point) per band."""
@@ -91,14 +100,22 @@ class BandTangentSpace(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: np.ndarray, y: np.ndarray | None = None,
                       **_: Any) -> np.ndarray:
-        """Fit the per-band tangent spaces and return the training tangent vectors."""
-        from pyriemann.tangentspace import TangentSpace
+        """Fit the per-band tangent spaces and return the training tangent vectors.
+
+        With ``warm_start``, each band's mean starts from that band's mean of the previous
+        fit (:class:`eegbench.models.riemann.WarmStartTangentSpace`); otherwise from
+        pyriemann's default start. The result is the same mean to pyriemann's tolerance.
+        """
+        from eegbench.models.riemann import WarmStartTangentSpace  # imports pyriemann
 
         if X.ndim != 4:
             raise ValueError(f"Invalid value for the 'X' parameter: expected covariances of "
                              f"shape (n_windows, n_bands, n_channels, n_channels), got shape "
                              f"{X.shape}.")
-        self.tangent_spaces_ = [TangentSpace(metric="riemann") for _ in range(X.shape[1])]
+        self.tangent_spaces_ = [
+            WarmStartTangentSpace(metric="riemann", warm_start=self.warm_start,
+                                  warm_start_key=f"{type(self).__name__}:band{b}")
+            for b in range(X.shape[1])]
         out = [ts.fit_transform(X[:, b]) for b, ts in enumerate(self.tangent_spaces_)]
         self.references_ = np.stack([ts.reference_ for ts in self.tangent_spaces_])
         return np.concatenate(out, axis=1)
@@ -151,16 +168,17 @@ class FilterBankTangentSpace(TransformerMixin, BaseEstimator):
 @MODELS.register("fb_ts_lr")
 def filter_bank_tangent_space_lr(bands: Sequence[Sequence[float]] | None = None,
                                  estimator: CovarianceEstimator = "oas", C: float = 0.1,
-                                 **_: Any) -> SklearnModel:
+                                 warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build filter bank covariances -> per-band tangent space -> standardize -> LR.
 
     The first step (filter-bank covariances) is fold-invariant: run.py computes it once per
-    dataset and caches it (``feature_cache``).
+    dataset and caches it (``feature_cache``). ``warm_start``: each band's Riemannian mean
+    starts from the previous fit's (:class:`BandTangentSpace`).
     """
     return SklearnModel(make_pipeline(
         FilterBankCovariances(bands=tuple(map(tuple, bands)) if bands else DEFAULT_BANDS,
                               estimator=estimator),
-        BandTangentSpace(),
+        BandTangentSpace(warm_start=warm_start),
         StandardScaler(),
         LogisticRegression(C=C, max_iter=2000, class_weight="balanced"),
     ), fold_invariant_steps=1)

@@ -148,7 +148,11 @@ def test_every_model_config_composes_and_builds(yaml_name, monkeypatch):
         cfg = compose("config", overrides=[f"model={yaml_name}", *named])
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     expected = "ts_lr" if named else yaml_name
-    assert model_cfg["name"] == expected or model_cfg["name"].startswith(f"{yaml_name}.")
+    # a variant of another model's yaml (e.g. cbramod_probe: cbramod under a linear probe)
+    # names that model itself
+    declared = OmegaConf.load(config_dir() / "model" / f"{yaml_name}.yaml").get("name")
+    assert model_cfg["name"] in (expected, declared) or model_cfg["name"].startswith(
+        f"{yaml_name}.")
     params = dict(model_cfg.get("params") or {})
     model = build_model(model_cfg["name"], adaptation=model_cfg.get("adaptation",
                                                                    "from_scratch"), **params)

@@ -52,7 +52,7 @@ REFUSED = [
     ("trainer.max_epochs=ten", r"'trainer.max_epochs' parameter: expected int or null, but got "
                                r"'ten' \(str\)"),
     ("+model.params.c=0.001", r"unknown key\(s\) \['c'\]\. Allowed keys are \['C', "
-                              r"'estimator'\]\. Did you mean 'C' for 'c'\?"),
+                              r"'estimator', 'warm_start'\]\. Did you mean 'C' for 'c'\?"),
     ("+model.adaptation=finetuen", r"'adaptation' parameter\. Allowed values are "
                                    r"\[.*\], but got 'finetuen'\. Did you mean 'finetune'\?"),
     ("preprocess.backend=gpu_fusd", r"'preprocess.backend' parameter\. Allowed values are "
