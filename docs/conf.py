@@ -19,6 +19,11 @@ sys.path.insert(0, str(ROOT))  # the checkout's eegbench, also without an instal
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import eegbench  # noqa: E402
+from eegbench._compat import import_braindecode_models  # noqa: E402
+
+# braindecode (and, through it, moabb and its pydantic models) imported once before autodoc
+# starts: imported later, inside a directive, pydantic fails to build moabb's NEMAR models.
+import_braindecode_models()
 
 project = "eegbench"
 author = "eegbench contributors"
@@ -50,6 +55,9 @@ autosummary_imported_members = False
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_typehints = "none"  # numpydoc's "Parameters" sections carry the types
 autodoc_member_order = "bysource"
+# Methods a class overrides without a docstring (torch.autograd.Function.forward, sklearn's
+# set_*_request) would otherwise show their base class's text, with its cross-references.
+autodoc_inherit_docstrings = False
 numpydoc_show_class_members = False  # members are documented by autodoc on the same page
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -58,7 +66,6 @@ numpydoc_xref_param_type = False
 # -- HTML --------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"eegbench {release}"
-html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -109,7 +116,18 @@ def process_docstring(app, what, name, obj, options, lines: list[str]) -> None:
         lines.extend(["", "..", DEDUPLICATION_TAG])
 
 
+_METADATA_REQUEST = re.compile(r"set_\w+_request")
+
+
+def skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated ``set_*_request`` methods (not eegbench's API)."""
+    if _METADATA_REQUEST.fullmatch(name):
+        return True
+    return None
+
+
 def setup(app):
     """Connect the docstring hooks."""
+    app.connect("autodoc-skip-member", skip_member)
     # before numpydoc (priority 500), which appends its own marker lines
     app.connect("autodoc-process-docstring", process_docstring, priority=400)

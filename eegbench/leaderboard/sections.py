@@ -173,7 +173,7 @@ def _weights_of(row: pd.Series) -> str:
 
 
 def weights_label(rows: pd.DataFrame) -> str:
-    """How a configuration's rows got their pretrained weights (``; `` between variants)."""
+    """How a configuration's rows got their pretrained weights (variants joined by a semicolon)."""
     if "weights" not in rows:
         return ""
     return "; ".join(sorted({_weights_of(r) for _, r in rows.iterrows()}))
