@@ -74,7 +74,7 @@ class StackedOptimizer:
 
     @torch.no_grad()
     def clip(self, folds: Sequence[int]) -> None:
-        """Clip each fold's global gradient norm to its ``grad_clip``, as ``clip_grad_norm_`` does."""
+        """Clip each fold's global gradient norm to its ``grad_clip`` (``clip_grad_norm_``)."""
         if not any(self.grad_clip[f] for f in folds):
             return
         grads = [self.stack.params[n].grad for n in self.clip_order
