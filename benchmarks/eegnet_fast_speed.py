@@ -50,8 +50,8 @@ def _setup(args: argparse.Namespace, threads: int):
     import numpy as np
     import torch
 
+    from eegbench.conformance import real_batch
     from eegbench.models.base import build_model
-    from eegbench.testing import real_batch
 
     torch.set_num_threads(threads)
     X, y, signal = real_batch(args.data_root, args.cache_dir, n_subjects=8, per_subject=16)

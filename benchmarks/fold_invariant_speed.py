@@ -1,6 +1,7 @@
 """Benchmark: leave-one-subject-out with fold-invariant features computed once vs per fold.
 
-Runs run.py's own fold code (:func:`eegbench.run.fit_and_score`) on the same LOSO folds in
+Runs run.py's own fold code (:func:`eegbench.evaluation.job.fit_and_score`) on the same LOSO folds
+in
 three passes: from the windows (every fold recomputes, e.g., the filter-bank covariances of its
 training windows, and each Riemannian mean starts cold: the original path), from the features
 precomputed once for the whole dataset (:mod:`eegbench.features.precompute`, into a fresh
@@ -56,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from hydra import compose, initialize_config_dir
 
+    from eegbench.evaluation.job import fit_and_score, load_dataset, model_builder, protocol_plan
     from eegbench.features.precompute import precompute_fold_invariant
     from eegbench.models.base import SignalSpec
     from eegbench.models.riemann import clear_warm_starts
     from eegbench.protocols.splitters import make_splitter
     from eegbench.resources import config_dir
-    from eegbench.run import fit_and_score, load_dataset, model_builder, protocol_plan
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     overrides = [f"model={args.model}", f"dataset={args.dataset}", "protocol=loso",

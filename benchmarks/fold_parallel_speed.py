@@ -32,11 +32,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import windows_subset  # noqa: E402
 
-from eegbench.foldpar.trainer import FoldTask, fit_folds_together  # noqa: E402
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models  # noqa: E402
 from eegbench.protocols.splitters import make_splitter  # noqa: E402
-from eegbench.resident import ResidentWindows  # noqa: E402
-from eegbench.train import TrainerSpec, fit_classifier  # noqa: E402
+from eegbench.training.fold_parallel.trainer import FoldTask, fit_folds_together  # noqa: E402
+from eegbench.training.loop import TrainerSpec, fit_classifier  # noqa: E402
+from eegbench.training.resident import ResidentWindows  # noqa: E402
 
 MODES = ("sequential", "fast", "exact")
 

@@ -42,8 +42,8 @@ def measure(name: str, batch: int, repeats: int, device: str) -> dict:
     import numpy as np
     import torch
 
+    from eegbench.conformance import real_batch
     from eegbench.models import build_model
-    from eegbench.testing import real_batch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     X, y, signal = real_batch(n_subjects=max(1, batch // 8), per_subject=8)

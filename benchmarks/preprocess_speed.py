@@ -1,7 +1,7 @@
 """Benchmark: fused torch preprocessing vs the MNE reference pipeline on the real recordings.
 
 Both pipelines run in this process on the same recordings, with each dataset's settings
-(:data:`eegbench.preprocess.cases.CASES`): re-reference, notch, band-pass, resample, unit
+(:data:`eegbench.data.preprocess.cases.CASES`): re-reference, notch, band-pass, resample, unit
 scaling and 4 s windows (float32, as cached). MNE processes one recording at a time; the
 fused pipeline takes all recordings of a dataset in one batched call. Reading files is not
 timed. Prints input samples/s (channels x time points) per pipeline, the speed ratio
@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from eegbench.preprocess.cases import CASES, load_case
-    from eegbench.preprocess.fused import FusedPreprocessor, make_windows, resolve_device
-    from eegbench.preprocess.mne_ref import fixed_windows_np, mne_filter_resample
+    from eegbench.data.preprocess.cases import CASES, load_case
+    from eegbench.data.preprocess.fused import FusedPreprocessor, make_windows, resolve_device
+    from eegbench.data.preprocess.mne_ref import fixed_windows_np, mne_filter_resample
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import windows_subset  # noqa: E402
 from fold_parallel_speed import make_folds  # noqa: E402
 
-from eegbench.foldpar.models import train_models_together  # noqa: E402
-from eegbench.foldpar.stack import NotStackable  # noqa: E402
 from eegbench.metrics import compute_metrics  # noqa: E402
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models  # noqa: E402
+from eegbench.training.fold_parallel.models import train_models_together  # noqa: E402
+from eegbench.training.fold_parallel.stack import NotStackable  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
+from eegbench.evaluation.job import load_dataset, model_builder
 from eegbench.models.base import SignalSpec
 from eegbench.resources import config_dir
-from eegbench.run import load_dataset, model_builder
 
 logger = logging.getLogger("token_statistics")
 

@@ -3,7 +3,7 @@
 Trains ``--model`` (its ``conf/model/<name>.yaml`` architecture and head, random
 initialisation, every weight trained with the optimiser, learning rates and clipping of its
 recipe, a constant schedule) on real eegmat windows for ``--steps`` optimisation steps after
-``--warmup`` steps, with the windows resident on the device (``eegbench.resident``), and
+``--warmup`` steps, with the windows resident on the device (``eegbench.training.resident``), and
 prints training windows per second. On CUDA the GPU's utilisation is sampled every 100 ms
 during the timed steps (``torch.cuda.utilization``, else ``nvidia-smi``) and its mean and
 median printed.
@@ -34,8 +34,8 @@ import windows_subset  # noqa: E402
 
 from eegbench.adaptation.optim import make_optimizer, param_groups  # noqa: E402
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models  # noqa: E402
-from eegbench.resident import ResidentWindows, train_epoch  # noqa: E402
-from eegbench.train import compiled, make_losses  # noqa: E402
+from eegbench.training.loop import compiled, make_losses  # noqa: E402
+from eegbench.training.resident import ResidentWindows, train_epoch  # noqa: E402
 
 
 class UtilisationSampler(threading.Thread):

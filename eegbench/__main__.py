@@ -42,7 +42,7 @@ COMMAND_HELP = {
 
 #: Commands that delegate to another module's ``main(argv)``.
 DELEGATED = {"leaderboard": "eegbench.leaderboard.__main__", "data": "eegbench.data.__main__",
-             "models": "eegbench.models.__main__", "submission": "eegbench.submission"}
+             "models": "eegbench.models.__main__", "submission": "eegbench.submission.__main__"}
 #: Exit status of a configuration error (argparse's convention for usage errors).
 CONFIG_ERROR_STATUS = 2
 
@@ -74,7 +74,7 @@ def _job(cfg: DictConfig, command: str) -> list | None:
     """Validate ``cfg`` for ``command`` and run it; runtime failures get a failure record.
 
     Returns the rows of a ``run`` job (new and previously stored), for sweep callbacks such as
-    :class:`eegbench.suite.SuiteVerdict`; None otherwise.
+    :class:`eegbench.cli.verdict.SuiteVerdict`; None otherwise.
     """
     from eegbench.config import ConfigError, check_config
 
@@ -91,12 +91,12 @@ def _job(cfg: DictConfig, command: str) -> list | None:
         run_study(cfg)
         return None
     if command == "pretrain":
-        from eegbench.pretrain import run_pretraining
+        from eegbench.pretraining.job import run_pretraining
 
         run_pretraining(cfg)
         return None
+    from eegbench.evaluation.job import identity_hash, run_experiment
     from eegbench.results.failures import clear_failure, record_failure
-    from eegbench.run import identity_hash, run_experiment
 
     hydra_cfg = HydraConfig.get()
     chash = identity_hash(cfg)
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "help" or (command in JOBS and {"-h", "--help"} & set(rest)):
         # imported here: a run never loads the help module (it is not part of the code that
         # computes results, nor of a run's code fingerprint)
-        from eegbench.usage import help_text
+        from eegbench.cli.help import help_text
 
         sys.stdout.write(help_text(COMMAND_HELP))
         return 0

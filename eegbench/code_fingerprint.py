@@ -279,7 +279,7 @@ def code_fingerprint(entries: Iterable[str], packages: Iterable[str] | None = No
         process imported by name, e.g. plugins and registries).
     callers_of : str, optional
         With ``include_loaded``: leave out loaded modules whose own import closure reaches
-        this module (e.g. ``"eegbench.run"``): they call the computation (a command-line
+        this module (e.g. ``"eegbench.evaluation.job"``): they call the computation (a command-line
         front end, a submission runner), the computation does not execute them, and they
         differ between processes that start the same job.
     extra_distributions : iterable of str

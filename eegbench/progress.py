@@ -1,13 +1,13 @@
 """Training progress: a tqdm bar on a terminal, concise log lines elsewhere.
 
-Every deep model trains through :func:`eegbench.train.fit_classifier` (or the fold-parallel
+Every deep model trains through :func:`eegbench.training.loop.fit_classifier` (or the fold-parallel
 trainer), which reports each epoch here. On an interactive terminal a tqdm bar shows the
 fold (``fold 3/36``), the epoch, the training and validation losses and tqdm's ETA. Where
 stderr is not a terminal (CI, log files, batch jobs) no bar is drawn; instead one INFO line
 per epoch is logged, at most one every :data:`LOG_EVERY_S` seconds per bar (the first and the
 last epoch of a fold are always logged), so logs stay short.
 
-The caller that knows which fold is being trained (:func:`eegbench.run.run_experiment`)
+The caller that knows which fold is being trained (:func:`eegbench.evaluation.job.run_experiment`)
 names it with :func:`fold_label`; the trainer picks the label up from there, so model and
 adaptation code need no extra argument.
 """

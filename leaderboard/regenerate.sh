@@ -55,7 +55,7 @@ SCALE_STEPS=${SCALE_STEPS:-[0,400,1600]}
 SCALE_MINUTES=${SCALE_MINUTES:-18}  # base (4.9 M), 1600 steps on a free core: 5.4 min on the
                                     # eegmat pool, ~16 min on the visual P300 pool (eegmat in it)
 SCALE_TARGETS=${SCALE_TARGETS:-physionet_eegmat muse_visual_p300_eegnotebooks}
-# patch transformers: the suite's default trainer (eegbench.train.TrainerSpec: AdamW 1e-3,
+# patch transformers: the suite's default trainer (eegbench.training.loop.TrainerSpec: AdamW 1e-3,
 # batch 64, up to 30 epochs, early stopping with patience 6 on the validation subjects' loss,
 # balanced class weights), fixed a priori; ~6-10 s per epoch per core on the visual P300 set.
 # A 3-epoch budget (PATCH_EPOCHS=3 PATCH_PATIENCE=2) left every embedding at chance.

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from eegbench.resident import ResidentWindows
+from eegbench.training.resident import ResidentWindows
 
 _BN = nn.modules.batchnorm._BatchNorm
 
@@ -25,7 +25,7 @@ def reestimate_batchnorm(module: nn.Module, X: Any, batch_size: int = 64) -> int
 
     Only the BatchNorm layers run in training mode (dropout stays off); weights are unchanged.
     Frozen BatchNorm layers (all parameters without gradient, e.g. a probed encoder) are left
-    alone. ``X`` is an array of windows or :class:`~eegbench.resident.ResidentWindows` (the
+    alone. ``X`` is an array of windows or :class:`~eegbench.training.resident.ResidentWindows` (the
     windows already on the module's device); batches of one window are skipped.
     """
     layers = [m for m in module.modules() if isinstance(m, _BN) and m.track_running_stats

@@ -1,6 +1,6 @@
 """Training every weight: ``from_scratch`` (random init) and ``finetune`` (pretrained init).
 
-Both run :func:`eegbench.train.fit_classifier` with the model's recipe (the trainer spec),
+Both run :func:`eegbench.training.loop.fit_classifier` with the model's recipe (the trainer spec),
 select the epoch on the validation subjects, optionally refit on training + validation
 windows for the selected number of epochs, and optionally re-estimate BatchNorm statistics.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.registry import register_adaptation
-from eegbench.train import TrainerSpec, TrainReport, fit_classifier
+from eegbench.training.loop import TrainerSpec, TrainReport, fit_classifier
 
 
 def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from torch.nn import functional as F
 
 from eegbench.adaptation.probe import ProbeSpec, fit_probe
 from eegbench.metrics import score_predictions
-from eegbench.results.schema import ResultRow
-from eegbench.train import iterate_batches
+from eegbench.results.row import ResultRow
+from eegbench.training.loop import iterate_batches
 
 logger = logging.getLogger(__name__)
 

@@ -268,7 +268,7 @@ def fit_peft(model, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarra
         The fit report: epochs, ``n_trainable`` (adapters + head), ``n_total``,
         ``trainable_fraction``, the method and its target modules.
     """
-    from eegbench.train import fit_classifier, resolve_device
+    from eegbench.training.loop import fit_classifier, resolve_device
 
     method, two_stage = method_of(model.adaptation)
     torch.manual_seed(seed)

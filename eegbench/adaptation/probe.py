@@ -119,7 +119,7 @@ def probe_model(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int) -> dic
 
     Returns the probe report (``n_trainable``: the probe's coefficients and intercepts).
     """
-    from eegbench.train import resolve_device
+    from eegbench.training.loop import resolve_device
 
     module = model.module
     module.freeze_encoder()

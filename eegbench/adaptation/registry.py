@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Modules whose import registers the built-in adaptations (imported on first lookup, which
-#: keeps ``eegbench.train`` importable from these modules without an import cycle).
+#: keeps ``eegbench.training.loop`` importable from these modules without an import cycle).
 BUILTIN_MODULES = ("eegbench.adaptation.finetune", "eegbench.adaptation.probe",
                    "eegbench.adaptation.lp_ft", "eegbench.adaptation.peft_methods")
 

@@ -2,7 +2,7 @@
 
 The groups whose fields are the parameters of the code that consumes them are derived from
 that code, so they cannot drift from it: ``trainer`` and ``model.recipe`` from
-:class:`eegbench.train.TrainerSpec`, ``preprocess`` from
+:class:`eegbench.training.loop.TrainerSpec`, ``preprocess`` from
 :class:`eegbench.data.standardize.PreprocessSpec`, each protocol from its splitter's signature
 (:func:`eegbench.protocols.splitters.splitter_classes`) and ``protocol.calibrate`` from
 :class:`eegbench.protocols.calibration.CalibrationSpec`. The other groups are written out.
@@ -23,7 +23,7 @@ from eegbench.config.errors import DEVICE_PATTERN, NAME_PATTERN
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.protocols.calibration import CalibrationSpec
 from eegbench.protocols.splitters import splitter_classes
-from eegbench.train import TrainerSpec
+from eegbench.training.loop import TrainerSpec
 
 
 class _Section(BaseModel):
@@ -65,7 +65,7 @@ def _from_dataclass(name: str, cls: type, *, optional: bool,
 
 
 #: Values of the trainer fields that are enumerations (eegbench/adaptation/optim.py,
-#: eegbench/train.py).
+#: eegbench/training/loop.py).
 TRAINER_CHOICES = {
     "optimizer": Literal["adamw", "adam"],
     "schedule": Literal["constant", "cosine", "onecycle"],
@@ -266,7 +266,7 @@ def _protocol_section(name: str, splitter: type) -> type[_Section]:
         annotation = hints.get(param.name, Any)
         fields[param.name] = (_lax_sequences(annotation),
                               None if param.default is param.empty else param.default)
-    # Options read by the job around the splitter (eegbench/run.py, protocol_plan).
+    # Options read by the job around the splitter (eegbench/evaluation/job.py, protocol_plan).
     fields["align"] = (Literal["euclidean", "riemannian"] | None, None)
     fields["layer_probe"] = (bool, False)
     fields["layer_probe_max_features"] = (int, 512)
@@ -310,7 +310,7 @@ class JobSpec(_Section):
     seeds: list[int]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     feature_cache: bool = True
-    #: [k, n]: this job runs folds k, k + n, ... (eegbench.run.parse_fold_shard)
+    #: [k, n]: this job runs folds k, k + n, ... (eegbench.evaluation.job.parse_fold_shard)
     fold_shard: list[int] | None = None
     audit: AuditSpec | None = None
     hp_search: HpSearchSpec | None = None

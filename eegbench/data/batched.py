@@ -3,7 +3,7 @@
 ``preprocess=mne`` standardizes file by file (:func:`~eegbench.data.standardize.standardize_file`).
 ``preprocess=gpu_fused`` reads and checks the files of a batch one by one
 (:func:`~eegbench.data.standardize.read_checked`), filters and resamples all of them in one
-fused call (:func:`~eegbench.preprocess.raw_backend.filter_resample_raws`: all channels of
+fused call (:func:`~eegbench.data.preprocess.raw_backend.filter_resample_raws`: all channels of
 all recordings of a sampling rate in one batched pass), then windows each recording exactly
 as the per-file path does (:func:`~eegbench.data.standardize.window_recording`). A batch
 holds at most ``spec.batch_max_files`` recordings and ``spec.batch_max_samples``
@@ -93,7 +93,7 @@ def _standardize_batch(
     recipe: Recipe, batch: list[CheckedRecording], spec: PreprocessSpec,
     mismatches: list[CountMismatch],
 ) -> Iterator[Standardized]:
-    from eegbench.preprocess.raw_backend import filter_resample_raws
+    from eegbench.data.preprocess.raw_backend import filter_resample_raws
 
     logger.info("gpu_fused: filtering %d recording(s), %.1f M channel-samples, in one call",
                 len(batch), sum(r.n_samples for r in batch) / 1e6)

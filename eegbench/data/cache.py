@@ -76,11 +76,12 @@ _UMASK = _umask()
 CACHE_FORMAT_VERSION = 3
 
 #: Modules (relative to the ``eegbench`` package) whose source code is part of every cache key.
-_CODE_MODULES = ("data/errors.py", "data/paths.py", "data/recipe.py", "data/schema.py",
+_CODE_MODULES = ("data/errors.py", "data/paths.py", "data/recipe.py", "data/recipe_schema.py",
                  "data/readers.py", "data/reader_warnings.py", "data/events.py",
                  "data/standardize.py", "data/units.py", "data/quality.py",
                  "data/relative_amplitude.py", "data/batched.py", "data/cache.py",
-                 "preprocess/params.py", "preprocess/fused.py", "preprocess/raw_backend.py")
+                 "data/preprocess/params.py", "data/preprocess/fused.py",
+                 "data/preprocess/raw_backend.py")
 
 
 def code_fingerprint() -> str:

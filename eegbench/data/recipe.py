@@ -101,7 +101,7 @@ class Recipe:
     path: Path | None = None
 
     def __post_init__(self) -> None:
-        from eegbench.data.schema import validate_recipe
+        from eegbench.data.recipe_schema import validate_recipe
 
         where = str(self.path) if self.path else f"recipe {self.name!r}"
         if self.task is not None:
@@ -449,7 +449,7 @@ def load_recipe(name_or_path: str | Path, task: str | None = None) -> Recipe:
     RecipeError
         If the recipe is unknown, lacks a required section, or has no task ``task``.
     """
-    from eegbench.data.schema import NAME_PATTERN, validate_recipe
+    from eegbench.data.recipe_schema import NAME_PATTERN, validate_recipe
 
     candidate = Path(name_or_path)
     known = sorted(p.stem for p in recipes_dir().glob("*.yaml"))

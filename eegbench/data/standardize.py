@@ -49,7 +49,7 @@ class PreprocessSpec:
     h_freq: float | None = 45.0
     notch: float | None = None
     reference: str | None = None  # None (keep), "average" or a channel name
-    backend: str = "mne"  # "mne" or "gpu_fused" (eegbench.preprocess)
+    backend: str = "mne"  # "mne" or "gpu_fused" (eegbench.data.preprocess)
     device: str = "auto"  # gpu_fused only: "auto", "cpu", "cuda", "cuda:N"
     # gpu_fused only: the cache filters up to this many recordings / channel-samples (at the
     # source rate) in one fused call. Execution settings, not part of the cache key.
@@ -177,10 +177,10 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
 def filter_resample(raw: mne.io.BaseRaw, spec: PreprocessSpec) -> mne.io.BaseRaw:
     """Apply re-referencing, notch, band-pass (zero-phase FIR) and resampling with MNE.
 
-    Other backends (``spec.backend``, e.g. ``"gpu_fused"``) live in :mod:`eegbench.preprocess`.
+    Other backends (``spec.backend``, e.g. ``"gpu_fused"``) live in :mod:`eegbench.data.preprocess`.
     """
     if spec.backend != "mne":
-        from eegbench.preprocess.raw_backend import filter_resample_raw
+        from eegbench.data.preprocess.raw_backend import filter_resample_raw
 
         return filter_resample_raw(raw, spec)
     if spec.reference == "average" and "eeg" in raw.get_channel_types():

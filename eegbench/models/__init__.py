@@ -23,8 +23,8 @@ _EXPORTS = {
     "SignalSpec": ("eegbench.models.base", "SignalSpec"),
     "build_model": ("eegbench.models.base", "build_model"),
     "load_builtin_models": ("eegbench.models.base", "load_builtin_models"),
-    "InputAdapter": ("eegbench.models.adapters", "InputAdapter"),
-    "InputContract": ("eegbench.models.adapters", "InputContract"),
+    "InputAdapter": ("eegbench.models.input_contract", "InputAdapter"),
+    "InputContract": ("eegbench.models.input_contract", "InputContract"),
     "braindecode_models": ("eegbench._compat", "import_braindecode_models"),
 }
 

@@ -78,7 +78,7 @@ def checkpoint_table() -> str:
     file is in the local hub cache (no network request) and the input contract applied when
     it is loaded.
     """
-    from eegbench.models.known_checkpoints import known_checkpoints
+    from eegbench.models.weights.known import known_checkpoints
 
     entries = list(known_checkpoints().values())
     lines = ["| name | model | repository / file | size | licence | pinned by | sha256 | "

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
 
 logger = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class BrainTokenizerModel(TorchBenchmarkModel):
                          checkpoint_sha256=checkpoint_sha256)
         self.arch_params = dict(arch_params or {})
         if checkpoint:
-            from eegbench.models.pretrained import read_metadata, resolve_checkpoint
+            from eegbench.models.weights.loading import read_metadata, resolve_checkpoint
 
             meta = read_metadata(resolve_checkpoint(str(checkpoint)))
             self.arch_params.update(meta.get("arch_params") or {})
@@ -192,6 +192,6 @@ class BrainTokenizerModel(TorchBenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load a tokenizer checkpoint (``+exp=pretrain pretrain.model=brain_tokenizer``)."""
-        from eegbench.models.pretrained import load_weights
+        from eegbench.models.weights.loading import load_weights
 
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256, skip_prefixes=())

@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 from eegbench._compat import ensure_torchaudio, import_braindecode_models
-from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.parameter_table import TORCHAUDIO_REASON
 from eegbench.models.torch_model import TorchBenchmarkModel
 
@@ -66,7 +66,7 @@ REQUIREMENTS: dict[str, str] = {
     "SleepStagerBlanco2020": "a channel count divisible by n_groups (2 by default)",
 }
 
-#: Input contracts (:class:`~eegbench.models.adapters.InputContract` fields) applied when the
+#: Input contracts (:class:`~eegbench.models.input_contract.InputContract` fields) applied when the
 #: user gives none: models whose patching needs their pretraining rate and patch length.
 #: Values from the braindecode docstrings (papers): 200 Hz with 1-s patches (CBraMod, LaBraM,
 #: CodeBrain, EEG-DINO, REVE), 256 Hz with 64-sample patches (EEGPT).
@@ -387,7 +387,7 @@ class BraindecodeZooModel(TorchBenchmarkModel):
     arch_params : dict, optional
         Extra keyword arguments for the class (architecture size, dropout, ...).
     contract : dict, optional
-        Input contract fields (:class:`~eegbench.models.adapters.InputContract`: ``sfreq``,
+        Input contract fields (:class:`~eegbench.models.input_contract.InputContract`: ``sfreq``,
         ``patch_size``, ``max_times``, ``scale``, ``units``, ``vocabulary``) the data are
         brought to before the network; default: :data:`DEFAULT_CONTRACTS`, else the data as
         they are.
@@ -397,7 +397,7 @@ class BraindecodeZooModel(TorchBenchmarkModel):
     family : str, optional
         Leaderboard family; default from braindecode's tags ("foundation" or "specialist").
     key_layout : str
-        Key mapping for checkpoints (:data:`eegbench.models.pretrained.KEY_MAPPINGS`).
+        Key mapping for checkpoints (:data:`eegbench.models.weights.loading.KEY_MAPPINGS`).
     trainer, adaptation, checkpoint, checkpoint_sha256, allow_unpinned
         See :class:`~eegbench.models.torch_model.TorchBenchmarkModel`.
 
@@ -468,7 +468,7 @@ class BraindecodeZooModel(TorchBenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load a checkpoint into the braindecode network (classifier keys skipped)."""
-        from eegbench.models.pretrained import KEY_MAPPINGS, load_weights
+        from eegbench.models.weights.loading import KEY_MAPPINGS, load_weights
 
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256,
                      mapping=KEY_MAPPINGS[self.key_layout], skip_prefixes=("final_layer.",),

@@ -13,13 +13,13 @@ from typing import Any
 from torch import nn
 
 from eegbench._compat import braindecode_model_class
-from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import MODELS, SignalSpec
 from eegbench.models.eegnet_fast import (
     eegnet_forward,
     is_braindecode_eegnet,
     structural_mismatch,
 )
+from eegbench.models.input_contract import InputAdapter
 from eegbench.models.torch_model import TorchBenchmarkModel
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
 """EEG foundation models from braindecode, adapted to each model's input contract.
 
-Every wrapper declares an :class:`~eegbench.models.adapters.InputContract` (sampling rate,
+Every wrapper declares an :class:`~eegbench.models.input_contract.InputContract` (sampling rate,
 patch length, channel vocabulary or montage, units) that the adapter layer enforces, builds the
 braindecode network, taps the encoder's *output tokens* (never a pretraining head such as
 CBraMod's ``proj_out`` reconstruction layer) and loads pretrained weights in braindecode's or
-the original repository's layout (:mod:`eegbench.models.pretrained`).
+the original repository's layout (:mod:`eegbench.models.weights.loading`).
 
 Token layouts (``FoundationEncoder.token_layout``):
 
@@ -31,11 +31,16 @@ import torch
 from torch import nn
 
 from eegbench._compat import braindecode_model_class, import_braindecode_models
-from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
-from eegbench.models.known_checkpoints import find_known_checkpoint
-from eegbench.models.pretrained import KEY_MAPPINGS, load_weights, read_metadata, resolve_checkpoint
+from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
+from eegbench.models.weights.known import find_known_checkpoint
+from eegbench.models.weights.loading import (
+    KEY_MAPPINGS,
+    load_weights,
+    read_metadata,
+    resolve_checkpoint,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Same pattern as :mod:`eegbench.models.foundation` (input contract -> braindecode network ->
 tokens -> readout -> the benchmark's head; every ``adaptation``; checkpoints through
-:mod:`eegbench.models.pretrained`). Their tokens are braindecode's ``return_features``
+:mod:`eegbench.models.weights.loading`). Their tokens are braindecode's ``return_features``
 output (:func:`~eegbench.models.foundation.braindecode_features`): unlike CBraMod, LaBraM,
 BIOT and EEGPT, these taps have not been checked against a hook on the last encoder block.
 The contracts, with their sources (braindecode 1.8.1's docstrings, which cite the papers,
@@ -46,7 +46,6 @@ import torch
 from torch import nn
 
 from eegbench._compat import import_braindecode_models
-from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import MODELS, SignalSpec
 from eegbench.models.braindecode_zoo import ZooEncoder, chs_info_from, offline_position_bank
 from eegbench.models.foundation import (
@@ -54,6 +53,7 @@ from eegbench.models.foundation import (
     FoundationModel,
     braindecode_features,
 )
+from eegbench.models.input_contract import InputAdapter, InputContract
 
 
 class _ZooFoundation(FoundationModel):

@@ -27,8 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.input_contract import InputAdapter
 from eegbench.models.torch_model import TorchBenchmarkModel
 
 PATCH_EMBEDDINGS = ("linear", "conv", "spectral", "channel_mix")

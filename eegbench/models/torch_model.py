@@ -25,9 +25,9 @@ from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
 from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.checks import check_keys
 from eegbench.features.frozen_encoder import FrozenEncoderTransform
-from eegbench.models.adapters import InputAdapter, InputContract
 from eegbench.models.base import BenchmarkModel, SignalSpec
-from eegbench.train import (
+from eegbench.models.input_contract import InputAdapter, InputContract
+from eegbench.training.loop import (
     TrainerSpec,
     iterate_batches,
     predict_proba,
@@ -209,7 +209,7 @@ class TorchBenchmarkModel(BenchmarkModel):
     checkpoint : str, optional
         Pretrained encoder weights: a file, a name under ``$EEGBENCH_WEIGHTS_DIR`` or
         ``hf://<owner>/<repo>@<commit>/<file>`` or ``known:<name>`` (see
-        :mod:`eegbench.models.pretrained`).
+        :mod:`eegbench.models.weights.loading`).
     checkpoint_sha256 : str, optional
         Expected sha256 of the checkpoint file.
     head : dict, optional
@@ -227,7 +227,8 @@ class TorchBenchmarkModel(BenchmarkModel):
     family = "specialist"
 
     #: Whether the folds of a job may train stacked (``trainer.fold_parallel``): None lets
-    #: :func:`eegbench.foldpar.support.stacking_blockers` check the network's layers, True
+    #: :func:`eegbench.training.fold_parallel.support.stacking_blockers` check the network's
+    #: layers, True
     #: vouches for them (a model whose layers are exact per fold under ``torch.func.vmap``),
     #: False always trains fold after fold.
     supports_fold_stacking: bool | None = None
@@ -282,7 +283,7 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load pretrained weights into ``encoder`` (foundation models override this)."""
-        from eegbench.models.pretrained import load_weights
+        from eegbench.models.weights.loading import load_weights
 
         load_weights(encoder, source, sha256=self.checkpoint_sha256,
                      allow_unpinned=self.allow_unpinned)
@@ -298,7 +299,7 @@ class TorchBenchmarkModel(BenchmarkModel):
         elif self.checkpoint:
             self.load_encoder_weights(encoder, str(self.checkpoint))
         elif get_adaptation(self.adaptation).needs_checkpoint:
-            from eegbench.models.pretrained import missing_weights_error
+            from eegbench.models.weights.loading import missing_weights_error
 
             raise missing_weights_error(type(self).__name__, self.adaptation)
         n_features = infer_n_features(encoder, adapter, signal.n_chans, signal.n_times)
@@ -416,7 +417,7 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load(self, path: str | Path) -> TorchBenchmarkModel:
         """Rebuild the module for the saved signal and load the saved weights."""
-        from eegbench.models.pretrained import safe_torch_load
+        from eegbench.models.weights.loading import safe_torch_load
 
         saved = safe_torch_load(path)
         self.signal = SignalSpec(**saved["signal"])

@@ -2,6 +2,6 @@
 
 Each objective is a small module (:mod:`eegbench.pretraining.objectives`) that turns a batch of
 windows, already mapped onto the encoder's input contract, into a loss; the trainer
-(:mod:`eegbench.pretrain`) and the pooled corpus are the same for every objective, so a
+(:mod:`eegbench.pretraining.job`) and the pooled corpus are the same for every objective, so a
 transfer study compares objectives and nothing else.
 """

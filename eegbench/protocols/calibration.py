@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from eegbench.checks import check_keys
-from eegbench.train import class_weights, seed_everything, train_one_epoch
+from eegbench.training.loop import class_weights, seed_everything, train_one_epoch
 
 logger = logging.getLogger(__name__)
 

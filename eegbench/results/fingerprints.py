@@ -17,7 +17,7 @@ One identity scheme for every row (and for published results):
   for a hub file not pinned by content, the commit it was downloaded from), never the
   reference string; :func:`weights_identity` also gives the row's ``weights`` provenance.
 
-The three are part of a row's key (:attr:`eegbench.results.schema.ResultRow.key_fields`):
+The three are part of a row's key (:attr:`eegbench.results.row.ResultRow.key_fields`):
 changed data, code, library versions or weights never reuse an old row.
 """
 
@@ -38,8 +38,8 @@ from eegbench.code_fingerprint import (
     installed_version,
     packages_of,
 )
-from eegbench.models.known_checkpoints import get_known_checkpoint
-from eegbench.models.pretrained import resolve_weights
+from eegbench.models.weights.known import get_known_checkpoint
+from eegbench.models.weights.loading import resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def data_fingerprint(info: dict[str, Any], subjects: list[str]) -> str:
 
 #: Modules every run executes (the orchestration); the model factory's module and the
 #: adaptation modules are added per model (:func:`model_code_identity`).
-RUN_ENTRY_MODULES = ("eegbench.run",)
+RUN_ENTRY_MODULES = ("eegbench.evaluation.job",)
 
 
 def _factory_module(factory: Any) -> str:
@@ -80,7 +80,7 @@ def _factory_module(factory: Any) -> str:
 
 def _registry_hash() -> str:
     """Hash of the known-checkpoints registry's content (its contracts change inputs)."""
-    from eegbench.models.known_checkpoints import REGISTRY_FILE
+    from eegbench.models.weights.known import REGISTRY_FILE
 
     content = yaml.safe_load(REGISTRY_FILE.read_text()) or {}
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
@@ -92,7 +92,7 @@ def model_code_identity(name: str) -> CodeFingerprint:
     The modules of eegbench and of the model's distribution (its top-level packages) that
     the run can execute: those imported so far (:data:`sys.modules`; call this after the
     model is built and the data are loaded), less the run's callers (modules that import
-    :mod:`eegbench.run`: the command line, the submission runner, the studies), and the
+    :mod:`eegbench.evaluation.job`: the command line, the submission runner, the studies), and the
     static import closure of
     :data:`RUN_ENTRY_MODULES`, the model factory's module and the adaptation modules; each
     hashed without docstrings or comments. Plus the known-checkpoints registry's content and
@@ -111,7 +111,7 @@ def model_code_identity(name: str) -> CodeFingerprint:
     code = code_fingerprint([*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES], packages,
                             include_loaded=True, callers_of=RUN_ENTRY_MODULES[0],
                             extra_distributions=[dist] if dist else [])
-    modules = {**code.modules, "eegbench/models/known_checkpoints.yaml": _registry_hash()}
+    modules = {**code.modules, "eegbench/models/weights/known_checkpoints.yaml": _registry_hash()}
     return CodeFingerprint(modules, code.versions)
 
 

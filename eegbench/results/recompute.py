@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from eegbench.metrics import METRICS, compute_metrics
-from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.row import ResultRow, row_key
 
 #: Schema from which every row stores its predictions.
 PREDICTIONS_SCHEMA = 4

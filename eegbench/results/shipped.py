@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.row import ResultRow, row_key
 from eegbench.results.store import ResultStore, StoreNotFoundError, parse_row, rows_frame
 
 logger = logging.getLogger(__name__)

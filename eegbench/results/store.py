@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from eegbench.results.recompute import metrics_problem
-from eegbench.results.schema import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
+from eegbench.results.row import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
 logger = logging.getLogger(__name__)
 

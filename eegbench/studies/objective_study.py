@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from eegbench.pretrain import (
+from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
+from eegbench.pretraining.job import (
     milestone_path,
     pool_cache_keys,
     pretraining_fingerprint,
     run_pretraining,
 )
-from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
 from eegbench.studies.report import plot_steps
 
 logger = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> Di
 def _milestone_current(path: Path, fingerprint: str, keys: dict[str, str]) -> bool:
     """True when the encoder at ``path`` was pretrained with these settings on this data.
 
-    ``fingerprint``: :func:`eegbench.pretrain.pretraining_fingerprint` of the wanted run
+    ``fingerprint``: :func:`eegbench.pretraining.job.pretraining_fingerprint` of the wanted run
     (objective, architecture, corpus, optimiser, seed, preprocessing); ``keys``: the corpus
-    datasets' cache keys (:func:`eegbench.pretrain.pool_cache_keys`), which follow the
+    datasets' cache keys (:func:`eegbench.pretraining.job.pool_cache_keys`), which follow the
     recordings' content.
     """
     if not (path.is_file() and Path(f"{path}.json").is_file()):
@@ -153,7 +153,7 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
         accuracy and ROC AUC, folds, encoder parameters, mean training seconds per fold and
         the checkpoint's sha256.
     """
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     study = cfg.study
     out_dir = Path(study.output_dir) / str(cfg.dataset.name)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from eegbench.conformance import CHECK_TRAINER, ConformanceError, check_model
 from eegbench.metrics import compute_metrics
 from eegbench.models import SignalSpec, build_model, load_builtin_models
 from eegbench.models.foundation_zoo import SMALL_ARCH
 from eegbench.protocols.splitters import make_splitter
-from eegbench.testing import CHECK_TRAINER, ConformanceError, check_model
 
 #: Small architectures so that each model runs in seconds on one CPU core.
 SMALL = {
@@ -80,7 +80,7 @@ def test_linear_probe_trains_only_the_head(small_batch, tmp_path):
     X, y, signal = small_batch
     ref = build_model("cbramod", **SMALL["cbramod"], trainer=CHECK_TRAINER)
     ref.fit(X, y, X, y, signal, 0)
-    from eegbench.models.pretrained import save_checkpoint
+    from eegbench.models.weights.loading import save_checkpoint
     save_checkpoint(ref.module.encoder.net.state_dict(), tmp_path / "enc.pt",
                     {"arch_params": SMALL["cbramod"]["arch_params"]})
     probe = build_model("cbramod", adaptation="linear_probe", checkpoint=str(tmp_path / "enc.pt"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from eegbench.conformance import check_model
 from eegbench.models import SignalSpec, build_model
 from eegbench.models.braindecode_zoo import (
     HEAVY_PARAMETERS,
@@ -20,7 +21,6 @@ from eegbench.models.braindecode_zoo import (
     model_classes,
     unavailable_reason,
 )
-from eegbench.testing import check_model
 
 NAMES = sorted(model_classes(), key=str.lower)
 SLOW = SLOW_ON_CPU

@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from eegbench.models import SignalSpec, build_model
-from eegbench.models.pretrained import save_checkpoint
+from eegbench.models.weights.loading import save_checkpoint
 from eegbench.resources import config_dir
 
 SMALL_CBRAMOD = {"n_layer": 2, "dim_feedforward": 64, "nhead": 4}
@@ -170,15 +170,15 @@ def _cfg(data_root: Path, cache: Path, tmp: Path, *overrides: str):
 
 
 def _first_fold(cfg):
+    from eegbench.evaluation.job import load_dataset
     from eegbench.protocols.splitters import make_splitter
-    from eegbench.run import load_dataset
 
     ds = load_dataset(cfg)
     return ds, next(iter(make_splitter("loso", seed=0, n_valid_subjects=2).split(ds.meta)))
 
 
 def test_collapse_flag_set_by_a_broken_configuration(data_root, cache_root, tmp_path):
-    from eegbench.run import fit_and_score, identity_hash
+    from eegbench.evaluation.job import fit_and_score, identity_hash
 
     cfg = _cfg(data_root, cache_root, tmp_path, "model=eegnet", "trainer.lr=1000.0",
                "trainer.max_epochs=1", "trainer.class_weighting=none")
@@ -191,7 +191,7 @@ def test_collapse_flag_set_by_a_broken_configuration(data_root, cache_root, tmp_
 
 
 def test_classical_pipeline_sees_every_non_test_subject(data_root, cache_root, tmp_path):
-    from eegbench.run import fit_and_score, identity_hash
+    from eegbench.evaluation.job import fit_and_score, identity_hash
 
     cfg = _cfg(data_root, cache_root, tmp_path, "model=ts_lr")
     ds, fold = _first_fold(cfg)

@@ -41,7 +41,7 @@ def test_tokenizer_pretrains_on_eeg_and_reads_meg(tmp_path, data_root, cache_roo
             "pretrain.batch_size=8", "pretrain.log_every=3",
             "pretrain.datasets=[{recipe: physionet_eegmat, subjects: ['19']}]",
             "pretrain.output=${paths.runs_dir}/tok.pt"])
-    from eegbench.pretrain import run_pretraining
+    from eegbench.pretraining.job import run_pretraining
 
     meta = run_pretraining(cfg)
     assert meta["objective"] == "vq_patch_reconstruction" and np.isfinite(meta["loss_last"])
@@ -101,7 +101,7 @@ def test_joint_eeg_meg_pretraining_on_real_recordings(tmp_path, data_root, cache
             "+pretrain.arch_params.dim=32", "+pretrain.arch_params.n_codes=32",
             "pretrain.max_steps=6", "pretrain.batch_size=8", "pretrain.log_every=3",
             "pretrain.datasets=[{recipe: meg_elekta_3ch}, {recipe: eeglab_tutorial}]"])
-    from eegbench.pretrain import load_pool, run_pretraining
+    from eegbench.pretraining.job import load_pool, run_pretraining
 
     pool = load_pool(cfg, "brain_tokenizer")
     types = {t for src in pool for t in src.windows.info["ch_types"]}

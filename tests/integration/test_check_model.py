@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from eegbench.testing import ALL_CHECKS, check_model
+from eegbench.conformance import ALL_CHECKS, check_model
 
 
 def test_check_model_reads_the_data_root_it_is_given(data_root, cache_root, tmp_path,

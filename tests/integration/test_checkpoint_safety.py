@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from eegbench.models import SignalSpec, build_model
-from eegbench.models.hub import HubReferenceError, parse_hub_reference
-from eegbench.models.pretrained import UnsafeCheckpointError, read_state_dict, save_checkpoint
+from eegbench.models.weights.hub import HubReferenceError, parse_hub_reference
+from eegbench.models.weights.loading import UnsafeCheckpointError, read_state_dict, save_checkpoint
 
 SMALL = {"n_layer": 2, "dim_feedforward": 64, "nhead": 4}
 

@@ -79,7 +79,7 @@ def _cfg(tmp_path, data_root, cache_root):
 
 
 def _run(cfg, caplog) -> str:
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="eegbench"):
@@ -101,7 +101,7 @@ def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
     cfg = _cfg(tmp_path, data_root, cache_root)
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)
     identity = model_code_identity(NAME)
-    assert {f"{NAME}.layers", NAME, "eegbench.train", "eegbench.run",
+    assert {f"{NAME}.layers", NAME, "eegbench.training.loop", "eegbench.evaluation.job",
             "eegbench.models.torch_model"} <= set(identity.modules)
 
     # docstrings and comments only: the same code, nothing recomputed
@@ -129,7 +129,7 @@ RUN_AND_LIST = """
 import json, sys
 from hydra import compose, initialize_config_dir
 from eegbench.resources import config_dir
-from eegbench.run import run_experiment
+from eegbench.evaluation.job import run_experiment
 from eegbench.results.fingerprints import model_code_identity
 with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
     cfg = compose("config", overrides=sys.argv[1:])
@@ -144,7 +144,7 @@ print(json.dumps({"ran": ran, "fingerprinted": sorted(model_code_identity("eegne
 def test_every_eegbench_module_a_deep_model_run_imports_is_fingerprinted(tmp_path, data_root,
                                                                          cache_root):
     """In a fresh process, a deep-model job imports only modules its code fingerprint covers
-    (eegbench.train, the training loop, among them)."""
+    (eegbench.training.loop, the training loop, among them)."""
     import os
     import subprocess
 
@@ -157,5 +157,5 @@ def test_every_eegbench_module_a_deep_model_run_imports_is_fingerprinted(tmp_pat
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     listed = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "eegbench.train" in listed["fingerprinted"]
+    assert "eegbench.training.loop" in listed["fingerprinted"]
     assert set(listed["ran"]) - set(listed["fingerprinted"]) == set()

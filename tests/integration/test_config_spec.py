@@ -108,7 +108,7 @@ def test_seeds_must_be_a_non_empty_list_of_integers(seeds, ok):
 
 
 def test_subject_ids_are_normalised_before_they_enter_the_identity(data_root, cache_root):
-    from eegbench.run import identity_hash, load_dataset
+    from eegbench.evaluation.job import identity_hash, load_dataset
 
     spellings = ["[0,1,2,3]", "[00,01,02,03]", "['00','01','02','03']", "[3,2,1,0]",
                  "[0,1,2,3,3,00]"]

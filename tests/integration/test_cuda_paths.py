@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.preprocess.cases import CASES, load_case
-from eegbench.preprocess.fused import FusedPreprocessor
-from eegbench.preprocess.mne_ref import mne_filter_resample
+from eegbench.data.preprocess.cases import CASES, load_case
+from eegbench.data.preprocess.fused import FusedPreprocessor
+from eegbench.data.preprocess.mne_ref import mne_filter_resample
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]

@@ -33,7 +33,7 @@ def test_every_recipe_has_a_dataset_config():
 def test_dataset_config_composes_and_names_a_recipe(name):
     cfg = _compose(f"dataset={name}")
     if cfg.dataset.get("moabb") is not None:  # a MOABB dataset + paradigm (the bridge)
-        from eegbench.data.moabb_bridge import check_node, dataset_class, paradigm_class
+        from eegbench.data.bridges.moabb import check_node, dataset_class, paradigm_class
 
         check_node(cfg.dataset.moabb)
         dataset_class(cfg.dataset.moabb.dataset)
@@ -93,7 +93,7 @@ def test_new_muse_dataset_needs_only_a_recipe(data_root, tmp_path):
 
 
 def test_loso_runs_on_muse_p300(data_root, tmp_path):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     cfg = _compose("dataset=muse_visual_p300_eegnotebooks", "model=ts_lr",
                    f"paths.data_root={data_root}", f"paths.cache_dir={tmp_path / 'cache'}",
@@ -104,7 +104,7 @@ def test_loso_runs_on_muse_p300(data_root, tmp_path):
 
 
 def test_loso_on_a_single_subject_dataset_is_a_clear_error(data_root, tmp_path):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     cfg = _compose("dataset=meg_elekta_3ch", "model=ts_lr", f"paths.data_root={data_root}",
                    f"paths.cache_dir={tmp_path / 'cache'}", f"paths.runs_dir={tmp_path / 'runs'}")

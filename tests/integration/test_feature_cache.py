@@ -112,7 +112,7 @@ def test_feature_cache_reuses_and_invalidates(subset, tmp_path, caplog):
 
 def test_run_experiment_rows_identical_with_and_without_feature_cache(
         eegmat, data_root, tmp_path):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     subjects = ",".join(sorted(eegmat.meta["subject"].unique())[:N_SUBJECTS])
     scores = {}

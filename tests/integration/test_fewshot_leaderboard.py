@@ -28,7 +28,7 @@ def _cfg(tmp: Path, cache: Path, data_root: Path, *overrides: str):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, data_root, cache_root):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     runs = tmp_path_factory.mktemp("runs")
     run_experiment(_cfg(runs, cache_root, data_root, "model=ts_lr"))

@@ -15,12 +15,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from eegbench.foldpar.models import model_blockers, parallel_mode
-from eegbench.foldpar.support import stacking_blockers
-from eegbench.foldpar.trainer import FoldTask, fit_folds_together
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models
-from eegbench.resident import ResidentWindows
-from eegbench.train import TrainerSpec, fit_classifier
+from eegbench.training.fold_parallel.models import model_blockers, parallel_mode
+from eegbench.training.fold_parallel.support import stacking_blockers
+from eegbench.training.fold_parallel.trainer import FoldTask, fit_folds_together
+from eegbench.training.loop import TrainerSpec, fit_classifier
+from eegbench.training.resident import ResidentWindows
 
 #: Every recipe knob the stack must reproduce per fold.
 RECIPE = ["trainer.max_epochs=2", "trainer.batch_size=32", "trainer.patience=1",
@@ -49,7 +49,7 @@ def _compose(data_root, cache, runs, subjects, *overrides):
 
 
 def _rows(cfg):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     return {r["fold"]: r for r in run_experiment(cfg)}
 

@@ -25,7 +25,7 @@ def _probe_model(**kw):
 
 def test_loso_probe_rows_identical_with_and_without_encoder_cache(eegmat, data_root,
                                                                   tmp_path):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     subjects = ",".join(sorted(eegmat.meta["subject"].unique())[:N_SUBJECTS])
     rows_by_flag = {}

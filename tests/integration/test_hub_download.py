@@ -17,8 +17,8 @@ import torch
 from hub_server import LoopbackHub
 
 from eegbench.models import SignalSpec, build_model
-from eegbench.models.hub import HubReferenceError
-from eegbench.models.pretrained import WeightsError
+from eegbench.models.weights.hub import HubReferenceError
+from eegbench.models.weights.loading import WeightsError
 
 SMALL = {"n_layer": 2, "dim_feedforward": 64, "nhead": 4}
 COMMIT = "3f1c0d2a9b8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"

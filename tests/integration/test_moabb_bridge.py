@@ -30,8 +30,8 @@ from moabb.datasets import Kalunga2016  # noqa: E402
 from moabb.datasets import download as moabb_dl  # noqa: E402
 from moabb.datasets.ssvep_exo import SSVEPEXO_URL  # noqa: E402
 
+from eegbench.data.bridges.moabb import load_moabb  # noqa: E402
 from eegbench.data.cache import load_windows  # noqa: E402
-from eegbench.data.moabb_bridge import load_moabb  # noqa: E402
 from eegbench.data.recipe import RecipeError, load_recipe  # noqa: E402
 from eegbench.data.standardize import PreprocessSpec  # noqa: E402
 
@@ -107,8 +107,8 @@ def test_physionetmi_left_right_matches_the_eegmmidb_recipe(offline_moabb, data_
     # Selected from the command line: conf/dataset/moabb_physionetmi_lr.yaml through run.py.
     from hydra import compose, initialize_config_dir
 
+    from eegbench.evaluation.job import load_dataset
     from eegbench.resources import config_dir
-    from eegbench.run import load_dataset
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[

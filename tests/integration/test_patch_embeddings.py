@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from eegbench.conformance import CHECK_TRAINER
 from eegbench.models import SignalSpec, build_model
 from eegbench.models.patch_transformer import PATCH_EMBEDDINGS, PatchTransformerEncoder
-from eegbench.testing import CHECK_TRAINER
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from eegbench.resources import config_dir
 
 
 def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache_root):
+    from eegbench.evaluation.job import run_experiment
     from eegbench.results.store import ResultStore
-    from eegbench.run import run_experiment
     from eegbench.studies.report import render
 
     runs = tmp_path / "runs"

@@ -9,7 +9,7 @@ import torch
 from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS, frozen_base_state
 from eegbench.metrics import compute_metrics
 from eegbench.models import SignalSpec, build_model
-from eegbench.models.pretrained import save_checkpoint
+from eegbench.models.weights.loading import save_checkpoint
 from eegbench.protocols.splitters import make_splitter
 
 SMALL = {"n_layer": 2, "dim_feedforward": 64, "nhead": 4}

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from eegbench.data.preprocess.cases import CASES, case_sources, load_case, load_raw, to_recording
+from eegbench.data.preprocess.fused import FusedPreprocessor
+from eegbench.data.preprocess.mne_ref import mne_filter_resample
+from eegbench.data.preprocess.params import FilterParams, Recording
 from eegbench.data.standardize import PreprocessSpec, filter_resample
-from eegbench.preprocess.cases import CASES, case_sources, load_case, load_raw, to_recording
-from eegbench.preprocess.fused import FusedPreprocessor
-from eegbench.preprocess.mne_ref import mne_filter_resample
-from eegbench.preprocess.params import FilterParams, Recording
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 #: recordings per dataset in the test (a couple, to keep the suite fast)

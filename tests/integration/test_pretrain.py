@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
+from eegbench.conformance import CHECK_TRAINER
 from eegbench.models import SignalSpec, build_model
 from eegbench.resources import config_dir
-from eegbench.testing import CHECK_TRAINER
 
 
 def test_pretrain_then_finetune(tmp_path, data_root, cache_root, eegmat):
@@ -22,7 +22,7 @@ def test_pretrain_then_finetune(tmp_path, data_root, cache_root, eegmat):
             "pretrain.datasets=[{recipe: physionet_eegmat, subjects: ['18', '19']}]",
             "+pretrain.arch_params.n_layer=1", "+pretrain.arch_params.dim_feedforward=32",
             "pretrain.log_every=2", "pretrain.save_at_steps=[2]"])
-    from eegbench.pretrain import run_pretraining
+    from eegbench.pretraining.job import run_pretraining
 
     meta = run_pretraining(cfg)
     ckpt = tmp_path / "pretrain" / "cbramod_pretrained.pt"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import SignalSpec
 from eegbench.models.foundation import CBraModModel
+from eegbench.models.input_contract import InputAdapter
 from eegbench.pretraining.objectives import OBJECTIVES, make_objective
 from eegbench.pretraining.tokens import encoder_tokens
 

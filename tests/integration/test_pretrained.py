@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from eegbench.models import SignalSpec, build_model
-from eegbench.models.pretrained import WeightsError, read_state_dict, save_checkpoint
+from eegbench.models.weights.loading import WeightsError, read_state_dict, save_checkpoint
 
 SMALL = {
     "cbramod": {"n_layer": 2, "dim_feedforward": 64, "nhead": 4},

@@ -27,7 +27,7 @@ def _cfg(tmp_path: Path, data_root: Path, cache_root: Path, *overrides: str):
 
 
 def _run(cfg, caplog):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="eegbench"):
@@ -130,12 +130,12 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
 
 
 def test_changed_model_code_recomputes(eegmat_store, tmp_path, caplog, monkeypatch):
-    import eegbench.run
+    import eegbench.evaluation.job
 
     before = {json.loads(p.read_text())["code_fingerprint"] for p in _row_files(tmp_path)}
     assert len(before) == 1 and next(iter(before)).startswith("eegbench ")
     n = len(_row_files(tmp_path))
-    monkeypatch.setattr(eegbench.run, "model_code_fingerprint",
+    monkeypatch.setattr(eegbench.evaluation.job, "model_code_fingerprint",
                         lambda name: "eegbench 0.1.0 src:0123456789abcdef")
     log = _run(eegmat_store, caplog)
     assert f"{n} new fold(s), 0 skipped" in log
@@ -171,7 +171,7 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
 def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, eegmat_store, caplog,
                                                    monkeypatch):
     from eegbench.results.fingerprints import checkpoint_fingerprint
-    from eegbench.results.schema import ResultRow
+    from eegbench.results.row import ResultRow
 
     ckpt = tmp_path / "weights.pt"
     ckpt.write_bytes(b"first weights")

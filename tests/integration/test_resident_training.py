@@ -3,7 +3,7 @@
 ``fit_classifier`` keeps the windows on the device and reads the losses once per epoch; with
 the same seed it must reproduce, bit for bit, the streaming loop it replaced (batches read
 from the array and moved to the device one by one, a ``loss.item()`` per step). The reference
-below is that loop, written with the streaming helpers that remain in :mod:`eegbench.train`.
+below is that loop, written with the streaming helpers that remain in :mod:`eegbench.training.loop`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models
 from eegbench.progress import EpochProgress
-from eegbench.train import (
+from eegbench.training.loop import (
     TrainerSpec,
     class_weights,
     fit_classifier,

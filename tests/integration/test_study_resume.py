@@ -7,7 +7,7 @@ import json
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from eegbench.pretrain import (
+from eegbench.pretraining.job import (
     milestone_path,
     pool_cache_keys,
     pretraining_fingerprint,

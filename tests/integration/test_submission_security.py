@@ -42,7 +42,7 @@ def bundle(tmp_path_factory, data_root, cache_root) -> Path:
     tmp = tmp_path_factory.mktemp("submission")
     (tmp / "official.yaml").write_text(OFFICIAL)
     out = tmp / "bundle"
-    proc = _cli("eegbench.submission", ["run", "--model", "ts_lr", "--out", str(out),
+    proc = _cli("eegbench.submission.bundle", ["run", "--model", "ts_lr", "--out", str(out),
                                         "--official", str(tmp / "official.yaml")],
                 _env(data_root, cache_root), tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -70,8 +70,8 @@ def _malicious_overrides(marker: Path) -> list[str]:
 
 def test_a_bundle_that_names_code_is_refused_and_runs_nothing(bundle, tmp_path, data_root,
                                                                cache_root):
-    from eegbench.run import identity_hash
-    from eegbench.submission import compose_config
+    from eegbench.evaluation.job import identity_hash
+    from eegbench.submission.bundle import compose_config
 
     dest, manifest, rows = _copy(bundle, tmp_path / "evil")
     marker = tmp_path / "MARKER"
@@ -84,7 +84,7 @@ def test_a_bundle_that_names_code_is_refused_and_runs_nothing(bundle, tmp_path, 
     for row in rows:
         row["config_hash"] = chash
     _save(dest, manifest, rows)
-    proc = _cli("eegbench.submission", ["verify", str(dest), "--folds", "4"],
+    proc = _cli("eegbench.submission.bundle", ["verify", str(dest), "--folds", "4"],
                 _env(data_root, cache_root), tmp_path)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Invalid override 'dataset.moabb.dataset=subprocess:run'" in proc.stderr
@@ -117,7 +117,7 @@ def test_a_direct_run_naming_code_is_refused_and_runs_nothing(tmp_path, data_roo
     ("--config-dir=/tmp", "not a key=value override"),
 ])
 def test_bundle_overrides_outside_the_allow_list_are_refused(override, why):
-    from eegbench.bundle_overrides import OverrideError, check_overrides
+    from eegbench.submission.overrides import OverrideError, check_overrides
 
     with pytest.raises(OverrideError, match=re.escape(why)):
         check_overrides([override], "manifest.json")
@@ -133,8 +133,8 @@ def _edit_balanced_accuracy(row: dict) -> dict:
 
 
 def test_an_edited_score_is_refused_whatever_the_seed(bundle, tmp_path):
-    from eegbench.results.schema import ResultRow, row_key
-    from eegbench.submission import SubmissionError, verify_submission
+    from eegbench.results.row import ResultRow, row_key
+    from eegbench.submission.bundle import SubmissionError, verify_submission
 
     dest, manifest, rows = _copy(bundle, tmp_path / "edited")
     rows[1] = _edit_balanced_accuracy(rows[1])
@@ -148,7 +148,7 @@ def test_an_edited_score_is_refused_whatever_the_seed(bundle, tmp_path):
 
 def test_a_bundle_row_downgraded_to_4_decimal_ties_is_refused(bundle, tmp_path):
     from eegbench.results.recompute import metrics_problem
-    from eegbench.submission import SubmissionError, verify_submission
+    from eegbench.submission.bundle import SubmissionError, verify_submission
 
     dest, manifest, rows = _copy(bundle, tmp_path / "downgraded")
     # every probability tied at 0.5: any tie-breaking, perfect scores included, is reachable
@@ -190,10 +190,10 @@ def test_an_edited_row_is_refused_when_tables_are_built(bundle, tmp_path, caplog
 
 def test_verify_prints_its_seed_and_the_seed_repeats_the_draw(bundle, tmp_path, data_root,
                                                                cache_root, monkeypatch, caplog):
-    from eegbench.submission import draw_seed, verify_submission
+    from eegbench.submission.bundle import draw_seed, verify_submission
 
     assert draw_seed() != draw_seed()
-    first = _cli("eegbench.submission", ["verify", str(bundle), "--folds", "1"],
+    first = _cli("eegbench.submission.bundle", ["verify", str(bundle), "--folds", "1"],
                  _env(data_root, cache_root), tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     seed = re.search(r"verification seed (\d+) \(repeat this draw with --seed \1\)",

@@ -46,7 +46,7 @@ def _cfg(tmp_path: Path, data_root: Path, cache_dir: Path, *overrides: str):
 ])
 def test_moabb_selections_that_name_code_are_refused(node, message, tmp_path):
     pytest.importorskip("moabb")
-    from eegbench.data.moabb_bridge import load_moabb
+    from eegbench.data.bridges.moabb import load_moabb
 
     with pytest.raises(RecipeError, match=message):
         load_moabb(node, PreprocessSpec(), tmp_path / "cache")
@@ -57,7 +57,7 @@ def test_a_plugin_registers_its_moabb_dataset_through_an_entry_point(tmp_path, m
     pytest.importorskip("moabb")
     import importlib
 
-    from eegbench.data.moabb_bridge import DATASET_PLUGIN_GROUP, dataset_class
+    from eegbench.data.bridges.moabb import DATASET_PLUGIN_GROUP, dataset_class
 
     site = tmp_path / "site"
     (site / "eegbench_moabb_plugin-0.1.dist-info").mkdir(parents=True)
@@ -102,7 +102,7 @@ def test_the_shipped_companion_templates_still_resolve(data_root):
 # -- hub references --------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", ["\n", "\r", "\t", "\x00", "\u200b"])
 def test_hub_references_with_control_characters_are_refused(suffix):
-    from eegbench.models.hub import HubReferenceError, parse_hub_reference
+    from eegbench.models.weights.hub import HubReferenceError, parse_hub_reference
 
     good = f"hf://braindecode/labram-pretrained@{'0' * 40}/model.safetensors"
     assert parse_hub_reference(good).filename == "model.safetensors"
@@ -163,7 +163,7 @@ def test_a_valid_cache_entry_is_used_without_rebuilding(data_root, tmp_path, cap
 @pytest.fixture
 def eegmat_store(tmp_path, data_root, cache_root) -> Path:
     """ts_lr, leave-one-subject-out on 4 real eegmat subjects; returns the results store."""
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     run_experiment(_cfg(tmp_path, data_root, cache_root, "model=ts_lr",
                         "dataset=physionet_eegmat", "dataset.subjects=[00,01,02,03]"))
@@ -203,8 +203,8 @@ def test_leaderboard_on_a_folder_that_is_not_a_store_fails_and_creates_nothing(t
 
 
 def test_a_read_only_results_store_fails_before_the_data_are_loaded(tmp_path, data_root):
+    from eegbench.evaluation.job import run_experiment
     from eegbench.results.store import ResultStore
-    from eegbench.run import run_experiment
 
     ResultStore(tmp_path / "results")
     cache = tmp_path / "cache"

@@ -24,10 +24,10 @@ from hub_server import LoopbackHub
 from hydra import compose, initialize_config_dir
 from test_pretrained import NOT_PRETRAINED, ORIGINAL, SMALL
 
-import eegbench.models.known_checkpoints as kc
+import eegbench.models.weights.known as kc
 from eegbench.models import InputAdapter, SignalSpec, build_model
 from eegbench.models.foundation import TCP16
-from eegbench.models.pretrained import WeightsError
+from eegbench.models.weights.loading import WeightsError
 from eegbench.resources import config_dir
 from eegbench.results.fingerprints import weights_identity
 
@@ -148,7 +148,7 @@ def _cfg(tmp_path, data_root, source: str):
 
 
 def _run(cfg, caplog) -> str:
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="eegbench"):

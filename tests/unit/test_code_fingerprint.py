@@ -125,8 +125,9 @@ def test_library_versions_are_part_of_the_fingerprint(package, monkeypatch):
 
 
 def test_eegbench_run_fingerprint_covers_the_training_loop():
-    fp = cf.code_fingerprint(["eegbench.run", "eegbench.models.deep"], ["eegbench"])
-    assert {"eegbench.train", "eegbench.models.torch_model", "eegbench.run"} <= set(fp.modules)
+    fp = cf.code_fingerprint(["eegbench.evaluation.job", "eegbench.models.deep"], ["eegbench"])
+    assert {"eegbench.training.loop", "eegbench.models.torch_model",
+            "eegbench.evaluation.job"} <= set(fp.modules)
     assert not any(m.startswith("torch") for m in fp.modules)  # libraries: versions only
 
 
@@ -150,5 +151,5 @@ def test_model_code_fingerprint_names_distribution_version_code_and_libraries():
     assert (dist, version) == ("eegbench", cf.installed_version("eegbench"))
     assert src.startswith("src:") and lib.startswith("lib:")
     modules = model_code_identity("ts_lr").modules
-    assert {"eegbench.models.classical", "eegbench.run",
-            "eegbench/models/known_checkpoints.yaml"} <= set(modules)
+    assert {"eegbench.models.classical", "eegbench.evaluation.job",
+            "eegbench/models/weights/known_checkpoints.yaml"} <= set(modules)

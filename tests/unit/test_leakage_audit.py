@@ -22,9 +22,9 @@ def _cfg(tmp, cache, data_root, *overrides):
 
 def test_window_level_kfold_scores_higher_than_leave_one_subject_out(tmp_path, cache_root,
                                                                      data_root):
+    from eegbench.evaluation.job import run_experiment
     from eegbench.leaderboard.sections import audit_table
     from eegbench.results.store import ResultStore
-    from eegbench.run import run_experiment
 
     run_experiment(_cfg(tmp_path, cache_root, data_root, "+audit=leakage",
                         "audit.variants=[window_kfold]"))

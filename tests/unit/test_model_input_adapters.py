@@ -7,8 +7,8 @@ import pytest
 import scipy.signal
 import torch
 
-from eegbench.models.adapters import InputAdapter, InputContract, fft_resample
 from eegbench.models.foundation import TCP16
+from eegbench.models.input_contract import InputAdapter, InputContract, fft_resample
 
 
 @pytest.fixture(scope="module")

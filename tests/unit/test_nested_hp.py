@@ -19,7 +19,7 @@ def _cfg(tmp, cache, data_root, *overrides):
 
 
 def test_rows_record_how_hyperparameters_were_decided(tmp_path, cache_root, data_root):
-    from eegbench.run import run_experiment
+    from eegbench.evaluation.job import run_experiment
 
     prior = run_experiment(_cfg(tmp_path, cache_root, data_root))
     nested = run_experiment(_cfg(tmp_path, cache_root, data_root,

@@ -12,9 +12,8 @@ import torch
 import yaml
 from mne.cuda import _smart_pad
 
-from eegbench.data.standardize import PreprocessSpec, fixed_windows
-from eegbench.preprocess.cases import CASES, case_sources, load_raw
-from eegbench.preprocess.fused import (
+from eegbench.data.preprocess.cases import CASES, case_sources, load_raw
+from eegbench.data.preprocess.fused import (
     fft_resample,
     make_patches,
     make_windows,
@@ -22,8 +21,9 @@ from eegbench.preprocess.fused import (
     robust_normalize,
     smart_pad,
 )
-from eegbench.preprocess.mne_ref import robust_normalize_np
-from eegbench.preprocess.params import reference_indices
+from eegbench.data.preprocess.mne_ref import robust_normalize_np
+from eegbench.data.preprocess.params import reference_indices
+from eegbench.data.standardize import PreprocessSpec, fixed_windows
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "preprocess"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from eegbench.metrics import score_predictions
-from eegbench.results.schema import SCHEMA_VERSION, ResultRow
+from eegbench.results.row import SCHEMA_VERSION, ResultRow
 from eegbench.results.store import ResultStore
 
 N_WRITERS, N_ROWS = 4, 30
@@ -63,7 +63,7 @@ def test_concurrent_writers_leave_one_complete_row_per_key(tmp_path: Path):
 def test_rows_of_schema_v1_are_read_with_the_new_fields_defaulted(tmp_path: Path):
     store = ResultStore(tmp_path)
     row = _row(0, 0).to_dict()
-    from eegbench.results.schema import FIELD_DEFAULTS_LATER
+    from eegbench.results.row import FIELD_DEFAULTS_LATER
 
     for name in FIELD_DEFAULTS_LATER:
         row.pop(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eegbench.submission import restricted_checkpoints, withhold_restricted_weights
+from eegbench.submission.bundle import restricted_checkpoints, withhold_restricted_weights
 
 
 def _row(**weights):

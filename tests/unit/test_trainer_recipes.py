@@ -12,7 +12,7 @@ from torch import nn
 from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
 from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.adaptation.registry import adaptation_names, get_adaptation
-from eegbench.train import TrainerSpec
+from eegbench.training.loop import TrainerSpec
 
 
 class _Blocks(nn.Module):
@@ -105,7 +105,7 @@ def test_adaptation_registry_lists_the_modes_and_names_the_setting():
 
 
 def test_fit_classifier_clips_smooths_and_records_the_budget():
-    from eegbench.train import fit_classifier
+    from eegbench.training.loop import fit_classifier
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 4)).astype(np.float32)

@@ -10,9 +10,9 @@ import json
 import pandas as pd
 import pytest
 
+from eegbench.cli.verdict import JOB_RECORD, read_job_records, verdict_text
+from eegbench.evaluation.job import parse_fold_shard
 from eegbench.leaderboard.verdict import format_verdict, model_label
-from eegbench.run import parse_fold_shard
-from eegbench.suite import JOB_RECORD, read_job_records, verdict_text
 
 
 def test_labels_say_random_init_and_the_adaptation():

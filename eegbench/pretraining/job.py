@@ -31,14 +31,14 @@ from omegaconf import DictConfig, OmegaConf
 from eegbench.data.cache import WindowsDataset, load_windows, resolve_cache_key
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
-from eegbench.models.adapters import InputAdapter
 from eegbench.models.base import SignalSpec
 from eegbench.models.brain_tokenizer import BrainTokenizer, BrainTokenizerModel, sensor_table
 from eegbench.models.foundation import CBraModModel
-from eegbench.models.pretrained import save_checkpoint
+from eegbench.models.input_contract import InputAdapter
+from eegbench.models.weights.loading import save_checkpoint
 from eegbench.pretraining.objectives import make_objective
 from eegbench.results.provenance import git_revision
-from eegbench.train import seed_everything
+from eegbench.training.loop import seed_everything
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ order is uploaded once and every batch is a slice of it, so a step needs no host
 copy, and :func:`train_epoch` / :func:`mean_loss` accumulate the losses on the device: the
 host reads them once per epoch (the only synchronisation), for early stopping.
 
-The batches are those of the streaming loop they replace (:func:`eegbench.train.train_one_epoch`:
+The batches are those of the streaming loop they replace
+(:func:`eegbench.training.loop.train_one_epoch`:
 the shuffled order cut into consecutive batches, each batch's indices sorted), and the losses
 are summed in float64 as the streaming loop summed Python floats, so on the CPU a fit gives
 bit-identical weights and losses.

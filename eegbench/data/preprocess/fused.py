@@ -5,7 +5,7 @@ as one zero-phase FFT convolution over all channels of all recordings of a sampl
 FFT resampling (MNE's ``raw.resample`` algorithm), unit scaling; then optional windowing,
 patching and robust normalization. Intermediate results stay on the device.
 
-Equivalence with MNE (see :mod:`eegbench.preprocess.mne_ref`)
+Equivalence with MNE (see :mod:`eegbench.data.preprocess.mne_ref`)
 --------------------------------------------------------------
 MNE pads each filter step with an odd (``reflect_limited``) reflection of the signal about
 its edge samples. A symmetric FIR maps a signal that is odd about an edge sample to one that
@@ -28,7 +28,7 @@ import numpy as np
 import scipy.fft
 import torch
 
-from eegbench.preprocess.params import (
+from eegbench.data.preprocess.params import (
     FilterParams,
     Recording,
     design_stages,

@@ -21,7 +21,7 @@ import torch
 from torch.optim.adam import adam
 
 from eegbench.adaptation.optim import make_optimizer, make_scheduler
-from eegbench.foldpar.stack import FoldStack
+from eegbench.training.fold_parallel.stack import FoldStack
 
 
 class StackedOptimizer:

@@ -1,7 +1,8 @@
 """Train the folds of a protocol together: :func:`fit_folds_together`.
 
-The same recipe as :func:`eegbench.train.fit_classifier`, fold by fold, with the folds'
-networks stacked (:class:`~eegbench.foldpar.stack.FoldStack`): every fold keeps its own
+The same recipe as :func:`eegbench.training.loop.fit_classifier`, fold by fold, with the folds'
+networks stacked (:class:`~eegbench.training.fold_parallel.stack.FoldStack`): every fold keeps its
+own
 seed (initialisation, shuffling, dropout masks), training and validation windows (indices
 into one copy of the dataset on the device), class weights, schedule, gradient clipping,
 BatchNorm re-estimation and early stopping. A fold that has stopped takes no further step
@@ -27,17 +28,17 @@ import torch
 from torch import nn
 
 from eegbench.adaptation.optim import param_groups
-from eegbench.foldpar.optim import StackedOptimizer
-from eegbench.foldpar.stack import FoldStack, load_fold_state
 from eegbench.progress import EpochProgress, current_label
-from eegbench.resident import (
+from eegbench.training.fold_parallel.optim import StackedOptimizer
+from eegbench.training.fold_parallel.stack import FoldStack, load_fold_state
+from eegbench.training.loop import TrainerSpec, TrainReport, count_steps, make_losses
+from eegbench.training.resident import (
     ResidentWindows,
     accumulator_dtype,
     autocast,
     batch_bounds,
     sorted_batches_order,
 )
-from eegbench.train import TrainerSpec, TrainReport, count_steps, make_losses
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def fit_folds_together(tasks: Sequence[FoldTask], data: ResidentWindows, y: np.n
                        n_classes: int, exact: bool = False,
                        on_done: Callable[[int, TrainReport], None] | None = None
                        ) -> list[TrainReport]:
-    """Train every fold of ``tasks`` as :func:`eegbench.train.fit_classifier` would, together.
+    """Train every fold of ``tasks`` together, as :func:`~eegbench.training.loop.fit_classifier`.
 
     Parameters
     ----------

@@ -14,7 +14,7 @@ Every registered model (built-in or plugin) must
 
 Plugin packages call it from their own tests::
 
-    from eegbench.testing import check_model
+    from eegbench.conformance import check_model
     check_model("my_model", params={"arch_params": {...}}, data_root="/data/eeg")
 
 It trains on a few real PhysioNet eegmat windows found under ``data_root`` (default:

@@ -2,10 +2,11 @@
 
 Validation data come from the protocol's validation *subjects* (never the test subject).
 :func:`fit_classifier` keeps the fit's windows on the training device
-(:mod:`eegbench.resident`), reads the losses back once per epoch, and optionally trains under
+(:mod:`eegbench.training.resident`), reads the losses back once per epoch, and optionally trains
+under
 bf16 autocast (``trainer.precision: bf16``) and ``torch.compile`` (``trainer.compile: true``).
 Several folds of one architecture can instead be trained together
-(``trainer.fold_parallel``, :mod:`eegbench.foldpar`).
+(``trainer.fold_parallel``, :mod:`eegbench.training.fold_parallel`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch import nn
 from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.progress import EpochProgress
-from eegbench.resident import (
+from eegbench.training.resident import (
     ResidentWindows,
     batch_bounds,
     check_precision,
@@ -82,7 +83,8 @@ class TrainerSpec:
     compile : bool
         Run the module through ``torch.compile`` (the weights are shared with the module).
     fold_parallel : {"auto", "true", "false", "exact"}
-        Train the folds of a protocol together in one process (:mod:`eegbench.foldpar`):
+        Train the folds of a protocol together in one process
+        (:mod:`eegbench.training.fold_parallel`):
         ``true`` stacks them (batched kernels; equal to fold after fold up to float32
         rounding), ``exact`` stacks them but runs each fold's convolutions separately
         (bit-identical to fold after fold on the CPU with one thread, for verification;
@@ -292,7 +294,8 @@ def fit_classifier(
     the lowest validation loss are restored (early stopping after ``spec.patience`` epochs
     without improvement); without validation windows every epoch runs and the last weights
     are kept. The windows stay on the training device for the whole fit
-    (:class:`~eegbench.resident.ResidentWindows`) and the losses are read back once per epoch.
+    (:class:`~eegbench.training.resident.ResidentWindows`) and the losses are read back once per
+    epoch.
 
     Parameters
     ----------

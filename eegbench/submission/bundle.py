@@ -18,7 +18,7 @@ on determinism):
   result row of schema >= 5 whose metrics are exactly those of the predictions it stores
   (:mod:`eegbench.results.recompute`), and every row's config hash must be one the manifest
   records;
-- every override of the manifest must be allowed in a bundle (:mod:`eegbench.bundle_overrides`),
+- every override of the manifest must be allowed in a bundle (:mod:`eegbench.submission.overrides`),
   checked before Hydra composes anything;
 - the folds re-run are drawn from the operating system's randomness (so a submitter cannot
   know them in advance); the seed is printed, and ``--seed N`` repeats a draw.
@@ -45,14 +45,14 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig
 
-from eegbench.bundle_overrides import OverrideError, check_overrides
 from eegbench.hashing import sha256_of
-from eegbench.models.known_checkpoints import find_known_checkpoint
+from eegbench.models.weights.known import find_known_checkpoint
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
 from eegbench.results.recompute import EXACT_SCHEMA
-from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.row import ResultRow, row_key
 from eegbench.results.store import ResultStore, parse_row
+from eegbench.submission.overrides import OverrideError, check_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def run_submission(model: str, out: Path, overrides: list[str] | None = None,
     Path
         The bundle's ``manifest.json``.
     """
-    from eegbench.run import identity_hash, run_experiment
+    from eegbench.evaluation.job import identity_hash, run_experiment
 
     out = Path(out)
     overrides = list(overrides or [])
@@ -339,9 +339,9 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
     """Re-run the fold of ``row`` under ``cfg``; return its metrics."""
+    from eegbench.evaluation.job import fit_and_score, identity_hash, load_dataset, protocol_plan
     from eegbench.protocols.fewshot import BaseModelCache
     from eegbench.protocols.splitters import make_splitter
-    from eegbench.run import fit_and_score, identity_hash, load_dataset, protocol_plan
 
     chash = identity_hash(cfg)
     if chash != row["config_hash"]:

@@ -3,7 +3,7 @@
 Each entry names a published file (Hugging Face repository, revision, file name, sha256) with its
 model, key layout, parameter count, licence, paper, the input contract it was trained with and
 the public source of every value. ``model.params.checkpoint=known:<name>`` resolves an entry
-through :func:`eegbench.models.pretrained.resolve_weights`:
+through :func:`eegbench.models.weights.loading.resolve_weights`:
 
 - an entry with a sha256 is **content-pinned**: it loads from its pinned revision, or from the
   repository's default branch when no commit is recorded, and the bytes are verified (no
@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from eegbench.models.hub import (
+from eegbench.models.weights.hub import (
     HF_PREFIX,
     HubReference,
     HubReferenceError,
@@ -42,7 +42,7 @@ from eegbench.models.hub import (
 REGISTRY_FILE = Path(__file__).with_name("known_checkpoints.yaml")
 KNOWN_PREFIX = "known:"
 
-#: Input-contract keys an entry may set (:class:`eegbench.models.adapters.InputContract`).
+#: Input-contract keys an entry may set (:class:`eegbench.models.input_contract.InputContract`).
 CONTRACT_KEYS = ("sfreq", "patch_size", "max_times", "units", "scale", "normalize")
 
 

@@ -6,9 +6,9 @@ A checkpoint source is one of
 - a file name under the folder named by ``$EEGBENCH_WEIGHTS_DIR``;
 - ``hf://<owner>/<repo>[@<revision>]/<path/to/file>``: a Hugging Face Hub file pinned by its
   sha256 (``checkpoint_sha256``; any revision) or by a full commit, unless ``allow_unpinned``;
-  see :mod:`eegbench.models.hub`;
+  see :mod:`eegbench.models.weights.hub`;
 - ``known:<name>``: an entry of the known-checkpoints registry
-  (``eegbench/models/known_checkpoints.yaml``), which supplies the reference, the sha256 and
+  (``eegbench/models/weights/known_checkpoints.yaml``), which supplies the reference, the sha256 and
   the input contract the checkpoint was trained with.
 
 :func:`resolve_weights` returns the local file with what identifies its bytes
@@ -52,8 +52,8 @@ import torch
 from torch import nn
 
 from eegbench.hashing import sha256_of
-from eegbench.models.hub import HF_PREFIX, WEIGHTS_ENV, fetch, parse_hub_reference
-from eegbench.models.known_checkpoints import KNOWN_PREFIX, get_known_checkpoint
+from eegbench.models.weights.hub import HF_PREFIX, WEIGHTS_ENV, fetch, parse_hub_reference
+from eegbench.models.weights.known import KNOWN_PREFIX, get_known_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +164,13 @@ def resolve_weights(source: str, sha256: str | None = None, *, allow_unpinned: b
         entries).
     refresh : bool
         Resolve an unpinned hub reference's branch again (once per job, when rows are keyed;
-        see :func:`eegbench.models.hub.fetch`).
+        see :func:`eegbench.models.weights.hub.fetch`).
 
     Raises
     ------
     WeightsError
         If the file cannot be found / downloaded, or its hash differs from ``sha256``.
-    eegbench.models.hub.HubReferenceError
+    eegbench.models.weights.hub.HubReferenceError
         If a hub reference is malformed, or not pinned and ``allow_unpinned`` is False.
     """
     known = None
@@ -230,7 +230,7 @@ def resolve_checkpoint(source: str, sha256: str | None = None, *,
     ------
     WeightsError
         If the file cannot be found / downloaded, or its hash differs from ``sha256``.
-    eegbench.models.hub.HubReferenceError
+    eegbench.models.weights.hub.HubReferenceError
         If a hub reference is malformed, or not pinned and ``allow_unpinned`` is False.
     """
     if source.startswith((KNOWN_PREFIX, HF_PREFIX)) or sha256:

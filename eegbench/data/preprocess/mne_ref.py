@@ -10,7 +10,7 @@ from __future__ import annotations
 import mne
 import numpy as np
 
-from eegbench.preprocess.params import FilterParams, Recording, needs_resample
+from eegbench.data.preprocess.params import FilterParams, Recording, needs_resample
 
 
 def mne_filter_resample(rec: Recording, params: FilterParams) -> np.ndarray:
@@ -56,7 +56,7 @@ def fixed_windows_np(x: np.ndarray, length: int, stride: int) -> np.ndarray:
 
 
 def robust_normalize_np(x: np.ndarray, clip: float | None = 20.0) -> np.ndarray:
-    """NumPy twin of :func:`eegbench.preprocess.fused.robust_normalize`."""
+    """NumPy twin of :func:`eegbench.data.preprocess.fused.robust_normalize`."""
     q25, med, q75 = np.percentile(x, [25, 50, 75], axis=-1, keepdims=True)
     iqr = np.where(q75 - q25 > 0, q75 - q25, 1.0)
     out = (x - med) / iqr

@@ -14,10 +14,10 @@ from pathlib import Path
 import mne
 import numpy as np
 
+from eegbench.data.preprocess.params import FilterParams, Recording, reference_indices
 from eegbench.data.readers import read_source
 from eegbench.data.recipe import SourceFile, load_recipe
 from eegbench.data.standardize import UNIT_SCALE, select_channels
-from eegbench.preprocess.params import FilterParams, Recording, reference_indices
 
 
 @dataclass(frozen=True)

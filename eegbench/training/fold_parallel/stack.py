@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
-from eegbench.foldpar.functional import patch_layers, set_generators
+from eegbench.training.fold_parallel.functional import patch_layers, set_generators
 
 _BN = nn.modules.batchnorm._BatchNorm
 

@@ -13,7 +13,7 @@ Enable it in an experiment config::
     hydra:
       callbacks:
         verdict:
-          _target_: eegbench.suite.SuiteVerdict
+          _target_: eegbench.cli.verdict.SuiteVerdict
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from eegbench.results.schema import row_key
+from eegbench.results.row import row_key
 
 logger = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ STACKABLE_LAYERS = frozenset({
     "braindecode.models.deep4.Deep4Net",
     # eegbench's wrappers
     "eegbench.models.torch_model.EncoderClassifier", "eegbench.models.deep.BraindecodeEncoder",
-    "eegbench.models.adapters.InputAdapter",
+    "eegbench.models.input_contract.InputAdapter",
 })
 
 
@@ -76,4 +76,4 @@ def stacking_blockers(module: nn.Module, model: Any = None) -> list[str]:
         return []
     unknown = sorted({layer_name(m) for m in module.modules()} - STACKABLE_LAYERS)
     return [f"layer {name} is not known to be stackable "
-            f"(eegbench.foldpar.support.STACKABLE_LAYERS)" for name in unknown]
+            f"(eegbench.training.fold_parallel.support.STACKABLE_LAYERS)" for name in unknown]

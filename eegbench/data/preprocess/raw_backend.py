@@ -17,8 +17,8 @@ import mne
 import numpy as np
 from mne._fiff.pick import _picks_to_idx  # exactly the picks raw.filter uses (mne is pinned)
 
-from eegbench.preprocess.fused import FusedPreprocessor
-from eegbench.preprocess.params import (
+from eegbench.data.preprocess.fused import FusedPreprocessor
+from eegbench.data.preprocess.params import (
     FilterParams,
     Recording,
     needs_resample,

@@ -28,8 +28,6 @@ from eegbench.data.quality import summarize as summarize_quality
 from eegbench.data.recipe import load_recipe, recipe_primary_metric
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
-from eegbench.foldpar.models import model_blockers, parallel_mode, train_models_together
-from eegbench.foldpar.stack import NotStackable
 from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
 from eegbench.progress import fold_label
@@ -42,9 +40,15 @@ from eegbench.results.fingerprints import (
     weights_identity,
 )
 from eegbench.results.provenance import config_hash, git_revision, package_versions
-from eegbench.results.schema import ResultRow, row_key
+from eegbench.results.row import ResultRow, row_key
 from eegbench.results.store import ResultStore
-from eegbench.train import TrainerSpec
+from eegbench.training.fold_parallel.models import (
+    model_blockers,
+    parallel_mode,
+    train_models_together,
+)
+from eegbench.training.fold_parallel.stack import NotStackable
+from eegbench.training.loop import TrainerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def load_dataset(cfg: DictConfig) -> WindowsDataset:
     if cfg.dataset.get("moabb") is not None:  # a MOABB dataset + paradigm (no recipe)
         from omegaconf import OmegaConf
 
-        from eegbench.data.moabb_bridge import load_moabb
+        from eegbench.data.bridges.moabb import load_moabb
 
         ds = load_moabb(OmegaConf.to_container(cfg.dataset.moabb, resolve=True), spec,
                         Path(cfg.paths.cache_dir), subjects, name=cfg.dataset.name)
@@ -132,7 +136,7 @@ def adaptation_of(cfg: DictConfig) -> str:
 def trainer_settings(cfg: DictConfig) -> dict[str, Any]:
     """Return the optimisation settings: the model's ``recipe`` under the ``trainer`` group.
 
-    Precedence: built-in defaults (:class:`eegbench.train.TrainerSpec`) < the model yaml's
+    Precedence: built-in defaults (:class:`eegbench.training.loop.TrainerSpec`) < the model yaml's
     ``recipe`` (the original authors' settings) < every non-null key of the ``trainer`` group
     (``trainer=fast``, or ``trainer.max_epochs=10`` on the command line).
     """
@@ -376,7 +380,8 @@ def fit_folds_in_parallel(cfg: DictConfig, ds: WindowsDataset,
     """Train the ``pending`` folds together where ``trainer.fold_parallel`` allows it.
 
     Each fold is scored and handed to ``store_fold`` as soon as it is final
-    (:mod:`eegbench.foldpar`). Returns the folds left to train one by one: all of them when
+    (:mod:`eegbench.training.fold_parallel`). Returns the folds left to train one by one: all of
+    them when
     the configuration or the model cannot be stacked (the reason is logged), few-shot folds
     always. A stacked fold's ``train_seconds`` is the stack's elapsed time when the fold was
     final divided by the number of folds in the stack (its ``fit_report.fold_parallel`` has
@@ -444,7 +449,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run every (seed, fold) of the configured job that is not yet in the store.
 
     ``cfg`` is a configuration validated by :func:`eegbench.config.check_config` (the entry
-    point and :func:`eegbench.submission.compose_config` do it once, before any data load).
+    point and :func:`eegbench.submission.bundle.compose_config` do it once, before any data load).
     With ``fold_shard: [k, n]`` (top-level key, :func:`parse_fold_shard`) only every n-th
     fold from the k-th runs; the returned rows are still all stored rows of the job.
 

@@ -3,7 +3,8 @@
 :func:`parallel_mode` decides from ``trainer.fold_parallel`` whether the folds of a job are
 trained together; :func:`train_models_together` builds one model per fold (each from its
 fold's seed, as :meth:`TorchBenchmarkModel.fit` does), trains them under the model's
-adaptation with :func:`~eegbench.foldpar.trainer.fit_folds_together` (the refit on training +
+adaptation with :func:`~eegbench.training.fold_parallel.trainer.fit_folds_together` (the refit on
+training +
 validation subjects included) and hands each fitted model to a callback as soon as it is
 final, with the fit report :func:`eegbench.adaptation.finetune.train_all_weights` would give.
 """
@@ -21,12 +22,12 @@ import torch
 
 from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.finetune import add_refit, first_stage_report, needs_refit
-from eegbench.foldpar.stack import NotStackable
-from eegbench.foldpar.support import stacking_blockers
-from eegbench.foldpar.trainer import FoldTask, fit_folds_together
 from eegbench.models.base import SignalSpec
-from eegbench.resident import ResidentWindows
-from eegbench.train import TrainerSpec, TrainReport, resolve_device
+from eegbench.training.fold_parallel.stack import NotStackable
+from eegbench.training.fold_parallel.support import stacking_blockers
+from eegbench.training.fold_parallel.trainer import FoldTask, fit_folds_together
+from eegbench.training.loop import TrainerSpec, TrainReport, resolve_device
+from eegbench.training.resident import ResidentWindows
 
 logger = logging.getLogger(__name__)
 

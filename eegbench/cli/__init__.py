@@ -1,0 +1,1 @@
+"""The ``eegbench`` command line: subcommands, their help and the main job's verdict."""

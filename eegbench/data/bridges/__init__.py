@@ -1,0 +1,1 @@
+"""Bridges from other dataset libraries (MOABB) onto standardized windows."""

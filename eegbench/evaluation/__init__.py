@@ -1,0 +1,1 @@
+"""Evaluation jobs: dataset x model x protocol over seeds and folds, into the results store."""

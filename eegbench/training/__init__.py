@@ -1,0 +1,1 @@
+"""Training loops of torch models: the epoch loop, the device-resident loop and stacked folds."""
