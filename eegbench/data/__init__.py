@@ -1,0 +1,1 @@
+"""Datasets: recipes, readers, standardization into windows, the content-addressed cache."""
