@@ -37,17 +37,6 @@ def test_zoo_lists_every_model():
     assert EXPECTED <= set(BUILTIN)
 
 
-@pytest.fixture(scope="module")
-def small_batch(eegmat):
-    rows = []
-    for _, group in eegmat.meta[eegmat.meta.subject.isin(["00", "01", "02"])].groupby(
-            ["subject", "label"]):
-        rows += group.index[:4].tolist()
-    idx = np.sort(rows)
-    return (np.asarray(eegmat.X[idx], dtype=np.float32), eegmat.y[idx],
-            SignalSpec.from_info(eegmat.info, eegmat.X.shape[-1]))
-
-
 @pytest.mark.parametrize("name", BUILTIN)
 def test_conformance(name, small_batch):
     report = check_model(name, SMALL.get(name), batch=small_batch)
@@ -70,8 +59,11 @@ def test_one_epoch_on_real_loso_fold(name, loso_fold):
     model = build_model(name, **{**SMALL.get(name, {}), "trainer": CHECK_TRAINER})
     model.fit(X[fold.train], y[fold.train], X[fold.valid], y[fold.valid], signal, seed=0)
     proba = model.predict_proba(X[fold.test])
+    assert proba.shape == (len(fold.test), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    # the predictions depend on the input: a model that ignores it gives one row for all
+    assert np.ptp(proba[:, 1]) > 1e-6
     metrics = compute_metrics(y[fold.test], proba)
-    assert 0.0 <= metrics["balanced_accuracy"] <= 1.0
     assert np.isfinite(metrics["roc_auc"])
     assert model.family in {"classical", "specialist", "foundation"}
 
