@@ -24,6 +24,11 @@ SMALL = {
     "braindecode": {"arch": "EEGNeX"},
     **{name: {"arch_params": arch, "adaptation": "from_scratch"}
        for name, arch in SMALL_ARCH.items()},
+    # the patch transformers at one layer of width 32 (conf/model/patch_tf_*.yaml: 2 x 64)
+    **{name: {"arch_params": {"patch_size": 32, "d_model": 32, "n_layers": 1, "n_heads": 2,
+                              "dropout": 0.1}}
+       for name in ("patch_transformer", "patch_tf_linear", "patch_tf_conv",
+                    "patch_tf_spectral", "patch_tf_channel_mix")},
 }
 # braindecode.<Class> (every braindecode model): tests/conformance/test_zoo.py
 BUILTIN = [n for n in load_builtin_models().names() if not n.startswith("braindecode.")]

@@ -6,11 +6,13 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 
 from eegbench.resources import config_dir
 
 
+@pytest.mark.slow
 def test_patch_table_from_real_leave_one_run_out_rows(tmp_path, data_root, cache_root):
     from eegbench.evaluation.job import run_experiment
     from eegbench.results.store import ResultStore

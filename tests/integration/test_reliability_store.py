@@ -96,6 +96,7 @@ def _link_subjects(data_root: Path, dst: Path, subjects: list[str]) -> None:
                 link_or_copy(path, target)
 
 
+@pytest.mark.slow
 def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, data_root,
                                                                     caplog):
     """eegmat grows from 4 to 5 subjects: the 4 old folds are recomputed, not reused."""
