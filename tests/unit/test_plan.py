@@ -186,3 +186,14 @@ def test_malformed_plans_are_refused_with_the_reason(tmp_path, steps, message):
         values = experiment_plan.resolve_variables(plan, environ={})
         experiment_plan.expand_step(plan, "a", values)
     assert message in str(err.value)
+
+
+def test_the_leaderboard_command_line_runs_the_plan(plan, capsys):
+    from eegbench.leaderboard.__main__ import main as leaderboard_main
+
+    with pytest.raises(SystemExit) as status:
+        leaderboard_main(["plan", "--list", "--plan", str(PLAN)])
+    assert status.value.code == 0
+    lines = capsys.readouterr().out.splitlines()[:-1]
+    assert [line[2:].split()[0] for line in lines] == list(plan.steps)
+    assert {line[2:].split()[0] for line in lines if line.startswith("*")} == set(plan.default)
