@@ -40,8 +40,10 @@ __all__ = ["DEFAULT_PLAN", "JOB_COMMANDS", "Plan", "PlanError", "committed_table
 DEFAULT_PLAN = Path("leaderboard/plan.yaml")
 #: ``eegbench`` commands a plan command may name (``python -m eegbench <command> ...``).
 JOB_COMMANDS = ("run", "pretrain", "study")
-#: Environment every command runs with (a value already set in the environment wins).
+#: Environment every command runs with: one thread always, the data root unless one is set.
 COMMAND_ENV = {"OMP_NUM_THREADS": "1", "EEGBENCH_DATA_ROOT": "../shared/data"}
+#: Keys of :data:`COMMAND_ENV` that the caller's environment may override.
+OVERRIDABLE_ENV = ("EEGBENCH_DATA_ROOT",)
 
 
 class PlanError(ValueError):
@@ -280,10 +282,11 @@ def expand_step(plan: Plan, name: str, values: Mapping[str, str | list[str]],
 
 
 def command_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment the plan's commands run with (:data:`COMMAND_ENV` as defaults)."""
+    """The environment the plan's commands run with (``environ`` plus :data:`COMMAND_ENV`)."""
     env = dict(os.environ if environ is None else environ)
     for key, value in COMMAND_ENV.items():
-        env.setdefault(key, value)
+        if key not in OVERRIDABLE_ENV or key not in env:
+            env[key] = value
     return env
 
 

@@ -197,3 +197,9 @@ def test_the_leaderboard_command_line_runs_the_plan(plan, capsys):
     lines = capsys.readouterr().out.splitlines()[:-1]
     assert [line[2:].split()[0] for line in lines] == list(plan.steps)
     assert {line[2:].split()[0] for line in lines if line.startswith("*")} == set(plan.default)
+
+
+def test_commands_run_single_threaded_on_the_given_data_root():
+    env = experiment_plan.command_env({"OMP_NUM_THREADS": "8", "EEGBENCH_DATA_ROOT": "/d"})
+    assert env["OMP_NUM_THREADS"] == "1" and env["EEGBENCH_DATA_ROOT"] == "/d"
+    assert experiment_plan.command_env({})["EEGBENCH_DATA_ROOT"] == "../shared/data"
