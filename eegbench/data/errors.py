@@ -10,7 +10,7 @@ class RecipeError(ValueError):
 class CountMismatch(RecipeError):
     """The windows per class of one file differ from the recipe's ``expected.counts``.
 
-    Raised per file by :func:`eegbench.data.standardize.check_counts`; the cache build goes
+    Raised per file by :func:`eegbench.data.counts.check_counts`; the cache build goes
     on with the other files and then raises :class:`CountMismatches` listing all of them.
     """
 

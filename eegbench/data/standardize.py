@@ -30,10 +30,11 @@ from typing import Any
 import mne
 import numpy as np
 
+from eegbench.data.counts import check_counts
 from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.preprocess.mne_backend import filter_resample_mne
 from eegbench.data.quality import QualityReport, apply_quality
-from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
+from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 from eegbench.data.units import UNIT_NAME, UNIT_SCALE
 
 logger = logging.getLogger(__name__)
@@ -222,82 +223,6 @@ def _window_rows(source: SourceFile, labels: list[str], onsets: np.ndarray,
     ]
 
 
-def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile,
-                 duration_s: float | None = None, n_edge_dropped: int = 0) -> None:
-    """Compare the windows per class of one file with the recipe's ``expected.counts``.
-
-    Parameters
-    ----------
-    rows : list of dict
-        The file's window rows (``label_name`` per window).
-    recipe : Recipe
-        The recipe.
-    source : SourceFile
-        The file (named in the error).
-    duration_s : float, optional
-        The recording's duration, used to suggest the likely cause of a mismatch.
-    n_edge_dropped : int
-        Events whose window crossed the recording's edges (also used for the suggestion).
-
-    Raises
-    ------
-    CountMismatch
-        Naming the file, the expected and the found counts and the likely cause, on any
-        mismatch (or when no ``expected.counts`` rule matches the file).
-    """
-    try:
-        expected = recipe.expected_counts(source)
-    except RecipeError as err:
-        raise CountMismatch(source.relpath, str(err)) from err
-    found: dict[str, int] = {}
-    for row in rows:
-        found[row["label_name"]] = found.get(row["label_name"], 0) + 1
-    wrong = {
-        cls: n for cls, n in found.items()
-        if cls not in expected or not expected[cls][0] <= n <= expected[cls][1]
-    }
-    wrong.update({cls: 0 for cls, (lo, _) in expected.items() if cls not in found and lo > 0})
-    if not wrong:
-        return
-    want = {c: (lo if lo == hi else [lo, hi]) for c, (lo, hi) in expected.items()}
-    raise CountMismatch(
-        source.relpath,
-        f"{source.relpath}: windows per class {found} do not match recipe '{recipe.name}' "
-        f"expected.counts {want} (mismatch in {sorted(wrong)}). "
-        + _count_hint(recipe, source, found, want, duration_s, n_edge_dropped),
-    )
-
-
-def _count_hint(recipe: Recipe, source: SourceFile, found: dict[str, int],
-                want: dict[str, Any], duration_s: float | None, n_edge_dropped: int) -> str:
-    """Suggest the likely cause of a count mismatch from what the file itself says."""
-    n_found = sum(found.values())
-    wspec = recipe.model.windows
-    if wspec.kind == "fixed" and duration_s is not None:
-        what = (f"The recording is {duration_s:.1f} s long, which holds exactly the {n_found} "
-                f"window(s) found ({wspec.length_s} s, stride {wspec.stride_s} s)")
-    elif duration_s is not None:
-        what = (f"The recording is {duration_s:.1f} s long and holds {n_found + n_edge_dropped}"
-                f" labelled event(s), {n_edge_dropped} of which cross its edges")
-    else:
-        what = f"The file gives {n_found} window(s)"
-    from eegbench.data.readers import edf_header_check
-
-    header = edf_header_check(source.path)
-    if header is not None and not header[0]:
-        return (f"{what}; {header[1]}: re-download it (python -m eegbench.data fetch "
-                f"{recipe.name}).")
-    if header is not None:
-        what = f"{what}; {header[1]}"
-    if source.sha256 is not None:
-        return (f"{what}; its bytes match the sha256 pinned in the recipe, so it is the "
-                "released file, not a truncated copy: update expected.counts for it (or "
-                "exclude it with a reason if it is unusable).")
-    return (f"{what}; it has no pinned sha256, so check it against the released version "
-            "(a truncated download or another release?), then pin it and update "
-            "expected.counts.")
-
-
 @dataclass
 class CheckedRecording:
     """A recording after :func:`read_checked` and before filtering.
@@ -462,7 +387,8 @@ def standardize_recording(
     Raises
     ------
     RecipeError
-        On any input problem (see :func:`check_integrity`, :func:`check_counts`).
+        On any input problem (see :func:`check_integrity`,
+        :func:`~eegbench.data.counts.check_counts`).
     """
     rec = read_checked(source, raw, recipe)
     if rec.dropped:
@@ -494,8 +420,9 @@ def standardize_file(
     Raises
     ------
     RecipeError
-        On any input problem (see :func:`check_integrity`, :func:`check_counts`), and when
-        the quality policy ``drop_file`` leaves the recording out (no windows to return).
+        On any input problem (see :func:`check_integrity`,
+        :func:`~eegbench.data.counts.check_counts`), and when the quality policy
+        ``drop_file`` leaves the recording out (no windows to return).
     """
     done = standardize_recording(source, raw, recipe, spec)
     if done.windows is None:
