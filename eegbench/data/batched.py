@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from eegbench.data.readers import read_source
+from eegbench.data.readers import read_recording
 from eegbench.data.recipe import CountMismatch, CountMismatches, Recipe, SourceFile
 from eegbench.data.standardize import (
     CheckedRecording,
@@ -49,9 +49,9 @@ def iter_standardized(
     mismatches: list[CountMismatch] = []
     if spec.backend != "gpu_fused":
         for source in sources:
-            raw = read_source(source, recipe)
+            raw, warnings = read_recording(source, recipe)
             try:
-                yield standardize_recording(source, raw, recipe, spec)
+                yield standardize_recording(source, raw, recipe, spec, warnings)
             except CountMismatch as err:  # collected: all mismatching files in one error
                 mismatches.append(err)
             del raw
@@ -76,7 +76,9 @@ def iter_batches(
     batch: list[CheckedRecording] = []
     held = 0
     for source in sources:
-        rec = read_checked(source, read_source(source, recipe), recipe)
+        raw, warnings = read_recording(source, recipe)
+        rec = read_checked(source, raw, recipe, warnings)
+        del raw
         if batch and (len(batch) >= max_files or held + rec.n_samples > max_samples):
             yield batch
             batch, held = [], 0

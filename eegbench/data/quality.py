@@ -298,8 +298,10 @@ def check_channels(data: np.ndarray, ch_names: list[str], ch_types: list[str], s
     return issues
 
 
-def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """Turn the reader warnings recorded for ``source`` into issues (and other warnings).
+def header_issues(raw: Any, recipe: Any, source: Any,
+                  warnings: reader_warnings.ReaderWarnings | None = None
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Turn the reader warnings of ``source`` into issues (and other warnings).
 
     Parameters
     ----------
@@ -308,7 +310,10 @@ def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, An
     recipe : Recipe
         Its recipe (``channels.rename`` maps the file's names to the standard ones).
     source : SourceFile
-        The file (its warnings were kept by :func:`eegbench.data.readers.read_source`).
+        The file.
+    warnings : ReaderWarnings, optional
+        What its reader emitted (:func:`eegbench.data.readers.read_recording`); none if
+        omitted.
 
     Returns
     -------
@@ -319,8 +324,9 @@ def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, An
     others : list of str
         Warnings that are not header problems of a picked channel (recorded, not failed).
     """
-    messages, file_channels = reader_warnings.pop(source.relpath)
-    problems, others = reader_warnings.classify(messages, file_channels)
+    warnings = warnings or reader_warnings.ReaderWarnings()
+    problems, others = reader_warnings.classify(list(warnings.messages),
+                                                list(warnings.file_channels))
     rename = dict(recipe.model.channels.rename or {})
     types = dict(zip(raw.ch_names, raw.get_channel_types(), strict=True))
     issues = []
@@ -359,7 +365,9 @@ def describe(issue: dict[str, Any]) -> str:
             f"{issue['value']}{unit} > {issue['threshold']}")
 
 
-def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, QualityReport]:
+def apply_quality(raw: Any, recipe: Any, source: Any,
+                  warnings: reader_warnings.ReaderWarnings | None = None
+                  ) -> tuple[Any, QualityReport]:
     """Check one recording and apply the recipe's quality policy.
 
     Called by :func:`eegbench.data.standardize.read_checked` after channel selection.
@@ -372,6 +380,8 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, QualityRepor
         Its recipe (its typed ``quality`` section holds the settings).
     source : SourceFile
         Where it came from (named in messages and reports).
+    warnings : ReaderWarnings, optional
+        What its reader emitted (:func:`eegbench.data.readers.read_recording`).
 
     Returns
     -------
@@ -390,7 +400,7 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, QualityRepor
     spec = QualitySpec.of(recipe)
     ch_types = raw.get_channel_types()
     scale = np.array([UNIT_SCALE.get(t, 1.0) for t in ch_types])[:, None]
-    issues, others = header_issues(raw, recipe, source)
+    issues, others = header_issues(raw, recipe, source, warnings)
     issues += check_channels(raw.get_data() * scale, list(raw.ch_names), ch_types,
                              float(raw.info["sfreq"]), spec)
     report = QualityReport(source.relpath, spec.policy, issues, reader_warnings=others)

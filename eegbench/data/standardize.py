@@ -34,6 +34,7 @@ from eegbench.data.counts import check_counts
 from eegbench.data.events import epoch_windows, find_labelled_events
 from eegbench.data.preprocess.mne_backend import filter_resample_mne
 from eegbench.data.quality import QualityReport, apply_quality
+from eegbench.data.reader_warnings import ReaderWarnings
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 from eegbench.data.units import UNIT_NAME, UNIT_SCALE
 
@@ -299,11 +300,14 @@ def _window_kind(recipe: Recipe) -> str:
     return kind
 
 
-def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> CheckedRecording:
+def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe,
+                 warnings: ReaderWarnings | None = None) -> CheckedRecording:
     """First half of :func:`standardize_file`: events, channel selection, integrity checks.
 
-    The result carries the recording's :class:`~eegbench.data.quality.QualityReport`; a
-    recording the ``drop_file`` policy leaves out comes back with ``dropped`` set.
+    The result carries the recording's :class:`~eegbench.data.quality.QualityReport` (which
+    includes the header problems among its reader ``warnings``,
+    :func:`eegbench.data.readers.read_recording`); a recording the ``drop_file`` policy leaves
+    out comes back with ``dropped`` set.
 
     Raises
     ------
@@ -316,7 +320,7 @@ def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> Che
     events = find_labelled_events(raw, recipe, source) if kind == "events" else None
     raw = select_channels(raw, recipe, source)
     check_integrity(raw, recipe, source)
-    raw, report = apply_quality(raw, recipe, source)  # clipping, flat runs, amplitudes
+    raw, report = apply_quality(raw, recipe, source, warnings)  # clipping, flat runs, amplitudes
     return CheckedRecording(source, None if report.dropped else raw, events, report)
 
 
@@ -374,9 +378,13 @@ def window_recording(
 
 
 def standardize_recording(
-    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec,
+    warnings: ReaderWarnings | None = None,
 ) -> StandardizedRecording:
     """Standardize one recording: :func:`read_checked`, :func:`filter_resample`, windows.
+
+    ``warnings`` are the reader's (:func:`eegbench.data.readers.read_recording`), checked
+    with the signal quality.
 
     Returns
     -------
@@ -390,7 +398,7 @@ def standardize_recording(
         On any input problem (see :func:`check_integrity`,
         :func:`~eegbench.data.counts.check_counts`).
     """
-    rec = read_checked(source, raw, recipe)
+    rec = read_checked(source, raw, recipe, warnings)
     if rec.dropped:
         return StandardizedRecording(source, None, [], {}, rec.quality)
     filtered = filter_resample(rec.raw, spec)
@@ -399,7 +407,8 @@ def standardize_recording(
 
 
 def standardize_file(
-    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec,
+    warnings: ReaderWarnings | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """Standardize one recording into windows (:func:`standardize_recording`, unpacked).
 
@@ -424,7 +433,7 @@ def standardize_file(
         :func:`~eegbench.data.counts.check_counts`), and when the quality policy
         ``drop_file`` leaves the recording out (no windows to return).
     """
-    done = standardize_recording(source, raw, recipe, spec)
+    done = standardize_recording(source, raw, recipe, spec, warnings)
     if done.windows is None:
         raise RecipeError(f"{source.path}: left out by the quality policy 'drop_file' "
                           f"(recipe '{recipe.name}'): {done.quality.issues}")
