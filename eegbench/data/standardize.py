@@ -3,13 +3,13 @@
 This is the MNE reference path (``preprocess=mne``). Every window leaves here in one unit per
 sensor type, at the target sampling rate, with its channels in the recipe's order:
 
-========================  ==========  ===================
-sensor type (MNE)         SI unit     stored unit
-========================  ==========  ===================
-eeg, eog, ecg, emg        V           uV  (x 1e6)
-mag (magnetometer)        T           fT  (x 1e15)
-grad (planar gradiometer) T/m         fT/cm (x 1e13)
-========================  ==========  ===================
+==========================  ==========  ===================
+sensor type (MNE)           SI unit     stored unit
+==========================  ==========  ===================
+eeg, eog, ecg, emg          V           uV  (x 1e6)
+mag (magnetometer)          T           fT  (x 1e15)
+grad (planar gradiometer)   T/m         fT/cm (x 1e13)
+==========================  ==========  ===================
 
 (:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its
 header (e.g. millivolts labelled as volts) is repaired only by an explicit, documented
