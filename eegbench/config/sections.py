@@ -70,6 +70,7 @@ TRAINER_CHOICES = {
     "optimizer": Literal["adamw", "adam"],
     "schedule": Literal["constant", "cosine", "onecycle"],
     "class_weighting": Literal["balanced", "none"],
+    "select_on": Literal["loss", "roc_auc"],
     "device": Annotated[str, Field(pattern=DEVICE_PATTERN)],
 }
 
@@ -156,6 +157,15 @@ class ChannelsSpec(_Section):
     montage: str = "colin27_1005"
 
 
+class DeviationSpec(_Section):
+    """One declared difference from the original authors' recipe (``model.deviations``)."""
+
+    what: str
+    original: str
+    ours: str
+    source: str
+
+
 class ModelSpec(_Section):
     """``model`` group: a registered model, its factory parameters and its adaptation."""
 
@@ -165,6 +175,8 @@ class ModelSpec(_Section):
     channels: ChannelsSpec | None = None
     recipe: RecipeSection | None = None  # type: ignore[valid-type]
     hp_source: str | None = None
+    #: Documentation only (rendered by eegbench.leaderboard.deviations; not hashed).
+    deviations: list[DeviationSpec] | None = None
 
 
 class PathsSpec(_Section):

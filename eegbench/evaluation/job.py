@@ -103,7 +103,9 @@ UNSET_OPTIONAL_KEYS = ("align",)
 SCHEDULING_TRAINER_KEYS = ("fold_parallel",)
 #: Trainer keys left out of the hash while null or at their default, so rows computed before
 #: the option existed keep their identity; any other value is part of it.
-OPTIONAL_TRAINER_DEFAULTS = {"precision": "fp32", "compile": False}
+OPTIONAL_TRAINER_DEFAULTS = {"precision": "fp32", "compile": False, "select_on": "loss"}
+#: Model keys that document a configuration without changing what it computes: never hashed.
+DOCUMENTATION_MODEL_KEYS = ("deviations",)
 
 
 def identity_config(cfg: DictConfig) -> dict[str, Any]:
@@ -114,6 +116,9 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
         identity["trainer"] = {
             k: v for k, v in identity["trainer"].items() if k not in SCHEDULING_TRAINER_KEYS
             and not (k in OPTIONAL_TRAINER_DEFAULTS and v in (None, OPTIONAL_TRAINER_DEFAULTS[k]))}
+    if isinstance(identity.get("model"), dict):
+        identity["model"] = {k: v for k, v in identity["model"].items()
+                             if k not in DOCUMENTATION_MODEL_KEYS}
     if container.get("hp_search"):  # nested selection changes the result: part of the identity
         identity["hp_search"] = container["hp_search"]
     if isinstance(identity.get("protocol"), dict):

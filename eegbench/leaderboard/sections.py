@@ -30,7 +30,7 @@ def published_section(frame: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
         rows = frame[(frame["dataset"] == r["dataset"]) & (frame["protocol"] == "fixed_split")
                      & (frame["config_hash"] == r["config_hash"])]
         for subjects in sorted(set(rows["test_subject"].astype(str))):
-            for e in matching(str(r["dataset"]), "fixed_split", subjects):
+            for e in matching(str(r["dataset"]), "fixed_split", subjects, model=str(r["model"])):
                 metric = e["metric"]
                 ours = r.get(f"{metric}_mean", float("nan"))
                 spread = f" ± {e['std']:.4f}" if e.get("std") is not None else ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.checks import check_keys
 from eegbench.features.frozen_encoder import FrozenEncoderTransform
 from eegbench.models.base import BenchmarkModel, SignalSpec
+from eegbench.models.binary_head import BINARY_OUTPUTS, OneLogitHead
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.training.loop import (
     TrainerSpec,
@@ -55,12 +56,17 @@ class HeadSpec:
         ``[n_features // n_channels, 200]`` capped below ``n_features``.
     dropout : float
         Dropout after each hidden layer (CBraMod: 0.1).
+    binary : {"two_logits", "one_logit"}
+        On a binary task, ``one_logit`` ends the head in one output read as the logit of
+        class 1 (BCE with logits, as CBraMod, BIOT and LaBraM train binary tasks;
+        :mod:`eegbench.models.binary_head`); other tasks ignore it.
     """
 
     kind: str = "linear"
     readout: str = "mean"
     hidden: tuple[int, ...] | None = None
     dropout: float = 0.1
+    binary: str = "two_logits"
 
     @classmethod
     def from_config(cls, cfg: Any) -> HeadSpec:
@@ -70,6 +76,10 @@ class HeadSpec:
         if cfg.get("kind", "linear") not in HEAD_KINDS:
             raise ValueError(f"Invalid value for the 'model.params.head.kind' parameter. "
                              f"Allowed values are {list(HEAD_KINDS)}, but got {cfg['kind']!r}.")
+        if cfg.get("binary", "two_logits") not in BINARY_OUTPUTS:
+            raise ValueError(f"Invalid value for the 'model.params.head.binary' parameter. "
+                             f"Allowed values are {list(BINARY_OUTPUTS)}, but got "
+                             f"{cfg['binary']!r}.")
         if cfg.get("hidden") is not None:
             cfg["hidden"] = tuple(int(h) for h in cfg["hidden"])
         return cls(**cfg)
@@ -78,6 +88,9 @@ class HeadSpec:
 def make_head(spec: HeadSpec, n_features: int, n_outputs: int,
               n_channels: int | None = None) -> nn.Module:
     """Return a fresh head for ``spec`` mapping ``n_features`` to ``n_outputs`` logits."""
+    if spec.binary == "one_logit" and n_outputs == 2:
+        return OneLogitHead(make_head(replace(spec, binary="two_logits"), n_features, 1,
+                                      n_channels))
     if spec.kind == "linear":
         return nn.Linear(n_features, n_outputs)
     hidden = list(spec.hidden) if spec.hidden else [

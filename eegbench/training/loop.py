@@ -25,6 +25,7 @@ from torch import nn
 from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.progress import EpochProgress
+from eegbench.training import selection
 from eegbench.training.resident import (
     ResidentWindows,
     batch_bounds,
@@ -64,8 +65,12 @@ class TrainerSpec:
     no_weight_decay_1d : bool
         No weight decay on biases and normalisation weights.
     patience : int or None
-        Stop after ``patience`` epochs without a lower validation loss; ``None`` (``0`` in a
-        config) runs every epoch. Either way the best validation epoch's weights are restored.
+        Stop after ``patience`` epochs without a better validation criterion (``select_on``);
+        ``None`` (``0`` in a config) runs every epoch. Either way the best validation epoch's
+        weights are restored.
+    select_on : {"loss", "roc_auc"}
+        What "best validation epoch" means: the lowest validation loss, or the highest
+        validation ROC AUC (binary tasks; :mod:`eegbench.training.selection`).
     refit_on_train_valid : bool
         After model selection, retrain from the same initialisation on training + validation
         windows for the selected number of epochs.
@@ -113,6 +118,7 @@ class TrainerSpec:
     layer_decay: float | None = None
     no_weight_decay_1d: bool = False
     patience: int | None = 6
+    select_on: str = "loss"
     refit_on_train_valid: bool = False
     bn_reestimate: bool = False
     class_weighting: str = "balanced"  # "balanced" or "none"
@@ -125,6 +131,7 @@ class TrainerSpec:
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        selection.check_select_on(self.select_on)
         object.__setattr__(self, "fold_parallel", check_fold_parallel(self.fold_parallel))
 
     @classmethod
@@ -148,7 +155,7 @@ class TrainerSpec:
         """Return the settings that define the optimisation budget (for result rows)."""
         keys = ("max_epochs", "batch_size", "optimizer", "lr", "head_lr", "weight_decay",
                 "schedule", "warmup_epochs", "min_lr", "label_smoothing", "grad_clip",
-                "layer_decay", "patience", "refit_on_train_valid", "bn_reestimate",
+                "layer_decay", "patience", "select_on", "refit_on_train_valid", "bn_reestimate",
                 "class_weighting", "precision", "compile", "recipe_source")
         return {k: getattr(self, k) for k in keys}
 
@@ -291,8 +298,9 @@ def fit_classifier(
     Optimiser, parameter groups (head lr, layer-wise decay), per-step schedule, label
     smoothing and gradient clipping follow ``spec``
     (:mod:`eegbench.adaptation.optim`). With validation windows, the weights of the epoch with
-    the lowest validation loss are restored (early stopping after ``spec.patience`` epochs
-    without improvement); without validation windows every epoch runs and the last weights
+    the lowest validation loss (or, with ``spec.select_on="roc_auc"``, the highest validation
+    ROC AUC) are restored (early stopping after ``spec.patience`` epochs without improvement);
+    without validation windows every epoch runs and the last weights
     are kept. The windows stay on the training device for the whole fit
     (:class:`~eegbench.training.resident.ResidentWindows`) and the losses are read back once per
     epoch.
@@ -319,6 +327,7 @@ def fit_classifier(
         torch.set_num_threads(spec.num_threads)
     device = resolve_device(spec.device)
     module.to(device)
+    select_on = selection.effective_select_on(spec.select_on, y_valid, n_classes)
     loss_fn, valid_loss_fn = make_losses(y_train, n_classes, spec, device)
     groups = param_groups(module, spec)
     optimizer = make_optimizer(groups, spec)
@@ -329,7 +338,7 @@ def fit_classifier(
     valid = ResidentWindows(X_valid, y_valid, device)
     forward = compiled(module, spec)
     has_valid = len(valid) > 0
-    best = (float("inf"), -1, copy.deepcopy(module.state_dict()))
+    best = (float("inf"), -1, copy.deepcopy(module.state_dict()), float("inf"))
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     epoch = 0
@@ -350,12 +359,18 @@ def fit_classifier(
             values = losses.tolist()
             train_value = values[0]
             valid_value = values[1] if has_valid else float("nan")
-            history.append({"epoch": epoch, "train_loss": train_value,
-                            "valid_loss": valid_value})
+            record = {"epoch": epoch, "train_loss": train_value, "valid_loss": valid_value}
+            valid_auc = None
+            if has_valid and select_on == "roc_auc":
+                valid_auc = selection.validation_roc_auc(forward, valid, 256, spec.precision)
+                record["valid_roc_auc"] = valid_auc
+            history.append(record)
             logger.debug("epoch %d train_loss %.4f valid_loss %.4f", epoch, train_value,
                          valid_value)
-            if not has_valid or valid_value < best[0]:
-                best = (valid_value, epoch, copy.deepcopy(module.state_dict()))
+            score = (selection.criterion(select_on, valid_value, valid_auc)
+                     if has_valid else float("nan"))
+            if not has_valid or score < best[0]:
+                best = (score, epoch, copy.deepcopy(module.state_dict()), valid_value)
             progress.update(epoch, train_value, valid_value, best[1])
             if has_valid and spec.patience is not None and epoch - best[1] >= spec.patience:
                 break
@@ -363,8 +378,8 @@ def fit_classifier(
         progress.close()
     module.load_state_dict(best[2])
     budget = {**spec.budget(), "epochs_run": epoch, "best_epoch": best[1],
-              "steps_per_epoch": steps_per_epoch, "selection": "best validation loss"
-              if has_valid else "last epoch (no validation windows)",
+              "steps_per_epoch": steps_per_epoch,
+              "selection": selection.describe(select_on, has_valid),
               "lr_groups": sorted({round(g["lr_scale"], 6) for g in groups})}
-    return TrainReport(best_epoch=best[1], epochs_run=epoch, best_valid_loss=best[0],
+    return TrainReport(best_epoch=best[1], epochs_run=epoch, best_valid_loss=best[3],
                        history=history, seconds=time.perf_counter() - t0, budget=budget)

@@ -61,6 +61,10 @@ def model_blockers(model: Any) -> list[str]:
         reasons.append(f"adaptation {adaptation!r} is not one of {list(STACKABLE_ADAPTATIONS)}")
     if getattr(model, "supports_fold_stacking", None) is False:
         reasons.append(f"{type(model).__name__} declares supports_fold_stacking = False")
+    if getattr(getattr(model, "trainer", None), "select_on", "loss") != "loss":
+        reasons.append("trainer.select_on is not 'loss' (stacked folds select on the loss)")
+    if getattr(getattr(model, "head", None), "binary", None) == "one_logit":
+        reasons.append("model.params.head.binary is 'one_logit'")
     return reasons
 
 
