@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
 
@@ -162,7 +162,6 @@ class TokenizerEncoder(nn.Module):
                 ("net.quantizer", self.net.quantizer)]
 
 
-@MODELS.register("brain_tokenizer")
 class BrainTokenizerModel(TorchBenchmarkModel):
     """The sensor-aware VQ tokenizer as a benchmark encoder (EEG and MEG).
 

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import torch
 from torch import nn
 
 from eegbench._compat import ensure_torchaudio, import_braindecode_models
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.parameter_table import TORCHAUDIO_REASON
 from eegbench.models.torch_model import TorchBenchmarkModel
@@ -475,7 +476,6 @@ class BraindecodeZooModel(TorchBenchmarkModel):
                      allow_unpinned=self.allow_unpinned)
 
 
-@MODELS.register("braindecode")
 def build_braindecode(arch: str | None = None, **params: Any) -> BraindecodeZooModel:
     """Any braindecode model by class name (``model.params.arch=EEGNeX``)."""
     if not arch:
@@ -485,21 +485,10 @@ def build_braindecode(arch: str | None = None, **params: Any) -> BraindecodeZooM
     return BraindecodeZooModel(arch, **params)
 
 
-def _summary_names() -> list[str]:
-    """Model names in braindecode's summary.csv, read without importing braindecode.models."""
-    import importlib.util
+def factory_by_name(name: str) -> Callable[..., BraindecodeZooModel]:
+    """Return the factory of ``braindecode.<Class>`` (the architecture fixed)."""
+    arch = name.removeprefix("braindecode.")
 
-    spec = importlib.util.find_spec("braindecode")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "summary.csv"
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8-sig") as fh:
-        return [row["Model"] for row in csv.DictReader(fh)]
-
-
-def _register_by_name(arch: str) -> None:
     def factory(**params: Any) -> BraindecodeZooModel:
         given = params.pop("arch", arch)
         if given != arch:
@@ -509,10 +498,4 @@ def _register_by_name(arch: str) -> None:
 
     factory.__name__ = f"build_braindecode_{arch}"
     factory.__doc__ = f"braindecode {arch} through the generic wrapper."
-    MODELS.register(f"braindecode.{arch}", factory)
-
-
-#: ``braindecode.<Class>`` names, so that result rows name the architecture
-#: (``conf/model/braindecode.yaml`` sets ``name: braindecode.${.params.arch}``).
-for _arch in _summary_names():
-    _register_by_name(_arch)
+    return factory

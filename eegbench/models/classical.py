@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eegbench.features.precompute import TransformSteps
-from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
+from eegbench.models.base import BenchmarkModel, SignalSpec
 
 
 def _covariance_estimators() -> tuple[str, ...]:
@@ -147,7 +147,6 @@ class SklearnModel(BenchmarkModel):
         return self
 
 
-@MODELS.register("ts_lr")
 def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
                      warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann).
@@ -167,7 +166,6 @@ def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
     ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 
 
-@MODELS.register("csp_lda")
 def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
     """Build common spatial patterns (log-variance) -> shrinkage LDA (MNE + scikit-learn)."""
     from mne.decoding import CSP
@@ -178,7 +176,6 @@ def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
     ))
 
 
-@MODELS.register("xdawn_ts_lr")
 def xdawn_tangent_space_lr(nfilter: int = 4, estimator: CovarianceEstimator = "oas",
                            C: float = 1.0, **_: Any) -> SklearnModel:
     """Build xDAWN super-trial covariances -> tangent space -> LR (pyriemann, ERP)."""
@@ -217,7 +214,6 @@ class ERPFeatures(BaseEstimator, TransformerMixin):
         return np.stack(bins, axis=-1).reshape(len(X), -1)
 
 
-@MODELS.register("erp_lda")
 def erp_lda(n_bins: int = 10, **_: Any) -> SklearnModel:
     """Build manual ERP features (binned mean amplitudes) -> scaling -> shrinkage LDA."""
     return SklearnModel(make_pipeline(

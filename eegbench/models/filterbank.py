@@ -19,7 +19,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from eegbench.models.base import MODELS
 from eegbench.models.classical import CovarianceEstimator, SklearnModel
 
 #: Default bands (Hz): 4 Hz wide from 4 to 40 Hz, covering the alpha/beta range and SSVEP
@@ -165,7 +164,6 @@ class FilterBankTangentSpace(TransformerMixin, BaseEstimator):
         return self.band_tangent_space_.transform(self._covariances().transform(X))
 
 
-@MODELS.register("fb_ts_lr")
 def filter_bank_tangent_space_lr(bands: Sequence[Sequence[float]] | None = None,
                                  estimator: CovarianceEstimator = "oas", C: float = 0.1,
                                  warm_start: bool = False, **_: Any) -> SklearnModel:

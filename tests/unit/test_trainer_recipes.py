@@ -100,7 +100,7 @@ def test_adaptation_registry_lists_the_modes_and_names_the_setting():
     assert {"from_scratch", "linear_probe", "finetune", "lp_ft"} <= set(adaptation_names())
     assert get_adaptation("lp_ft").linear_head and not get_adaptation("from_scratch")\
         .needs_checkpoint
-    with pytest.raises(ValueError, match="model.adaptation.*'probe'"):
+    with pytest.raises(ValueError, match="'adaptation' parameter.*but got 'probe'"):
         get_adaptation("probe")
 
 
