@@ -217,8 +217,10 @@ class Registry(Generic[T]):
         return self._load(name, self._entries[name])  # type: ignore[return-value]
 
     def load_all(self) -> dict[str, T]:
-        """Import every entry; a plugin that fails is logged, recorded in :attr:`broken` and
-        left out. Returns ``name -> object``."""
+        """Import every entry and return ``name -> object``.
+
+        A plugin that fails to import is logged, recorded in :attr:`broken` and left out.
+        """
         loaded: dict[str, T] = {}
         for name in self.names():
             try:

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
-from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.adaptation.registry import adaptation_names, get_adaptation
 from eegbench.training.loop import TrainerSpec
+from eegbench.training.optim import make_optimizer, make_scheduler, param_groups
 
 
 class _Blocks(nn.Module):
