@@ -254,6 +254,9 @@ class Registry(Generic[T]):
         self._discover()
         return sorted(self._entries)
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def __contains__(self, name: object) -> bool:
         self._discover()
         return name in self._entries
