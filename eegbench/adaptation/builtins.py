@@ -27,3 +27,8 @@ PEFT_ADAPTATIONS: tuple[str, ...] = PEFT_METHODS + tuple(
 ADAPTATION_FAMILIES: tuple[Family, ...] = (
     Family(lambda: PEFT_ADAPTATIONS, "eegbench.adaptation.peft_methods:peft_adaptation"),
 )
+
+#: The modules that implement the built-in adaptations (part of a run's code fingerprint).
+BUILTIN_MODULES: tuple[str, ...] = tuple(dict.fromkeys(
+    [t.partition(":")[0] for t in BUILTIN_ADAPTATIONS.values()]
+    + [f.factory.partition(":")[0] for f in ADAPTATION_FAMILIES]))

@@ -14,8 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eegbench.adaptation.builtins import ADAPTATION_FAMILIES, BUILTIN_ADAPTATIONS
+from eegbench.adaptation.builtins import (
+    ADAPTATION_FAMILIES,
+    BUILTIN_ADAPTATIONS,
+    BUILTIN_MODULES,
+)
 from eegbench.registry import Registry, RegistryError
+
+__all__ = ["ADAPTATIONS", "BUILTIN_MODULES", "Adaptation", "adaptation_names", "check_adaptation",
+           "get_adaptation", "register_adaptation"]
 
 
 @dataclass(frozen=True)
