@@ -55,7 +55,7 @@ def zoo_table() -> str:
     table = load_table()
     if table is not None:
         return zoo_markdown(table["braindecode"], torchaudio_importable())
-    from eegbench.models.braindecode_zoo import catalogue_entries
+    from eegbench.models.braindecode_catalogue import catalogue_entries
 
     return zoo_markdown(catalogue_entries())
 

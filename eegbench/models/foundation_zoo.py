@@ -47,7 +47,8 @@ from torch import nn
 
 from eegbench._compat import import_braindecode_models
 from eegbench.models.base import SignalSpec
-from eegbench.models.braindecode_zoo import ZooEncoder, chs_info_from, offline_position_bank
+from eegbench.models.braindecode_catalogue import offline_position_bank
+from eegbench.models.braindecode_zoo import ZooEncoder, chs_info_from
 from eegbench.models.foundation import (
     FoundationEncoder,
     FoundationModel,
