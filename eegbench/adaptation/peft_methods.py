@@ -144,7 +144,7 @@ def _oft_block_size(module: nn.Module, targets: list[str]) -> int:
 def make_config(method: str, module: nn.Module, n_steps: int,
                 overrides: dict[str, Any] | None = None):
     """Return the peft config of ``method`` for ``module`` (``n_steps``: AdaLoRA schedule)."""
-    import peft
+    import peft  # peft: heavy, imported when adapters are made
 
     targets, feedforward = target_modules(module, method)
     settings = {**DEFAULTS[method], **dict(overrides or {})}
@@ -207,7 +207,7 @@ def attach_adapters(module: nn.Module, method: str, n_steps: int = 1,
     peft.tuners.tuners_utils.BaseTuner
         The tuner (AdaLoRA's ``update_and_allocate`` lives on it); ``module`` is modified.
     """
-    from peft.mapping import PEFT_TYPE_TO_TUNER_MAPPING
+    from peft.mapping import PEFT_TYPE_TO_TUNER_MAPPING  # peft: heavy
 
     config = make_config(method, module, n_steps, overrides)
     if method == "oft":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import difflib
 import functools
 import inspect
 import json
@@ -17,6 +18,7 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +127,7 @@ class ZooEntry:
 
 @functools.cache
 def _summary() -> dict[str, dict[str, str]]:
-    from importlib.resources import files
-
-    import braindecode.models as bm
+    import braindecode.models as bm  # braindecode: optional, heavy
 
     text = files(bm).joinpath("summary.csv").read_text(encoding="utf-8-sig")
     return {row["Model"]: {k: " ".join(str(v).split()) for k, v in row.items()}
@@ -138,7 +138,7 @@ def _summary() -> dict[str, dict[str, str]]:
 def model_classes() -> dict[str, type]:
     """Return every braindecode model class by name (interpolated wrappers included)."""
     import_braindecode_models()
-    from braindecode.models import util
+    from braindecode.models import util  # braindecode: optional, heavy
 
     if not util.models_dict:
         util._init_models_dict()
@@ -149,8 +149,6 @@ def model_class(name: str) -> type:
     """Return the braindecode class ``name`` ("did you mean" error when unknown)."""
     classes = model_classes()
     if name not in classes:
-        import difflib
-
         close = difflib.get_close_matches(name, list(classes), n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise ValueError(f"Invalid value for the 'arch' parameter. Allowed values are the "
@@ -171,7 +169,7 @@ def reference_signal(name: str, complete: bool = False) -> dict[str, Any]:
     1000 samples at 250 Hz) for models that size lazily from the input.
     """
     import_braindecode_models()
-    from braindecode.models import util
+    from braindecode.models import util  # braindecode: optional, heavy
 
     spec = {m: p for m, _, p in util.models_mandatory_parameters}.get(name)
     if callable(spec):

@@ -36,6 +36,7 @@ from eegbench.models.braindecode_catalogue import (
 )
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
+from eegbench.models.weights.loading import KEY_MAPPINGS, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +203,6 @@ class BraindecodeZooModel(TorchBenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load a checkpoint into the braindecode network (classifier keys skipped)."""
-        from eegbench.models.weights.loading import KEY_MAPPINGS, load_weights
-
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256,
                      mapping=KEY_MAPPINGS[self.key_layout], skip_prefixes=("final_layer.",),
                      allow_unpinned=self.allow_unpinned)

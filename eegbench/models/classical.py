@@ -155,9 +155,13 @@ def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
     covariances) from the previous fit's (:mod:`eegbench.models.riemann`: the same mean to
     pyriemann's tolerance, but no longer bit-identical from run to run).
     """
-    from pyriemann.estimation import Covariances
+    from pyriemann.estimation import (
+        Covariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
-    from eegbench.models.riemann import WarmStartTangentSpace
+    from eegbench.models.riemann import (
+        WarmStartTangentSpace,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
     return SklearnModel(make_pipeline(
         Covariances(estimator=estimator),
@@ -168,7 +172,7 @@ def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
 
 def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
     """Build common spatial patterns (log-variance) -> shrinkage LDA (MNE + scikit-learn)."""
-    from mne.decoding import CSP
+    from mne.decoding import CSP  # mne.decoding: heavy, imported when CSP is built
 
     return SklearnModel(make_pipeline(
         CSP(n_components=n_components, reg="ledoit_wolf", log=True),
@@ -179,8 +183,12 @@ def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
 def xdawn_tangent_space_lr(nfilter: int = 4, estimator: CovarianceEstimator = "oas",
                            C: float = 1.0, **_: Any) -> SklearnModel:
     """Build xDAWN super-trial covariances -> tangent space -> LR (pyriemann, ERP)."""
-    from pyriemann.estimation import XdawnCovariances
-    from pyriemann.tangentspace import TangentSpace
+    from pyriemann.estimation import (
+        XdawnCovariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
+    from pyriemann.tangentspace import (
+        TangentSpace,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
     return SklearnModel(make_pipeline(
         XdawnCovariances(nfilter=nfilter, estimator=estimator), TangentSpace(metric="riemann"),

@@ -62,7 +62,9 @@ class FilterBankCovariances(TransformerMixin, BaseEstimator):
 
     def band_covariances(self, X: np.ndarray) -> list[np.ndarray]:
         """Return one (n_windows, n_channels, n_channels) covariance array per usable band."""
-        from pyriemann.estimation import Covariances
+        from pyriemann.estimation import (
+            Covariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+        )
 
         out = []
         for lo, hi in self.usable_bands():

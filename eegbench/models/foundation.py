@@ -352,7 +352,7 @@ class LaBraMModel(FoundationModel):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
-        from braindecode.models.labram import LABRAM_CHANNEL_ORDER
+        from braindecode.models.labram import LABRAM_CHANNEL_ORDER  # braindecode: optional, heavy
 
         patch = int(self.arch_params.get("patch_size", 200))
         return InputContract(sfreq=200.0, patch_size=patch, units="100uV", scale=0.01,
@@ -403,7 +403,7 @@ class EEGPTModel(FoundationModel):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
-        from braindecode.models.eegpt import _get_eegpt_channels
+        from braindecode.models.eegpt import _get_eegpt_channels  # braindecode: optional, heavy
 
         patch = int(self.arch_params.get("patch_size", 64))
         return InputContract(sfreq=256.0, patch_size=patch, units="mV", scale=1e-3,

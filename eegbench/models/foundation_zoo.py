@@ -158,7 +158,7 @@ class BENDRModel(_ZooFoundation):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()
-        from braindecode.models.bendr import BENDR_CHANNEL_ORDER
+        from braindecode.models.bendr import BENDR_CHANNEL_ORDER  # braindecode: optional, heavy
 
         alias = {"T5": "P7", "T6": "P8"}
         names = tuple(alias.get(n.upper(), n) for n in BENDR_CHANNEL_ORDER)

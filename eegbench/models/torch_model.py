@@ -32,6 +32,7 @@ from eegbench.checks import check_keys
 from eegbench.features.frozen_encoder import FrozenEncoderTransform
 from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.models.input_contract import InputAdapter, InputContract
+from eegbench.models.weights.loading import load_weights, missing_weights_error, safe_torch_load
 from eegbench.training.loop import (
     TrainerSpec,
     iterate_batches,
@@ -276,8 +277,6 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load pretrained weights into ``encoder`` (foundation models override this)."""
-        from eegbench.models.weights.loading import load_weights
-
         load_weights(encoder, source, sha256=self.checkpoint_sha256,
                      allow_unpinned=self.allow_unpinned)
 
@@ -292,8 +291,6 @@ class TorchBenchmarkModel(BenchmarkModel):
         elif self.checkpoint:
             self.load_encoder_weights(encoder, str(self.checkpoint))
         elif get_adaptation(self.adaptation).needs_checkpoint:
-            from eegbench.models.weights.loading import missing_weights_error
-
             raise missing_weights_error(type(self).__name__, self.adaptation)
         n_features = infer_n_features(encoder, adapter, signal.n_chans, signal.n_times)
         return EncoderClassifier(encoder, n_features, signal.n_outputs, adapter,
@@ -403,8 +400,6 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load(self, path: str | Path) -> TorchBenchmarkModel:
         """Rebuild the module for the saved signal and load the saved weights."""
-        from eegbench.models.weights.loading import safe_torch_load
-
         saved = safe_torch_load(path)
         self.signal = SignalSpec(**saved["signal"])
         # the saved weights replace everything: build without loading the checkpoint, under
