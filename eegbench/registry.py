@@ -25,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: The entry-point groups eegbench reads, one per registry.
+ENTRY_POINT_GROUPS: tuple[str, ...] = (
+    "eegbench.models", "eegbench.adaptations", "eegbench.protocols", "eegbench.readers",
+    "eegbench.objectives", "eegbench.metrics", "eegbench.suites")
+
 
 class RegistryError(KeyError):
     """Unknown or duplicate registry name."""
