@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: The entry-point groups eegbench reads, one per registry.
+#: The entry-point groups eegbench reads, one per registry (``eegbench.suites`` is reserved for
+#: the suites' registry).
 ENTRY_POINT_GROUPS: tuple[str, ...] = (
     "eegbench.models", "eegbench.adaptations", "eegbench.protocols", "eegbench.readers",
     "eegbench.objectives", "eegbench.metrics", "eegbench.suites")
