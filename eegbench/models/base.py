@@ -118,7 +118,8 @@ def _plugin_imports() -> None:
     ensure_torchaudio()
 
 
-#: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
+#: name -> ``factory(**params)`` returning a :class:`BenchmarkModel`: the built-ins of
+#: :mod:`eegbench.models.zoo` and the ``eegbench.models`` entry points.
 MODELS: Registry = Registry("model", group="eegbench.models", builtins=BUILTIN_MODELS,
                             families=MODEL_FAMILIES, before_plugins=_plugin_imports)
 
