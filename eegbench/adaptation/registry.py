@@ -95,14 +95,13 @@ def get_adaptation(name: str) -> Adaptation:
     Raises
     ------
     ValueError
-        If ``name`` is not registered (MNE-style message with close matches).
+        If ``name`` is not registered (MNE-style message with close matches), or is a plugin
+        that failed to import.
     """
-    if name not in ADAPTATIONS:  # a ValueError, as for every invalid configuration value
-        try:
-            ADAPTATIONS.get(name)
-        except RegistryError as err:
-            raise ValueError(str(err)) from None
-    return ADAPTATIONS.get(name)
+    try:
+        return ADAPTATIONS.get(name)
+    except RegistryError as err:  # a ValueError, as for every invalid configuration value
+        raise ValueError(str(err)) from None
 
 
 def check_adaptation(name: str) -> str:
