@@ -64,7 +64,7 @@ def _from_dataclass(name: str, cls: type, *, optional: bool,
     return create_model(name, __base__=_Section, **fields)
 
 
-#: Values of the trainer fields that are enumerations (eegbench/adaptation/optim.py,
+#: Values of the trainer fields that are enumerations (eegbench/training/optim.py,
 #: eegbench/training/loop.py).
 TRAINER_CHOICES = {
     "optimizer": Literal["adamw", "adam"],
