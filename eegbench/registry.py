@@ -157,6 +157,20 @@ class Registry(Generic[T]):
                              f"but got {target!r} for {name!r}.")
         self._add(name, _Entry(origin, target=target))
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (e.g. an entry a test registered).
+
+        Raises
+        ------
+        RegistryError
+            If ``name`` is not registered.
+        """
+        self._discover()
+        if name not in self._entries:
+            self.get(name)  # raises with suggestions
+        del self._entries[name]
+        self.broken.pop(name, None)
+
     # -- discovery --------------------------------------------------------------------------
     def _discover(self) -> None:
         """List the families' names and the entry points (nothing is imported)."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real recordings in ../shared/data and a session-wide window cache."""
+"""Shared fixtures: the real recordings in ../shared/data, a synthetic fake dataset that needs
+none (tests/fake_dataset.py), and a session-wide window cache."""
 
 from __future__ import annotations
 
@@ -41,6 +42,41 @@ def eegmat(data_root: Path, cache_root: Path):
     from eegbench.data.standardize import PreprocessSpec
 
     return load_windows(load_recipe("physionet_eegmat"), data_root, PreprocessSpec(), cache_root)
+
+
+@pytest.fixture(scope="session")
+def small_batch(eegmat):
+    """Four windows per subject and class of eegmat subjects 00-02, float32 (real data)."""
+    import numpy as np
+
+    from eegbench.models import SignalSpec
+
+    rows = []
+    for _, group in eegmat.meta[eegmat.meta.subject.isin(["00", "01", "02"])].groupby(
+            ["subject", "label"]):
+        rows += group.index[:4].tolist()
+    idx = np.sort(rows)
+    return (np.asarray(eegmat.X[idx], dtype=np.float32), eegmat.y[idx],
+            SignalSpec.from_info(eegmat.info, eegmat.X.shape[-1]))
+
+
+@pytest.fixture(scope="session")
+def fake_dataset(tmp_path_factory: pytest.TempPathFactory):
+    """A synthetic two-class EDF dataset and its recipe (no real data needed)."""
+    from fake_dataset import write_fake_dataset
+
+    return write_fake_dataset(tmp_path_factory.mktemp("fake_dataset"))
+
+
+@pytest.fixture(scope="session")
+def fake_windows(fake_dataset, cache_root: Path):
+    """The fake dataset's windows, read by the real recipe, reader and cache."""
+    from eegbench.data.cache import load_windows
+    from eegbench.data.recipe import load_recipe
+    from eegbench.data.standardize import PreprocessSpec
+
+    return load_windows(load_recipe(fake_dataset.recipe_path), fake_dataset.data_root,
+                        PreprocessSpec(), cache_root)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

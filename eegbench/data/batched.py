@@ -15,32 +15,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
-import numpy as np
-
-from eegbench.data.readers import read_source
+from eegbench.data.readers import read_recording
 from eegbench.data.recipe import CountMismatch, CountMismatches, Recipe, SourceFile
 from eegbench.data.standardize import (
     CheckedRecording,
     PreprocessSpec,
+    StandardizedRecording,
     read_checked,
-    standardize_file,
+    standardize_recording,
     window_recording,
 )
 
 logger = logging.getLogger(__name__)
 
-#: One standardized recording: (source, windows, metadata rows, channel info).
-Standardized = tuple[SourceFile, np.ndarray, list[dict[str, Any]], dict[str, Any]]
-
 
 def iter_standardized(
     recipe: Recipe, sources: list[SourceFile], spec: PreprocessSpec
-) -> Iterator[Standardized]:
+) -> Iterator[StandardizedRecording]:
     """Yield every source standardized, in the order of ``sources``.
 
     Batches the filtering for ``spec.backend == "gpu_fused"``; file by file otherwise.
+    Every recording is yielded with its quality report, including one that the quality
+    policy ``drop_file`` leaves out (``dropped``, no windows).
 
     Raises
     ------
@@ -52,9 +49,9 @@ def iter_standardized(
     mismatches: list[CountMismatch] = []
     if spec.backend != "gpu_fused":
         for source in sources:
-            raw = read_source(source, recipe)
+            raw, warnings = read_recording(source, recipe)
             try:
-                yield (source, *standardize_file(source, raw, recipe, spec))
+                yield standardize_recording(source, raw, recipe, spec, warnings)
             except CountMismatch as err:  # collected: all mismatching files in one error
                 mismatches.append(err)
             del raw
@@ -79,7 +76,9 @@ def iter_batches(
     batch: list[CheckedRecording] = []
     held = 0
     for source in sources:
-        rec = read_checked(source, read_source(source, recipe), recipe)
+        raw, warnings = read_recording(source, recipe)
+        rec = read_checked(source, raw, recipe, warnings)
+        del raw
         if batch and (len(batch) >= max_files or held + rec.n_samples > max_samples):
             yield batch
             batch, held = [], 0
@@ -92,18 +91,26 @@ def iter_batches(
 def _standardize_batch(
     recipe: Recipe, batch: list[CheckedRecording], spec: PreprocessSpec,
     mismatches: list[CountMismatch],
-) -> Iterator[Standardized]:
+) -> Iterator[StandardizedRecording]:
     from eegbench.data.preprocess.raw_backend import filter_resample_raws
 
+    kept = [r for r in batch if not r.dropped]
     logger.info("gpu_fused: filtering %d recording(s), %.1f M channel-samples, in one call",
-                len(batch), sum(r.n_samples for r in batch) / 1e6)
-    filtered = filter_resample_raws([r.raw for r in batch], spec)
+                len(kept), sum(r.n_samples for r in kept) / 1e6)
+    filtered = dict(zip((id(r) for r in kept),
+                        filter_resample_raws([r.raw for r in kept], spec) if kept else [],
+                        strict=True))
     for rec in batch:  # the inputs are no longer needed
         rec.raw = None
-    for k, rec in enumerate(batch):
-        raw, filtered[k] = filtered[k], None
+    for rec in batch:
+        if rec.dropped:
+            yield StandardizedRecording(rec.source, None, [], {}, rec.quality)
+            continue
+        raw = filtered.pop(id(rec))
         try:
-            yield (rec.source, *window_recording(rec.source, raw, rec.events, recipe))
+            yield StandardizedRecording(
+                rec.source, *window_recording(rec.source, raw, rec.events, recipe),
+                quality=rec.quality)
         except CountMismatch as err:  # collected by iter_standardized
             mismatches.append(err)
         del raw

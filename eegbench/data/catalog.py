@@ -95,16 +95,16 @@ def _entry(recipe: Recipe, data_root: Path, cache_root: Path | None) -> CatalogE
     groups = groups or pinned_groups(recipe)
     return CatalogEntry(
         name=recipe.name if recipe.task is None else f"{recipe.name} (task {recipe.task})",
-        paradigm=str(recipe.raw["paradigm"]),
+        paradigm=recipe.model.paradigm,
         modality=recipe.modality,
         subjects=len({g.get("subject") for g in groups}),
         sessions=len({(g.get("subject"), g.get("session", "0")) for g in groups}),
         files=len(groups),
-        channels=len(recipe.channels["pick"]),
+        channels=len(recipe.model.channels.pick),
         sfreq=recipe.declared_sfreq,
         classes=", ".join(recipe.classes),
-        licence=str(recipe.raw["licence"]).split(" (")[0],
-        quality=str((recipe.raw.get("quality") or {}).get("policy", "default")),
+        licence=recipe.model.licence.split(" (")[0],
+        quality=(recipe.model.quality and recipe.model.quality.policy) or "default",
         local=local,
         cache=_cache_state(recipe, cache_root),
     )

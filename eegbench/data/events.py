@@ -17,13 +17,13 @@ strings) to class names; other codes are ignored.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import mne
 import numpy as np
 import pandas as pd
 
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
+from eegbench.data.recipe_schema import EventsSpec
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ EVENT_SOURCES = ("annotations", "stim_channel", "eve_file")
 
 
 def _label_map(recipe: Recipe) -> dict[str, str]:
-    return {str(k): str(v) for k, v in recipe.raw["labels"]["map"].items()}
+    return {str(k): str(v) for k, v in recipe.model.labels.map.items()}
 
 
 def _raw_events(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile,
-                spec: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
+                spec: EventsSpec | None) -> tuple[np.ndarray, list[str]]:
     """Return (sample indices relative to the first sample, event codes as strings)."""
-    kind = spec.get("from")
+    kind = None if spec is None else spec.from_
     mapping = _label_map(recipe)
     if kind == "annotations":
         wanted = {desc: i + 1 for i, desc in enumerate(sorted(mapping))}
@@ -49,7 +49,7 @@ def _raw_events(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile,
         inverse = {v: k for k, v in ids.items()}
         codes = [inverse[c] for c in events[:, 2]]
     elif kind == "stim_channel":
-        channel = spec["channel"]
+        channel = spec.channel
         if channel not in raw.ch_names:
             raise RecipeError(f"{source.path}: stim channel {channel!r} named by recipe "
                               f"'{recipe.name}' is missing; the file has {raw.ch_names}.")
@@ -57,11 +57,12 @@ def _raw_events(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile,
         # a trigger already high at the first sample is an event, unless a crop cut into it
         initial = crop is None or crop["tmin"] == 0
         events = mne.find_events(raw, stim_channel=channel, shortest_event=1,
-                                 consecutive=spec.get("consecutive", True),
+                                 consecutive=(spec.consecutive if "consecutive" in
+                                              spec.model_fields_set else True),
                                  initial_event=initial, verbose="error")
         codes = [str(int(c)) for c in events[:, 2]]
     elif kind == "eve_file":
-        comp = source.companion(spec.get("companion", "events"))
+        comp = source.companion(spec.companion or "events")
         try:
             events = mne.read_events(comp.path, verbose="error")
         except Exception as err:
@@ -94,7 +95,7 @@ def find_labelled_events(raw: mne.io.BaseRaw, recipe: Recipe,
         If the recording holds no event of the recipe's label map, or an event lies outside
         the recording.
     """
-    spec = recipe.windows.get("events") or {}
+    spec = recipe.model.windows.events
     samples, codes = _raw_events(raw, recipe, source, spec)
     mapping = _label_map(recipe)
     sfreq = raw.info["sfreq"]
@@ -104,9 +105,10 @@ def find_labelled_events(raw: mne.io.BaseRaw, recipe: Recipe,
     ]
     if not rows:
         found = sorted(set(codes))
+        origin = None if spec is None else spec.from_
         raise RecipeError(f"{source.path}: no event with a code in labels.map "
                           f"{sorted(mapping)} of recipe '{recipe.name}' (events from "
-                          f"{spec.get('from')!r}); found codes {found or 'none'}.")
+                          f"{origin!r}); found codes {found or 'none'}.")
     frame = pd.DataFrame(rows).sort_values("onset_s", kind="stable").reset_index(drop=True)
     outside = frame[(frame["onset_s"] < 0) | (frame["onset_s"] > raw.n_times / sfreq)]
     if len(outside) and recipe.crop_of(source) is not None:  # events of the part cut away

@@ -33,8 +33,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from eegbench.data import quality
-from eegbench.data.readers import read_source
+from eegbench.data.readers import read_recording
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile, load_recipe, sha256_of
 from eegbench.data.standardize import (
     PreprocessSpec,
@@ -147,14 +146,17 @@ def count_windows(recipe: Recipe, data_root: Path, spec: PreprocessSpec | None =
     counts, errors = {}, {}
     for source in recipe.discover(Path(data_root)):
         try:
-            rec = read_checked(source, read_source(source, recipe), recipe)
+            raw, warnings = read_recording(source, recipe)
+            rec = read_checked(source, raw, recipe, warnings)
+            if rec.dropped:
+                errors[source.relpath] = (f"{source.relpath}: left out by the quality policy "
+                                          "'drop_file'")
+                continue
             filtered = filter_resample(rec.raw, spec)
             _, rows, _ = window_recording(source, filtered, rec.events, recipe, check=False)
-        except (RecipeError, quality.DroppedRecording) as err:
+        except RecipeError as err:
             errors[source.relpath] = str(err).splitlines()[0]
             continue
-        finally:
-            quality.pop_report(source.relpath)
         counts[source.relpath] = dict(Counter(r["label_name"] for r in rows))
         logger.info("counted %s: %s", source.relpath, counts[source.relpath])
     return counts, errors

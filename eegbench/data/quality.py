@@ -39,7 +39,7 @@ channel, the check, the value and the threshold; ``warn`` logs the problem and k
 data; ``drop_channel`` marks the channel bad and replaces it by spherical-spline
 interpolation from its neighbours (MNE ``interpolate_bads``; every recording keeps the same
 channel set), and is an error when the recording has no channel positions; ``drop_file``
-leaves the recording out (:class:`DroppedRecording`). Whatever the policy, the report of
+leaves the recording out (:attr:`QualityReport.dropped`). Whatever the policy, the report of
 every file is recorded in the cache manifest (``quality``) and summarized in each result
 row (``data_quality``); :func:`quality_table` turns it into one row per flagged channel for
 the dataset catalogue.
@@ -98,21 +98,50 @@ QUALITY_KEYS = ("policy", "max_clipped_fraction", "max_flat_fraction", "flat_tol
                 "max_channel_amplitude_ratio", "min_files_for_ratio")
 
 
-class DroppedRecording(Exception):  # noqa: N818 - a signal, not an error
-    """Raised for a recording that the ``drop_file`` policy leaves out.
+@dataclass
+class QualityReport:
+    """What the quality checks found in one recording and what the policy did about it.
+
+    Returned by :func:`apply_quality` (through
+    :func:`eegbench.data.standardize.read_checked`); the cache stores :meth:`to_dict` of
+    every recording's report in its manifest (``quality``).
 
     Attributes
     ----------
-    relpath : str
+    file : str
         The recording's path relative to its dataset folder.
-    report : dict
-        Its quality report.
+    policy : str
+        The recipe's ``quality.policy``.
+    issues : list of dict
+        ``{"channel", "type", "check", "value", "threshold", ...}`` per problem found.
+    action : str
+        ``"none"``, ``"kept (warn)"``, ``"interpolated [...]"`` or ``"dropped file"``.
+    reader_warnings : list of str
+        The reader's warnings that are not header problems (recorded, not failed).
     """
 
-    def __init__(self, relpath: str, report: dict[str, Any]) -> None:
-        super().__init__(f"{relpath}: left out by the quality policy 'drop_file'")
-        self.relpath = relpath
-        self.report = report
+    file: str
+    policy: str
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    action: str = "none"
+    reader_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the ``drop_file`` policy leaves the recording out."""
+        return self.action == DROPPED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as stored in the cache manifest (``reader_warnings`` only if any)."""
+        out: dict[str, Any] = {"file": self.file, "policy": self.policy,
+                               "issues": list(self.issues), "action": self.action}
+        if self.reader_warnings:
+            out["reader_warnings"] = list(self.reader_warnings)
+        return out
+
+
+#: :attr:`QualityReport.action` of a recording the policy leaves out.
+DROPPED = "dropped file"
 
 
 @dataclass(frozen=True)
@@ -129,6 +158,18 @@ class QualitySpec:
     max_channel_amplitude_ratio: float = 50.0
     min_files_for_ratio: int = 3
     max_abs_amplitude: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_ABS))
+
+    @classmethod
+    def of(cls, recipe: Any) -> QualitySpec:
+        """The settings of ``recipe``'s typed ``quality`` section, defaults filled in.
+
+        The section was validated with the recipe
+        (:class:`~eegbench.data.recipe_schema.Quality`), so nothing is checked again here.
+        """
+        model = recipe.model.quality
+        section = {} if model is None else model.model_dump(exclude_none=True)
+        amplitudes = {**DEFAULT_MAX_ABS, **section.pop("max_abs_amplitude", {})}
+        return cls(**section, max_abs_amplitude=amplitudes)
 
     @classmethod
     def from_recipe(cls, section: dict[str, Any] | None, where: str = "recipe") -> QualitySpec:
@@ -257,8 +298,10 @@ def check_channels(data: np.ndarray, ch_names: list[str], ch_types: list[str], s
     return issues
 
 
-def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """Turn the reader warnings recorded for ``source`` into issues (and other warnings).
+def header_issues(raw: Any, recipe: Any, source: Any,
+                  warnings: reader_warnings.ReaderWarnings | None = None
+                  ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Turn the reader warnings of ``source`` into issues (and other warnings).
 
     Parameters
     ----------
@@ -267,7 +310,10 @@ def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, An
     recipe : Recipe
         Its recipe (``channels.rename`` maps the file's names to the standard ones).
     source : SourceFile
-        The file (its warnings were kept by :func:`eegbench.data.readers.read_source`).
+        The file.
+    warnings : ReaderWarnings, optional
+        What its reader emitted (:func:`eegbench.data.readers.read_recording`); none if
+        omitted.
 
     Returns
     -------
@@ -278,9 +324,10 @@ def header_issues(raw: Any, recipe: Any, source: Any) -> tuple[list[dict[str, An
     others : list of str
         Warnings that are not header problems of a picked channel (recorded, not failed).
     """
-    messages, file_channels = reader_warnings.pop(source.relpath)
-    problems, others = reader_warnings.classify(messages, file_channels)
-    rename = dict(recipe.channels.get("rename") or {})
+    warnings = warnings or reader_warnings.ReaderWarnings()
+    problems, others = reader_warnings.classify(list(warnings.messages),
+                                                list(warnings.file_channels))
+    rename = dict(recipe.model.channels.rename or {})
     types = dict(zip(raw.ch_names, raw.get_channel_types(), strict=True))
     issues = []
     for check, channels, message in problems:
@@ -318,7 +365,9 @@ def describe(issue: dict[str, Any]) -> str:
             f"{issue['value']}{unit} > {issue['threshold']}")
 
 
-def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, Any]]:
+def apply_quality(raw: Any, recipe: Any, source: Any,
+                  warnings: reader_warnings.ReaderWarnings | None = None
+                  ) -> tuple[Any, QualityReport]:
     """Check one recording and apply the recipe's quality policy.
 
     Called by :func:`eegbench.data.standardize.read_checked` after channel selection.
@@ -328,35 +377,34 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
     raw : mne.io.BaseRaw
         The recording, channels picked and typed, SI units.
     recipe : Recipe
-        Its recipe (``recipe.raw.get("quality")`` holds the settings).
+        Its recipe (its typed ``quality`` section holds the settings).
     source : SourceFile
         Where it came from (named in messages and reports).
+    warnings : ReaderWarnings, optional
+        What its reader emitted (:func:`eegbench.data.readers.read_recording`).
 
     Returns
     -------
     raw : mne.io.BaseRaw
         The recording (with flagged channels interpolated under ``drop_channel``).
-    report : dict
-        ``{"file", "policy", "issues", "action"}``.
+    report : QualityReport
+        What was found; ``report.dropped`` when the ``drop_file`` policy leaves the
+        recording out.
 
     Raises
     ------
     RecipeError
         Under ``policy: error`` when a check fails, or under ``drop_channel`` when the
         channels have no positions to interpolate from.
-    DroppedRecording
-        Under ``policy: drop_file`` when a check fails.
     """
-    spec = QualitySpec.from_recipe(recipe.raw.get("quality"), f"recipe '{recipe.name}'")
+    spec = QualitySpec.of(recipe)
     ch_types = raw.get_channel_types()
     scale = np.array([UNIT_SCALE.get(t, 1.0) for t in ch_types])[:, None]
-    issues, others = header_issues(raw, recipe, source)
+    issues, others = header_issues(raw, recipe, source, warnings)
     issues += check_channels(raw.get_data() * scale, list(raw.ch_names), ch_types,
                              float(raw.info["sfreq"]), spec)
-    report: dict[str, Any] = {"file": source.relpath, "policy": spec.policy, "issues": issues,
-                              "action": "none"}
+    report = QualityReport(source.relpath, spec.policy, issues, reader_warnings=others)
     if others:
-        report["reader_warnings"] = others
         for message in others:
             logger.warning("%s: reader warning (recorded in the cache manifest): %s",
                            source.relpath, message.replace("\n", " "))
@@ -371,10 +419,10 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
     file_level = [i for i in issues if i["channel"] is None]
     if spec.policy == "drop_file" or (spec.policy == "drop_channel" and file_level):
         # a file-level problem cannot be repaired by interpolating channels
-        report["action"] = "dropped file"
+        report.action = DROPPED
         logger.warning("%s: left out by the quality policy '%s': %s", source.relpath,
                        spec.policy, text)
-        raise DroppedRecording(source.relpath, report)
+        return raw, report
     if spec.policy == "drop_channel":
         bads = sorted({i["channel"] for i in issues})
         pos = np.array([ch["loc"][:3] for ch in raw.info["chs"]])
@@ -385,37 +433,13 @@ def apply_quality(raw: Any, recipe: Any, source: Any) -> tuple[Any, dict[str, An
                               "quality.policy 'drop_file' or 'error').")
         raw.info["bads"] = bads
         raw.interpolate_bads(reset_bads=True, verbose="error")
-        report["action"] = f"interpolated {bads}"
+        report.action = f"interpolated {bads}"
         logger.warning("%s: channel(s) %s interpolated (quality policy 'drop_channel'): %s",
                        source.relpath, bads, text)
         return raw, report
-    report["action"] = "kept (warn)"
+    report.action = "kept (warn)"
     logger.warning("%s: signal quality: %s (kept: quality.policy 'warn')", source.relpath, text)
     return raw, report
-
-
-#: Reports of the recordings checked in this process and not yet collected, by relative path
-#: (the cache collects each one with :func:`pop_report` after standardizing the recording).
-_PENDING: dict[str, dict[str, Any]] = {}
-
-
-def check_recording(raw: Any, recipe: Any, source: Any) -> Any:
-    """Hook for :func:`eegbench.data.standardize.read_checked`: :func:`apply_quality`.
-
-    Returns the (possibly repaired) recording and keeps its report for :func:`pop_report`.
-    """
-    try:
-        raw, report = apply_quality(raw, recipe, source)
-    except DroppedRecording as dropped:
-        _PENDING[source.relpath] = dropped.report
-        raise
-    _PENDING[source.relpath] = report
-    return raw
-
-
-def pop_report(relpath: str) -> dict[str, Any] | None:
-    """Return (and forget) the quality report of the recording ``relpath``, if any."""
-    return _PENDING.pop(relpath, None)
 
 
 def summarize(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -144,17 +144,23 @@ def classify(messages: list[str], file_channels: list[str]
     return problems, others
 
 
-#: Warnings recorded per file (relative path) and not yet collected by the quality check.
-_PENDING: dict[str, tuple[list[str], list[str]]] = {}
+@dataclass(frozen=True)
+class ReaderWarnings:
+    """The warnings MNE's reader emitted for one file, returned with the recording.
 
+    Attributes
+    ----------
+    messages : tuple of str
+        Every captured warning.
+    file_channels : tuple of str
+        The file's channel names (as read, before renaming), to find the channels a
+        message lists.
+    """
 
-def remember(relpath: str, messages: list[str], file_channels: list[str]) -> None:
-    """Keep the warnings of the file ``relpath`` (read now) for :func:`pop`."""
-    _PENDING[relpath] = (list(messages), list(file_channels))
-    for message in messages:
-        logger.info("%s: reader warning: %s", relpath, message.replace("\n", " "))
+    messages: tuple[str, ...] = ()
+    file_channels: tuple[str, ...] = ()
 
-
-def pop(relpath: str) -> tuple[list[str], list[str]]:
-    """Return (and forget) ``(messages, file_channels)`` recorded for ``relpath``."""
-    return _PENDING.pop(relpath, ([], []))
+    def log(self, relpath: str) -> None:
+        """Log every message at INFO, naming the file."""
+        for message in self.messages:
+            logger.info("%s: reader warning: %s", relpath, message.replace("\n", " "))

@@ -359,10 +359,22 @@ def edf_header_check(path: Path) -> tuple[bool, str] | None:
 
 
 def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
-    """Read ``source`` with the reader the recipe names.
+    """Read ``source`` with the reader the recipe names (:func:`read_recording`, raw only).
 
-    The warnings MNE emits while reading are captured and kept for the file's quality check
-    (:mod:`eegbench.data.reader_warnings`): never discarded.
+    Raises
+    ------
+    RecipeError
+        If the reader is unknown or the file cannot be read.
+    """
+    return read_recording(source, recipe)[0]
+
+
+def read_recording(source: SourceFile, recipe: Recipe
+                   ) -> tuple[mne.io.BaseRaw, reader_warnings.ReaderWarnings]:
+    """Read ``source`` with the reader the recipe names; return it with its reader warnings.
+
+    The warnings MNE emits while reading are captured and returned for the file's quality
+    check (:mod:`eegbench.data.reader_warnings`): never discarded.
 
     Raises
     ------
@@ -377,11 +389,12 @@ def read_source(source: SourceFile, recipe: Recipe) -> mne.io.BaseRaw:
         )
     with reader_warnings.capture() as messages:
         raw = READERS[name](source, recipe)
-    reader_warnings.remember(source.relpath, messages, list(raw.ch_names))
+    found = reader_warnings.ReaderWarnings(tuple(messages), tuple(raw.ch_names))
+    found.log(source.relpath)
     crop = recipe.crop_of(source)
     if crop is not None:
         raw = apply_crop(raw, crop, source)
-    return raw
+    return raw, found
 
 
 def apply_crop(raw: mne.io.BaseRaw, crop: dict, source: SourceFile) -> mne.io.BaseRaw:

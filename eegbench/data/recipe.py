@@ -17,79 +17,26 @@ from typing import Any
 
 import yaml
 
-from eegbench.data.errors import RecipeError
+from eegbench.data.errors import CountMismatch, CountMismatches, RecipeError
 from eegbench.data.paths import confine
+from eegbench.data.recipe_schema import NAME_PATTERN, RecipeModel
+from eegbench.data.recipe_validation import validate_recipe
+from eegbench.data.sources import (
+    Companion,
+    SourceFile,
+    verify_checksum,
+    verify_checksums,
+    verify_checksums_keyed,
+)
 from eegbench.data.templates import TemplateError, fill_template
-from eegbench.hashing import file_digests, sha256_of
+from eegbench.hashing import sha256_of
 from eegbench.resources import recipes_dir
 
+__all__ = ["Companion", "CountMismatch", "CountMismatches", "Recipe", "RecipeError",
+           "SourceFile", "load_recipe", "recipe_primary_metric", "select_subjects",
+           "sha256_of", "verify_checksum", "verify_checksums", "verify_checksums_keyed"]
+
 logger = logging.getLogger(__name__)
-
-
-class CountMismatch(RecipeError):
-    """The windows per class of one file differ from the recipe's ``expected.counts``.
-
-    Raised per file by :func:`eegbench.data.standardize.check_counts`; the cache build goes
-    on with the other files and then raises :class:`CountMismatches` listing all of them.
-    """
-
-    def __init__(self, relpath: str, message: str) -> None:
-        super().__init__(message)
-        self.relpath = relpath
-
-
-class CountMismatches(RecipeError):
-    """Several files' windows per class differ from ``expected.counts`` (all listed)."""
-
-    def __init__(self, recipe: str, errors: list[CountMismatch], n_files: int) -> None:
-        self.errors = list(errors)
-        lines = "\n".join(f"  - {e}" for e in self.errors)
-        super().__init__(
-            f"Recipe '{recipe}': {len(self.errors)} of {n_files} file(s) do not match "
-            f"expected.counts:\n{lines}"
-        )
-
-
-@dataclass(frozen=True)
-class Companion:
-    """A file that belongs to a recording (events file, EEGLAB ``.fdt`` data, ...)."""
-
-    role: str
-    path: Path
-    relpath: str
-    sha256: str | None
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """One recording file found on disk, with the metadata parsed from its name."""
-
-    path: Path
-    relpath: str
-    groups: dict[str, str]
-    sha256: str | None  # pinned checksum, None when the recipe does not pin this file
-    companions: tuple[Companion, ...] = ()
-
-    def companion(self, role: str) -> Companion:
-        """Return the companion file playing ``role`` (declared in ``source.companions``).
-
-        Raises
-        ------
-        RecipeError
-            If the recipe declares no companion with that role.
-        """
-        for comp in self.companions:
-            if comp.role == role:
-                return comp
-        raise RecipeError(
-            f"{self.path}: no companion file with role {role!r}; declared roles are "
-            f"{[c.role for c in self.companions]} (recipe section source.companions)."
-        )
-
-    @property
-    def subject(self) -> str:
-        """Subject identifier parsed from the file name."""
-        return self.groups["subject"]
 
 
 @dataclass(frozen=True)
@@ -99,28 +46,31 @@ class Recipe:
     name: str
     raw: dict[str, Any] = field(repr=False)
     path: Path | None = None
+    #: The typed recipe (:class:`~eegbench.data.recipe_schema.RecipeModel`), validated once
+    #: from ``raw`` when the recipe is made; the standardization reads this.
+    model: RecipeModel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from eegbench.data.recipe_schema import validate_recipe
-
         where = str(self.path) if self.path else f"recipe {self.name!r}"
-        if self.task is not None:
-            where += f" (task {self.task!r})"
-        validate_recipe(self.raw, where)
-        if self.raw.get("name") != self.name:
+        task = (self.raw.get("task") or {}).get("name") if isinstance(self.raw, dict) else None
+        if task is not None:
+            where += f" (task {task!r})"
+        model = validate_recipe(self.raw, where)
+        if model.name != self.name:
             raise RecipeError(f"Recipe {self.path or self.name!r}: its name field "
-                              f"{self.raw.get('name')!r} differs from {self.name!r}.")
+                              f"{model.name!r} differs from {self.name!r}.")
+        object.__setattr__(self, "model", model)
 
     # -- tasks ---------------------------------------------------------------------------
     @property
     def task(self) -> str | None:
         """The task this recipe was resolved for (:meth:`for_task`), or None."""
-        return (self.raw.get("task") or {}).get("name")
+        return None if self.model.task is None else self.model.task.name
 
     @property
     def task_names(self) -> list[str]:
         """The tasks a multi-task recipe declares (``tasks``); empty for a single-task one."""
-        return sorted(self.raw.get("tasks") or {})
+        return sorted(self.model.tasks or {})
 
     def for_task(self, task: str | None) -> Recipe:
         """Return this recipe resolved for ``task`` (one of its ``tasks``).
@@ -161,15 +111,14 @@ class Recipe:
 
     def in_task(self, relpath: str) -> bool:
         """Whether the file ``relpath`` belongs to the resolved task (every file without one)."""
-        files = (self.raw.get("task") or {}).get("files")
+        files = None if self.model.task is None else self.model.task.files
         return files is None or re.fullmatch(files, relpath) is not None
 
     def crop_of(self, source: SourceFile) -> dict[str, Any] | None:
         """The recipe's ``crop`` entry of ``source`` (``tmin``, ``tmax``, ``reason``), or None."""
-        entry = (self.raw.get("crop") or {}).get(source.relpath)
-        return None if entry is None else {"tmin": float(entry.get("tmin", 0.0)),
-                                           "tmax": entry.get("tmax"),
-                                           "reason": str(entry["reason"])}
+        entry = (self.model.crop or {}).get(source.relpath)
+        return None if entry is None else {"tmin": float(entry.tmin), "tmax": entry.tmax,
+                                           "reason": entry.reason}
 
     # -- convenient accessors ------------------------------------------------------------
     @property
@@ -181,12 +130,12 @@ class Recipe:
     def classes(self) -> list[str]:
         """Ordered class names; the integer label is the index in this list."""
         self.require_task()
-        return list(self.raw["labels"]["classes"])
+        return list(self.model.labels.classes)
 
     @property
     def declared_sfreq(self) -> float:
         """Sampling rate every source file must have."""
-        return float(self.raw["sfreq"])
+        return float(self.model.sfreq)
 
     @property
     def channels(self) -> dict[str, Any]:
@@ -207,7 +156,7 @@ class Recipe:
     @property
     def modality(self) -> str:
         """``eeg`` or ``meg``."""
-        return str(self.raw.get("modality", "eeg"))
+        return self.model.modality
 
     def expected_counts(self, source: SourceFile) -> dict[str, tuple[int, int]]:
         """Return the expected number of windows per class for ``source``.
@@ -221,20 +170,20 @@ class Recipe:
             If no rule matches the file (every file's counts must be declared).
         """
         self.require_task()
-        rules = self.expected.get("counts")
+        rules = None if self.model.expected is None else self.model.expected.counts
         if not rules:
             raise RecipeError(f"Recipe '{self.name}' declares no expected.counts; every recipe "
                               "must state the windows expected per file and class.")
         for rule in rules:
-            if re.fullmatch(rule["files"], source.relpath):
+            if re.fullmatch(rule.files, source.relpath):
                 out = {}
-                for cls, n in rule["classes"].items():
+                for cls, n in rule.classes.items():
                     lo, hi = (n, n) if isinstance(n, int) else (int(n[0]), int(n[1]))
                     out[str(cls)] = (lo, hi)
                 unknown = sorted(set(out) - set(self.classes))
                 if unknown:
                     raise RecipeError(f"Recipe '{self.name}': expected.counts rule "
-                                      f"{rule['files']!r} names unknown classes {unknown}; "
+                                      f"{rule.files!r} names unknown classes {unknown}; "
                                       f"classes are {self.classes}.")
                 return out
         raise RecipeError(
@@ -255,12 +204,12 @@ class Recipe:
         RecipeError
             If the file's label group has no entry in ``labels.map``.
         """
-        spec = self.raw["labels"]
-        key = source.groups.get(spec["from"])
-        mapping = {str(k): v for k, v in spec["map"].items()}
+        spec = self.model.labels
+        key = source.groups.get(spec.from_)
+        mapping = {str(k): v for k, v in spec.map.items()}
         if key is None or key not in mapping:
             raise RecipeError(
-                f"{source.path}: cannot label this file: its '{spec['from']}' is {key!r}, "
+                f"{source.path}: cannot label this file: its '{spec.from_}' is {key!r}, "
                 f"expected one of {sorted(mapping)} (recipe '{self.name}', labels.map)."
             )
         return mapping[key]
@@ -294,8 +243,7 @@ class Recipe:
             )
         pattern = re.compile(self.source["pattern"])
         pinned = {str(k): str(v) for k, v in (self.source.get("sha256") or {}).items()}
-        excludes = [(re.compile(str(rule["files"])), str(rule.get("reason", "")))
-                    for rule in (self.raw.get("exclude") or [])]
+        excludes = [(re.compile(rule.files), rule.reason) for rule in self.model.exclude]
         used_excludes: set[int] = set()
         found = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
@@ -330,7 +278,7 @@ class Recipe:
             logger.warning("Dataset '%s': exclude rule(s) %s match no file (renamed or "
                            "already removed?)", self.name, unused)
         found_paths = {s.relpath for s in found}
-        stray = sorted(rel for rel in (self.raw.get("crop") or {})
+        stray = sorted(rel for rel in (self.model.crop or {})
                        if rel not in found_paths and self.in_task(rel))
         if stray:
             logger.warning("Dataset '%s': crop entr(y/ies) %s name no discovered file (renamed, "
@@ -371,67 +319,6 @@ class Recipe:
         return Companion(role, path, rel, pinned.get(rel))
 
 
-def _check_pin(source: SourceFile, actual: str) -> str:
-    if source.sha256 is not None and actual != source.sha256:
-        raise RecipeError(
-            f"Checksum mismatch for {source.path}: expected sha256 {source.sha256}, got "
-            f"{actual}. The file is corrupt, truncated or not the released version; "
-            "re-download it."
-        )
-    return actual
-
-
-def verify_checksum(source: SourceFile) -> str:
-    """Hash ``source`` and compare with its pinned checksum.
-
-    Returns
-    -------
-    str
-        The file's sha256.
-
-    Raises
-    ------
-    RecipeError
-        If the file is pinned and its sha256 differs.
-    """
-    return _check_pin(source, sha256_of(source.path))
-
-
-def verify_checksums_keyed(source: SourceFile) -> tuple[dict[str, str], dict[str, str]]:
-    """:func:`verify_checksums`, plus each file's content key (:func:`file_digests`).
-
-    Each file is read once for both digests.
-
-    Returns
-    -------
-    hashes : dict
-        ``{relpath: sha256}`` of the source file and its companions.
-    content_keys : dict
-        ``{relpath: content key}`` of the same files.
-    """
-    hashes, keys = {}, {}
-    for item in (source, *(SourceFile(c.path, c.relpath, {}, c.sha256)
-                           for c in source.companions)):
-        actual, keys[item.relpath] = file_digests(item.path)
-        hashes[item.relpath] = _check_pin(item, actual)
-    return hashes, keys
-
-
-def verify_checksums(source: SourceFile) -> dict[str, str]:
-    """Verify a source file and its companions; return ``{relpath: sha256}`` for all of them.
-
-    Raises
-    ------
-    RecipeError
-        If any pinned file's sha256 differs.
-    """
-    hashes = {source.relpath: verify_checksum(source)}
-    for comp in source.companions:
-        hashes[comp.relpath] = verify_checksum(
-            SourceFile(comp.path, comp.relpath, {}, comp.sha256))
-    return hashes
-
-
 def load_recipe(name_or_path: str | Path, task: str | None = None) -> Recipe:
     """Load a recipe by built-in name (``physionet_eegmat``) or by YAML path.
 
@@ -449,8 +336,6 @@ def load_recipe(name_or_path: str | Path, task: str | None = None) -> Recipe:
     RecipeError
         If the recipe is unknown, lacks a required section, or has no task ``task``.
     """
-    from eegbench.data.recipe_schema import NAME_PATTERN, validate_recipe
-
     candidate = Path(name_or_path)
     known = sorted(p.stem for p in recipes_dir().glob("*.yaml"))
     if candidate.suffix in {".yaml", ".yml"} and candidate.is_file():
@@ -472,9 +357,9 @@ def load_recipe(name_or_path: str | Path, task: str | None = None) -> Recipe:
     if isinstance(raw, dict) and "task" in raw:
         raise RecipeError(f"Unknown key 'task' in {path}: a recipe declares its tasks under "
                           "'tasks' (one entry per task); 'dataset.task' selects one.")
-    model = validate_recipe(raw, str(path))
-    return Recipe(name=model.name, raw=raw, path=path).for_task(task) if task else \
-        Recipe(name=model.name, raw=raw, path=path)
+    name = raw.get("name") if isinstance(raw, dict) else None
+    recipe = Recipe(name=name if isinstance(name, str) else "", raw=raw, path=path)
+    return recipe.for_task(task) if task else recipe
 
 
 def select_subjects(recipe: Recipe, sources: list[SourceFile],
@@ -522,12 +407,12 @@ def recipe_primary_metric(recipe: str, task: str | None = None) -> str:
     P300), else ``balanced_accuracy``; an unknown recipe gives ``balanced_accuracy``.
     """
     try:
-        raw = load_recipe(recipe, task).raw
+        model = load_recipe(recipe, task).model
     except (RecipeError, OSError):
         return "balanced_accuracy"
-    if raw.get("primary_metric"):
-        return str(raw["primary_metric"])
-    if "labels" not in raw:  # a multi-task recipe without a task
+    if model.primary_metric:
+        return model.primary_metric
+    if model.labels is None:  # a multi-task recipe without a task
         return "balanced_accuracy"
-    binary_erp = raw.get("paradigm") == "erp" and len(raw["labels"]["classes"]) == 2
+    binary_erp = model.paradigm == "erp" and len(model.labels.classes) == 2
     return "roc_auc" if binary_erp else "balanced_accuracy"

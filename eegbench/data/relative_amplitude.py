@@ -140,7 +140,7 @@ def apply(recipe: Recipe, amplitudes: dict[str, np.ndarray], info: dict[str, Any
     RecipeError
         Under ``policy: error``, naming every flagged file, channel, found and expected value.
     """
-    spec = QualitySpec.from_recipe(recipe.raw.get("quality"), f"recipe '{recipe.name}'")
+    spec = QualitySpec.of(recipe)
     flagged = relative_amplitude_issues(amplitudes, info["ch_names"], info["ch_types"],
                                                 spec)
     if not flagged:

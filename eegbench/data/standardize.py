@@ -3,13 +3,13 @@
 This is the MNE reference path (``preprocess=mne``). Every window leaves here in one unit per
 sensor type, at the target sampling rate, with its channels in the recipe's order:
 
-========================  ==========  ===================
-sensor type (MNE)         SI unit     stored unit
-========================  ==========  ===================
-eeg, eog, ecg, emg        V           uV  (x 1e6)
-mag (magnetometer)        T           fT  (x 1e15)
-grad (planar gradiometer) T/m         fT/cm (x 1e13)
-========================  ==========  ===================
+==========================  ==========  ===================
+sensor type (MNE)           SI unit     stored unit
+==========================  ==========  ===================
+eeg, eog, ecg, emg          V           uV  (x 1e6)
+mag (magnetometer)          T           fT  (x 1e15)
+grad (planar gradiometer)   T/m         fT/cm (x 1e13)
+==========================  ==========  ===================
 
 (:data:`eegbench.data.units.UNIT_SCALE`). A recording whose stored unit differs from its
 header (e.g. millivolts labelled as volts) is repaired only by an explicit, documented
@@ -30,9 +30,12 @@ from typing import Any
 import mne
 import numpy as np
 
-from eegbench.data import quality
+from eegbench.data.counts import check_counts
 from eegbench.data.events import epoch_windows, find_labelled_events
-from eegbench.data.recipe import CountMismatch, Recipe, RecipeError, SourceFile
+from eegbench.data.preprocess.mne_backend import filter_resample_mne
+from eegbench.data.quality import QualityReport, apply_quality
+from eegbench.data.reader_warnings import ReaderWarnings
+from eegbench.data.recipe import Recipe, RecipeError, SourceFile
 from eegbench.data.units import UNIT_NAME, UNIT_SCALE
 
 logger = logging.getLogger(__name__)
@@ -74,8 +77,8 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     RecipeError
         If a required channel is missing from the file.
     """
-    spec = recipe.channels
-    rename = {k: v for k, v in (spec.get("rename") or {}).items() if k in raw.ch_names}
+    spec = recipe.model.channels
+    rename = {k: v for k, v in (spec.rename or {}).items() if k in raw.ch_names}
     kept = set(raw.ch_names) - set(rename)
     clash = sorted((k, v) for k, v in rename.items() if v in kept)
     if clash:
@@ -86,14 +89,15 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
         )
     if rename:
         raw.rename_channels(rename)
-    wanted = list(spec["pick"])
+    wanted = list(spec.pick)
     missing = [ch for ch in wanted if ch not in raw.ch_names]
     if missing:
         raise RecipeError(
             f"{source.path}: channel(s) {missing} required by recipe '{recipe.name}' are "
             f"missing; the file has {raw.ch_names}."
         )
-    n_expected = recipe.expected.get("n_channels_in_file")
+    expected = recipe.model.expected
+    n_expected = None if expected is None else expected.n_channels_in_file
     if n_expected is not None and len(raw.ch_names) != int(n_expected):
         raise RecipeError(
             f"{source.path}: {len(raw.ch_names)} channels in the file but recipe "
@@ -101,7 +105,7 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
             f"{raw.ch_names}."
         )
     raw.pick(wanted)
-    types = spec.get("types") or {}
+    types = spec.types or {}
     if "all" in types:
         raw.set_channel_types({ch: types["all"] for ch in raw.ch_names}, on_unit_change="ignore")
     unsupported = sorted({t for t in raw.get_channel_types() if t not in UNIT_SCALE})
@@ -111,22 +115,22 @@ def select_channels(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
             f"standard unit; allowed types are {sorted(UNIT_SCALE)} (recipe '{recipe.name}', "
             "channels.pick / channels.types)."
         )
-    scale = spec.get("scale")
+    scale = spec.scale
     if scale is not None and float(scale) != 1.0:
         # Documented repair for files whose stored unit is not the one their header claims.
         logger.info("%s: multiplying samples by %g (recipe '%s' channels.scale: %s)",
                     source.relpath, float(scale), recipe.name,
-                    spec.get("scale_reason", "no reason given"))
+                    spec.scale_reason or "no reason given")
         raw.apply_function(lambda x: x * float(scale), picks="all", channel_wise=False)
-    declared = recipe.raw.get("sensor_types")
+    declared = recipe.model.sensor_types
     if declared is not None and sorted(set(raw.get_channel_types())) != sorted(set(declared)):
         raise RecipeError(
             f"{source.path}: picked channels have sensor types "
             f"{sorted(set(raw.get_channel_types()))} but recipe '{recipe.name}' declares "
             f"sensor_types {sorted(set(declared))}."
         )
-    if spec.get("montage"):
-        raw.set_montage(spec["montage"], on_missing="warn", verbose="error")
+    if spec.montage:
+        raw.set_montage(spec.montage, on_missing="warn", verbose="error")
     return raw
 
 
@@ -163,8 +167,9 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
     if flat:
         raise RecipeError(f"{source.path}: flat (constant) channel(s) {flat}.")
     duration = raw.n_times / sfreq
-    limits = recipe.expected.get("duration_s") or {}
-    lo, hi = limits.get("min", 0.0), limits.get("max", np.inf)
+    limits = None if recipe.model.expected is None else recipe.model.expected.duration_s
+    lo = 0.0 if limits is None else limits.min
+    hi = np.inf if limits is None or limits.max is None else limits.max
     # a cropped file keeps the part its recipe entry states (checked against the recording
     # when it was read): expected.duration_s is about whole files
     if recipe.crop_of(source) is None and not lo <= duration <= hi:
@@ -175,25 +180,16 @@ def check_integrity(raw: mne.io.BaseRaw, recipe: Recipe, source: SourceFile) -> 
 
 
 def filter_resample(raw: mne.io.BaseRaw, spec: PreprocessSpec) -> mne.io.BaseRaw:
-    """Apply re-referencing, notch, band-pass (zero-phase FIR) and resampling with MNE.
+    """Apply re-referencing, notch, band-pass and resampling with the backend ``spec.backend``.
 
-    Other backends (``spec.backend``, e.g. ``"gpu_fused"``) live in :mod:`eegbench.data.preprocess`.
+    ``mne`` is :func:`eegbench.data.preprocess.mne_backend.filter_resample_mne`; the other
+    backends (e.g. ``"gpu_fused"``) live in :mod:`eegbench.data.preprocess.raw_backend`.
     """
     if spec.backend != "mne":
-        from eegbench.data.preprocess.raw_backend import filter_resample_raw
+        from eegbench.data.preprocess.raw_backend import filter_resample_raw  # torch: lazy
 
         return filter_resample_raw(raw, spec)
-    if spec.reference == "average" and "eeg" in raw.get_channel_types():
-        raw.set_eeg_reference("average", projection=False, verbose="error")
-    elif spec.reference and spec.reference != "average":
-        raw.set_eeg_reference([spec.reference], projection=False, verbose="error")
-    if spec.notch:
-        raw.notch_filter(spec.notch, verbose="error")
-    if spec.l_freq is not None or spec.h_freq is not None:
-        raw.filter(spec.l_freq, spec.h_freq, verbose="error")
-    if not np.isclose(raw.info["sfreq"], spec.sfreq):
-        raw.resample(spec.sfreq, verbose="error")
-    return raw
+    return filter_resample_mne(raw, spec)
 
 
 def fixed_windows(
@@ -228,82 +224,6 @@ def _window_rows(source: SourceFile, labels: list[str], onsets: np.ndarray,
     ]
 
 
-def check_counts(rows: list[dict[str, Any]], recipe: Recipe, source: SourceFile,
-                 duration_s: float | None = None, n_edge_dropped: int = 0) -> None:
-    """Compare the windows per class of one file with the recipe's ``expected.counts``.
-
-    Parameters
-    ----------
-    rows : list of dict
-        The file's window rows (``label_name`` per window).
-    recipe : Recipe
-        The recipe.
-    source : SourceFile
-        The file (named in the error).
-    duration_s : float, optional
-        The recording's duration, used to suggest the likely cause of a mismatch.
-    n_edge_dropped : int
-        Events whose window crossed the recording's edges (also used for the suggestion).
-
-    Raises
-    ------
-    CountMismatch
-        Naming the file, the expected and the found counts and the likely cause, on any
-        mismatch (or when no ``expected.counts`` rule matches the file).
-    """
-    try:
-        expected = recipe.expected_counts(source)
-    except RecipeError as err:
-        raise CountMismatch(source.relpath, str(err)) from err
-    found: dict[str, int] = {}
-    for row in rows:
-        found[row["label_name"]] = found.get(row["label_name"], 0) + 1
-    wrong = {
-        cls: n for cls, n in found.items()
-        if cls not in expected or not expected[cls][0] <= n <= expected[cls][1]
-    }
-    wrong.update({cls: 0 for cls, (lo, _) in expected.items() if cls not in found and lo > 0})
-    if not wrong:
-        return
-    want = {c: (lo if lo == hi else [lo, hi]) for c, (lo, hi) in expected.items()}
-    raise CountMismatch(
-        source.relpath,
-        f"{source.relpath}: windows per class {found} do not match recipe '{recipe.name}' "
-        f"expected.counts {want} (mismatch in {sorted(wrong)}). "
-        + _count_hint(recipe, source, found, want, duration_s, n_edge_dropped),
-    )
-
-
-def _count_hint(recipe: Recipe, source: SourceFile, found: dict[str, int],
-                want: dict[str, Any], duration_s: float | None, n_edge_dropped: int) -> str:
-    """Suggest the likely cause of a count mismatch from what the file itself says."""
-    n_found = sum(found.values())
-    if recipe.windows.get("kind") == "fixed" and duration_s is not None:
-        what = (f"The recording is {duration_s:.1f} s long, which holds exactly the {n_found} "
-                f"window(s) found ({recipe.windows.get('length_s')} s, stride "
-                f"{recipe.windows.get('stride_s')} s)")
-    elif duration_s is not None:
-        what = (f"The recording is {duration_s:.1f} s long and holds {n_found + n_edge_dropped}"
-                f" labelled event(s), {n_edge_dropped} of which cross its edges")
-    else:
-        what = f"The file gives {n_found} window(s)"
-    from eegbench.data.readers import edf_header_check
-
-    header = edf_header_check(source.path)
-    if header is not None and not header[0]:
-        return (f"{what}; {header[1]}: re-download it (python -m eegbench.data fetch "
-                f"{recipe.name}).")
-    if header is not None:
-        what = f"{what}; {header[1]}"
-    if source.sha256 is not None:
-        return (f"{what}; its bytes match the sha256 pinned in the recipe, so it is the "
-                "released file, not a truncated copy: update expected.counts for it (or "
-                "exclude it with a reason if it is unusable).")
-    return (f"{what}; it has no pinned sha256, so check it against the released version "
-            "(a truncated download or another release?), then pin it and update "
-            "expected.counts.")
-
-
 @dataclass
 class CheckedRecording:
     """A recording after :func:`read_checked` and before filtering.
@@ -317,20 +237,61 @@ class CheckedRecording:
     events : DataFrame | None
         Labelled events (``windows.kind: events``), read before the stim channels were
         dropped; ``None`` for fixed windows.
+    quality : QualityReport
+        The quality checks' report; when ``quality.dropped`` the recording is left out
+        (``raw`` is then None).
     """
 
     source: SourceFile
-    raw: mne.io.BaseRaw
+    raw: mne.io.BaseRaw | None
     events: Any = None
+    quality: QualityReport | None = None
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the quality policy ``drop_file`` leaves the recording out."""
+        return self.quality is not None and self.quality.dropped
 
     @property
     def n_samples(self) -> int:
-        """Channel-samples held in memory (n_channels x n_times)."""
-        return len(self.raw.ch_names) * self.raw.n_times
+        """Channel-samples held in memory (n_channels x n_times; 0 once dropped)."""
+        return 0 if self.raw is None else len(self.raw.ch_names) * self.raw.n_times
+
+
+@dataclass
+class StandardizedRecording:
+    """One recording standardized (:func:`standardize_recording`).
+
+    Attributes
+    ----------
+    source : SourceFile
+        Where it came from.
+    windows : ndarray | None
+        Shape (n_windows, n_channels, n_times), float32, standard units; None when the
+        quality policy left the recording out.
+    rows : list of dict
+        One metadata row per window.
+    info : dict
+        Channel names, types, positions, sampling rate, units, modality (empty if dropped).
+    quality : QualityReport
+        The recording's quality report.
+    """
+
+    source: SourceFile
+    windows: np.ndarray | None
+    rows: list[dict[str, Any]]
+    info: dict[str, Any]
+    quality: QualityReport
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the quality policy ``drop_file`` left the recording out."""
+        return self.windows is None
 
 
 def _window_kind(recipe: Recipe) -> str:
-    kind = recipe.windows.get("kind")
+    recipe.require_task()
+    kind = None if recipe.model.windows is None else recipe.model.windows.kind
     if kind not in WINDOW_KINDS:
         raise RecipeError(
             f"Invalid value for the 'windows.kind' parameter of recipe '{recipe.name}'. "
@@ -339,8 +300,14 @@ def _window_kind(recipe: Recipe) -> str:
     return kind
 
 
-def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> CheckedRecording:
+def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe,
+                 warnings: ReaderWarnings | None = None) -> CheckedRecording:
     """First half of :func:`standardize_file`: events, channel selection, integrity checks.
+
+    The result carries the recording's :class:`~eegbench.data.quality.QualityReport` (which
+    includes the header problems among its reader ``warnings``,
+    :func:`eegbench.data.readers.read_recording`); a recording the ``drop_file`` policy leaves
+    out comes back with ``dropped`` set.
 
     Raises
     ------
@@ -353,8 +320,8 @@ def read_checked(source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe) -> Che
     events = find_labelled_events(raw, recipe, source) if kind == "events" else None
     raw = select_channels(raw, recipe, source)
     check_integrity(raw, recipe, source)
-    raw = quality.check_recording(raw, recipe, source)  # clipping, flat runs, amplitudes
-    return CheckedRecording(source, raw, events)
+    raw, report = apply_quality(raw, recipe, source, warnings)  # clipping, flat runs, amplitudes
+    return CheckedRecording(source, None if report.dropped else raw, events, report)
 
 
 def window_recording(
@@ -367,19 +334,20 @@ def window_recording(
     for the outputs. ``check=False`` skips the ``expected.counts`` check (used to compute
     the counts, ``python -m eegbench.data pin --counts``).
     """
-    wspec = recipe.windows
+    recipe.require_task()
+    wspec = recipe.model.windows
     ch_types = raw.get_channel_types()
     scale = np.array([UNIT_SCALE[t] for t in ch_types])[:, None]
     data = raw.get_data() * scale
     sfreq = float(raw.info["sfreq"])
     if events is None:
-        windows, onsets = fixed_windows(data, sfreq, wspec["length_s"], wspec["stride_s"])
+        windows, onsets = fixed_windows(data, sfreq, wspec.length_s, wspec.stride_s)
         label = recipe.label_of(source)
         rows = _window_rows(source, [label] * len(onsets), onsets, [""] * len(onsets), recipe)
         n_edge = 0
     else:
         windows, keep = epoch_windows(data, sfreq, events["onset_s"].to_numpy(),
-                                      float(wspec["tmin"]), float(wspec["tmax"]))
+                                      float(wspec.tmin), float(wspec.tmax))
         if not keep.all():
             logger.warning("%s: %d of %d event windows cross the recording's edges and were "
                            "dropped (onsets %s s)", source.relpath, int((~keep).sum()),
@@ -409,10 +377,40 @@ def window_recording(
     return windows.astype(np.float32, copy=False), rows, info
 
 
+def standardize_recording(
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec,
+    warnings: ReaderWarnings | None = None,
+) -> StandardizedRecording:
+    """Standardize one recording: :func:`read_checked`, :func:`filter_resample`, windows.
+
+    ``warnings`` are the reader's (:func:`eegbench.data.readers.read_recording`), checked
+    with the signal quality.
+
+    Returns
+    -------
+    StandardizedRecording
+        Its windows, metadata rows, channel info and quality report (no windows when the
+        quality policy ``drop_file`` leaves it out).
+
+    Raises
+    ------
+    RecipeError
+        On any input problem (see :func:`check_integrity`,
+        :func:`~eegbench.data.counts.check_counts`).
+    """
+    rec = read_checked(source, raw, recipe, warnings)
+    if rec.dropped:
+        return StandardizedRecording(source, None, [], {}, rec.quality)
+    filtered = filter_resample(rec.raw, spec)
+    return StandardizedRecording(source, *window_recording(source, filtered, rec.events, recipe),
+                                 quality=rec.quality)
+
+
 def standardize_file(
-    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec
+    source: SourceFile, raw: mne.io.BaseRaw, recipe: Recipe, spec: PreprocessSpec,
+    warnings: ReaderWarnings | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
-    """Standardize one recording into windows.
+    """Standardize one recording into windows (:func:`standardize_recording`, unpacked).
 
     :func:`read_checked`, then :func:`filter_resample`, then :func:`window_recording`
     (the cache runs the middle step on batches of recordings for ``gpu_fused``, see
@@ -431,8 +429,12 @@ def standardize_file(
     Raises
     ------
     RecipeError
-        On any input problem (see :func:`check_integrity`, :func:`check_counts`).
+        On any input problem (see :func:`check_integrity`,
+        :func:`~eegbench.data.counts.check_counts`), and when the quality policy
+        ``drop_file`` leaves the recording out (no windows to return).
     """
-    rec = read_checked(source, raw, recipe)
-    filtered = filter_resample(rec.raw, spec)
-    return window_recording(source, filtered, rec.events, recipe)
+    done = standardize_recording(source, raw, recipe, spec, warnings)
+    if done.windows is None:
+        raise RecipeError(f"{source.path}: left out by the quality policy 'drop_file' "
+                          f"(recipe '{recipe.name}'): {done.quality.issues}")
+    return done.windows, done.rows, done.info

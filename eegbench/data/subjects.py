@@ -21,11 +21,12 @@ def pinned_groups(recipe: Recipe) -> list[dict[str, str]]:
     Each group is the recipe's ``source.defaults`` updated with the named groups of
     ``source.pattern`` matched on one pinned file (``subject``, ``session``, ``run``, ...).
     """
-    pattern = re.compile(recipe.source["pattern"])
-    excluded = [re.compile(str(r["files"])) for r in recipe.raw.get("exclude") or []]
-    defaults = {k: str(v) for k, v in (recipe.source.get("defaults") or {}).items()}
+    source = recipe.model.source
+    pattern = re.compile(source.pattern)
+    excluded = [re.compile(rule.files) for rule in recipe.model.exclude]
+    defaults = {k: str(v) for k, v in (source.defaults or {}).items()}
     groups = []
-    for rel in sorted(recipe.source.get("sha256") or {}):
+    for rel in sorted(source.sha256 or {}):
         match = pattern.fullmatch(str(rel))
         if match and not any(rx.fullmatch(str(rel)) for rx in excluded) \
                 and recipe.in_task(str(rel)):

@@ -1,12 +1,12 @@
 """Standard units of the stored windows, per MNE sensor type (see :mod:`eegbench.data.standardize`).
 
-========================  ==========  ===================
-sensor type (MNE)         SI unit     stored unit
-========================  ==========  ===================
-eeg, eog, ecg, emg        V           uV  (x 1e6)
-mag (magnetometer)        T           fT  (x 1e15)
-grad (planar gradiometer) T/m         fT/cm (x 1e13)
-========================  ==========  ===================
+==========================  ==========  ===================
+sensor type (MNE)           SI unit     stored unit
+==========================  ==========  ===================
+eeg, eog, ecg, emg          V           uV  (x 1e6)
+mag (magnetometer)          T           fT  (x 1e15)
+grad (planar gradiometer)   T/m         fT/cm (x 1e13)
+==========================  ==========  ===================
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ result in ``<cache_root>/features/<key>/`` (``F.npy`` read with ``mmap_mode='r'`
 * this module's code (with what it imports from eegbench) and :data:`FEATURES_FORMAT_VERSION`.
 
 Entries are written to a temporary folder and renamed into place (atomic) under a file lock, so
-concurrent jobs compute each entry once; an entry whose manifest, size or sha256 does not match
-is logged and rebuilt. A valid entry is used without writing anything (no lock file), so a
+concurrent jobs compute each entry once (:func:`eegbench.atomic.build_entry`, shared with the
+window cache); an entry whose manifest, self-checksum, size or sha256 does not match is logged
+and rebuilt. A valid entry is used without writing anything (no lock file), so a
 cache on a read-only share works; an entry that must be computed there is a clear error.
 Windows are transformed in batches (peak memory is one batch of windows plus the features); the
 steps are per-window, so a batch gives the same numbers as the
@@ -29,22 +30,23 @@ import hashlib
 import importlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
+from eegbench import atomic
 from eegbench.code_fingerprint import code_fingerprint, library_versions
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the on-disk layout of a feature entry changes meaning.
-FEATURES_FORMAT_VERSION = 1
+#: Bump when the on-disk layout of a feature entry changes meaning (2: the manifest of
+#: :mod:`eegbench.atomic`, with its self-checksum and per-file sizes and digests).
+FEATURES_FORMAT_VERSION = 2
+
+#: The data file of a feature entry.
+FEATURES_FILE = "F.npy"
 
 #: Windows per transform batch (float64 copy of 64 windows of 64 channels x 2048 samples is
 #: 64 MiB; eegmat's 19 x 640 windows make 6 MiB).
@@ -71,14 +73,6 @@ class TransformSteps:
         for _, step in self.steps:
             X = step.transform(X)
         return X
-
-
-def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def array_fingerprint(X: np.ndarray, batch: int = 256) -> str:
@@ -137,29 +131,23 @@ def feature_key(data_fingerprint: str, transform: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _entry_problem(entry: Path) -> str | None:
-    """Return why ``entry`` is unusable, or None when its manifest, size and sha256 match."""
-    if not entry.exists():
-        return "missing"
-    try:
-        manifest = json.loads((entry / "manifest.json").read_text())
-        path = entry / "F.npy"
-        if path.stat().st_size != int(manifest["file_bytes"]):
-            return f"F.npy has {path.stat().st_size} bytes, manifest says " \
-                   f"{manifest['file_bytes']}"
-        if _sha256_file(path) != manifest["file_sha256"]:
-            return "F.npy sha256 differs from the manifest (corrupt bytes)"
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"unreadable ({type(err).__name__}: {err})"
+def _shape_problem(entry: Path, manifest: dict[str, Any]) -> str | None:
+    F = np.load(entry / FEATURES_FILE, mmap_mode="r")
+    if list(F.shape) != list(manifest["shape"]) or str(F.dtype) != manifest["dtype"]:
+        return (f"{FEATURES_FILE} holds {F.dtype} {list(F.shape)}, manifest says "
+                f"{manifest['dtype']} {manifest['shape']}")
     return None
+
+
+def _entry_problem(entry: Path) -> str | None:
+    """Return why ``entry`` is unusable, or None (:func:`eegbench.atomic.entry_problem`)."""
+    return atomic.entry_problem(entry, extra=_shape_problem)
 
 
 def _check_writable(entry: Path) -> None:
     """Raise a clear error when ``entry`` must be built but its cache folder is read-only."""
-    folder = entry.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
+    folder = atomic.writable_folder(entry)
+    if folder is not None:
         raise PermissionError(
             f"Feature cache entry {entry} is {_entry_problem(entry)} and the cache folder "
             f"{folder} is not writable, so it cannot be computed. Set paths.cache_dir (or "
@@ -211,40 +199,22 @@ def cached_transform(transformer: Any, X: np.ndarray, cache_root: str | Path,
     if _entry_problem(entry) is None:  # valid: used as is, nothing written (read-only cache)
         logger.info("using feature cache entry %s (%s; %.1f s)", entry,
                     " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
-        return np.load(entry / "F.npy", mmap_mode="r")
+        return np.load(entry / FEATURES_FILE, mmap_mode="r")
     _check_writable(entry)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(entry) + ".lock"):
-        problem = _entry_problem(entry)
-        if problem is None:
-            logger.info("using feature cache entry %s (%s; %.1f s)", entry,
-                        " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
-        else:
-            if entry.exists():
-                logger.warning("feature cache entry %s is partial or corrupt (%s); rebuilding",
-                               entry, problem)
-                shutil.rmtree(entry)
-            for stale in entry.parent.glob(f".{key}.*"):  # left by a killed build
-                logger.warning("removing stale partial feature build %s", stale)
-                shutil.rmtree(stale, ignore_errors=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
-            try:
-                shape, dtype = _compute(transformer, X, tmp / "F.npy", batch_windows)
-                manifest = {
-                    "key": key, "shape": list(shape), "dtype": dtype,
-                    "file_bytes": (tmp / "F.npy").stat().st_size,
-                    "file_sha256": _sha256_file(tmp / "F.npy"),
-                    "transform": transform_fingerprint(steps),
-                    "compute_seconds": round(time.perf_counter() - t0, 3),
-                }
-                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-                os.replace(tmp, entry)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
-            logger.info("computed feature cache entry %s (%s, shape %s) in %.1f s", entry,
-                        " -> ".join(n for n, _ in steps), shape, time.perf_counter() - t0)
-    return np.load(entry / "F.npy", mmap_mode="r")
+
+    def write(tmp: Path) -> tuple[dict[str, Any], list[str]]:
+        shape, dtype = _compute(transformer, X, tmp / FEATURES_FILE, batch_windows)
+        logger.info("computed feature cache entry %s (%s, shape %s) in %.1f s", entry,
+                    " -> ".join(n for n, _ in steps), shape, time.perf_counter() - t0)
+        return ({"key": key, "shape": list(shape), "dtype": dtype,
+                 "transform": transform_fingerprint(steps),
+                 "compute_seconds": round(time.perf_counter() - t0, 3),
+                 "format": FEATURES_FORMAT_VERSION}, [FEATURES_FILE])
+
+    if not atomic.build_entry(entry, write, _entry_problem, what="feature cache entry"):
+        logger.info("using feature cache entry %s (%s; %.1f s)", entry,
+                    " -> ".join(n for n, _ in steps), time.perf_counter() - t0)
+    return np.load(entry / FEATURES_FILE, mmap_mode="r")
 
 
 def precompute_fold_invariant(model: Any, X: np.ndarray, signal: Any,

@@ -5,7 +5,8 @@ the site's ``index.html``. By default the tables show what one experiment ran: i
 ``<runs>/<exp>/results`` (``runs`` is ``$EEGBENCH_RUNS_DIR``, else ``runs``; ``--exp default``
 for runs without ``+exp``) and they are written to ``<runs>/<exp>/leaderboard/``, never into
 the committed ``leaderboard/`` folder, which only ``--committed`` rebuilds (from the shipped
-rows, byte for byte).
+rows, byte for byte, as listed in ``leaderboard/plan.yaml``). ``eegbench leaderboard plan``
+runs the experiment plan's steps (:mod:`eegbench.leaderboard.plan`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from eegbench.leaderboard import plan as experiment_plan
 from eegbench.leaderboard.report import PROBE_FILTERS, build
 from eegbench.leaderboard.site import write_index
 from eegbench.leaderboard.stats import TESTS
@@ -29,22 +31,18 @@ __all__ = ["build", "build_committed", "main"]
 
 
 def build_committed(out: Path, plots: bool = True) -> list[Path]:
-    """Rebuild every table of ``<out>/tables.yaml`` from the rows file it names.
+    """Rebuild every committed table listed in ``<out>/plan.yaml`` from the rows file it names.
 
     Returns the Markdown paths. The tables are a pure function of the rows, so a fresh
     clone reproduces the committed ``.md``, ``.csv`` and ``.html`` files byte for byte.
     """
-    import yaml
-
-    spec = yaml.safe_load((Path(out) / "tables.yaml").read_text())
-    rows = Path(out) / spec["rows"]
+    rows, tables = experiment_plan.committed_tables(Path(out) / experiment_plan.DEFAULT_PLAN.name)
     written = []
-    for table in spec["tables"]:
-        paths = build(rows, Path(out), table["name"], table.get("metrics", DEFAULT_METRICS),
+    for table in tables:
+        paths = build(rows, Path(out), table.name, table.metrics or DEFAULT_METRICS,
                       "python -m eegbench.leaderboard --committed",
-                      protocols=table.get("protocol"), datasets=table.get("dataset"),
-                      test=table.get("test", "wilcoxon"), plots=plots,
-                      probes=table.get("probes", "include"), families=table.get("family"))
+                      protocols=table.protocol, datasets=table.dataset, test=table.test,
+                      plots=plots, probes=table.probes, families=table.family)
         written.append(paths["md"])
     return written
 
@@ -54,7 +52,10 @@ COMMITTED_DIR = Path("leaderboard")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse arguments and build the leaderboard files."""
+    """Parse arguments and build the leaderboard files (``plan ...``: run the plan)."""
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    if args_in[:1] == ["plan"]:
+        raise SystemExit(experiment_plan.main(args_in[1:]))
     parser = argparse.ArgumentParser(prog="eegbench leaderboard", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exp", default="default", metavar="NAME",
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="results store folder(s) and / or shipped .jsonl row files, "
                              "combined (default: <runs>/<exp>/results)")
     parser.add_argument("--committed", action="store_true",
-                        help="rebuild every committed table listed in leaderboard/tables.yaml "
+                        help="rebuild every committed table listed in leaderboard/plan.yaml "
                              "from the shipped rows (leaderboard/rows.jsonl) and its site "
                              "index; no model runs")
     parser.add_argument("--export-rows", type=Path, default=None, metavar="JSONL",
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         _run(args, argv)
-    except (FileNotFoundError, ShippedRowsError) as err:  # a wrong --results, no rows
+    # a wrong --results, no rows, a malformed plan
+    except (FileNotFoundError, ShippedRowsError, experiment_plan.PlanError) as err:
         logger.error("%s", err)
         raise SystemExit(1) from None
 

@@ -19,13 +19,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from eegbench import atomic
 from eegbench.results.recompute import metrics_problem
 from eegbench.results.row import FIELD_DEFAULTS_LATER, SCHEMA_VERSION, ResultRow
 
@@ -36,33 +36,11 @@ REQUIRED_FIELDS = tuple(f.name for f in fields(ResultRow)
                         if f.default is f.default_factory and f.name not in FIELD_DEFAULTS_LATER)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 #: Mode of the files the store writes: the process's default, plus group read.
-FILE_MODE = (0o666 & ~_umask()) | 0o040
+FILE_MODE = atomic.FILE_MODE
 
-
-def write_json_atomic(path: Path, payload: Any, **dump_kwargs: Any) -> Path:
-    """Write ``payload`` as JSON to ``path`` atomically (temp file, fsync, rename).
-
-    The file is readable by the group (``FILE_MODE``).
-    """
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, **dump_kwargs)
-            fh.flush()
-            os.fchmod(fh.fileno(), FILE_MODE)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+#: Rows are written with :func:`eegbench.atomic.write_json_atomic` (temp file, fsync, rename).
+write_json_atomic = atomic.write_json_atomic
 
 
 #: sha256 of row texts whose metrics were found consistent in this process (each shipped row

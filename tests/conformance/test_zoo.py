@@ -6,11 +6,10 @@ models above ``HEAVY_PARAMETERS`` (braindecode's summary.csv count) are marked s
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from eegbench.conformance import check_model
-from eegbench.models import SignalSpec, build_model
+from eegbench.models import build_model
 from eegbench.models.braindecode_catalogue import (
     HEAVY_PARAMETERS,
     REQUIREMENTS,
@@ -42,17 +41,6 @@ def _marks(name: str) -> list:
 
 RUNNABLE = [pytest.param(n, marks=_marks(n)) for n in NAMES if not unavailable_reason(n)]
 UNAVAILABLE = [n for n in NAMES if unavailable_reason(n)]
-
-
-@pytest.fixture(scope="module")
-def small_batch(eegmat):
-    rows = []
-    for _, group in eegmat.meta[eegmat.meta.subject.isin(["00", "01", "02"])].groupby(
-            ["subject", "label"]):
-        rows += group.index[:4].tolist()
-    idx = np.sort(rows)
-    return (np.asarray(eegmat.X[idx], dtype=np.float32), eegmat.y[idx],
-            SignalSpec.from_info(eegmat.info, eegmat.X.shape[-1]))
 
 
 def test_the_zoo_covers_braindecode():

@@ -43,12 +43,13 @@ def test_bids_events_tsv_gives_the_windows_of_the_edf_recipe(data_root, tmp_path
                                  root=bids_root)
         mne_bids.write_raw_bids(raw, path, verbose="error")
     assert (bids_root / "sub-001" / "eeg" / "sub-001_task-imagery_run-04_events.tsv").is_file()
+    expected = copy.deepcopy(load_recipe("physionet_eegmmidb_imagery_lr").raw["expected"])
+    expected["counts"] = [{"files": r".*_run-\d+_eeg\.edf",
+                           "classes": {"left_fist": [5, 10], "right_fist": [5, 10]}}]
     recipe = _bids_recipe(
         "physionet_eegmmidb_imagery_lr", "eegmmidb_bids",
-        r"sub-(?P<subject>\d+)/eeg/sub-\d+_task-imagery_run-(?P<run>\d+)_eeg\.edf")
-    recipe.raw["expected"]["counts"] = [{"files": r".*_run-\d+_eeg\.edf",
-                                          "classes": {"left_fist": [5, 10],
-                                                      "right_fist": [5, 10]}}]
+        r"sub-(?P<subject>\d+)/eeg/sub-\d+_task-imagery_run-(?P<run>\d+)_eeg\.edf",
+        expected=expected)
     spec = PreprocessSpec()
     bids = load_windows(recipe, tmp_path / "data", spec, tmp_path / "cache")
     direct = load_windows(load_recipe("physionet_eegmmidb_imagery_lr"), data_root, spec,

@@ -11,7 +11,7 @@ import pytest
 from eegbench.data import batched
 from eegbench.data.batched import iter_batches, iter_standardized
 from eegbench.data.cache import cache_key, load_windows
-from eegbench.data.readers import read_source
+from eegbench.data.readers import read_recording
 from eegbench.data.recipe import RecipeError, load_recipe
 from eegbench.data.standardize import PreprocessSpec, standardize_file
 
@@ -22,8 +22,8 @@ def _per_file(recipe, sources, spec):
     """The file-by-file path: read, standardize_file, concatenate (as the cache did)."""
     parts, rows = [], []
     for source in sources:
-        windows, file_rows, _ = standardize_file(source, read_source(source, recipe), recipe,
-                                                 spec)
+        raw, warnings = read_recording(source, recipe)
+        windows, file_rows, _ = standardize_file(source, raw, recipe, spec, warnings)
         parts.append(windows)
         rows.extend(file_rows)
     return np.concatenate(parts), pd.DataFrame(rows)
@@ -82,10 +82,10 @@ def test_batch_limits_are_execution_settings_not_cache_key(data_root):
 
 def _bad_reader(bad_name, damage):
     def read(source, recipe):
-        raw = read_source(source, recipe)
+        raw, warnings = read_recording(source, recipe)
         if source.path.name == bad_name:
             damage(raw)
-        return raw
+        return raw, warnings
     return read
 
 
@@ -108,7 +108,7 @@ def test_bad_file_inside_a_batch_raises_its_own_error(data_root, monkeypatch, da
     """Checks before (NaN) and after (window counts) the fused pass name the bad file."""
     recipe = load_recipe("physionet_eegmat")
     sources = [s for s in recipe.discover(data_root) if s.subject in {"00", "01"}]
-    monkeypatch.setattr(batched, "read_source", _bad_reader("Subject01_1.edf", damage))
+    monkeypatch.setattr(batched, "read_recording", _bad_reader("Subject01_1.edf", damage))
     spec = PreprocessSpec(backend="gpu_fused", device="cpu", batch_max_files=4)
     with pytest.raises(RecipeError, match=message):
         list(iter_standardized(recipe, sources, spec))

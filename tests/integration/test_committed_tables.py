@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_committed_tables_rebuild_identically_from_shipped_rows(tmp_path):
     committed = REPO / "leaderboard"
-    spec = yaml.safe_load((committed / "tables.yaml").read_text())
+    spec = yaml.safe_load((committed / "plan.yaml").read_text())["committed"]
     work = tmp_path / "clone"
     (work / "leaderboard").mkdir(parents=True)
-    for name in ("tables.yaml", spec["rows"]):
+    for name in ("plan.yaml", spec["rows"]):
         shutil.copy(committed / name, work / "leaderboard" / name)
     subprocess.run([sys.executable, "-m", "eegbench.leaderboard", "--committed"], cwd=work,
                    check=True, capture_output=True, env={"PYTHONPATH": str(REPO),

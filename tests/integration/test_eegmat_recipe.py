@@ -56,7 +56,7 @@ def test_second_load_hits_the_cache(eegmat, data_root, cache_root, monkeypatch):
     def _fail(*args, **kwargs):
         raise AssertionError("the EDF files were read again")
 
-    monkeypatch.setattr(batched, "read_source", _fail)  # where the cache build reads files
+    monkeypatch.setattr(batched, "read_recording", _fail)  # where the cache build reads files
     again = load_windows(load_recipe("physionet_eegmat"), data_root, PreprocessSpec(), cache_root)
     assert isinstance(again.X, np.memmap)
     assert again.X.shape == eegmat.X.shape

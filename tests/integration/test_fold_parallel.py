@@ -54,6 +54,7 @@ def _rows(cfg):
     return {r["fold"]: r for r in run_experiment(cfg)}
 
 
+@pytest.mark.slow
 def test_exact_stack_gives_the_sequential_rows(eegmat, data_root, cache_root, tmp_path):
     torch.set_num_threads(1)
     subjects = _subjects(eegmat, 4)

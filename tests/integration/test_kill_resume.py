@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = ["model=ts_lr", "dataset.subjects=[00,01,02,03,04,05,06,07]"]
@@ -50,6 +51,7 @@ def _rows(runs: Path) -> list[dict]:
             if not p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_kill_during_cache_build_and_during_folds_then_resume(tmp_path, data_root):
     runs, cache = tmp_path / "runs", tmp_path / "cache"
     env = _env(runs, cache, data_root)

@@ -35,7 +35,8 @@ def _n_subjects(data_root: Path, folder: str) -> int:
     return len([p for p in (data_root / folder).glob("subject*") if p.is_dir()])
 
 
-@pytest.mark.parametrize("launcher", ["local_processes", "submitit_local"])
+@pytest.mark.parametrize("launcher", [pytest.param("local_processes", marks=pytest.mark.slow),
+                                      "submitit_local"])
 def test_sweep_datasets_by_models_into_one_store(launcher, tmp_path, data_root):
     datasets = f"dataset={MUSE},{SSVEP}" if launcher == "local_processes" else f"dataset={MUSE}"
     proc = _sweep(["model=ts_lr,csp_lda", datasets, f"hydra/launcher={launcher}"], tmp_path,

@@ -25,6 +25,7 @@ def test_registry_rejects_duplicates_and_suggests_names():
         reg.get("shalow_fbcsp")
 
 
+@pytest.mark.slow
 def test_plugin_package_is_discovered_and_runs(tmp_path, data_root, cache_root):
     target = tmp_path / "site"
     source = shutil.copytree(REPO / "tests" / "plugin_pkg", tmp_path / "plugin_pkg")
@@ -101,6 +102,7 @@ class EEGNeXModel(TorchBenchmarkModel):
 '''
 
 
+@pytest.mark.slow
 def test_a_broken_plugin_is_named_and_the_others_still_work(tmp_path, data_root, cache_root):
     pkg = tmp_path / "src"
     (pkg / "two_plugins").mkdir(parents=True)

@@ -107,6 +107,7 @@ def test_leave_one_dataset_out_corpus_never_contains_the_target(data_root, tmp_p
         assert_target_not_in_corpus(["physionet_eegmat"], "physionet_eegmat", data_root)
 
 
+@pytest.mark.slow
 def test_objective_study_end_to_end_on_real_data(tmp_path, data_root, cache_root):
     from hydra import compose, initialize_config_dir
 

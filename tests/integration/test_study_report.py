@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
+
+@pytest.mark.slow
 def test_every_objective_sees_the_same_pool_and_the_report_says_so(tmp_path, data_root,
                                                                     cache_root):
     from hydra import compose, initialize_config_dir

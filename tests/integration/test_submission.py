@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -17,6 +19,7 @@ def _run(args, env, cwd):
                           env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_submit_and_verify_a_plugin_model(tmp_path, data_root, cache_root):
     target = tmp_path / "site"
     source = shutil.copytree(REPO / "tests" / "plugin_pkg", tmp_path / "plugin_pkg")

@@ -1,4 +1,5 @@
-"""Label-free subject alignment on real eegmat windows."""
+"""Label-free subject alignment on the fake dataset's windows (subjects with their own channel
+gains)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from eegbench.protocols.alignment import align_subjects
 
 
 @pytest.mark.parametrize("method", ["euclidean", "riemannian"])
-def test_each_subject_is_recentred_without_labels(eegmat, method):
-    meta = eegmat.meta[eegmat.meta["subject"].isin(["00", "01", "02"])]
-    X = np.asarray(eegmat.X[meta.index.to_numpy()])
+def test_each_subject_is_recentred_without_labels(fake_windows, method):
+    meta = fake_windows.meta[fake_windows.meta["subject"].isin(["00", "01", "02"])]
+    X = np.asarray(fake_windows.X[meta.index.to_numpy()])
     aligned = align_subjects(X, meta.reset_index(drop=True), method)
     assert aligned.shape == X.shape and aligned.dtype == np.float32
     # labels are not read: shuffling them changes nothing
@@ -31,6 +32,6 @@ def test_each_subject_is_recentred_without_labels(eegmat, method):
     assert after < (0.6 if method == "riemannian" else 0.9) * before
 
 
-def test_unknown_method_is_a_clear_error(eegmat):
+def test_unknown_method_is_a_clear_error(fake_windows):
     with pytest.raises(ValueError, match="protocol.align.*euclidean"):
-        align_subjects(np.asarray(eegmat.X[:5]), eegmat.meta.iloc[:5], "magic")
+        align_subjects(np.asarray(fake_windows.X[:5]), fake_windows.meta.iloc[:5], "magic")

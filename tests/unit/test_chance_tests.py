@@ -41,6 +41,7 @@ def _loso_predictions(ds, labels):
     return preds, subjects
 
 
+@pytest.mark.slow
 def test_chance_test_on_real_predictions_and_on_a_label_permuted_run(eegmat):
     y = eegmat.y
     preds, subjects = _loso_predictions(eegmat, y)

@@ -9,10 +9,10 @@ import pytest
 from eegbench.protocols.cross_session import CrossSession
 
 
-def test_single_session_dataset_is_a_clear_error(eegmat):
-    # every eegmat subject was recorded in one session
+def test_single_session_dataset_is_a_clear_error(fake_windows):
+    # every subject of the fake dataset was recorded in one session
     with pytest.raises(ValueError, match="two or more sessions"):
-        list(CrossSession().split(eegmat.meta))
+        list(CrossSession().split(fake_windows.meta))
 
 
 def _synthetic_meta() -> pd.DataFrame:

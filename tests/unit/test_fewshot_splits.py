@@ -73,8 +73,9 @@ def test_from_scratch_uses_no_other_subject(ssvep):
         assert np.array_equal(fold.train, ref.train) and np.array_equal(fold.valid, ref.valid)
 
 
-def test_whole_recording_classes_are_refused_unless_overridden(eegmat):
-    meta = eegmat.meta.assign(duration_s=5.0)
+def test_whole_recording_classes_are_refused_unless_overridden(fake_windows):
+    # each class of the fake dataset is a whole recording, as in eegmat
+    meta = fake_windows.meta.assign(duration_s=5.0)
     with pytest.raises(ValueError, match="few-shot refused.*single class.*allow_recording_labels"):
         list(WithinSubjectFewShot(shots=[1]).split(meta))
     # the override lifts the refusal; time order then leaves no 'rest' window to evaluate

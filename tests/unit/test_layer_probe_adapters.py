@@ -1,4 +1,4 @@
-"""Layer-wise probing and few-shot calibration of braindecode models on real eegmat windows."""
+"""Layer-wise probing and few-shot calibration of braindecode models on the fake dataset."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from eegbench.models.base import SignalSpec
 
 
 @pytest.fixture(scope="module")
-def small(eegmat):
-    """Two training subjects and one test subject (real windows), as float32 arrays."""
-    meta = eegmat.meta
+def small(fake_windows):
+    """Two training subjects, one validation and one test subject, as float32 arrays."""
+    meta = fake_windows.meta
     train = np.flatnonzero(meta["subject"].isin(["00", "01"]).to_numpy())
     valid = np.flatnonzero((meta["subject"] == "02").to_numpy())
     test = np.flatnonzero((meta["subject"] == "03").to_numpy())
-    X = np.asarray(eegmat.X[np.r_[train, valid, test]], dtype=np.float32)
-    y = eegmat.y[np.r_[train, valid, test]]
+    X = np.asarray(fake_windows.X[np.r_[train, valid, test]], dtype=np.float32)
+    y = fake_windows.y[np.r_[train, valid, test]]
     a, b = len(train), len(train) + len(valid)
-    signal = SignalSpec.from_info(eegmat.info, X.shape[-1])
+    signal = SignalSpec.from_info(fake_windows.info, X.shape[-1])
     return (X[:a], y[:a]), (X[a:b], y[a:b]), (X[b:], y[b:]), signal
 
 

@@ -20,6 +20,7 @@ def _cfg(tmp, cache, data_root, *overrides):
             f"paths.runs_dir={tmp}", "model=ts_lr", *overrides])
 
 
+@pytest.mark.slow
 def test_window_level_kfold_scores_higher_than_leave_one_subject_out(tmp_path, cache_root,
                                                                      data_root):
     from eegbench.evaluation.job import run_experiment

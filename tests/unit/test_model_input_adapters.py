@@ -1,4 +1,5 @@
-"""Input adapters: resampling, channel mapping and patch alignment on real windows."""
+"""Input adapters: resampling, channel mapping and patch alignment on the fake dataset's
+windows (the eegmat channels, 128 Hz, 640 samples)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from eegbench.models.input_contract import InputAdapter, InputContract, fft_resa
 
 
 @pytest.fixture(scope="module")
-def windows(eegmat):
-    return torch.from_numpy(np.asarray(eegmat.X[:4], dtype=np.float32)).double(), eegmat.info
+def windows(fake_windows):
+    x = np.asarray(fake_windows.X[:4], dtype=np.float32)
+    return torch.from_numpy(x).double(), fake_windows.info
 
 
 @pytest.mark.parametrize("n_out", [1000, 1280, 320, 639])

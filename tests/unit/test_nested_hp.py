@@ -18,6 +18,7 @@ def _cfg(tmp, cache, data_root, *overrides):
             f"paths.runs_dir={tmp}", "model=ts_lr", "protocol.n_valid_subjects=1", *overrides])
 
 
+@pytest.mark.slow
 def test_rows_record_how_hyperparameters_were_decided(tmp_path, cache_root, data_root):
     from eegbench.evaluation.job import run_experiment
 

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from eegbench.leaderboard.ranks import aggregate_ranks
 from eegbench.leaderboard.report import filter_frame
@@ -37,6 +38,7 @@ def test_one_dataset_every_table_line_is_its_own_configuration():
         assert settings.ne("").all() and settings.is_unique
 
 
+@pytest.mark.slow
 def test_the_same_settings_on_several_datasets_are_one_configuration():
     frame = _loso()
     summary = summarize(frame, test="wilcoxon")

@@ -59,6 +59,10 @@ def test_duplicates_are_an_error_and_unknown_names_get_suggestions(fake_package)
         reg.get("alpah")
     with pytest.raises(ValueError, match="'package.module:attribute'"):
         import_target("reg_tmp_pkg.things.ALPHA")
+    reg.unregister("alpha")
+    assert reg.names() == []
+    with pytest.raises(RegistryError, match="but got 'alpha'"):
+        reg.unregister("alpha")
 
 
 def test_entry_points_are_listed_by_name_and_loaded_on_demand(fake_package):

@@ -7,6 +7,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from eegbench.metrics import score_predictions
 from eegbench.results.row import SCHEMA_VERSION, ResultRow
@@ -39,6 +40,7 @@ def _writer(root: str, writer: int, barrier) -> None:
         store.write(_row(fold, writer))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_leave_one_complete_row_per_key(tmp_path: Path):
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(N_WRITERS)

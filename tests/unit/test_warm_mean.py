@@ -1,4 +1,5 @@
-"""Warm-started Riemannian means give the cold means (to pyriemann's tolerance) on real folds."""
+"""Warm-started Riemannian means give the cold means (to pyriemann's tolerance) on the folds of
+the fake dataset (subjects with their own channel gains)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,16 @@ SAME_MEAN = 1e-6
 
 
 @pytest.fixture(scope="module")
-def eegmat_six(data_root, cache_root):
-    from eegbench.data.cache import load_windows
-    from eegbench.data.recipe import load_recipe
-    from eegbench.data.standardize import PreprocessSpec
-
-    ds = load_windows(load_recipe("physionet_eegmat"), data_root, PreprocessSpec(),
-                      cache_root, subjects=SUBJECTS)
-    X = np.asarray(ds.X, dtype=np.float64)
-    return X, ds.y, ds.meta["subject"].astype(str).to_numpy(), SignalSpec.from_info(
+def six_subjects(fake_windows):
+    ds = fake_windows
+    idx = np.flatnonzero(ds.meta["subject"].isin(SUBJECTS).to_numpy())
+    X = np.asarray(ds.X[idx], dtype=np.float64)
+    return X, ds.y[idx], ds.meta["subject"].astype(str).to_numpy()[idx], SignalSpec.from_info(
         ds.info, ds.X.shape[-1])
 
 
-def test_warm_mean_equals_the_cold_mean_in_every_fold(eegmat_six):
-    X, _, subjects, _ = eegmat_six
+def test_warm_mean_equals_the_cold_mean_in_every_fold(six_subjects):
+    X, _, subjects, _ = six_subjects
     covs = Covariances("oas").transform(X)
     clear_warm_starts()
     distances_between_folds = []
@@ -50,8 +47,8 @@ def test_warm_mean_equals_the_cold_mean_in_every_fold(eegmat_six):
     assert min(distances_between_folds) > 100 * SAME_MEAN
 
 
-def test_ts_lr_folds_identical_with_warm_starts(eegmat_six):
-    X, y, subjects, signal = eegmat_six
+def test_ts_lr_folds_identical_with_warm_starts(six_subjects):
+    X, y, subjects, signal = six_subjects
     clear_warm_starts()
     for test in SUBJECTS[:4]:
         train, held_out = subjects != test, subjects == test
@@ -64,8 +61,8 @@ def test_ts_lr_folds_identical_with_warm_starts(eegmat_six):
         assert (probas[1].argmax(1) == probas[0].argmax(1)).all()
 
 
-def test_filter_bank_tangent_space_identical_with_warm_starts(eegmat_six):
-    X, _, subjects, signal = eegmat_six
+def test_filter_bank_tangent_space_identical_with_warm_starts(six_subjects):
+    X, _, subjects, signal = six_subjects
     covs = FilterBankCovariances(sfreq=signal.sfreq, bands=((8, 12), (16, 20))).transform(X)
     clear_warm_starts()
     for test in SUBJECTS[:3]:

@@ -95,12 +95,14 @@ def test_blocked_kfold_on_eegmat_cuts_each_single_class_recording(eegmat):
             assert not ((tr > t.min() - 5.0) & (tr < t.max() + 5.0)).any()
 
 
-def test_clear_errors_suggest_a_protocol_that_works(eegmat):
+def test_clear_errors_suggest_a_protocol_that_works(fake_windows):
+    # single-class recordings in one session, as in eegmat
+    meta = fake_windows.meta
     with pytest.raises(ValueError, match="single class.*blocked_kfold"):
-        list(make_splitter("within_run").split(eegmat.meta))
+        list(make_splitter("within_run").split(meta))
     with pytest.raises(ValueError, match="one session.*blocked_kfold"):
-        list(make_splitter("cross_session").split(eegmat.meta))
-    one = eegmat.meta[eegmat.meta["subject"] == "00"]
+        list(make_splitter("cross_session").split(meta))
+    one = meta[meta["subject"] == "00"]
     with pytest.raises(ValueError, match="at least 3 subjects.*blocked_kfold"):
         list(make_splitter("loso").split(one))
 

@@ -33,9 +33,6 @@ import difflib
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict
 from importlib.metadata import entry_points
@@ -44,11 +41,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock
 
-from eegbench.data.cache import WindowsDataset, entry_problem, manifest_digest
-from eegbench.data.recipe import RecipeError, sha256_of
-from eegbench.data.standardize import UNIT_NAME, UNIT_SCALE, PreprocessSpec
+from eegbench import atomic
+from eegbench.code_fingerprint import source_hash, static_closure
+from eegbench.data.errors import RecipeError
+from eegbench.data.standardize import PreprocessSpec
+from eegbench.data.units import UNIT_NAME, UNIT_SCALE
+from eegbench.data.windows import ENTRY_FILES, WindowsDataset, read_entry, shape_problem
 
 logger = logging.getLogger(__name__)
 
@@ -197,17 +196,28 @@ def _resolve_subjects(dataset: Any, subjects: list[str] | None, name: str) -> li
     return [w for w in wanted if w is not None]
 
 
+def bridge_code_fingerprint() -> str:
+    """Hash of this module and the ``eegbench.data`` modules it imports (part of the key).
+
+    Their docstring-free syntax trees (:func:`eegbench.code_fingerprint.source_hash`), found
+    by the static import closure, so a renamed or new module is covered automatically.
+    """
+    closure = static_closure([__name__], ["eegbench"])
+    modules = {name: source_hash(path) for name, path in sorted(closure.items())
+               if name.startswith("eegbench.data")}
+    return hashlib.sha256(json.dumps(sorted(modules.items())).encode()).hexdigest()[:16]
+
+
 def bridge_key(node: Mapping[str, Any], spec: PreprocessSpec, subjects: list[int]) -> str:
     """Content hash naming the cache entry of a MOABB dataset/paradigm selection."""
     import moabb
 
-    here = Path(__file__).read_bytes()
     payload = {
         "format": BRIDGE_FORMAT_VERSION, "moabb": moabb.__version__,
         "node": json.loads(json.dumps(dict(node), default=str)), "subjects": subjects,
         "preprocess": {k: v for k, v in asdict(spec).items()
                        if k not in PreprocessSpec.EXECUTION_FIELDS},
-        "code": hashlib.sha256(here).hexdigest()[:16],
+        "code": bridge_code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -317,37 +327,22 @@ def load_moabb(node: Mapping[str, Any], spec: PreprocessSpec, cache_root: str | 
     label = name or f"moabb_{_name(node['dataset'])}_{_name(node['paradigm'])}"
     key = bridge_key(node, spec, ids)
     entry = Path(cache_root) / label / key
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(entry) + ".lock"):
-        problem = entry_problem(entry)
-        if problem is not None:
-            if entry.exists():
-                logger.warning("cache entry %s is unusable (%s); rebuilding it", entry, problem)
-                shutil.rmtree(entry)
-            X, meta, info = moabb_windows(node, spec, [str(i) for i in ids])
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=entry.parent))
-            try:
-                np.save(tmp / "X.npy", X)
-                meta.to_csv(tmp / "meta.csv", index=False)
-                files = ("X.npy", "meta.csv")
-                manifest = {**info, "n_windows": len(X), "x_nbytes": int(X.nbytes),
-                            "file_bytes": {f: (tmp / f).stat().st_size for f in files},
-                            "file_sha256": {f: sha256_of(tmp / f) for f in files},
-                            "recipe": label, "key": key, "preprocess": asdict(spec),
-                            "format": BRIDGE_FORMAT_VERSION}
-                # self-checksum only: MOABB reads the recordings, so no content key signs it
-                manifest["manifest_sha256"] = manifest_digest(manifest)
-                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-                os.replace(tmp, entry)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
-            logger.info("built MOABB cache entry %s (%d windows)", entry, len(X))
-        else:
-            logger.info("using cache entry %s", entry)
-    info = json.loads((entry / "manifest.json").read_text())
-    info["cache_entry"] = str(entry)
-    X = np.load(entry / "X.npy", mmap_mode="r")
-    meta = pd.read_csv(entry / "meta.csv", dtype={"subject": str, "session": str, "run": str,
-                                                   "event_code": str}, keep_default_na=False)
-    return WindowsDataset(X=X, meta=meta, info=info)
+
+    def problem(path: Path) -> str | None:
+        # self-checksum only: MOABB reads the recordings, so no content key signs it
+        return atomic.entry_problem(path, extra=shape_problem)
+
+    def write(tmp: Path) -> tuple[dict[str, Any], list[str]]:
+        X, meta, info = moabb_windows(node, spec, [str(i) for i in ids])
+        np.save(tmp / "X.npy", X)
+        meta.to_csv(tmp / "meta.csv", index=False)
+        logger.info("built MOABB cache entry %s (%d windows)", entry, len(X))
+        return ({**info, "n_windows": len(X), "x_nbytes": int(X.nbytes), "recipe": label,
+                 "key": key, "preprocess": asdict(spec), "format": BRIDGE_FORMAT_VERSION},
+                list(ENTRY_FILES))
+
+    if problem(entry) is None:  # valid: used as is, nothing written (read-only cache)
+        logger.info("using cache entry %s", entry)
+    else:
+        atomic.build_entry(entry, write, problem)
+    return read_entry(entry)

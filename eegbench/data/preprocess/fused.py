@@ -6,7 +6,7 @@ FFT resampling (MNE's ``raw.resample`` algorithm), unit scaling; then optional w
 patching and robust normalization. Intermediate results stay on the device.
 
 Equivalence with MNE (see :mod:`eegbench.data.preprocess.mne_ref`)
---------------------------------------------------------------
+------------------------------------------------------------------
 MNE pads each filter step with an odd (``reflect_limited``) reflection of the signal about
 its edge samples. A symmetric FIR maps a signal that is odd about an edge sample to one that
 is odd about the same sample, so when the reflected segments are long enough

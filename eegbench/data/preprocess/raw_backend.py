@@ -18,6 +18,7 @@ import numpy as np
 from mne._fiff.pick import _picks_to_idx  # exactly the picks raw.filter uses (mne is pinned)
 
 from eegbench.data.preprocess.fused import FusedPreprocessor
+from eegbench.data.preprocess.mne_backend import filter_resample_mne
 from eegbench.data.preprocess.params import (
     FilterParams,
     Recording,
@@ -66,11 +67,9 @@ def _needs_mne(raw: mne.io.BaseRaw) -> bool:
 
 
 def _mne_fallback(raw: mne.io.BaseRaw, spec: Any) -> mne.io.BaseRaw:
-    from eegbench.data.standardize import filter_resample  # lazy: standardize imports us
-
     logger.info("%s: several contiguous segments (edge/acquisition-skip annotations); "
                 "using the MNE backend for this recording.", raw.filenames)
-    return filter_resample(raw, dataclasses.replace(spec, backend="mne"))
+    return filter_resample_mne(raw, dataclasses.replace(spec, backend="mne"))
 
 
 def prepare_job(raw: mne.io.BaseRaw, spec: Any) -> FusedJob:
