@@ -34,7 +34,7 @@ from fold_parallel_speed import make_folds  # noqa: E402
 
 from eegbench.metrics import compute_metrics  # noqa: E402
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models  # noqa: E402
-from eegbench.training.fold_parallel.models import train_models_together  # noqa: E402
+from eegbench.models.fold_parallel import train_models_together  # noqa: E402
 from eegbench.training.fold_parallel.stack import NotStackable  # noqa: E402
 
 

@@ -32,9 +32,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import windows_subset  # noqa: E402
 
-from eegbench.adaptation.optim import make_optimizer, param_groups  # noqa: E402
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models  # noqa: E402
 from eegbench.training.loop import compiled, make_losses  # noqa: E402
+from eegbench.training.optim import make_optimizer, param_groups  # noqa: E402
 from eegbench.training.resident import ResidentWindows, train_epoch  # noqa: E402
 
 

@@ -1,4 +1,8 @@
-"""Classification metrics, registered with their direction (higher is better or not)."""
+"""Classification metrics, registered with their direction (higher is better or not).
+
+:data:`METRICS` holds the built-ins below and the :class:`Metric` objects of the
+``eegbench.metrics`` entry-point group; every row gets every registered metric.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
+
+from eegbench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -31,16 +37,16 @@ def _roc_auc(y: np.ndarray, pred: np.ndarray, proba: np.ndarray) -> float:
     return float(skm.roc_auc_score(y, proba, multi_class="ovr", average="macro"))
 
 
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("balanced_accuracy", lambda y, p, _: float(skm.balanced_accuracy_score(y, p))),
-        Metric("cohen_kappa", lambda y, p, _: float(skm.cohen_kappa_score(y, p))),
-        Metric("f1_weighted",
-               lambda y, p, _: float(skm.f1_score(y, p, average="weighted", zero_division=0))),
-        Metric("roc_auc", _roc_auc),
-    )
-}
+#: Every metric by name: the built-ins and the ``eegbench.metrics`` entry points.
+METRICS: Registry[Metric] = Registry("metric", group="eegbench.metrics")
+for _metric in (
+    Metric("balanced_accuracy", lambda y, p, _: float(skm.balanced_accuracy_score(y, p))),
+    Metric("cohen_kappa", lambda y, p, _: float(skm.cohen_kappa_score(y, p))),
+    Metric("f1_weighted",
+           lambda y, p, _: float(skm.f1_score(y, p, average="weighted", zero_division=0))),
+    Metric("roc_auc", _roc_auc),
+):
+    METRICS.register(_metric.name, _metric)
 
 
 def compute_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -62,7 +68,7 @@ def compute_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     if proba.ndim != 2 or len(proba) != len(y_true):
         raise ValueError(f"proba must have shape (n={len(y_true)}, n_classes); got {proba.shape}.")
     pred = proba.argmax(axis=1)
-    return {name: m.fn(np.asarray(y_true), pred, proba) for name, m in METRICS.items()}
+    return {name: m.fn(np.asarray(y_true), pred, proba) for name, m in METRICS.load_all().items()}
 
 
 def stored_probabilities(proba: np.ndarray) -> list[list[float]]:

@@ -1,9 +1,10 @@
-"""Discover Hydra config folders shipped by model plugins.
+"""Discover Hydra config folders shipped by plugins.
 
-A plugin package registered under the ``eegbench.models`` entry-point group may ship
-``<package>/conf/model/<name>.yaml``; :func:`plugin_search_paths` returns its
-``file://<package dir>/conf``
-for each such package, so that ``python -m eegbench model=<name>`` finds its config.
+A plugin package registered under one of eegbench's entry-point groups
+(:data:`eegbench.registry.ENTRY_POINT_GROUPS`) may ship ``<package>/conf/<group>/<name>.yaml``
+(e.g. ``conf/model/<name>.yaml``); :func:`plugin_search_paths` returns its
+``file://<package dir>/conf`` for each such package, so that ``python -m eegbench
+model=<name>`` finds its config.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import logging
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from eegbench.registry import ENTRY_POINT_GROUPS
+
 logger = logging.getLogger(__name__)
 
 
-def plugin_search_paths(group: str = "eegbench.models") -> list[str]:
+def plugin_search_paths(groups: str | tuple[str, ...] = ENTRY_POINT_GROUPS) -> list[str]:
     """Return Hydra search-path entries (``file://...``) of plugin packages with a conf/."""
     paths: list[str] = []
-    for ep in entry_points(group=group):
+    groups = (groups,) if isinstance(groups, str) else groups
+    for ep in (ep for group in groups for ep in entry_points(group=group)):
         package = ep.value.split(":")[0].split(".")[0]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:

@@ -12,13 +12,16 @@ tests on; this package decides *how* the model learns from them.
                    2022, :mod:`.lp_ft`)
 =================  ========================================================================
 
-Further methods register with :func:`register_adaptation` (:mod:`.registry`). Helpers:
-:mod:`.optim` (parameter groups, layer-wise lr decay, schedules), :mod:`.collapse`
-(predicted-class histograms), :mod:`.batchnorm` (running statistics re-estimated after
-training), :mod:`.layer_probe` (a converged probe on every layer).
+Further methods register with :func:`register_adaptation` (:mod:`.registry`); the built-ins
+are listed as data in :mod:`.builtins`. Helpers:
+:mod:`.collapse` (predicted-class histograms), :mod:`.layer_probe` (a converged probe on
+every layer), :mod:`.calibration` (few-shot calibration on the test subject). The optimiser
+parts of the training loop (parameter groups, layer-wise lr decay, schedules, BatchNorm
+re-estimation) live in :mod:`eegbench.training`.
 """
 
 from eegbench.adaptation.registry import (
+    ADAPTATIONS,
     Adaptation,
     adaptation_names,
     check_adaptation,
@@ -26,5 +29,5 @@ from eegbench.adaptation.registry import (
     register_adaptation,
 )
 
-__all__ = ["Adaptation", "adaptation_names", "check_adaptation", "get_adaptation",
+__all__ = ["ADAPTATIONS", "Adaptation", "adaptation_names", "check_adaptation", "get_adaptation",
            "register_adaptation"]

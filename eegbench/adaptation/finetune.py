@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.adaptation.batchnorm import reestimate_batchnorm
-from eegbench.adaptation.registry import register_adaptation
+from eegbench.adaptation.registry import Adaptation
+from eegbench.training.batchnorm import reestimate_batchnorm
 from eegbench.training.loop import TrainerSpec, TrainReport, fit_classifier
 
 
@@ -75,16 +75,19 @@ def train_all_weights(model: Any, X_train, y_train, X_valid, y_valid, signal, se
     return out
 
 
-@register_adaptation("from_scratch", needs_checkpoint=False,
-                     description="random initialisation, every weight trained")
 def fit_from_scratch(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
                      ) -> dict[str, Any]:
     """Train a randomly initialised network end to end with the recipe."""
     return train_all_weights(model, X_train, y_train, X_valid, y_valid, signal, seed)
 
 
-@register_adaptation("finetune", description="pretrained encoder, every weight trained")
 def fit_finetune(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
                  ) -> dict[str, Any]:
     """Fine-tune a pretrained encoder and a fresh head end to end with the recipe."""
     return train_all_weights(model, X_train, y_train, X_valid, y_valid, signal, seed)
+
+
+FROM_SCRATCH = Adaptation("from_scratch", fit_from_scratch, needs_checkpoint=False,
+                          description="random initialisation, every weight trained")
+FINETUNE = Adaptation("finetune", fit_finetune,
+                      description="pretrained encoder, every weight trained")

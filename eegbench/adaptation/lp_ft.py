@@ -12,11 +12,9 @@ from typing import Any
 
 from eegbench.adaptation.finetune import train_all_weights
 from eegbench.adaptation.probe import probe_model
-from eegbench.adaptation.registry import register_adaptation
+from eegbench.adaptation.registry import Adaptation
 
 
-@register_adaptation("lp_ft", linear_head=True,
-                     description="linear probe, then fine-tuning from the probed head")
 def fit_lp_ft(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
               ) -> dict[str, Any]:
     """Probe on the training subjects' windows, then fine-tune with the recipe.
@@ -32,3 +30,7 @@ def fit_lp_ft(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
                         "probe_C": probe["C"], "probe_converged": probe["converged"],
                         "probe_n_iter": probe["n_iter"]}
     return report
+
+
+LP_FT = Adaptation("lp_ft", fit_lp_ft, linear_head=True,
+                   description="linear probe, then fine-tuning from the probed head")

@@ -31,13 +31,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from eegbench.adaptation.builtins import PEFT_ADAPTATIONS, PEFT_METHODS, TWO_STAGE_PREFIX
+from eegbench.adaptation.registry import Adaptation
+from eegbench.training.loop import fit_classifier, resolve_device
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("lora", "dora", "ia3", "adalora", "oft")
-TWO_STAGE_PREFIX = "probe_then_"
-#: Every ``model.adaptation`` value this module handles.
-PEFT_ADAPTATIONS = METHODS + tuple(f"{TWO_STAGE_PREFIX}{m}" for m in METHODS)
+#: The peft methods (every ``model.adaptation`` value this module handles:
+#: :data:`~eegbench.adaptation.builtins.PEFT_ADAPTATIONS`).
+METHODS = PEFT_METHODS
 
 #: Method settings (peft defaults: LoRA r=8, alpha=8, dropout 0; the LoRA paper's
 #: r=8 / alpha=16 on attention projections is what OpenEEGBench's recipe follows).
@@ -140,7 +144,7 @@ def _oft_block_size(module: nn.Module, targets: list[str]) -> int:
 def make_config(method: str, module: nn.Module, n_steps: int,
                 overrides: dict[str, Any] | None = None):
     """Return the peft config of ``method`` for ``module`` (``n_steps``: AdaLoRA schedule)."""
-    import peft
+    import peft  # peft: heavy, imported when adapters are made
 
     targets, feedforward = target_modules(module, method)
     settings = {**DEFAULTS[method], **dict(overrides or {})}
@@ -203,7 +207,7 @@ def attach_adapters(module: nn.Module, method: str, n_steps: int = 1,
     peft.tuners.tuners_utils.BaseTuner
         The tuner (AdaLoRA's ``update_and_allocate`` lives on it); ``module`` is modified.
     """
-    from peft.mapping import PEFT_TYPE_TO_TUNER_MAPPING
+    from peft.mapping import PEFT_TYPE_TO_TUNER_MAPPING  # peft: heavy
 
     config = make_config(method, module, n_steps, overrides)
     if method == "oft":
@@ -242,8 +246,6 @@ class _AdaLoraSchedule:
         self.tuner, self.step, self.handle = tuner, 0, None
 
     def __enter__(self):
-        from torch.optim.optimizer import register_optimizer_step_post_hook
-
         def hook(optimizer, args, kwargs):
             self.step += 1
             self.tuner.update_and_allocate(self.step)
@@ -259,8 +261,9 @@ def fit_peft(model, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarra
              y_valid: np.ndarray, signal, seed: int) -> dict[str, Any]:
     """Fit a :class:`~eegbench.models.torch_model.TorchBenchmarkModel` with a PEFT adaptation.
 
-    The encoder is built (with its checkpoint), optionally probed (two-stage), adapted with
-    peft and trained with the model's trainer; ``model.module`` is the adapted classifier.
+    ``model.module`` is built (with its checkpoint, seeded) by the model's ``fit``; it is
+    optionally probed (two-stage), adapted with peft in place and trained with the model's
+    trainer.
 
     Returns
     -------
@@ -268,12 +271,7 @@ def fit_peft(model, X_train: np.ndarray, y_train: np.ndarray, X_valid: np.ndarra
         The fit report: epochs, ``n_trainable`` (adapters + head), ``n_total``,
         ``trainable_fraction``, the method and its target modules.
     """
-    from eegbench.training.loop import fit_classifier, resolve_device
-
     method, two_stage = method_of(model.adaptation)
-    torch.manual_seed(seed)
-    model.signal = signal
-    model.module = model.build(signal)
     probe_report = None
     if two_stage:  # stage 1: linear probe on the frozen encoder's features
         model.module.freeze_encoder()
@@ -315,19 +313,12 @@ def restore_adapters(model) -> None:
     attach_adapters(model.module, method, 4, getattr(model, "peft", None))
 
 
-def _register() -> None:
-    """Register every PEFT value in the adaptation registry (``model.adaptation``).
+def peft_adaptation(name: str) -> Adaptation:
+    """Return the :class:`~eegbench.adaptation.registry.Adaptation` of a PEFT value.
 
-    :meth:`~eegbench.models.torch_model.TorchBenchmarkModel.fit` hands these adaptations to
-    :func:`fit_peft`, which builds the module itself.
+    The registry's family factory for :data:`~eegbench.adaptation.builtins.PEFT_ADAPTATIONS`.
     """
-    from eegbench.adaptation.registry import register_adaptation
-
-    for name in PEFT_ADAPTATIONS:
-        method, two_stage = method_of(name)
-        register_adaptation(name, description=(
-            f"{'linear probe, then ' if two_stage else ''}{method} adapters (peft) on the "
-            "frozen pretrained encoder, head trained"))(fit_peft)
-
-
-_register()
+    method, two_stage = method_of(name)
+    return Adaptation(name, fit_peft, restore=restore_adapters, description=(
+        f"{'linear probe, then ' if two_stage else ''}{method} adapters (peft) on the "
+        "frozen pretrained encoder, head trained"))

@@ -27,8 +27,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from eegbench.adaptation.registry import register_adaptation
+from eegbench.adaptation.registry import Adaptation
 from eegbench.checks import check_keys
+from eegbench.training.loop import resolve_device
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,22 @@ def fit_probe(features: np.ndarray, y: np.ndarray, spec: ProbeSpec
     return probe, report
 
 
+def final_linear(head: nn.Module) -> nn.Linear:
+    """Return the last linear layer of a head (the head itself when it is linear).
+
+    Raises
+    ------
+    TypeError
+        If ``head`` has no ``nn.Linear``.
+    """
+    if isinstance(head, nn.Linear):
+        return head
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(head).__name__} has no linear layer.")
+    return linears[-1]
+
+
 @torch.no_grad()
 def write_probe_into_head(probe: Pipeline, head: nn.Linear, n_classes: int) -> None:
     """Set ``head`` so that ``softmax(head(x))`` equals ``probe.predict_proba(x)``.
@@ -119,8 +136,6 @@ def probe_model(model: Any, X: np.ndarray, y: np.ndarray, n_classes: int) -> dic
 
     Returns the probe report (``n_trainable``: the probe's coefficients and intercepts).
     """
-    from eegbench.training.loop import resolve_device
-
     module = model.module
     module.freeze_encoder()
     module.to(resolve_device(model.trainer.device))
@@ -135,8 +150,6 @@ def probe_features(model: Any, features: np.ndarray, y: np.ndarray,
     :meth:`~eegbench.models.torch_model.TorchBenchmarkModel.encode` or from the fold-invariant
     feature cache (:mod:`eegbench.features.frozen_encoder`): the fit is the same.
     """
-    from eegbench.models.torch_model import final_linear
-
     probe, report = fit_probe(features, y, model.probe)
     write_probe_into_head(probe, final_linear(model.module.head), n_classes)
     report["n_trainable"] = int(probe[-1].coef_.size + probe[-1].intercept_.size)
@@ -163,8 +176,6 @@ def probe_fit_report(report: dict[str, Any]) -> dict[str, Any]:
             "hp_source": f"a priori: C={report['C']} (scikit-learn default), not tuned"}
 
 
-@register_adaptation("linear_probe", linear_head=True, uses_validation=False,
-                     description="frozen encoder, converged L2 logistic regression")
 def fit_linear_probe(model: Any, X_train, y_train, X_valid, y_valid, signal, seed: int
                      ) -> dict[str, Any]:
     """Probe on the training *and* validation subjects' windows (nothing is selected on them).
@@ -176,3 +187,8 @@ def fit_linear_probe(model: Any, X_train, y_train, X_valid, y_valid, signal, see
     """
     X, y = train_and_valid(X_train, y_train, X_valid, y_valid)
     return probe_fit_report(probe_model(model, X, y, signal.n_outputs))
+
+
+LINEAR_PROBE = Adaptation("linear_probe", fit_linear_probe, linear_head=True,
+                          uses_validation=False,
+                          description="frozen encoder, converged L2 logistic regression")

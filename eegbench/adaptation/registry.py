@@ -2,21 +2,27 @@
 
 An adaptation is a function ``fit(model, X_train, y_train, X_valid, y_valid, signal, seed)``
 that trains a built :class:`~eegbench.models.torch_model.TorchBenchmarkModel` (its ``module``
-is set) and returns the fit report. New methods (e.g. parameter-efficient fine-tuning) register
-themselves with :func:`register_adaptation`; nothing else needs to change.
+is built, seeded, before ``fit`` is called) and returns the fit report. The built-ins are
+listed as data in :mod:`eegbench.adaptation.builtins` and imported on first lookup; other
+packages add adaptations with :func:`register_adaptation` or under the
+``eegbench.adaptations`` entry-point group (an :class:`Adaptation` object).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-#: Modules whose import registers the built-in adaptations (imported on first lookup, which
-#: keeps ``eegbench.training.loop`` importable from these modules without an import cycle).
-BUILTIN_MODULES = ("eegbench.adaptation.finetune", "eegbench.adaptation.probe",
-                   "eegbench.adaptation.lp_ft", "eegbench.adaptation.peft_methods")
+from eegbench.adaptation.builtins import (
+    ADAPTATION_FAMILIES,
+    BUILTIN_ADAPTATIONS,
+    BUILTIN_MODULES,
+)
+from eegbench.registry import Registry, RegistryError
+
+__all__ = ["ADAPTATIONS", "BUILTIN_MODULES", "Adaptation", "adaptation_names", "check_adaptation",
+           "get_adaptation", "register_adaptation"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,9 @@ class Adaptation:
         priori) means the protocol hands it every non-test subject as training data.
     description : str
         One line for documentation and errors.
+    restore : callable, optional
+        ``restore(model)``: re-creates the adaptation's extra modules (e.g. PEFT adapters) in
+        a freshly built ``model.module`` before saved weights are loaded into it.
     """
 
     name: str
@@ -46,50 +55,63 @@ class Adaptation:
     linear_head: bool = False
     uses_validation: bool = True
     description: str = ""
+    restore: Callable[[Any], None] | None = None
 
 
-_REGISTRY: dict[str, Adaptation] = {}
-_LOADED = False
+#: Every adaptation: built-ins (lazy), :func:`register_adaptation` and entry points.
+ADAPTATIONS: Registry[Adaptation] = Registry(
+    "adaptation", group="eegbench.adaptations", builtins=BUILTIN_ADAPTATIONS,
+    families=ADAPTATION_FAMILIES, parameter="adaptation")
 
 
 def register_adaptation(name: str, *, needs_checkpoint: bool = True, linear_head: bool = False,
-                        uses_validation: bool = True, description: str = ""
+                        uses_validation: bool = True, description: str = "",
+                        restore: Callable[[Any], None] | None = None
                         ) -> Callable[[Callable], Callable]:
-    """Register ``fit`` as the adaptation ``name`` (decorator)."""
+    """Register ``fit`` as the adaptation ``name`` (decorator).
+
+    Raises
+    ------
+    RegistryError
+        If ``name`` is already registered.
+    """
 
     def decorator(fit: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        if name in _REGISTRY and _REGISTRY[name].fit is not fit:
-            raise ValueError(f"adaptation {name!r} is already registered")
-        _REGISTRY[name] = Adaptation(name, fit, needs_checkpoint, linear_head, uses_validation,
-                                     description)
+        ADAPTATIONS.register(name, Adaptation(name, fit, needs_checkpoint, linear_head,
+                                              uses_validation, description, restore))
         return fit
 
     return decorator
 
 
-def _load_builtins() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for module in BUILTIN_MODULES:
-            importlib.import_module(module)
-
-
 def adaptation_names() -> list[str]:
-    """Return the registered adaptation values, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Return the registered adaptation values, sorted (nothing is imported)."""
+    return ADAPTATIONS.names()
 
 
 def get_adaptation(name: str) -> Adaptation:
-    """Return the registered adaptation ``name`` (MNE-style error otherwise)."""
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ValueError(f"Invalid value for the 'model.adaptation' parameter. Allowed values "
-                         f"are {sorted(_REGISTRY)}, but got {name!r}.")
-    return _REGISTRY[name]
+    """Return the registered adaptation ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered (MNE-style message with close matches), or is a plugin
+        that failed to import.
+    """
+    try:
+        return ADAPTATIONS.get(name)
+    except RegistryError as err:  # a ValueError, as for every invalid configuration value
+        raise ValueError(str(err)) from None
 
 
 def check_adaptation(name: str) -> str:
-    """Validate an adaptation value and return it."""
-    return get_adaptation(name).name
+    """Validate an adaptation value without importing its implementation and return it.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered (MNE-style message with close matches).
+    """
+    if name not in ADAPTATIONS:
+        get_adaptation(name)
+    return name

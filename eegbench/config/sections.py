@@ -5,7 +5,7 @@ that code, so they cannot drift from it: ``trainer`` and ``model.recipe`` from
 :class:`eegbench.training.loop.TrainerSpec`, ``preprocess`` from
 :class:`eegbench.data.standardize.PreprocessSpec`, each protocol from its splitter's signature
 (:func:`eegbench.protocols.splitters.splitter_classes`) and ``protocol.calibrate`` from
-:class:`eegbench.protocols.calibration.CalibrationSpec`. The other groups are written out.
+:class:`eegbench.adaptation.calibration.CalibrationSpec`. The other groups are written out.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from eegbench.adaptation.calibration import CalibrationSpec
 from eegbench.config.errors import DEVICE_PATTERN, NAME_PATTERN
 from eegbench.data.standardize import PreprocessSpec
-from eegbench.protocols.calibration import CalibrationSpec
 from eegbench.protocols.splitters import splitter_classes
 from eegbench.training.loop import TrainerSpec
 
@@ -64,7 +64,7 @@ def _from_dataclass(name: str, cls: type, *, optional: bool,
     return create_model(name, __base__=_Section, **fields)
 
 
-#: Values of the trainer fields that are enumerations (eegbench/adaptation/optim.py,
+#: Values of the trainer fields that are enumerations (eegbench/training/optim.py,
 #: eegbench/training/loop.py).
 TRAINER_CHOICES = {
     "optimizer": Literal["adamw", "adam"],

@@ -17,24 +17,27 @@ import pandas as pd
 
 from eegbench.data import reader_warnings
 from eegbench.data.recipe import Recipe, RecipeError, SourceFile
+from eegbench.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 ReaderFn = Callable[[SourceFile, Recipe], mne.io.BaseRaw]
 
-READERS: dict[str, ReaderFn] = {}
+#: Every reader by name (a recipe's ``source.reader``): the ones defined below and the
+#: ``eegbench.readers`` entry points (a function ``reader(source, recipe) -> mne.io.Raw``).
+READERS: Registry[ReaderFn] = Registry("reader", group="eegbench.readers",
+                                       parameter="source.reader")
 
 
 def register_reader(name: str) -> Callable[[ReaderFn], ReaderFn]:
-    """Register a reader under ``name`` (the recipe's ``source.reader``)."""
+    """Register a reader under ``name`` (the recipe's ``source.reader``).
 
-    def _decorator(fn: ReaderFn) -> ReaderFn:
-        if name in READERS:
-            raise ValueError(f"A reader named '{name}' is already registered.")
-        READERS[name] = fn
-        return fn
-
-    return _decorator
+    Raises
+    ------
+    eegbench.registry.RegistryError
+        If a reader named ``name`` is already registered.
+    """
+    return READERS.register(name)
 
 
 _QUOTED = re.compile(r"b?'[^']*'" + r'|b?"[^"]*"')

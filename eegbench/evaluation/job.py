@@ -20,6 +20,12 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from eegbench.adaptation.calibration import (
+    BaseModelCache,
+    CalibrationSpec,
+    fit_fewshot,
+    torch_module,
+)
 from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
 from eegbench.adaptation.layer_probe import FIRST_PROBE_ADAPTATION, layer_probe_rows
 from eegbench.data.cache import WindowsDataset, check_subject_classes, load_windows
@@ -30,9 +36,12 @@ from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
+from eegbench.models.fold_parallel import (
+    model_blockers,
+    parallel_mode,
+    train_models_together,
+)
 from eegbench.progress import fold_label
-from eegbench.protocols.calibration import CalibrationSpec, torch_module
-from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
 from eegbench.results.fingerprints import (
     data_fingerprint,
@@ -42,11 +51,6 @@ from eegbench.results.fingerprints import (
 from eegbench.results.provenance import config_hash, git_revision, package_versions
 from eegbench.results.row import ResultRow, row_key
 from eegbench.results.store import ResultStore
-from eegbench.training.fold_parallel.models import (
-    model_blockers,
-    parallel_mode,
-    train_models_together,
-)
 from eegbench.training.fold_parallel.stack import NotStackable
 from eegbench.training.loop import TrainerSpec
 
@@ -200,7 +204,7 @@ def fit_and_score(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, ch
     """Fit the configured model on ``fold``; return its result row and the fitted model.
 
     Few-shot folds (non-empty ``fold.calib``) are fitted by
-    :func:`eegbench.protocols.fewshot.fit_fewshot` with ``calibration`` settings; ``cache``
+    :func:`eegbench.adaptation.calibration.fit_fewshot` with ``calibration`` settings; ``cache``
     shares the cross-subject model between the folds of one subject. ``features`` are the
     model's fold-invariant features of all windows (:func:`fold_invariant_features`): the
     model then fits and predicts from them (the same fit; used by folds without calibration).

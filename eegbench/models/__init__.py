@@ -7,7 +7,8 @@ inside a plugin module works too, because eegbench prepares that import before l
 plugins.
 
 The names below are imported on first use, so that importing a light submodule (the
-precomputed parameter table behind ``eegbench models list``) does not import torch.
+precomputed parameter table behind ``eegbench models list``) does not import torch. The
+built-in models are listed as data in :mod:`eegbench.models.zoo`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 #: Public name -> (module, attribute).
 _EXPORTS = {
-    "ADAPTATIONS": ("eegbench.models.base", "ADAPTATIONS"),
+    "ADAPTATIONS": ("eegbench.adaptation.registry", "ADAPTATIONS"),
     "MODELS": ("eegbench.models.base", "MODELS"),
     "BenchmarkModel": ("eegbench.models.base", "BenchmarkModel"),
     "SignalSpec": ("eegbench.models.base", "SignalSpec"),

@@ -25,12 +25,14 @@ import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from eegbench.models.base import MODELS, load_builtin_models
 from eegbench.models.parameter_table import (
     eegbench_markdown,
     load_table,
     torchaudio_importable,
     zoo_markdown,
 )
+from eegbench.models.weights.known import known_checkpoints
 
 START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
 
@@ -55,7 +57,9 @@ def zoo_table() -> str:
     table = load_table()
     if table is not None:
         return zoo_markdown(table["braindecode"], torchaudio_importable())
-    from eegbench.models.braindecode_zoo import catalogue_entries
+    from eegbench.models.braindecode_catalogue import (
+        catalogue_entries,  # imports torch and braindecode
+    )
 
     return zoo_markdown(catalogue_entries())
 
@@ -78,8 +82,6 @@ def checkpoint_table() -> str:
     file is in the local hub cache (no network request) and the input contract applied when
     it is loaded.
     """
-    from eegbench.models.weights.known import known_checkpoints
-
     entries = list(known_checkpoints().values())
     lines = ["| name | model | repository / file | size | licence | pinned by | sha256 | "
              "in local cache | input contract |", "|---|---|---|---|---|---|---|---|---|"]
@@ -112,8 +114,7 @@ def rewrite_readme(path: Path) -> bool:
 
 def plugin_rows() -> list[tuple[str, str, int | None]]:
     """``(label, family, parameters)`` of every plugin model, counted here (imports torch)."""
-    from eegbench.models.base import MODELS, load_builtin_models
-    from eegbench.models.parameter_counts import count_model
+    from eegbench.models.parameter_counts import count_model  # builds models (torch)
 
     load_builtin_models()
     rows = []
@@ -134,7 +135,7 @@ def model_table() -> str:
     """
     table = load_table()
     if table is None:  # other versions: count everything (minutes)
-        from eegbench.models.parameter_counts import compute_table
+        from eegbench.models.parameter_counts import compute_table  # builds models (torch)
 
         table = compute_table()
     rows = [(f"`{name}`", e["family"], e["n_parameters"])
@@ -163,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         sys.stdout.write(model_table())
     elif args.command == "counts":
-        from eegbench.models.parameter_counts import compute_table, write_table
+        from eegbench.models.parameter_counts import (  # builds models (torch)
+            compute_table,
+            write_table,
+        )
 
         if args.write:
             sys.stdout.write(f"{write_table()}: rewritten\n")
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "checkpoints":
         sys.stdout.write(checkpoint_table() + "\n")
     else:
-        import mne
+        import mne  # heavy: only for this subcommand
 
         mne.set_log_level("WARNING")  # braindecode's interpolated models print MNE info lines
         changed = rewrite_readme(args.file)

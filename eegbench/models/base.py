@@ -1,4 +1,9 @@
-"""The model contract every benchmark model follows, and the model registry."""
+"""The model contract every benchmark model follows, and the model registry.
+
+:data:`MODELS` is built from the tables of :mod:`eegbench.models.zoo` (lazy
+``"module:attribute"`` entries) and the ``eegbench.models`` entry points: nothing registers by
+being imported.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
+from eegbench._compat import ensure_torchaudio
+from eegbench.adaptation.registry import check_adaptation
+from eegbench.models.zoo import BUILTIN_MODELS, MODEL_FAMILIES
 from eegbench.registry import Registry
+
+__all__ = ["MODELS", "RUNNER_PARAMS", "BenchmarkModel", "SignalSpec", "accepted_params",
+           "build_model", "check_adaptation", "check_model_params", "load_builtin_models",
+           "meg_orientations"]
 
 
 @dataclass(frozen=True)
@@ -102,15 +113,15 @@ class BenchmarkModel(ABC):
         raise NotImplementedError(f"{type(self).__name__} does not implement encode().")
 
 
-#: name -> factory(**params) returning a BenchmarkModel. Plugins: entry points "eegbench.models".
 def _plugin_imports() -> None:
     """Let plugins ``import braindecode.models`` (torchaudio stubbed when it cannot load)."""
-    from eegbench._compat import ensure_torchaudio
-
     ensure_torchaudio()
 
 
-MODELS: Registry = Registry("model", group="eegbench.models", before_plugins=_plugin_imports)
+#: name -> ``factory(**params)`` returning a :class:`BenchmarkModel`: the built-ins of
+#: :mod:`eegbench.models.zoo` and the ``eegbench.models`` entry points.
+MODELS: Registry = Registry("model", group="eegbench.models", builtins=BUILTIN_MODELS,
+                            families=MODEL_FAMILIES, before_plugins=_plugin_imports)
 
 
 def build_model(name: str, **params: Any) -> BenchmarkModel:
@@ -202,50 +213,5 @@ def check_model_params(name: str, params: dict[str, Any]) -> None:
 
 
 def load_builtin_models() -> Registry:
-    """Import the built-in model modules (which registers them) and return :data:`MODELS`."""
-    from eegbench.models import (  # noqa: F401
-        brain_tokenizer,
-        braindecode_zoo,
-        classical,
-        deep,
-        filterbank,
-        foundation,
-        foundation_zoo,
-        patch_transformer,
-    )
-
+    """Return :data:`MODELS` (its entries are imported on lookup; nothing is imported here)."""
     return MODELS
-
-
-#: The built-in values of a model's ``adaptation`` (the registry,
-#: :mod:`eegbench.adaptation.registry`, is the authority; PEFT methods:
-#: :mod:`eegbench.adaptation.peft_methods`).
-ADAPTATIONS = ("from_scratch", "finetune", "linear_probe", "lp_ft") + PEFT_ADAPTATIONS
-
-#: Adaptations of models outside the torch registry, added by :func:`register_adaptation`.
-_MORE_ADAPTATIONS: list[str] = []
-
-
-def register_adaptation(name: str) -> str:
-    """Add ``name`` to the allowed adaptations (idempotent); return it."""
-    if name not in ADAPTATIONS and name not in _MORE_ADAPTATIONS:
-        _MORE_ADAPTATIONS.append(name)
-    return name
-
-
-def allowed_adaptations() -> list[str]:
-    """Return every allowed ``adaptation``: the adaptation registry's and registered ones."""
-    from eegbench.adaptation.registry import adaptation_names
-
-    return sorted({*adaptation_names(), *ADAPTATIONS, *_MORE_ADAPTATIONS})
-
-
-def check_adaptation(adaptation: str) -> str:
-    """Validate an ``adaptation`` value (MNE-style message with "did you mean")."""
-    allowed = allowed_adaptations()
-    if adaptation not in allowed:
-        close = difflib.get_close_matches(str(adaptation), allowed, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Invalid value for the 'adaptation' parameter. Allowed values are "
-                         f"{allowed}, but got {adaptation!r}.{hint}")
-    return adaptation

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
+from eegbench.models.weights.loading import load_weights, read_metadata, resolve_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,6 @@ class TokenizerEncoder(nn.Module):
                 ("net.quantizer", self.net.quantizer)]
 
 
-@MODELS.register("brain_tokenizer")
 class BrainTokenizerModel(TorchBenchmarkModel):
     """The sensor-aware VQ tokenizer as a benchmark encoder (EEG and MEG).
 
@@ -179,8 +179,6 @@ class BrainTokenizerModel(TorchBenchmarkModel):
                          checkpoint_sha256=checkpoint_sha256)
         self.arch_params = dict(arch_params or {})
         if checkpoint:
-            from eegbench.models.weights.loading import read_metadata, resolve_checkpoint
-
             meta = read_metadata(resolve_checkpoint(str(checkpoint)))
             self.arch_params.update(meta.get("arch_params") or {})
         self.contract = InputContract(sfreq=128.0, patch_size=int(self.arch_params.get(
@@ -192,6 +190,4 @@ class BrainTokenizerModel(TorchBenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load a tokenizer checkpoint (``+exp=pretrain pretrain.model=brain_tokenizer``)."""
-        from eegbench.models.weights.loading import load_weights
-
         load_weights(encoder.net, source, sha256=self.checkpoint_sha256, skip_prefixes=())

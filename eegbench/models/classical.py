@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from eegbench.features.precompute import TransformSteps
-from eegbench.models.base import MODELS, BenchmarkModel, SignalSpec
+from eegbench.models.base import BenchmarkModel, SignalSpec
 
 
 def _covariance_estimators() -> tuple[str, ...]:
@@ -147,7 +147,6 @@ class SklearnModel(BenchmarkModel):
         return self
 
 
-@MODELS.register("ts_lr")
 def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
                      warm_start: bool = False, **_: Any) -> SklearnModel:
     """Build covariance (shrinkage) -> Riemannian tangent space -> LR (pyriemann).
@@ -156,9 +155,13 @@ def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
     covariances) from the previous fit's (:mod:`eegbench.models.riemann`: the same mean to
     pyriemann's tolerance, but no longer bit-identical from run to run).
     """
-    from pyriemann.estimation import Covariances
+    from pyriemann.estimation import (
+        Covariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
-    from eegbench.models.riemann import WarmStartTangentSpace
+    from eegbench.models.riemann import (
+        WarmStartTangentSpace,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
     return SklearnModel(make_pipeline(
         Covariances(estimator=estimator),
@@ -167,10 +170,9 @@ def tangent_space_lr(estimator: CovarianceEstimator = "oas", C: float = 1.0,
     ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 
 
-@MODELS.register("csp_lda")
 def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
     """Build common spatial patterns (log-variance) -> shrinkage LDA (MNE + scikit-learn)."""
-    from mne.decoding import CSP
+    from mne.decoding import CSP  # mne.decoding: heavy, imported when CSP is built
 
     return SklearnModel(make_pipeline(
         CSP(n_components=n_components, reg="ledoit_wolf", log=True),
@@ -178,12 +180,15 @@ def csp_lda(n_components: int = 6, **_: Any) -> SklearnModel:
     ))
 
 
-@MODELS.register("xdawn_ts_lr")
 def xdawn_tangent_space_lr(nfilter: int = 4, estimator: CovarianceEstimator = "oas",
                            C: float = 1.0, **_: Any) -> SklearnModel:
     """Build xDAWN super-trial covariances -> tangent space -> LR (pyriemann, ERP)."""
-    from pyriemann.estimation import XdawnCovariances
-    from pyriemann.tangentspace import TangentSpace
+    from pyriemann.estimation import (
+        XdawnCovariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
+    from pyriemann.tangentspace import (
+        TangentSpace,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+    )
 
     return SklearnModel(make_pipeline(
         XdawnCovariances(nfilter=nfilter, estimator=estimator), TangentSpace(metric="riemann"),
@@ -217,7 +222,6 @@ class ERPFeatures(BaseEstimator, TransformerMixin):
         return np.stack(bins, axis=-1).reshape(len(X), -1)
 
 
-@MODELS.register("erp_lda")
 def erp_lda(n_bins: int = 10, **_: Any) -> SklearnModel:
     """Build manual ERP features (binned mean amplitudes) -> scaling -> shrinkage LDA."""
     return SklearnModel(make_pipeline(

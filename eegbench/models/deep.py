@@ -8,12 +8,13 @@ one dense layer per sliding window, the window features are averaged before the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
 
 from eegbench._compat import braindecode_model_class
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.eegnet_fast import (
     eegnet_forward,
     is_braindecode_eegnet,
@@ -21,6 +22,7 @@ from eegbench.models.eegnet_fast import (
 )
 from eegbench.models.input_contract import InputAdapter
 from eegbench.models.torch_model import TorchBenchmarkModel
+from eegbench.models.zoo import SPECIALISTS
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,10 @@ class BraindecodeClassifier(TorchBenchmarkModel):
         return BraindecodeEncoder(self.build_network(signal, adapter), fast_path=self.fast_path)
 
 
-def _register(name: str, arch: str, doc: str) -> None:
+def specialist_factory(name: str) -> Callable[..., BraindecodeClassifier]:
+    """Return the factory of the specialist ``name`` (:data:`~eegbench.models.zoo.SPECIALISTS`)."""
+    arch, doc = SPECIALISTS[name]
+
     def factory(arch_params: dict[str, Any] | None = None, trainer: Any = None,
                 adaptation: str = "from_scratch", checkpoint: str | None = None,
                 checkpoint_sha256: str | None = None, allow_unpinned: bool = False,
@@ -120,10 +125,9 @@ def _register(name: str, arch: str, doc: str) -> None:
 
     factory.__name__ = f"build_{name}"
     factory.__doc__ = f"braindecode {arch} ({doc}), trained end to end."
-    MODELS.register(name, factory)
+    return factory
 
 
-@MODELS.register("eegnet")
 def build_eegnet(arch_params: dict[str, Any] | None = None, trainer: Any = None,
                  adaptation: str = "from_scratch", checkpoint: str | None = None,
                  checkpoint_sha256: str | None = None, allow_unpinned: bool = False,
@@ -138,15 +142,3 @@ def build_eegnet(arch_params: dict[str, Any] | None = None, trainer: Any = None,
                                  fast_path=fast_path, adaptation=adaptation,
                                  checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha256,
                                  allow_unpinned=allow_unpinned)
-
-
-SPECIALISTS = {
-    "shallow_fbcsp": ("ShallowFBCSPNet", "Schirrmeister et al. 2017"),
-    "deep4": ("Deep4Net", "Schirrmeister et al. 2017"),
-    "eegconformer": ("EEGConformer", "Song et al. 2023"),
-    "eeginception_erp": ("EEGInceptionERP", "Santamaria-Vazquez et al. 2020"),
-    "atcnet": ("ATCNet", "Altaheri et al. 2023"),
-}
-
-for _name, (_arch, _doc) in SPECIALISTS.items():
-    _register(_name, _arch, _doc)

@@ -19,7 +19,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from eegbench.models.base import MODELS
 from eegbench.models.classical import CovarianceEstimator, SklearnModel
 
 #: Default bands (Hz): 4 Hz wide from 4 to 40 Hz, covering the alpha/beta range and SSVEP
@@ -63,7 +62,9 @@ class FilterBankCovariances(TransformerMixin, BaseEstimator):
 
     def band_covariances(self, X: np.ndarray) -> list[np.ndarray]:
         """Return one (n_windows, n_channels, n_channels) covariance array per usable band."""
-        from pyriemann.estimation import Covariances
+        from pyriemann.estimation import (
+            Covariances,  # pyriemann: heavy, imported when a Riemannian pipeline is built
+        )
 
         out = []
         for lo, hi in self.usable_bands():
@@ -165,7 +166,6 @@ class FilterBankTangentSpace(TransformerMixin, BaseEstimator):
         return self.band_tangent_space_.transform(self._covariances().transform(X))
 
 
-@MODELS.register("fb_ts_lr")
 def filter_bank_tangent_space_lr(bands: Sequence[Sequence[float]] | None = None,
                                  estimator: CovarianceEstimator = "oas", C: float = 0.1,
                                  warm_start: bool = False, **_: Any) -> SklearnModel:

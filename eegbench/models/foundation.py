@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from eegbench._compat import braindecode_model_class, import_braindecode_models
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.input_contract import InputAdapter, InputContract
 from eegbench.models.torch_model import TorchBenchmarkModel
 from eegbench.models.weights.known import find_known_checkpoint
@@ -319,7 +319,6 @@ class FoundationModel(TorchBenchmarkModel):
                      allow_unpinned=getattr(self, "allow_unpinned", False))
 
 
-@MODELS.register("cbramod")
 class CBraModModel(FoundationModel):
     """CBraMod (Wang et al. 2025): criss-cross transformer on 1 s patches at 200 Hz.
 
@@ -337,7 +336,6 @@ class CBraModModel(FoundationModel):
         return InputContract(sfreq=200.0, patch_size=patch, units="100uV", scale=0.01)
 
 
-@MODELS.register("labram")
 class LaBraMModel(FoundationModel):
     """LaBraM (Jiang et al. 2024) with its neural tokenizer (temporal conv patch embedding).
 
@@ -354,7 +352,7 @@ class LaBraMModel(FoundationModel):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
-        from braindecode.models.labram import LABRAM_CHANNEL_ORDER
+        from braindecode.models.labram import LABRAM_CHANNEL_ORDER  # braindecode: optional, heavy
 
         patch = int(self.arch_params.get("patch_size", 200))
         return InputContract(sfreq=200.0, patch_size=patch, units="100uV", scale=0.01,
@@ -364,7 +362,6 @@ class LaBraMModel(FoundationModel):
         return {"ch_names": list(adapter.out_ch_names)}
 
 
-@MODELS.register("biot")
 class BIOTModel(FoundationModel):
     """BIOT (Yang et al. 2023): STFT tokens per channel + linear-attention transformer.
 
@@ -391,7 +388,6 @@ class BIOTModel(FoundationModel):
                              bipolar=TCP16 if self.montage == "tcp16" else ())
 
 
-@MODELS.register("eegpt")
 class EEGPTModel(FoundationModel):
     """EEGPT (Wang et al. 2024): dual self-supervised transformer on 64-sample patches.
 
@@ -407,7 +403,7 @@ class EEGPTModel(FoundationModel):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()  # installs the torchaudio stub first
-        from braindecode.models.eegpt import _get_eegpt_channels
+        from braindecode.models.eegpt import _get_eegpt_channels  # braindecode: optional, heavy
 
         patch = int(self.arch_params.get("patch_size", 64))
         return InputContract(sfreq=256.0, patch_size=patch, units="mV", scale=1e-3,

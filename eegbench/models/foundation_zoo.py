@@ -46,8 +46,9 @@ import torch
 from torch import nn
 
 from eegbench._compat import import_braindecode_models
-from eegbench.models.base import MODELS, SignalSpec
-from eegbench.models.braindecode_zoo import ZooEncoder, chs_info_from, offline_position_bank
+from eegbench.models.base import SignalSpec
+from eegbench.models.braindecode_catalogue import offline_position_bank
+from eegbench.models.braindecode_zoo import ZooEncoder, chs_info_from
 from eegbench.models.foundation import (
     FoundationEncoder,
     FoundationModel,
@@ -79,7 +80,6 @@ class _ZooFoundation(FoundationModel):
         return super().network(signal, adapter, **kwargs)
 
 
-@MODELS.register("reve")
 class REVEModel(_ZooFoundation):
     """REVE (El Ouahidi et al. 2025): 4-D positional encoding, any montage, 200 Hz."""
 
@@ -103,7 +103,6 @@ class REVEModel(_ZooFoundation):
             return super().network(signal, adapter, **kwargs)
 
 
-@MODELS.register("luna")
 class LUNAModel(_ZooFoundation):
     """LUNA (Doner et al. 2025): topology-agnostic channel unification with learned queries."""
 
@@ -118,7 +117,6 @@ class LUNAModel(_ZooFoundation):
         return ZooEncoder(self.network(signal, adapter), "mean")
 
 
-@MODELS.register("signal_jepa")
 class SignalJEPAModel(_ZooFoundation):
     """Signal-JEPA (Guetschel et al. 2024): conv feature encoder + spatial transformer, 128 Hz."""
 
@@ -152,7 +150,6 @@ class _Prepend(nn.Module):
         return [(f"encoder.{n}", m) for n, m in self.encoder.named_layers()]
 
 
-@MODELS.register("bendr")
 class BENDRModel(_ZooFoundation):
     """BENDR (Kostas et al. 2021): wav2vec-style conv encoder + transformer, 256 Hz, 20 inputs."""
 
@@ -161,7 +158,7 @@ class BENDRModel(_ZooFoundation):
 
     def make_contract(self) -> InputContract:  # noqa: D102
         import_braindecode_models()
-        from braindecode.models.bendr import BENDR_CHANNEL_ORDER
+        from braindecode.models.bendr import BENDR_CHANNEL_ORDER  # braindecode: optional, heavy
 
         alias = {"T5": "P7", "T6": "P8"}
         names = tuple(alias.get(n.upper(), n) for n in BENDR_CHANNEL_ORDER)
@@ -174,7 +171,6 @@ class BENDRModel(_ZooFoundation):
             self.layer_names))
 
 
-@MODELS.register("codebrain")
 class CodeBrainModel(_ZooFoundation):
     """CodeBrain (Ma et al. 2025): dual tokenizer + multi-scale EEGSSM, 200 Hz, 1 s patches."""
 
@@ -186,7 +182,6 @@ class CodeBrainModel(_ZooFoundation):
                              units="100uV", scale=0.01)
 
 
-@MODELS.register("eegdino")
 class EEGDINOModel(_ZooFoundation):
     """EEG-DINO (Wang et al. 2025): self-distilled transformer on 1 s patches at 200 Hz."""
 

@@ -4,8 +4,8 @@
   no checkpoint) for :data:`~eegbench.models.parameter_table.REFERENCE_INPUT`; classical
   pipelines are fitted on random windows of that shape (their size depends on the shapes
   only);
-- braindecode models: :func:`eegbench.models.braindecode_zoo.count_parameters` at braindecode's
-  own reference input, with the family, modality and status the table shows.
+- braindecode models: :func:`eegbench.models.braindecode_catalogue.count_parameters` at
+  braindecode's own reference input, with the family, modality and status the table shows.
 
 ``eegbench models counts --write`` rewrites the file; ``tests/conformance/
 test_parameter_counts.py`` recomputes it and compares. A model missing from the file (a
@@ -42,7 +42,7 @@ NOT_COUNTED = {"braindecode": "braindecode (any, by arch)"}
 
 def reference_signal() -> SignalSpec:
     """Return the reference input with 10-20 positions (MNE's standard_1020 montage)."""
-    import mne
+    import mne  # heavy: only to count
 
     montage = mne.channels.make_standard_montage("standard_1020")
     positions = montage.get_positions()["ch_pos"]
@@ -89,9 +89,11 @@ def count_model(name: str, signal: SignalSpec | None = None) -> tuple[str, int |
 
 def compute_table() -> dict[str, Any]:
     """Count every built-in eegbench model and every braindecode model (minutes)."""
-    import mne
+    import mne  # heavy: only to count
 
-    from eegbench.models.braindecode_zoo import zoo_table_entries
+    from eegbench.models.braindecode_catalogue import (
+        zoo_table_entries,  # imports torch and braindecode
+    )
 
     mne.set_log_level("WARNING")  # braindecode's interpolated models print MNE info lines
     load_builtin_models()

@@ -18,6 +18,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from eegbench._compat import ensure_torchaudio
+
 TABLE_PATH = Path(__file__).with_name("parameter_counts.json")
 
 #: Channels of the reference input: the standardized eegmat recording
@@ -58,8 +60,6 @@ def torchaudio_importable() -> bool:
     """True when torchaudio is installed and loads against this torch (imports it then)."""
     if importlib.util.find_spec("torchaudio") is None:
         return False
-    from eegbench._compat import ensure_torchaudio
-
     return ensure_torchaudio()
 
 

@@ -22,16 +22,16 @@ them before pooling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from eegbench.models.base import MODELS, SignalSpec
+from eegbench.models.base import SignalSpec
 from eegbench.models.input_contract import InputAdapter
 from eegbench.models.torch_model import TorchBenchmarkModel
-
-PATCH_EMBEDDINGS = ("linear", "conv", "spectral", "channel_mix")
+from eegbench.models.zoo import PATCH_EMBEDDINGS
 
 
 class _ConvPatch(nn.Module):
@@ -141,7 +141,6 @@ class PatchTransformerEncoder(nn.Module):
                                           for i, m in enumerate(self.blocks.layers)]
 
 
-@MODELS.register("patch_transformer")
 class PatchTransformerModel(TorchBenchmarkModel):
     """The patch-embedding study's transformer, trained from scratch on the task.
 
@@ -174,7 +173,13 @@ class PatchTransformerModel(TorchBenchmarkModel):
                                        self.patch_embedding, **self.arch_params)
 
 
-def _register_variant(embedding: str) -> None:
+def variant_factory(name: str) -> Callable[..., PatchTransformerModel]:
+    """Return the factory of ``patch_tf_<embedding>`` (the embedding fixed)."""
+    embedding = name.removeprefix("patch_tf_")
+    if embedding not in PATCH_EMBEDDINGS:
+        raise ValueError(f"Invalid patch-transformer variant {name!r}: allowed embeddings are "
+                         f"{list(PATCH_EMBEDDINGS)}.")
+
     def factory(**params: Any) -> PatchTransformerModel:
         params.setdefault("patch_embedding", embedding)
         if params["patch_embedding"] != embedding:
@@ -184,8 +189,4 @@ def _register_variant(embedding: str) -> None:
 
     factory.__name__ = f"build_patch_tf_{embedding}"
     factory.__doc__ = f"The patch-embedding study's transformer with the {embedding!r} embedding."
-    MODELS.register(f"patch_tf_{embedding}", factory)
-
-
-for _embedding in PATCH_EMBEDDINGS:
-    _register_variant(_embedding)
+    return factory

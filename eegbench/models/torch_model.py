@@ -21,13 +21,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.adaptation.peft_methods import PEFT_ADAPTATIONS
+from eegbench.adaptation.probe import (
+    ProbeSpec,
+    probe_features,
+    probe_fit_report,
+    train_and_valid,
+)
 from eegbench.adaptation.registry import check_adaptation, get_adaptation
 from eegbench.checks import check_keys
 from eegbench.features.frozen_encoder import FrozenEncoderTransform
 from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.models.binary_head import BINARY_OUTPUTS, OneLogitHead
 from eegbench.models.input_contract import InputAdapter, InputContract
+from eegbench.models.weights.loading import load_weights, missing_weights_error, safe_torch_load
 from eegbench.training.loop import (
     TrainerSpec,
     iterate_batches,
@@ -102,16 +108,6 @@ def make_head(spec: HeadSpec, n_features: int, n_outputs: int,
         width = int(h)
     layers.append(nn.Linear(width, n_outputs))
     return nn.Sequential(*layers)
-
-
-def final_linear(head: nn.Module) -> nn.Linear:
-    """Return the last linear layer of a head (the head itself when it is linear)."""
-    if isinstance(head, nn.Linear):
-        return head
-    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise TypeError(f"{type(head).__name__} has no linear layer.")
-    return linears[-1]
 
 
 class EncoderClassifier(nn.Module):
@@ -259,8 +255,6 @@ class TorchBenchmarkModel(BenchmarkModel):
                  head: dict[str, Any] | None = None,
                  probe: dict[str, Any] | None = None, init: str = "pretrained",
                  allow_unpinned: bool = False) -> None:
-        from eegbench.adaptation.probe import ProbeSpec
-
         if init not in ("pretrained", "random"):
             raise ValueError(f"Invalid value for the 'model.params.init' parameter. Allowed "
                              f"values are ['pretrained', 'random'], but got {init!r}.")
@@ -296,8 +290,6 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load_encoder_weights(self, encoder: nn.Module, source: str) -> None:
         """Load pretrained weights into ``encoder`` (foundation models override this)."""
-        from eegbench.models.weights.loading import load_weights
-
         load_weights(encoder, source, sha256=self.checkpoint_sha256,
                      allow_unpinned=self.allow_unpinned)
 
@@ -312,8 +304,6 @@ class TorchBenchmarkModel(BenchmarkModel):
         elif self.checkpoint:
             self.load_encoder_weights(encoder, str(self.checkpoint))
         elif get_adaptation(self.adaptation).needs_checkpoint:
-            from eegbench.models.weights.loading import missing_weights_error
-
             raise missing_weights_error(type(self).__name__, self.adaptation)
         n_features = infer_n_features(encoder, adapter, signal.n_chans, signal.n_times)
         return EncoderClassifier(encoder, n_features, signal.n_outputs, adapter,
@@ -329,11 +319,6 @@ class TorchBenchmarkModel(BenchmarkModel):
             The adaptation's report (``best_epoch``, ``epochs_run``, ``n_trainable``,
             ``budget``, probe convergence, ...).
         """
-        if self.adaptation in PEFT_ADAPTATIONS:  # parameter-efficient fine-tuning with peft
-            from eegbench.adaptation.peft_methods import fit_peft
-
-            self.report = fit_peft(self, X_train, y_train, X_valid, y_valid, signal, seed)
-            return self.report
         torch.manual_seed(seed)
         self.signal = signal
         self.module = self.build(signal)
@@ -375,8 +360,6 @@ class TorchBenchmarkModel(BenchmarkModel):
         (training and validation features together); the model then also predicts from
         windows (:meth:`predict_proba`).
         """
-        from eegbench.adaptation.probe import probe_features, probe_fit_report, train_and_valid
-
         if self.adaptation != "linear_probe":
             raise ValueError(f"Invalid value for the 'adaptation' parameter: precomputed "
                              f"features fit only 'linear_probe', but got {self.adaptation!r}.")
@@ -430,8 +413,6 @@ class TorchBenchmarkModel(BenchmarkModel):
 
     def load(self, path: str | Path) -> TorchBenchmarkModel:
         """Rebuild the module for the saved signal and load the saved weights."""
-        from eegbench.models.weights.loading import safe_torch_load
-
         saved = safe_torch_load(path)
         self.signal = SignalSpec(**saved["signal"])
         # the saved weights replace everything: build without loading the checkpoint, under
@@ -441,9 +422,8 @@ class TorchBenchmarkModel(BenchmarkModel):
             self.module = self.build(self.signal)
         finally:
             self.init = init
-        if self.adaptation in PEFT_ADAPTATIONS:  # re-inject the adapters before their weights
-            from eegbench.adaptation.peft_methods import restore_adapters
-
-            restore_adapters(self)
+        restore = get_adaptation(self.adaptation).restore
+        if restore is not None:  # e.g. re-inject PEFT adapters before their weights
+            restore(self)
         self.module.load_state_dict(saved["state_dict"])
         return self

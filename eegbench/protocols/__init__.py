@@ -1,5 +1,11 @@
-"""Evaluation protocols: splitters over the window metadata table."""
+"""Evaluation protocols: splitters over the window metadata table.
 
-from eegbench.protocols.splitters import Fold, LeaveOneSubjectOut, assert_disjoint, make_splitter
+Every protocol is a pure splitter (window indices in, folds out); the splitters are listed by
+name in :mod:`eegbench.protocols.registry`.
+"""
 
-__all__ = ["Fold", "LeaveOneSubjectOut", "assert_disjoint", "make_splitter"]
+from eegbench.protocols.registry import PROTOCOLS, make_splitter, splitter_classes
+from eegbench.protocols.splitters import Fold, LeaveOneSubjectOut, assert_disjoint
+
+__all__ = ["PROTOCOLS", "Fold", "LeaveOneSubjectOut", "assert_disjoint", "make_splitter",
+           "splitter_classes"]

@@ -20,24 +20,22 @@ Two modes:
 
 ``from_scratch``
     The model is trained on the k calibration windows per class only, with a fixed budget
-    (deep models: ``trainer.max_epochs`` epochs, no early stopping; see :func:`fit_fewshot`).
+    (deep models: ``trainer.max_epochs`` epochs, no early stopping; see
+    :func:`eegbench.adaptation.calibration.fit_fewshot`).
     No other subject is used.
 ``cross_subject_then_calibrate``
     A cross-subject model is trained on the training subjects (validation subjects for early
     stopping, exactly the leave-one-subject-out fold of that subject), then calibrated on the
-    k windows per class (see :func:`eegbench.protocols.calibration.calibrate`).
+    k windows per class (see :func:`eegbench.adaptation.calibration.calibrate`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from eegbench.protocols.calibration import CalibrationSpec, calibrate, torch_module
 from eegbench.protocols.splitters import (
     Fold,
     assert_disjoint,
@@ -210,71 +208,3 @@ class WithinSubjectFewShot:
                 )
                 assert_disjoint(fold, meta)
                 yield fold
-
-
-class BaseModelCache:
-    """Keeps the last cross-subject model, so the k x draws calibrations of a subject share it.
-
-    Folds come ordered by subject, so one entry suffices; its key is (seed, train windows).
-    """
-
-    def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._value: tuple[Any, dict[str, Any], float] | None = None
-
-    def get(self, key: tuple, fit: Callable[[], tuple[Any, dict[str, Any], float]]):
-        """Return the cached (model, report, seconds) for ``key``, fitting it if needed."""
-        if key != self._key:
-            self._key, self._value = None, None
-            self._value = fit()
-            self._key = key
-        return self._value
-
-
-def fit_fewshot(build: Callable[[], Any], X: np.ndarray, y: np.ndarray, fold: Fold,
-                signal: Any, seed: int, spec: CalibrationSpec,
-                cache: BaseModelCache | None = None) -> tuple[Any, dict[str, Any], float]:
-    """Fit a model for a few-shot fold; return (model, fit report, training seconds).
-
-    ``from_scratch``: ``build()`` fitted on the calibration windows with a fixed budget: ``build``
-    must give a model whose early stopping never triggers (``run.py`` sets the trainer's
-    patience above ``max_epochs``), and the calibration windows are passed as its validation
-    data, so no other subject and no evaluated window is seen.
-    ``cross_subject_then_calibrate``: deep models are trained on the training
-    subjects (early stopping on the validation subjects) once per subject and seed, then a copy
-    is fine-tuned on the calibration windows (:func:`~eegbench.protocols.calibration.calibrate`);
-    classical models (no torch module) are refitted on training + validation subjects +
-    calibration windows.
-    Training seconds include the cross-subject training.
-    """
-    Xv, yv = X[fold.valid], y[fold.valid]
-    Xc, yc = X[fold.calib], y[fold.calib]
-    if fold.calibration == "from_scratch" or len(fold.train) == 0:
-        model = build()
-        t0 = time.perf_counter()
-        report = model.fit(Xc, yc, Xc, yc, signal, seed)
-        return model, {**report, "calibration": "fit on calibration windows, fixed budget"}, \
-            time.perf_counter() - t0
-
-    def fit_base() -> tuple[Any, dict[str, Any], float]:
-        model = build()
-        t0 = time.perf_counter()
-        report = model.fit(X[fold.train], y[fold.train], Xv, yv, signal, seed)
-        return model, report, time.perf_counter() - t0
-
-    key = (seed, fold.test_subjects, len(fold.train), int(fold.train.sum()))
-    base, base_report, base_seconds = (cache or BaseModelCache()).get(key, fit_base)
-    if torch_module(base) is not None:
-        t0 = time.perf_counter()
-        model, report = calibrate(base, Xc, yc, signal.n_outputs, spec, seed)
-        seconds = time.perf_counter() - t0
-        return model, {**base_report, **report, "base_train_seconds": round(base_seconds, 3),
-                       "calibration": "fine-tune cross-subject model"}, base_seconds + seconds
-    # Classical pipeline (no early stopping): refit on every non-test subject (training and
-    # validation subjects) + calibration windows.
-    model = build()
-    both = np.concatenate([fold.train, fold.valid, fold.calib])
-    t0 = time.perf_counter()
-    report = model.fit(X[both], y[both], Xv, yv, signal, seed)
-    return model, {**report, "calibration": "refit on train + calibration windows"}, \
-        time.perf_counter() - t0

@@ -1,19 +1,25 @@
 """Protocol splitters: each yields folds of (train, validation, test) window indices.
 
 Validation windows are always drawn from *training* subjects, never from the test subject,
-so early stopping and model selection cannot see the test data.
+so early stopping and model selection cannot see the test data. :func:`make_splitter` and
+:func:`splitter_classes` (from :mod:`eegbench.protocols.registry`, re-exported here) build a
+splitter by protocol name.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from eegbench.protocols.registry import make_splitter, splitter_classes
+
+__all__ = ["Fold", "LeakageError", "LeaveOneSubjectOut", "assert_disjoint",
+           "draw_valid_subjects", "effective_n_valid", "make_splitter", "sorted_subjects",
+           "splitter_classes"]
 
 logger = logging.getLogger(__name__)
 
@@ -203,40 +209,3 @@ class LeaveOneSubjectOut:
             )
             assert_disjoint(fold, meta)
             yield fold
-
-
-def splitter_classes() -> dict[str, type]:
-    """Return every protocol's splitter class by protocol name."""
-    return _registry()
-
-
-def _registry() -> dict[str, type]:
-    from eegbench.protocols.cross_session import CrossSession
-    from eegbench.protocols.fewshot import WithinSubjectFewShot
-    from eegbench.protocols.fixed_split import FixedSplit
-    from eegbench.protocols.within_subject import BlockedKFold, LeaveOneRunOut
-
-    return {"loso": LeaveOneSubjectOut, "fewshot": WithinSubjectFewShot,
-            "cross_session": CrossSession, "fixed_split": FixedSplit,
-            "within_run": LeaveOneRunOut, "blocked_kfold": BlockedKFold}
-
-
-def make_splitter(name: str, **params: Any):
-    """Build a splitter by protocol name (``loso``, ``fewshot``, ``cross_session``, ...).
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a known protocol, or a parameter is not one of its parameters.
-    """
-    splitters = _registry()
-    if name not in splitters:
-        raise ValueError(f"Invalid value for the 'protocol.name' parameter. Allowed values are "
-                         f"{sorted(splitters)}, but got {name!r}.")
-    cls = splitters[name]
-    allowed = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValueError(f"Invalid parameter(s) {unknown} for protocol {name!r}. Allowed "
-                         f"parameters are {sorted(allowed)}.")
-    return cls(**params)

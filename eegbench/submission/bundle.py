@@ -339,8 +339,8 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
     """Re-run the fold of ``row`` under ``cfg``; return its metrics."""
+    from eegbench.adaptation.calibration import BaseModelCache
     from eegbench.evaluation.job import fit_and_score, identity_hash, load_dataset, protocol_plan
-    from eegbench.protocols.fewshot import BaseModelCache
     from eegbench.protocols.splitters import make_splitter
 
     chash = identity_hash(cfg)

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.adaptation.batchnorm import reestimate_batchnorm
-from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.progress import EpochProgress
 from eegbench.training import selection
+from eegbench.training.batchnorm import reestimate_batchnorm
+from eegbench.training.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.training.resident import (
     ResidentWindows,
     batch_bounds,
@@ -53,7 +53,7 @@ class TrainerSpec:
         Decoupled weight decay (AdamW) or L2 (Adam).
     optimizer : {"adamw", "adam"}
     schedule : {"constant", "cosine", "onecycle"}
-        Per-step learning-rate schedule (:func:`eegbench.adaptation.optim.make_scheduler`).
+        Per-step learning-rate schedule (:func:`eegbench.training.optim.make_scheduler`).
     warmup_epochs, warmup_lr, min_lr, pct_start : float
         Linear warm-up length and start lr, cosine floor, one-cycle warm-up fraction.
     label_smoothing : float
@@ -78,7 +78,7 @@ class TrainerSpec:
         After every epoch (before the validation loss is computed, so that model selection
         and evaluation see the same statistics), re-estimate BatchNorm running statistics
         exactly on the training windows
-        (:func:`eegbench.adaptation.batchnorm.reestimate_batchnorm`).
+        (:func:`eegbench.training.batchnorm.reestimate_batchnorm`).
     class_weighting : {"balanced", "none"}
     device : {"auto", "cpu", "cuda"}
     num_threads : int or None
@@ -297,7 +297,7 @@ def fit_classifier(
 
     Optimiser, parameter groups (head lr, layer-wise decay), per-step schedule, label
     smoothing and gradient clipping follow ``spec``
-    (:mod:`eegbench.adaptation.optim`). With validation windows, the weights of the epoch with
+    (:mod:`eegbench.training.optim`). With validation windows, the weights of the epoch with
     the lowest validation loss (or, with ``spec.select_on="roc_auc"``, the highest validation
     ROC AUC) are restored (early stopping after ``spec.patience`` epochs without improvement);
     without validation windows every epoch runs and the last weights

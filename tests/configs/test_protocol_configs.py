@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from eegbench.protocols.calibration import CalibrationSpec
+from eegbench.adaptation.calibration import CalibrationSpec
 from eegbench.protocols.splitters import make_splitter
 from eegbench.resources import config_dir
 

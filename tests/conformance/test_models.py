@@ -123,8 +123,7 @@ def test_check_model_catches_a_broken_model(small_batch):
         with pytest.raises(ConformanceError, match="predict_proba shape"):
             check_model("_broken_for_test", batch=small_batch)
     finally:
-        MODELS._items.pop("_broken_for_test")
-        MODELS._origins.pop("_broken_for_test")
+        MODELS.unregister("_broken_for_test")
 
 
 @pytest.mark.parametrize("yaml_name", sorted(p.stem for p in (

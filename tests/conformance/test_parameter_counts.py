@@ -14,7 +14,7 @@ from eegbench.models.parameter_table import TABLE_PATH, installed_versions, load
 
 def test_the_table_is_current_and_covers_every_model():
     from eegbench.models.base import MODELS, load_builtin_models
-    from eegbench.models.braindecode_zoo import model_classes
+    from eegbench.models.braindecode_catalogue import model_classes
 
     table = load_table()
     assert table is not None, (f"{TABLE_PATH} was computed with other versions than "

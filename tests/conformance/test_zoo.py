@@ -10,7 +10,7 @@ import pytest
 
 from eegbench.conformance import check_model
 from eegbench.models import build_model
-from eegbench.models.braindecode_zoo import (
+from eegbench.models.braindecode_catalogue import (
     HEAVY_PARAMETERS,
     REQUIREMENTS,
     SLOW_ON_CPU,

@@ -131,7 +131,7 @@ def test_probe_ignores_the_mlp_head_and_survives_save_load(fold, checkpoint, tmp
 
 def test_lp_ft_fine_tunes_from_the_probed_head(fold, checkpoint, monkeypatch):
     import eegbench.adaptation.lp_ft as lp_ft
-    from eegbench.models.torch_model import final_linear
+    from eegbench.adaptation.probe import final_linear
 
     (Xt, yt), (Xv, yv), (Xs, ys), signal = fold
     start = {}
@@ -209,7 +209,7 @@ def test_classical_pipeline_sees_every_non_test_subject(data_root, cache_root, t
 
 
 def test_batchnorm_statistics_are_re_estimated_on_the_training_windows(fold):
-    from eegbench.adaptation.batchnorm import reestimate_batchnorm
+    from eegbench.training.batchnorm import reestimate_batchnorm
 
     (Xt, yt), (Xv, yv), _, signal = fold
     model = build_model("eegnet", trainer={"max_epochs": 1, "device": "cpu"})

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
+from eegbench.registry import _Entry
 from eegbench.resources import config_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,8 +63,9 @@ def plugin(tmp_path, monkeypatch):
     (package / "layers.py").write_text(LAYERS)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     module = importlib.import_module(NAME)
-    monkeypatch.setitem(MODELS._items, NAME, module.TinyConvNet)
-    monkeypatch.setitem(MODELS._origins, NAME, "test copy of tests/plugin_pkg")
+    MODELS.names()  # discover the entry points first, then add the copy
+    monkeypatch.setitem(MODELS._entries, NAME, _Entry("test copy of tests/plugin_pkg",
+                                                      obj=module.TinyConvNet, loaded=True))
     yield package
     for name in [n for n in sys.modules if n == NAME or n.startswith(f"{NAME}.")]:
         del sys.modules[name]
@@ -112,7 +114,7 @@ def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
     # ELU -> ReLU in the helper module the factory imports: every fold recomputed
     (plugin / "layers.py").write_text(LAYERS_REWORDED.replace("nn.ELU()", "nn.ReLU()"))
     _reload(plugin)
-    MODELS._items[NAME] = sys.modules[NAME].TinyConvNet
+    MODELS._entries[NAME].obj = sys.modules[NAME].TinyConvNet
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)
     rows = [json.loads(p.read_text())
             for p in (tmp_path / "runs" / "default" / "results" / "rows").glob("[!.]*.json")]

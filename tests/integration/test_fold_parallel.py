@@ -16,7 +16,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models
-from eegbench.training.fold_parallel.models import model_blockers, parallel_mode
+from eegbench.models.fold_parallel import model_blockers, parallel_mode
 from eegbench.training.fold_parallel.support import stacking_blockers
 from eegbench.training.fold_parallel.trainer import FoldTask, fit_folds_together
 from eegbench.training.loop import TrainerSpec, fit_classifier

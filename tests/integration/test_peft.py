@@ -84,7 +84,7 @@ def test_adapters_change_the_output(fold, checkpoint):
 
 
 def test_every_peft_value_is_an_allowed_adaptation():
-    from eegbench.models.base import ADAPTATIONS, check_adaptation
+    from eegbench.adaptation import ADAPTATIONS, check_adaptation
 
     assert set(PEFT_ADAPTATIONS) <= set(ADAPTATIONS)
     with pytest.raises(ValueError, match="Allowed values are .*'lora'.*but got 'lorra'"):

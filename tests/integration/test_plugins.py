@@ -135,7 +135,7 @@ def test_a_broken_plugin_is_named_and_the_others_still_work(tmp_path, data_root,
          f"paths.cache_dir={cache_root}", f"paths.runs_dir={runs}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "plugin 'broken_plugin' from two_plugins.broken:Model (eegbench-two-plugins " \
-           "1.2.3) could not be loaded and is skipped" in proc.stdout + proc.stderr
+    # plugins are imported on first use: a run of another model never imports the broken one
+    assert "not_a_module_anywhere" not in proc.stdout + proc.stderr
     rows = [json.loads(p.read_text()) for p in (runs / "default" / "results").rglob("*.json")]
     assert len(rows) == 4 and {r["model"] for r in rows} == {"eegnex_plugin"}

@@ -158,14 +158,17 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     source.write_text("def build(C: float = 1.0, **_):\n    return C\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("fp_plugin_pkg.model")
-    monkeypatch.setitem(MODELS._items, "fp_test_model", module.build)
-    monkeypatch.setitem(MODELS._origins, "fp_test_model", "test")
-    first = model_code_fingerprint("fp_test_model")
-    source.write_text("def build(C: float = 2.0, **_):\n    return C\n")
-    importlib.reload(module)
-    MODELS._items["fp_test_model"] = module.build
-    second = model_code_fingerprint("fp_test_model")
-    sys.modules.pop("fp_plugin_pkg.model", None)
+    MODELS.register("fp_test_model", module.build, origin="test")
+    try:
+        first = model_code_fingerprint("fp_test_model")
+        source.write_text("def build(C: float = 2.0, **_):\n    return C\n")
+        importlib.reload(module)
+        MODELS.unregister("fp_test_model")
+        MODELS.register("fp_test_model", module.build, origin="test")
+        second = model_code_fingerprint("fp_test_model")
+    finally:
+        MODELS.unregister("fp_test_model")
+        sys.modules.pop("fp_plugin_pkg.model", None)
     assert first != second and first.split(" src:")[0] == second.split(" src:")[0]
 
 

@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from eegbench.adaptation.batchnorm import reestimate_batchnorm
-from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.models.base import SignalSpec, build_model, load_builtin_models
 from eegbench.progress import EpochProgress
+from eegbench.training.batchnorm import reestimate_batchnorm
 from eegbench.training.loop import (
     TrainerSpec,
     class_weights,
@@ -27,6 +26,7 @@ from eegbench.training.loop import (
     seed_everything,
     train_one_epoch,
 )
+from eegbench.training.optim import make_optimizer, make_scheduler, param_groups
 
 #: Every knob of the recipe that touches the loop: class weights, smoothing, clipping, a
 #: per-step cosine schedule, a separate head lr, BatchNorm re-estimation, early stopping.

@@ -7,8 +7,11 @@ closure changes the fingerprint; editing a docstring or a comment does not.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +156,27 @@ def test_model_code_fingerprint_names_distribution_version_code_and_libraries():
     modules = model_code_identity("ts_lr").modules
     assert {"eegbench.models.classical", "eegbench.evaluation.job",
             "eegbench/models/weights/known_checkpoints.yaml"} <= set(modules)
+
+
+def test_a_classical_run_does_not_fingerprint_the_torch_model_modules():
+    # a fresh interpreter: other tests may have imported the torch models already
+    script = textwrap.dedent("""
+        import json, sys
+        from eegbench.models.base import build_model
+        from eegbench.results.fingerprints import model_code_identity
+        build_model("ts_lr")
+        print(json.dumps(sorted(model_code_identity("ts_lr").modules)))
+    """)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(repo),
+                                                     "OMP_NUM_THREADS": "1",
+                                                     "PATH": "/usr/bin:/bin"})
+    modules = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"eegbench.models.classical", "eegbench.models.base",
+            "eegbench.evaluation.job"} <= modules
+    torch_models = {"eegbench.models.torch_model", "eegbench.models.deep",
+                    "eegbench.models.braindecode_zoo", "eegbench.models.foundation",
+                    "eegbench.models.foundation_zoo", "eegbench.models.patch_transformer",
+                    "eegbench.models.brain_tokenizer"}
+    assert not modules & torch_models, sorted(modules & torch_models)

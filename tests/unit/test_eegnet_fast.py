@@ -15,7 +15,6 @@ import pytest
 import torch
 from torch import nn
 
-from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.models.base import SignalSpec, build_model
 from eegbench.models.deep import BraindecodeEncoder
 from eegbench.models.eegnet_fast import (
@@ -25,6 +24,7 @@ from eegbench.models.eegnet_fast import (
     lag_statistics,
     structural_mismatch,
 )
+from eegbench.training.batchnorm import reestimate_batchnorm
 
 RTOL = 1e-4
 

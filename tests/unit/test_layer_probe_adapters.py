@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from eegbench.adaptation.calibration import CalibrationSpec, calibrate
 from eegbench.adaptation.layer_probe import layer_features, layer_probe, probe_layer_names
 from eegbench.models.base import SignalSpec
-from eegbench.protocols.calibration import CalibrationSpec, calibrate
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from torch import nn
 
 from eegbench.models.binary_head import OneLogitHead
 from eegbench.models.torch_model import HeadSpec, final_linear, make_head
-from eegbench.training.fold_parallel.models import model_blockers
+from eegbench.models.fold_parallel import model_blockers
 from eegbench.training.loop import TrainerSpec, fit_classifier, predict_proba
 from eegbench.training.selection import effective_select_on
 

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from eegbench.adaptation.collapse import is_collapsed, predicted_class_counts
-from eegbench.adaptation.optim import make_optimizer, make_scheduler, param_groups
 from eegbench.adaptation.registry import adaptation_names, get_adaptation
 from eegbench.training.loop import TrainerSpec
+from eegbench.training.optim import make_optimizer, make_scheduler, param_groups
 
 
 class _Blocks(nn.Module):
@@ -100,7 +100,7 @@ def test_adaptation_registry_lists_the_modes_and_names_the_setting():
     assert {"from_scratch", "linear_probe", "finetune", "lp_ft"} <= set(adaptation_names())
     assert get_adaptation("lp_ft").linear_head and not get_adaptation("from_scratch")\
         .needs_checkpoint
-    with pytest.raises(ValueError, match="model.adaptation.*'probe'"):
+    with pytest.raises(ValueError, match="'adaptation' parameter.*but got 'probe'"):
         get_adaptation("probe")
 
 

@@ -15,11 +15,12 @@
 
 from __future__ import annotations
 
-from eegbench.pretraining.objectives.base import OBJECTIVES, PretrainObjective, make_objective
+from eegbench.pretraining.objectives.base import PretrainObjective
 from eegbench.pretraining.objectives.contrastive import ContrastiveViews
 from eegbench.pretraining.objectives.masked_patch import MaskedPatchReconstruction
 from eegbench.pretraining.objectives.masked_token import MaskedTokenPrediction
 from eegbench.pretraining.objectives.next_patch import NextPatchPrediction
+from eegbench.pretraining.objectives.registry import OBJECTIVES, make_objective
 from eegbench.pretraining.objectives.signal_stats import SignalStatistics
 
 __all__ = ["OBJECTIVES", "ContrastiveViews", "MaskedPatchReconstruction",

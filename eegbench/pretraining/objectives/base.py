@@ -1,4 +1,4 @@
-"""The objective contract and registry."""
+"""The objective contract (the registry: :mod:`eegbench.pretraining.objectives.registry`)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,6 @@ from typing import Any
 
 import torch
 from torch import nn
-
-#: name -> objective class (filled by the ``register`` decorator of each module).
-OBJECTIVES: dict[str, type[PretrainObjective]] = {}
-
-
-def register(name: str):
-    """Register an objective class under ``name``."""
-    def wrap(cls: type[PretrainObjective]) -> type[PretrainObjective]:
-        if name in OBJECTIVES:
-            raise ValueError(f"Pretraining objective {name!r} is registered twice.")
-        cls.name = name
-        OBJECTIVES[name] = cls
-        return cls
-    return wrap
 
 
 class PretrainObjective(nn.Module):
@@ -71,15 +57,6 @@ class PretrainObjective(nn.Module):
     def describe(self) -> dict[str, Any]:
         """Return the objective's settings, recorded in the checkpoint metadata."""
         return {"objective": self.name}
-
-
-def make_objective(name: str, net: nn.Module, patch_size: int, d_model: int, sfreq: float,
-                   **params: Any) -> PretrainObjective:
-    """Instantiate the objective ``name`` (MNE-style error for an unknown name)."""
-    if name not in OBJECTIVES:
-        raise ValueError(f"Invalid value for the 'pretrain.objective' parameter. Allowed "
-                         f"values are {sorted(OBJECTIVES)}, but got {name!r}.")
-    return OBJECTIVES[name](net, patch_size, d_model, sfreq, **params)
 
 
 def random_patch_mask(shape: tuple[int, ...], ratio: float,

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from eegbench.pretraining.objectives.base import PretrainObjective, register
+from eegbench.pretraining.objectives.base import PretrainObjective
 from eegbench.pretraining.tokens import encoder_tokens
 
 
@@ -52,9 +52,10 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Ten
     return F.cross_entropy(sim, target)
 
 
-@register("contrastive")
 class ContrastiveViews(PretrainObjective):
     """NT-Xent between two augmented views of each window (temperature ``temperature``)."""
+
+    name = "contrastive"
 
     def __init__(self, net, patch_size: int, d_model: int, sfreq: float,
                  temperature: float = 0.2, proj_dim: int = 64, **kw: Any) -> None:

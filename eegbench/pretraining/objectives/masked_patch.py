@@ -7,17 +7,18 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from eegbench.pretraining.objectives.base import PretrainObjective, random_patch_mask, register
+from eegbench.pretraining.objectives.base import PretrainObjective, random_patch_mask
 from eegbench.pretraining.tokens import as_patches, encoder_tokens
 
 
-@register("masked_patch")
 class MaskedPatchReconstruction(PretrainObjective):
     """Mask ``mask_ratio`` of the patches; reconstruct them with CBraMod's ``proj_out``.
 
     The reconstruction head is the encoder's own ``proj_out`` (as in CBraMod), which
     downstream feature taps skip.
     """
+
+    name = "masked_patch"
 
     def __init__(self, net, patch_size: int, d_model: int, sfreq: float,
                  mask_ratio: float = 0.5, **kw: Any) -> None:

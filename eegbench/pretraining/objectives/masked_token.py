@@ -18,7 +18,7 @@ from sklearn.cluster import MiniBatchKMeans
 from torch import nn
 from torch.nn import functional as F
 
-from eegbench.pretraining.objectives.base import PretrainObjective, random_patch_mask, register
+from eegbench.pretraining.objectives.base import PretrainObjective, random_patch_mask
 from eegbench.pretraining.tokens import as_patches, encoder_tokens
 
 
@@ -27,7 +27,6 @@ def log_amplitude(patches: torch.Tensor) -> torch.Tensor:
     return torch.log1p(torch.fft.rfft(patches, dim=-1, norm="forward").abs())
 
 
-@register("masked_token")
 class MaskedTokenPrediction(PretrainObjective):
     """Predict the spectral code (of ``n_codes``) of each masked patch (cross-entropy).
 
@@ -41,6 +40,8 @@ class MaskedTokenPrediction(PretrainObjective):
     seed : int
         Seed of the k-means codebook.
     """
+
+    name = "masked_token"
 
     def __init__(self, net, patch_size: int, d_model: int, sfreq: float, n_codes: int = 64,
                  mask_ratio: float = 0.5, seed: int = 0, **kw: Any) -> None:

@@ -13,13 +13,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from eegbench.pretraining.objectives.base import PretrainObjective, register
+from eegbench.pretraining.objectives.base import PretrainObjective
 from eegbench.pretraining.tokens import as_patches, encoder_tokens
 
 
-@register("next_patch")
 class NextPatchPrediction(PretrainObjective):
     """Predict patch ``k`` from the tokens of patches ``< k`` (future masked)."""
+
+    name = "next_patch"
 
     min_patches = 2
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from eegbench.pretraining.objectives.base import PretrainObjective, register
+from eegbench.pretraining.objectives.base import PretrainObjective
 from eegbench.pretraining.tokens import as_patches, encoder_tokens
 
 #: Classical EEG bands in Hz (delta, theta, alpha, beta, low gamma).
@@ -50,7 +50,6 @@ def channel_correlation(x: torch.Tensor) -> torch.Tensor:
     return xc @ xc.transpose(1, 2)
 
 
-@register("signal_stats")
 class SignalStatistics(PretrainObjective):
     """Regress per-patch band powers and the window's channel correlations from tokens.
 
@@ -58,6 +57,8 @@ class SignalStatistics(PretrainObjective):
     patch-averaged token to ``corr_dim`` and predicts the correlation of two channels as the
     cosine similarity of their projections, so any number of channels works.
     """
+
+    name = "signal_stats"
 
     def __init__(self, net, patch_size: int, d_model: int, sfreq: float, corr_dim: int = 32,
                  **kw: Any) -> None:

@@ -8,7 +8,7 @@ stopped, or whose batch is elsewhere): :class:`StackedOptimizer` groups the fold
 by their hyperparameters and updates each group with :func:`torch.optim.adam.adam` (the
 function behind ``torch.optim.Adam``/``AdamW``), on the whole stacked tensors when the group
 is every fold, else on each fold's slices. Each fold's learning rates come from its own
-scheduler (:func:`eegbench.adaptation.optim.make_scheduler`, the sequential path's), stepped
+scheduler (:func:`eegbench.training.optim.make_scheduler`, the sequential path's), stepped
 on a copy of its parameter groups; gradient-norm clipping is computed per fold.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch.optim.adam import adam
 
-from eegbench.adaptation.optim import make_optimizer, make_scheduler
 from eegbench.training.fold_parallel.stack import FoldStack
+from eegbench.training.optim import make_optimizer, make_scheduler
 
 
 class StackedOptimizer:
@@ -32,7 +32,7 @@ class StackedOptimizer:
     stack : FoldStack
         The stacked parameters.
     groups : list of dict
-        Parameter groups of one fold's network (:func:`eegbench.adaptation.optim.param_groups`),
+        Parameter groups of one fold's network (:func:`eegbench.training.optim.param_groups`),
         with the parameters given by name (``"names"``) instead of ``"params"``.
     specs : sequence of TrainerSpec
         Each fold's settings (optimiser, lr, schedule, budget, ``grad_clip``).

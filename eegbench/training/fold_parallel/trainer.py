@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from eegbench.adaptation.optim import param_groups
 from eegbench.progress import EpochProgress, current_label
 from eegbench.training.fold_parallel.optim import StackedOptimizer
 from eegbench.training.fold_parallel.stack import FoldStack, load_fold_state
 from eegbench.training.loop import TrainerSpec, TrainReport, count_steps, make_losses
+from eegbench.training.optim import param_groups
 from eegbench.training.resident import (
     ResidentWindows,
     accumulator_dtype,

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from eegbench.adaptation.batchnorm import reestimate_batchnorm
 from eegbench.adaptation.finetune import add_refit, first_stage_report, needs_refit
 from eegbench.models.base import SignalSpec
+from eegbench.training.batchnorm import reestimate_batchnorm
 from eegbench.training.fold_parallel.stack import NotStackable
 from eegbench.training.fold_parallel.support import stacking_blockers
 from eegbench.training.fold_parallel.trainer import FoldTask, fit_folds_together
