@@ -8,9 +8,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from eegbench.adaptation.probe import final_linear
 from eegbench.models.binary_head import OneLogitHead
-from eegbench.models.torch_model import HeadSpec, final_linear, make_head
 from eegbench.models.fold_parallel import model_blockers
+from eegbench.models.torch_model import HeadSpec, make_head
 from eegbench.training.loop import TrainerSpec, fit_classifier, predict_proba
 from eegbench.training.selection import effective_select_on
 
