@@ -17,16 +17,18 @@ import importlib
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from eegbench.config import ConfigError, Job
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
+
+if TYPE_CHECKING:  # the job modules (torch) are imported only when a job runs, not for --help
+    from eegbench.config import Job
 
 logger = logging.getLogger("eegbench")
 
@@ -139,6 +141,7 @@ def _job(cfg: DictConfig, command: str) -> Any:
     failure stays on record and the other jobs go on.
     """
     from eegbench.cli.spec import job_from_config
+    from eegbench.config import ConfigError
 
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
     try:

@@ -73,7 +73,7 @@ def build_job(data: Mapping[str, Any], command: str = "run") -> Job:
     As :func:`build_job_spec`, keeping the resolved mapping (subject ids normalised) for the
     row identity.
     """
-    data = plain(data)
+    data = plain({k: v for k, v in data.items() if k != "hydra"})
     return Job.from_spec(build_job_spec(data, command), data)
 
 

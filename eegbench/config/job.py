@@ -65,7 +65,7 @@ class Job:
     @classmethod
     def from_spec(cls, spec: JobSpec, resolved: Mapping[str, Any]) -> Job:
         """Pair a built spec with the mapping it was built from."""
-        data = {k: v for k, v in plain(resolved).items() if k != "hydra"}
+        data = plain({k: v for k, v in resolved.items() if k != "hydra"})
         return cls(spec, _with_normalised_subjects(data, spec))
 
     def section(self, name: str) -> Any:
