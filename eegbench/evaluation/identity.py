@@ -163,6 +163,11 @@ def data_fingerprint(ds: WindowsDataset) -> str:
 #: adaptation modules are added per model (:func:`model_code_identity`).
 RUN_ENTRY_MODULES = ("eegbench.evaluation.job",)
 
+#: The command line (composing, validating and dispatching a job): loaded by some callers of a
+#: job and not by others, never executed by the computation, so never part of its code.
+FRONT_END_PACKAGES = ("eegbench.cli", "eegbench.__main__")
+
+
 def _factory_module(factory: Any) -> str:
     module = inspect.getmodule(factory)
     if module is None:
@@ -184,8 +189,8 @@ def model_code_identity(name: str) -> CodeFingerprint:
     The modules of eegbench and of the model's distribution (its top-level packages) that
     the run can execute: those imported so far (:data:`sys.modules`; call this after the
     model is built and the data are loaded), less the run's callers (modules that import
-    :mod:`eegbench.evaluation.job`: the command line, the submission runner, the studies), and the
-    static import closure of
+    :mod:`eegbench.evaluation.job`: the command line, the submission runner, the studies; and
+    the command line's modules, :data:`FRONT_END_PACKAGES`), and the static import closure of
     :data:`RUN_ENTRY_MODULES`, the model factory's module and the adaptation modules; each
     hashed without docstrings or comments. Plus the known-checkpoints registry's content and
     the versions of the numerical libraries and of the model's distribution.
@@ -203,7 +208,9 @@ def model_code_identity(name: str) -> CodeFingerprint:
     code = code_fingerprint([*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES], packages,
                             include_loaded=True, callers_of=RUN_ENTRY_MODULES[0],
                             extra_distributions=[dist] if dist else [])
-    modules = {**code.modules, "eegbench/models/weights/known_checkpoints.yaml": _registry_hash()}
+    modules = {name: digest for name, digest in code.modules.items()
+               if not name.startswith(FRONT_END_PACKAGES)}
+    modules["eegbench/models/weights/known_checkpoints.yaml"] = _registry_hash()
     return CodeFingerprint(modules, code.versions)
 
 

@@ -318,7 +318,7 @@ def read_bundle(bundle: Path, check: CheckOverrides
             raise SubmissionError(f"{where}: row {key} has schema {row['schema_version']}; a "
                                   f"bundle's rows must be of schema >= {EXACT_SCHEMA}, whose "
                                   "metrics recompute exactly from their predictions. Re-run "
-                                  "`python -m eegbench.submission run` with this eegbench.")
+                                  "`eegbench submission run` with this eegbench.")
         if row["config_hash"] not in hashes:
             raise SubmissionError(f"{where}: row {key} has config {row['config_hash']}, which "
                                   "no configuration of the manifest produced.")

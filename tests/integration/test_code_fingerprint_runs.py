@@ -95,8 +95,8 @@ def _reload(package: Path) -> None:
 def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
         plugin, tmp_path, data_root, cache_root, caplog, monkeypatch):
     from eegbench import code_fingerprint
-    from eegbench.models.base import MODELS
     from eegbench.evaluation.identity import model_code_identity
+    from eegbench.models.base import MODELS
 
     cfg = _cfg(tmp_path, data_root, cache_root)
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)

@@ -147,8 +147,8 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     import importlib
     import sys
 
-    from eegbench.models.base import MODELS
     from eegbench.evaluation.identity import model_code_fingerprint
+    from eegbench.models.base import MODELS
 
     pkg = tmp_path / "fp_plugin_pkg"
     pkg.mkdir()
