@@ -38,7 +38,7 @@ def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
     Parameters
     ----------
     data : mapping
-        The resolved configuration (``OmegaConf.to_container(cfg, resolve=True)``; a
+        The resolved configuration (plain values, :func:`eegbench.cli.spec.resolve`; a
         ``hydra`` node is ignored).
     command : {"run", "pretrain", "study"}
         The subcommand that runs it; it must be the one the experiment declares
