@@ -149,7 +149,7 @@ def data_fingerprint(ds: WindowsDataset) -> str:
     Computed from content only (:data:`FINGERPRINT_META_COLUMNS`,
     :data:`FINGERPRINT_INFO_KEYS` and the windows' bytes), so two loads that give identical
     windows have one fingerprint, whichever code or cache entry produced them. Hashing reads
-    every window once (about a second per GB); call it once per job.
+    every window once (one sha256 pass over the windows' bytes): call it once per job.
     """
     meta = {column: ds.meta[column].tolist() for column in FINGERPRINT_META_COLUMNS
             if column in ds.meta.columns}

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_dir
 
 from eegbench.data.cache import WindowsDataset
@@ -42,6 +43,7 @@ def _manifests(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "cache").rglob("manifest.json"))
 
 
+@pytest.mark.slow  # standardizes the windows three times
 def test_identical_windows_from_changed_data_code_reuse_rows_without_a_warning(
         tmp_path, data_root, caplog, monkeypatch):
     import eegbench.data.cache as cache
