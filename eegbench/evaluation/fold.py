@@ -33,8 +33,8 @@ from eegbench.results.row import ResultRow
 
 logger = logging.getLogger(__name__)
 
-#: What a fit returns: the fitted model, its report and its training time in seconds.
-FitResult = tuple[BenchmarkModel, dict[str, Any], float]
+# What a fit returns: the fitted model, its report and its training time in seconds.
+_FitResult = tuple[BenchmarkModel, dict[str, Any], float]
 
 
 def _peak_rss_mb() -> float:
@@ -58,7 +58,7 @@ def training_windows(model: BenchmarkModel, fold: Fold) -> tuple[np.ndarray, np.
 
 def _fit_fewshot(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
                  calibration: CalibrationSpec | None, cache: BaseModelCache | None
-                 ) -> FitResult:
+                 ) -> _FitResult:
     """Few-shot: the cross-subject model calibrated on the test subject's first windows."""
     build = model_builder(job, fixed_budget=fold.calibration == "from_scratch")
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
@@ -68,7 +68,7 @@ def _fit_fewshot(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
 
 
 def _fit_features(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
-                  features: np.ndarray) -> FitResult:
+                  features: np.ndarray) -> _FitResult:
     """The model fits its fold-invariant features of the windows (the same fit, shared work)."""
     signal = SignalSpec.from_info(ds.info, ds.X.shape[-1])
     model = model_builder(job)()
@@ -80,7 +80,7 @@ def _fit_features(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
     return model, {**(report or {}), "train_subjects": train_subjects(ds, train)}, seconds
 
 
-def _fit_windows(job: Job, ds: WindowsDataset, fold: Fold, seed: int) -> FitResult:
+def _fit_windows(job: Job, ds: WindowsDataset, fold: Fold, seed: int) -> _FitResult:
     """Fit the model on the windows.
 
     With ``hp_search``, its parameters are selected first by nested cross-validation on the
