@@ -32,6 +32,20 @@ __all__ = ["COMMANDS", "ConfigError", "Job", "JobSpec", "as_job", "build_job", "
            "plain"]
 
 
+def _scheduling_words(data: dict[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with ``trainer.fold_parallel`` true/false as the words the trainer reads.
+
+    Hydra reads ``trainer.fold_parallel=false`` as a boolean; the setting's values are the
+    strings ``auto``, ``true``, ``false`` and ``exact``
+    (:class:`eegbench.training.loop.TrainerSpec`). Not part of a result's identity.
+    """
+    trainer = data.get("trainer")
+    if isinstance(trainer, Mapping) and isinstance(trainer.get("fold_parallel"), bool):
+        words = {True: "true", False: "false"}
+        return {**data, "trainer": {**trainer, "fold_parallel": words[trainer["fold_parallel"]]}}
+    return data
+
+
 def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
     """Validate a composed configuration for ``command`` and return its typed spec.
 
@@ -57,7 +71,7 @@ def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
         protocol parameter, audit variant).
     """
     check_choice("command", command, COMMANDS)
-    data = {k: v for k, v in dict(data).items() if k != "hydra"}
+    data = _scheduling_words({k: v for k, v in dict(data).items() if k != "hydra"})
     check_command(data, command)
     try:
         spec = JobSpec.model_validate(data)
@@ -73,7 +87,7 @@ def build_job(data: Mapping[str, Any], command: str = "run") -> Job:
     As :func:`build_job_spec`, keeping the resolved mapping (subject ids normalised) for the
     row identity.
     """
-    data = plain({k: v for k, v in data.items() if k != "hydra"})
+    data = _scheduling_words(plain({k: v for k, v in data.items() if k != "hydra"}))
     return Job.from_spec(build_job_spec(data, command), data)
 
 

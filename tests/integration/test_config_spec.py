@@ -301,3 +301,14 @@ def test_data_list_shows_unknown_not_zero_for_moabb_rows(data_root, capsys):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[3:8] == ["unknown"] * 5, line  # subjects .. sfreq
         assert "0" not in cells[3:8] and "0.0" not in cells[3:8]
+
+
+def test_fold_parallel_true_false_are_the_trainer_words_and_not_identity():
+    from eegbench.evaluation.identity import identity_hash
+
+    jobs = {value: job_from_config(_cfg(f"trainer.fold_parallel={value}"))
+            for value in ("false", "true", "exact")}
+    assert {v: j.resolved["trainer"]["fold_parallel"] for v, j in jobs.items()} == {
+        "false": "false", "true": "true", "exact": "exact"}
+    assert jobs["false"].spec.trainer.fold_parallel == "false"
+    assert len({identity_hash(j) for j in jobs.values()}) == 1
