@@ -1,6 +1,6 @@
 """Benchmark: leave-one-subject-out with fold-invariant features computed once vs per fold.
 
-Runs run.py's own fold code (:func:`eegbench.evaluation.job.fit_and_score`) on the same LOSO folds
+Runs run.py's own fold code (:func:`eegbench.evaluation.fold.fit_and_score`) on the same LOSO folds
 in
 three passes: from the windows (every fold recomputes, e.g., the filter-bank covariances of its
 training windows, and each Riemannian mean starts cold: the original path), from the features
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from hydra import compose, initialize_config_dir
 
-    from eegbench.evaluation.job import fit_and_score, load_dataset, model_builder, protocol_plan
+    from eegbench.cli.spec import job_from_config
+    from eegbench.evaluation.fold import fit_and_score
+    from eegbench.evaluation.plan import load_dataset, model_builder, protocol_plan
     from eegbench.features.precompute import precompute_fold_invariant
     from eegbench.models.base import SignalSpec
     from eegbench.models.riemann import clear_warm_starts
@@ -70,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.subjects:
         overrides.append(f"dataset.subjects=[{args.subjects}]")
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-        warm_cfg = compose("config", overrides=[*overrides, "+model.params.warm_start=true"])
+        cfg = job_from_config(compose("config", overrides=overrides))
+        warm_cfg = job_from_config(compose("config", overrides=[
+            *overrides, "+model.params.warm_start=true"]))
     ds = load_dataset(cfg)
-    seed = int(cfg.seeds[0])
+    seed = int(cfg.spec.seeds[0])
     plan = protocol_plan(cfg, ds)
     folds = list(make_splitter(plan.name, seed=seed, **plan.splitter_params).split(ds.meta))
     timed = folds if args.folds <= 0 else folds[:args.folds]

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
-from eegbench.evaluation.job import load_dataset, model_builder
+from eegbench.cli.spec import job_from_config
+from eegbench.evaluation.plan import load_dataset, model_builder
 from eegbench.models.base import SignalSpec
 from eegbench.resources import config_dir
 
@@ -33,6 +34,7 @@ def head_input(checkpoint: str, init: str, n_windows: int) -> torch.Tensor:
         cfg = compose("config", overrides=[
             "model=cbramod", "model.adaptation=finetune", f"model.params.checkpoint={checkpoint}",
             f"model.params.init={init}", f"paths.data_root={data_root}"])
+    cfg = job_from_config(cfg)
     ds = load_dataset(cfg)
     model = model_builder(cfg)()
     torch.manual_seed(0)

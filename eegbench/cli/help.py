@@ -2,7 +2,7 @@
 
 Built from the shipped configuration folder and the plugins' entry points only (no torch,
 braindecode or MNE import), so the help prints in well under a second. The commands and what
-they do are :data:`eegbench.__main__.COMMAND_HELP`.
+they do are :data:`eegbench.cli.main.COMMAND_HELP`.
 """
 
 from __future__ import annotations

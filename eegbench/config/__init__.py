@@ -1,8 +1,8 @@
 """The typed job spec: every configuration key of a job, validated once before any data load.
 
 :func:`build_job_spec` turns the composed configuration (a plain mapping: the Hydra config
-after ``OmegaConf.to_container(cfg, resolve=True)``) into a :class:`JobSpec`; the entry point
-calls :func:`check_config` right after Hydra composed the configuration. Every group is a
+resolved once by the command line, :mod:`eegbench.cli.spec`) into a :class:`JobSpec`, and
+:func:`build_job` into the :class:`Job` that the job modules receive. Every group is a
 pydantic model with ``extra="forbid"`` and strict types (:mod:`eegbench.config.sections`), so
 a misspelled key (``+trainer.max_epoch=3``, ``+dataset.subjets=[...]``), a value of the wrong
 type (``trainer.max_epochs=ten``, ``seeds=abc``) or a value outside an enumeration is a
@@ -20,16 +20,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
 from pydantic import ValidationError
 
 from eegbench.checks import check_choice
 from eegbench.config.errors import ConfigError, format_validation_error
+from eegbench.config.job import Job, plain
 from eegbench.config.sections import JobSpec
 from eegbench.config.semantic import COMMANDS, check_command, normalise, semantic_checks
 
-__all__ = ["COMMANDS", "ConfigError", "JobSpec", "build_job_spec", "check_config"]
+__all__ = ["COMMANDS", "ConfigError", "Job", "JobSpec", "as_job", "build_job", "build_job_spec",
+           "plain"]
+
+
+def _scheduling_words(data: dict[str, Any]) -> dict[str, Any]:
+    """Return ``data`` with ``trainer.fold_parallel`` true/false as the words the trainer reads.
+
+    Hydra reads ``trainer.fold_parallel=false`` as a boolean; the setting's values are the
+    strings ``auto``, ``true``, ``false`` and ``exact``
+    (:class:`eegbench.training.loop.TrainerSpec`). Not part of a result's identity.
+    """
+    trainer = data.get("trainer")
+    if isinstance(trainer, Mapping) and isinstance(trainer.get("fold_parallel"), bool):
+        words = {True: "true", False: "false"}
+        return {**data, "trainer": {**trainer, "fold_parallel": words[trainer["fold_parallel"]]}}
+    return data
 
 
 def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
@@ -38,7 +52,7 @@ def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
     Parameters
     ----------
     data : mapping
-        The resolved configuration (``OmegaConf.to_container(cfg, resolve=True)``; a
+        The resolved configuration (plain values, :func:`eegbench.cli.spec.resolve`; a
         ``hydra`` node is ignored).
     command : {"run", "pretrain", "study"}
         The subcommand that runs it; it must be the one the experiment declares
@@ -57,7 +71,7 @@ def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
         protocol parameter, audit variant).
     """
     check_choice("command", command, COMMANDS)
-    data = {k: v for k, v in dict(data).items() if k != "hydra"}
+    data = _scheduling_words({k: v for k, v in dict(data).items() if k != "hydra"})
     check_command(data, command)
     try:
         spec = JobSpec.model_validate(data)
@@ -67,27 +81,16 @@ def build_job_spec(data: Mapping[str, Any], command: str = "run") -> JobSpec:
     return normalise(spec)
 
 
-def check_config(cfg: DictConfig, command: str = "run") -> JobSpec:
-    """Validate a composed Hydra config in place: build its spec, write back normalised ids.
+def build_job(data: Mapping[str, Any], command: str = "run") -> Job:
+    """Validate a resolved configuration for ``command``; return the :class:`Job` to run.
 
-    The job modules still read the DictConfig; the subject ids they see (and hash) are the
-    spec's normalised ones.
-
-    Raises
-    ------
-    ConfigError
-        As :func:`build_job_spec`, or for a value that cannot be resolved (interpolation).
+    As :func:`build_job_spec`, keeping the resolved mapping (subject ids normalised) for the
+    row identity.
     """
-    try:
-        data = OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as err:
-        raise ConfigError(f"Invalid configuration: {str(err).splitlines()[0]}") from None
-    spec = build_job_spec(data, command)
-    with open_dict(cfg):
-        if cfg.dataset.get("subjects") is not None:
-            cfg.dataset.subjects = list(spec.dataset.subjects or [])
-        if spec.pretrain is not None:
-            for node, entry in zip(cfg.pretrain.datasets, spec.pretrain.datasets, strict=True):
-                if not isinstance(entry, str) and node.get("subjects") is not None:
-                    node.subjects = list(entry.subjects or [])
-    return spec
+    data = _scheduling_words(plain({k: v for k, v in data.items() if k != "hydra"}))
+    return Job.from_spec(build_job_spec(data, command), data)
+
+
+def as_job(job: Job | Mapping[str, Any], command: str = "run") -> Job:
+    """Return ``job`` itself, or the :class:`Job` validated from a configuration mapping."""
+    return job if isinstance(job, Job) else build_job(job, command)

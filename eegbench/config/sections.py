@@ -278,7 +278,7 @@ def _protocol_section(name: str, splitter: type) -> type[_Section]:
         annotation = hints.get(param.name, Any)
         fields[param.name] = (_lax_sequences(annotation),
                               None if param.default is param.empty else param.default)
-    # Options read by the job around the splitter (eegbench/evaluation/job.py, protocol_plan).
+    # Options read by the job around the splitter (eegbench/evaluation/plan.py, protocol_plan).
     fields["align"] = (Literal["euclidean", "riemannian"] | None, None)
     fields["layer_probe"] = (bool, False)
     fields["layer_probe_max_features"] = (int, 512)

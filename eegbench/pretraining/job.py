@@ -20,13 +20,13 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from eegbench.data.cache import WindowsDataset, load_windows, resolve_cache_key
 from eegbench.data.recipe import load_recipe
@@ -43,6 +43,15 @@ from eegbench.training.loop import seed_everything
 logger = logging.getLogger(__name__)
 
 
+def _plain(value: Any) -> Any:
+    """Return ``value`` as plain dicts and lists (any mapping or non-string sequence)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(v) for v in value]
+    return value
+
+
 @dataclass
 class PretrainSource:
     """One dataset in the pretraining pool, with the adapter to the model's contract."""
@@ -52,39 +61,36 @@ class PretrainSource:
     adapter: InputAdapter
 
 
-def model_arch(p: DictConfig, kind: str) -> dict[str, Any]:
+def model_arch(p: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """Return the architecture: ``p.architectures[kind]`` updated with ``p.arch_params``."""
     defaults = (p.get("architectures") or {}).get(kind) or {}
-    return {**OmegaConf.to_container(OmegaConf.create(dict(defaults)), resolve=True),
-            **OmegaConf.to_container(OmegaConf.create(dict(p.get("arch_params") or {})),
-                                     resolve=True)}
+    return {**_plain(defaults), **_plain(p.get("arch_params") or {})}
 
 
-def pool_entries(cfg: DictConfig) -> list[tuple[str, list[str] | None]]:
-    """Return ``(recipe, subjects or None)`` of every entry of ``cfg.pretrain.datasets``.
+def pool_entries(cfg: Mapping[str, Any]) -> list[tuple[str, list[str] | None]]:
+    """Return ``(recipe, subjects or None)`` of every entry of ``cfg["pretrain"]["datasets"]``.
 
     An entry is a recipe name or a mapping ``{recipe: ..., subjects: [...] | null}``.
     """
     out = []
-    for entry in cfg.pretrain.datasets:
-        entry = OmegaConf.to_container(entry, resolve=True) if not isinstance(entry, str) else {
-            "recipe": entry}
+    for entry in cfg["pretrain"]["datasets"]:
+        entry = _plain(entry) if not isinstance(entry, str) else {"recipe": entry}
         subjects = entry.get("subjects")
         out.append((str(entry["recipe"]),
                     None if subjects is None else [str(s) for s in subjects]))
     return out
 
 
-def load_pool(cfg: DictConfig, kind: str = "cbramod") -> list[PretrainSource]:
-    """Load every dataset listed in ``cfg.pretrain.datasets`` (recipe + optional subjects)."""
-    spec = PreprocessSpec.from_config(cfg.preprocess)
-    arch = model_arch(cfg.pretrain, kind)
+def load_pool(cfg: Mapping[str, Any], kind: str = "cbramod") -> list[PretrainSource]:
+    """Load every dataset listed in ``cfg["pretrain"]["datasets"]`` (recipe + optional subjects)."""
+    spec = PreprocessSpec.from_config(cfg["preprocess"])
+    arch = model_arch(cfg["pretrain"], kind)
     model = (BrainTokenizerModel(arch_params=arch) if kind == "brain_tokenizer"
              else CBraModModel(arch_params=arch, adaptation="from_scratch"))
     pool = []
     for recipe, subjects in pool_entries(cfg):
-        ds = load_windows(load_recipe(recipe), Path(cfg.paths.data_root), spec,
-                          Path(cfg.paths.cache_dir), subjects=subjects)
+        ds = load_windows(load_recipe(recipe), Path(cfg["paths"]["data_root"]), spec,
+                          Path(cfg["paths"]["cache_dir"]), subjects=subjects)
         adapter = InputAdapter(model.contract, ds.info["ch_names"], ds.info["sfreq"],
                                ds.X.shape[-1])
         pool.append(PretrainSource(recipe, ds, adapter))
@@ -102,7 +108,7 @@ _RUN_LENGTH_KEYS = ("output", "save_at_steps", "max_steps", "max_minutes", "log_
                     "num_threads")
 
 
-def pretraining_fingerprint(cfg: DictConfig) -> str:
+def pretraining_fingerprint(cfg: Mapping[str, Any]) -> str:
     """Return the sha256 of every setting that decides what pretraining learns.
 
     The ``pretrain`` block (objective, architecture, corpus entries, batch, learning rate,
@@ -110,20 +116,20 @@ def pretraining_fingerprint(cfg: DictConfig) -> str:
     equal fingerprints and equal data cache keys (:func:`pool_cache_keys`) save the same
     encoder at the same step, so a saved encoder may be reused only then.
     """
-    body = {k: v for k, v in OmegaConf.to_container(cfg.pretrain, resolve=True).items()
+    body = {k: v for k, v in _plain(cfg["pretrain"]).items()
             if k not in _RUN_LENGTH_KEYS}
-    body["preprocess"] = OmegaConf.to_container(cfg.preprocess, resolve=True)
+    body["preprocess"] = _plain(cfg["preprocess"])
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def pool_cache_keys(cfg: DictConfig) -> dict[str, str]:
-    """Return ``{recipe: cache key}`` of every dataset of ``cfg.pretrain.datasets``.
+def pool_cache_keys(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """Return ``{recipe: cache key}`` of every dataset of ``cfg["pretrain"]["datasets"]``.
 
     The keys change with the recordings' content, the recipe, the preprocessing and the
     standardization code; they are computed from the source files without loading windows.
     """
-    spec = PreprocessSpec.from_config(cfg.preprocess)
-    return {recipe: resolve_cache_key(load_recipe(recipe), Path(cfg.paths.data_root), spec,
+    spec = PreprocessSpec.from_config(cfg["preprocess"])
+    return {recipe: resolve_cache_key(load_recipe(recipe), Path(cfg["paths"]["data_root"]), spec,
                                       subjects)[2]
             for recipe, subjects in pool_entries(cfg)}
 
@@ -160,7 +166,7 @@ def drop_short_windows(pool: list[PretrainSource], patch_size: int, min_patches:
     return kept, dropped
 
 
-def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: DictConfig):
+def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: Mapping[str, Any]):
     """Build the CBraMod encoder and the configured objective (``pretrain.objective``).
 
     Datasets whose windows are shorter than the objective needs (``min_patches``, raised to
@@ -173,16 +179,15 @@ def _cbramod_objective(pool: list[PretrainSource], arch: dict[str, Any], p: Dict
     signal = SignalSpec.from_info(first.windows.info, first.windows.X.shape[-1])
     net = wrapper.network(signal, first.adapter)
     net.final_layer = torch.nn.Identity()
-    params = {"mask_ratio": float(p.mask_ratio), "seed": int(p.seed),
-              **OmegaConf.to_container(OmegaConf.create(dict(p.get("objective_params") or {})),
-                                       resolve=True)}
+    params = {"mask_ratio": float(p["mask_ratio"]), "seed": int(p["seed"]),
+              **_plain(p.get("objective_params") or {})}
     objective = make_objective(str(p.get("objective", "masked_patch")), net,
                                patch_size=int(wrapper.contract.patch_size),
                                d_model=int(net.patch_embedding.d_model),
                                sfreq=float(wrapper.contract.sfreq), **params)
     need = max(int(objective.min_patches), int(p.get("min_patches") or 1))
     pool, dropped = drop_short_windows(pool, int(wrapper.contract.patch_size), need)
-    objective.prepare(_pool_sample(pool, int(p.batch_size), int(p.seed)))
+    objective.prepare(_pool_sample(pool, int(p["batch_size"]), int(p["seed"])))
     return net, objective, pool, dropped
 
 
@@ -217,18 +222,22 @@ def milestone_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_step{step}{output.suffix}")
 
 
-def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
+def run_pretraining(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Pretrain CBraMod on the pooled datasets within the budget; save checkpoint + metadata.
+
+    ``cfg`` is the job's resolved configuration (plain values: ``pretrain``, ``preprocess``
+    and ``paths`` are read).
 
     Returns
     -------
     dict
         The metadata written beside the checkpoint.
     """
-    p = cfg.pretrain
-    seed_everything(int(p.seed))
+    cfg = _plain(cfg)
+    p = cfg["pretrain"]
+    seed_everything(int(p["seed"]))
     if p.get("num_threads"):
-        torch.set_num_threads(int(p.num_threads))
+        torch.set_num_threads(int(p["num_threads"]))
     pool = load_pool(cfg, str(p.get("model", "cbramod")))
     kind = str(p.get("model", "cbramod"))
     arch = model_arch(p, kind)
@@ -247,15 +256,16 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"Invalid value for the 'pretrain.model' parameter. Allowed values "
                          f"are ['cbramod', 'brain_tokenizer'], but got {kind!r}.")
     trained = list(net.parameters()) + heads
-    optimizer = torch.optim.AdamW(trained, lr=float(p.lr), weight_decay=float(p.weight_decay))
-    rng = np.random.default_rng(int(p.seed))
-    gen = torch.Generator().manual_seed(int(p.seed))
+    optimizer = torch.optim.AdamW(trained, lr=float(p["lr"]),
+                                  weight_decay=float(p["weight_decay"]))
+    rng = np.random.default_rng(int(p["seed"]))
+    gen = torch.Generator().manual_seed(int(p["seed"]))
     sizes = np.array([len(s.windows.X) for s in pool], dtype=float)
     history: list[dict[str, float]] = []
-    deadline = time.monotonic() + 60.0 * float(p.max_minutes)
+    deadline = time.monotonic() + 60.0 * float(p["max_minutes"])
     t0 = time.monotonic()
     milestones = sorted({int(s) for s in (p.get("save_at_steps") or [])})
-    out = Path(p.output)
+    out = Path(p["output"])
     fingerprint = pretraining_fingerprint(cfg)
 
     def save_encoder(step: int, path: Path) -> dict[str, Any]:
@@ -267,9 +277,9 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
                           "cache_key": s.windows.info.get("key")} for s in pool],
             "datasets_left_out": dropped,
             "pretrain_min_patches": int(p.get("min_patches") or 1),
-            "preprocess": OmegaConf.to_container(cfg.preprocess, resolve=True),
+            "preprocess": _plain(cfg["preprocess"]),
             "steps": step, "seconds": round(time.monotonic() - t0, 1),
-            "batch_size": int(p.batch_size), "lr": float(p.lr), "seed": int(p.seed),
+            "batch_size": int(p["batch_size"]), "lr": float(p["lr"]), "seed": int(p["seed"]),
             "pretrain_fingerprint": fingerprint,
             "loss_first": history[0]["loss"] if history else None,
             "loss_last": (float(np.mean([h["loss"] for h in history[-10:]])) if history
@@ -283,9 +293,9 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
     step = 0
     if 0 in milestones:  # the initial (random) encoder: the no-pretraining reference
         save_encoder(0, milestone_path(out, 0))
-    while step < int(p.max_steps) and time.monotonic() < deadline:
+    while step < int(p["max_steps"]) and time.monotonic() < deadline:
         src = pool[rng.choice(len(pool), p=sizes / sizes.sum())]
-        idx = np.sort(rng.choice(len(src.windows.X), size=min(int(p.batch_size),
+        idx = np.sort(rng.choice(len(src.windows.X), size=min(int(p["batch_size"]),
                                                               len(src.windows.X)),
                                  replace=False))
         x = src.adapter(torch.from_numpy(np.asarray(src.windows.X[idx], dtype=np.float32)))
@@ -298,11 +308,11 @@ def run_pretraining(cfg: DictConfig) -> dict[str, Any]:
         history.append({"step": step, "loss": loss.item(), "dataset": src.name})
         if step in milestones:  # intermediate encoders for probe-vs-steps curves
             save_encoder(step, milestone_path(out, step))
-        if step % max(1, int(p.log_every)) == 0:
-            recent = np.mean([h["loss"] for h in history[-int(p.log_every):]])
+        if step % max(1, int(p["log_every"])) == 0:
+            recent = np.mean([h["loss"] for h in history[-int(p["log_every"]):]])
             logger.info("pretrain step %d: %s loss %.4f (%.0f s)", step,
                         described["objective"], recent, time.monotonic() - t0)
-    meta = save_encoder(step, Path(p.output))
+    meta = save_encoder(step, Path(p["output"]))
     logger.info("pretrained %d steps in %.0f s; checkpoint %s (sha256 %s). Fine-tune with "
                 "`model=cbramod model.params.checkpoint=%s`", step, meta["seconds"], out,
                 meta["sha256"], out.resolve())

@@ -24,7 +24,7 @@ function of them, so an edited metric (or edited predictions) is caught by recom
 
 Recomputation catches an edited metric (or edited predictions that no longer give the stored
 metric); predictions forged together with matching metrics are only caught by re-running the
-fold (``python -m eegbench.submission verify``).
+fold (``eegbench submission verify``).
 
 The recomputation uses numpy formulas of the confusion matrix and of the Mann-Whitney statistic;
 a row they disagree with is recomputed with scikit-learn (:func:`eegbench.metrics.compute_metrics`)

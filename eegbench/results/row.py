@@ -20,7 +20,7 @@ from typing import Any
 #:      ``predictions`` (test labels and scores, for tests against chance),
 #:      ``data_fingerprint`` and ``code_fingerprint`` (what the result was computed from).
 #:      ``data_fingerprint``, ``code_fingerprint`` and ``checkpoint`` (the checkpoint's
-#:      ``sha256:<hex>``) are part of the key (:mod:`eegbench.results.fingerprints`);
+#:      ``sha256:<hex>``) are part of the key (:mod:`eegbench.evaluation.identity`);
 #:      ``data_quality`` summarizes the signal-quality reports of the dataset's files.
 #:      ``weights`` (added within version 4, None when absent): the provenance of the
 #:      checkpoint (source, sha256, commit, how it was pinned); not a key field.

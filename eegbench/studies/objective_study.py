@@ -14,16 +14,18 @@ finished pretraining runs are skipped), and a summary table plus a probe-score-v
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
 
+from eegbench.config import Job, as_job
 from eegbench.pretraining.corpus import assert_target_not_in_corpus, leave_one_dataset_out
 from eegbench.pretraining.job import (
     milestone_path,
@@ -36,17 +38,22 @@ from eegbench.studies.report import plot_steps
 logger = logging.getLogger(__name__)
 
 
-def study_corpus(cfg: DictConfig) -> list[dict[str, Any]]:
+#: A study job, or a configuration mapping validated as one (:func:`eegbench.config.as_job`).
+StudyJob = Job | Mapping[str, Any]
+
+
+def study_corpus(job: StudyJob) -> list[dict[str, Any]]:
     """Return the pretraining corpus: ``study.corpus`` or leave-one-dataset-out, audited."""
-    target = str(cfg.dataset.recipe)
-    explicit = cfg.study.get("corpus")
+    job = as_job(job, "study")
+    target = str(job.spec.dataset.recipe)
+    explicit = job.spec.study.corpus
     corpus = ([{"recipe": str(name), "subjects": None} for name in explicit] if explicit
               else leave_one_dataset_out(target))
-    assert_target_not_in_corpus(corpus, target, Path(cfg.paths.data_root))
+    assert_target_not_in_corpus(corpus, target, Path(job.spec.paths.data_root))
     return corpus
 
 
-def study_min_patches(cfg: DictConfig) -> int:
+def study_min_patches(job: StudyJob) -> int:
     """Fewest patches per window any studied objective needs (``study.objectives``).
 
     Every variant of a study pretrains on the same pool, so a dataset too short for one
@@ -55,37 +62,42 @@ def study_min_patches(cfg: DictConfig) -> int:
     """
     from eegbench.pretraining.objectives import OBJECTIVES
 
-    if cfg.study.get("min_patches"):
-        return int(cfg.study.min_patches)
-    objectives = ([cfg.study.objective] if str(cfg.study.get("kind")) == "scale"
-                  else cfg.study.get("objectives") or ["masked_patch"])
+    study = as_job(job, "study").spec.study
+    if study.min_patches:
+        return int(study.min_patches)
+    objectives = ([study.objective] if study.kind == "scale"
+                  else study.objectives or ["masked_patch"])
     return max(OBJECTIVES[str(o)].min_patches for o in objectives)
 
 
-def _pretrain_config(cfg: DictConfig, variant: StudyVariant, corpus: list[dict[str, Any]],
-                     output: Path) -> DictConfig:
-    pre = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    pre.pretrain.objective = variant.objective
-    pre.pretrain.arch_params = {**(pre.pretrain.get("arch_params") or {}),
-                                **variant.arch_params}
-    pre.pretrain.datasets = corpus
-    pre.pretrain.min_patches = study_min_patches(cfg)
-    pre.pretrain.save_at_steps = [int(s) for s in cfg.study.steps]
-    pre.pretrain.max_steps = max(int(s) for s in cfg.study.steps)
-    pre.pretrain.max_minutes = float(cfg.study.max_minutes_per_objective)
-    pre.pretrain.output = str(output)
+def _pretrain_config(job: StudyJob, variant: StudyVariant, corpus: list[dict[str, Any]],
+                     output: Path) -> dict[str, Any]:
+    """Return the resolved configuration of the variant's pretraining run (plain values)."""
+    job = as_job(job, "study")
+    study = job.spec.study
+    pre = copy.deepcopy(job.resolved)
+    pretrain = pre["pretrain"]
+    pretrain["objective"] = variant.objective
+    pretrain["arch_params"] = {**(pretrain.get("arch_params") or {}), **variant.arch_params}
+    pretrain["datasets"] = corpus
+    pretrain["min_patches"] = study_min_patches(job)
+    pretrain["save_at_steps"] = [int(s) for s in study.steps]
+    pretrain["max_steps"] = max(int(s) for s in study.steps)
+    pretrain["max_minutes"] = float(study.max_minutes_per_objective)
+    pretrain["output"] = str(output)
     return pre
 
 
-def _evaluation_config(cfg: DictConfig, checkpoint: Path, adaptation: str) -> DictConfig:
-    ev = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    for key in ("pretrain", "study"):
-        ev.pop(key, None)
-    ev.model.adaptation = adaptation
-    ev.model.params.checkpoint = str(checkpoint)
-    ev.model.params.checkpoint_sha256 = json.loads(
-        Path(f"{checkpoint}.json").read_text())["sha256"]
-    return ev
+def _evaluation_job(job: Job, checkpoint: Path, adaptation: str) -> Job:
+    """Return the evaluation job of an encoder: the study's configuration, that checkpoint."""
+    ev = {k: copy.deepcopy(v) for k, v in job.resolved.items() if k not in ("pretrain", "study")}
+    ev["experiment"] = {**(ev.get("experiment") or {}), "command": "run"}
+    model = ev["model"]
+    model["adaptation"] = adaptation
+    model["params"] = {**(model.get("params") or {}), "checkpoint": str(checkpoint),
+                       "checkpoint_sha256": json.loads(
+                           Path(f"{checkpoint}.json").read_text())["sha256"]}
+    return as_job(ev, "run")
 
 
 def _milestone_current(path: Path, fingerprint: str, keys: dict[str, str]) -> bool:
@@ -127,23 +139,25 @@ class StudyVariant:
     arch_params: dict[str, Any] = field(default_factory=dict)
 
 
-def run_objective_study(cfg: DictConfig) -> pd.DataFrame:
+def run_objective_study(job: StudyJob) -> pd.DataFrame:
     """Pretrain every objective of ``study.objectives``; see :func:`run_transfer_study`."""
-    variants = [StudyVariant(str(o), str(o)) for o in cfg.study.objectives]
-    table = run_transfer_study(cfg, variants)
+    job = as_job(job, "study")
+    spec = job.spec
+    variants = [StudyVariant(str(o), str(o)) for o in spec.study.objectives]
+    table = run_transfer_study(job, variants)
     if table.empty:
-        logger.warning("objective study on %s: no encoder was evaluated", cfg.dataset.name)
+        logger.warning("objective study on %s: no encoder was evaluated", spec.dataset.name)
         return table
-    out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
+    out_dir = Path(spec.study.output_dir) / str(spec.dataset.name)
     plot_steps(table.rename(columns={"variant": "label",
                                      "balanced_accuracy_std": "balanced_accuracy_sd"}),
-               out_dir / "probe_vs_steps.png", str(cfg.dataset.name))
+               out_dir / "probe_vs_steps.png", str(spec.dataset.name))
     table = table.drop(columns=["variant"])
     table.to_csv(out_dir / "objective_study.csv", index=False, float_format="%.4f")
     return table
 
 
-def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.DataFrame:
+def run_transfer_study(job: StudyJob, variants: list[StudyVariant]) -> pd.DataFrame:
     """Pretrain every variant, evaluate every milestone under the configured protocol.
 
     Returns
@@ -155,20 +169,21 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
     """
     from eegbench.evaluation.job import run_experiment
 
-    study = cfg.study
-    out_dir = Path(study.output_dir) / str(cfg.dataset.name)
+    job = as_job(job, "study")
+    study, dataset_name = job.spec.study, str(job.spec.dataset.name)
+    out_dir = Path(study.output_dir) / dataset_name
     out_dir.mkdir(parents=True, exist_ok=True)
-    corpus = study_corpus(cfg)
+    corpus = study_corpus(job)
     steps = sorted({int(s) for s in study.steps})
     records = []
     for variant in variants:
         output = out_dir / f"{variant.label}.pt"
-        pre = _pretrain_config(cfg, variant, corpus, output)
+        pre = _pretrain_config(job, variant, corpus, output)
         # the corpus files are hashed once per variant, for the resume check and the milestones
         fingerprint, keys = pretraining_fingerprint(pre), pool_cache_keys(pre)
         if _pretrained(output, steps, fingerprint, keys):
             logger.info("%s: encoders already pretrained in %s", variant.label, out_dir)
-        elif study.get("reuse_only"):
+        elif study.reuse_only:
             logger.warning("%s: study.reuse_only: not pretraining; evaluating the encoders of "
                            "these settings present in %s", variant.label, out_dir)
         else:
@@ -181,7 +196,7 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
                 continue
             meta = json.loads(Path(f"{checkpoint}.json").read_text())
             for adaptation in study.adaptations:
-                rows = run_experiment(_evaluation_config(cfg, checkpoint, str(adaptation)))
+                rows = run_experiment(_evaluation_job(job, checkpoint, str(adaptation)))
                 ba = np.array([r["metric.balanced_accuracy"] for r in rows], dtype=float)
                 auc = np.array([r.get("metric.roc_auc", np.nan) for r in rows], dtype=float)
                 records.append({"variant": variant.label, "objective": variant.objective,
@@ -199,5 +214,5 @@ def run_transfer_study(cfg: DictConfig, variants: list[StudyVariant]) -> pd.Data
                                 "pretrain_loss_last": meta.get("loss_last"),
                                 "checkpoint_sha256": meta["sha256"]})
     table = pd.DataFrame.from_records(records)
-    logger.info("study on %s:\n%s", cfg.dataset.name, table.to_string(index=False))
+    logger.info("study on %s:\n%s", dataset_name, table.to_string(index=False))
     return table

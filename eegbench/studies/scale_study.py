@@ -16,28 +16,29 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
 
+from eegbench.config import as_job
 from eegbench.results.store import ResultStore
-from eegbench.studies.objective_study import StudyVariant, run_transfer_study
+from eegbench.studies.objective_study import StudyJob, StudyVariant, run_transfer_study
 
 logger = logging.getLogger(__name__)
 
 
-def run_scale_study(cfg: DictConfig) -> pd.DataFrame:
+def run_scale_study(job: StudyJob) -> pd.DataFrame:
     """Pretrain and evaluate each size of ``study.sizes``; write the table and the plots."""
-    sizes = OmegaConf.to_container(cfg.study.sizes, resolve=True)
-    variants = [StudyVariant(str(name), str(cfg.study.objective), dict(arch))
-                for name, arch in sizes.items()]
-    table = run_transfer_study(cfg, variants).rename(columns={"variant": "size"})
+    job = as_job(job, "study")
+    spec = job.spec
+    dataset = str(spec.dataset.name)
+    variants = [StudyVariant(str(name), str(spec.study.objective), dict(arch))
+                for name, arch in (job.section("study").get("sizes") or {}).items()]
+    table = run_transfer_study(job, variants).rename(columns={"variant": "size"})
     if table.empty:
-        logger.warning("scale study on %s: no encoder was evaluated", cfg.dataset.name)
+        logger.warning("scale study on %s: no encoder was evaluated", dataset)
         return table
-    out_dir = Path(cfg.study.output_dir) / str(cfg.dataset.name)
+    out_dir = Path(spec.study.output_dir) / dataset
     table.to_csv(out_dir / "scale_study.csv", index=False, float_format="%.4f")
-    others = store_summary(Path(cfg.paths.results_dir), str(cfg.dataset.name),
-                           str(cfg.protocol.name))
-    plot_scale(table, others, out_dir, str(cfg.dataset.name), chance_level(others, table))
+    others = store_summary(Path(spec.paths.results_dir), dataset, str(spec.protocol.name))
+    plot_scale(table, others, out_dir, dataset, chance_level(others, table))
     return table
 
 

@@ -1,4 +1,4 @@
 """Submission bundles: run a model on the official configurations; verify a bundle.
 
-Command line: ``python -m eegbench.submission <run|verify> ...``.
+Command line: ``eegbench submission <run|verify> ...`` (:mod:`eegbench.cli.submission`).
 """

@@ -1,6 +1,6 @@
 """Submitting a model to the leaderboard, and verifying a submission by re-running folds.
 
-``python -m eegbench.submission run --model NAME --out DIR [override ...]`` runs the model on
+``eegbench submission run --model NAME --out DIR [override ...]`` runs the model on
 every official configuration (``conf/submission/official.yaml``) and writes a bundle:
 
 - ``rows.jsonl``: every result row, sorted by key (one JSON object per line);
@@ -9,7 +9,7 @@ every official configuration (``conf/submission/official.yaml``) and writes a bu
   platform, package versions), the official file's sha256, and per configuration its
   overrides, resolved config hash and row count.
 
-``python -m eegbench.submission verify DIR [--folds 2] [--tolerance 0.02] [--seed N]`` checks
+``eegbench submission verify DIR [--folds 2] [--tolerance 0.02] [--seed N]`` checks
 the bundle, then re-runs a random sample of its folds from the recorded overrides and checks
 that every metric reproduces within the tolerance (same thread count assumed: see the README
 on determinism):
@@ -18,15 +18,18 @@ on determinism):
   result row of schema >= 5 whose metrics are exactly those of the predictions it stores
   (:mod:`eegbench.results.recompute`), and every row's config hash must be one the manifest
   records;
-- every override of the manifest must be allowed in a bundle (:mod:`eegbench.submission.overrides`),
+- every override of the manifest must be allowed in a bundle (:mod:`eegbench.cli.overrides`),
   checked before Hydra composes anything;
 - the folds re-run are drawn from the operating system's randomness (so a submitter cannot
   know them in advance); the seed is printed, and ``--seed N`` repeats a draw.
+
+The functions here never touch Hydra: the command line (:mod:`eegbench.cli.submission`) gives
+them ``compose`` (overrides -> the validated :class:`eegbench.config.Job`) and ``check`` (the
+bundle allow-list of overrides, raising ``ValueError``).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import importlib.metadata as md
@@ -35,24 +38,22 @@ import json
 import logging
 import platform
 import secrets
-import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
-from omegaconf import DictConfig
 
+from eegbench.config import Job
 from eegbench.hashing import sha256_of
 from eegbench.models.weights.known import find_known_checkpoint
-from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
 from eegbench.results.recompute import EXACT_SCHEMA
 from eegbench.results.row import ResultRow, row_key
 from eegbench.results.store import ResultStore, parse_row
-from eegbench.submission.overrides import OverrideError, check_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,20 @@ class SubmissionError(RuntimeError):
     """A bundle is malformed, or its folds do not reproduce."""
 
 
+#: Composes eegbench's configuration with overrides into a validated evaluation job.
+Compose = Callable[[list[str]], Job]
+#: Checks overrides against the bundle allow-list: ``check(overrides, where)``; raises
+#: ``ValueError`` naming the first override refused.
+CheckOverrides = Callable[[list[str], str], object]
+
+
+def _checked(check: CheckOverrides, overrides: list[str], where: str) -> None:
+    try:
+        check(list(overrides), where)
+    except ValueError as err:
+        raise SubmissionError(str(err)) from None
+
+
 def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
     """Return the official configurations: ``[{"name": ..., "overrides": [...]}, ...]``."""
     raw = yaml.safe_load(Path(path).read_text())
@@ -72,24 +87,6 @@ def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
         raise SubmissionError(f"{path}: expected a 'configurations' list.")
     return [{"name": str(e["name"]), "overrides": [str(o) for o in e["overrides"]]}
             for e in entries]
-
-
-def compose_config(overrides: list[str]) -> DictConfig:
-    """Compose eegbench's configuration (plugin config folders included) with ``overrides``.
-
-    The result is validated as an evaluation job (:func:`eegbench.config.check_config`: every
-    key, subject ids normalised) before it is returned.
-    """
-    from hydra import compose, initialize_config_dir
-
-    from eegbench.config import check_config
-
-    paths = plugin_search_paths()
-    extra = [f"hydra.searchpath=[{','.join(paths)}]"] if paths else []
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, *extra])
-    check_config(cfg, "run")
-    return cfg
 
 
 def model_origin(name: str) -> dict[str, Any]:
@@ -138,34 +135,35 @@ def _rows_of(results_dir: Path) -> list[dict[str, Any]]:
 
 def run_submission(model: str, out: Path, overrides: list[str] | None = None,
                    configurations: list[dict[str, Any]] | None = None,
-                   official: Path = OFFICIAL) -> Path:
+                   official: Path = OFFICIAL, *, compose: Compose,
+                   check: CheckOverrides) -> Path:
     """Run ``model`` on the official configurations and write the bundle into ``out``.
 
-    Re-running the same command resumes (finished folds are skipped).
+    Re-running the same command resumes (finished folds are skipped). ``compose`` and
+    ``check`` are the command line's (module docstring).
 
     Returns
     -------
     Path
         The bundle's ``manifest.json``.
     """
-    from eegbench.evaluation.job import identity_hash, run_experiment
+    from eegbench.evaluation.identity import identity_hash
+    from eegbench.evaluation.job import run_experiment
 
     out = Path(out)
     overrides = list(overrides or [])
     entries = configurations or official_configurations()
-    try:  # the bundle will carry them: refuse now what verification would refuse
-        check_overrides([f"model={model}", *overrides], "the submission's overrides")
-        for entry in entries:
-            check_overrides(entry["overrides"], f"configuration {entry['name']!r}")
-    except OverrideError as err:
-        raise SubmissionError(str(err)) from None
+    # the bundle will carry them: refuse now what verification would refuse
+    _checked(check, [f"model={model}", *overrides], "the submission's overrides")
+    for entry in entries:
+        _checked(check, entry["overrides"], f"configuration {entry['name']!r}")
     runs = out / "runs"
     summary = []
     for entry in entries:
-        cfg = compose_config([f"model={model}", *entry["overrides"], *overrides,
-                              f"paths.runs_dir={runs}", f"paths.results_dir={runs / 'results'}"])
-        rows = run_experiment(cfg)
-        summary.append({**entry, "config_hash": identity_hash(cfg), "n_rows": len(rows)})
+        job = compose([f"model={model}", *entry["overrides"], *overrides,
+                       f"paths.runs_dir={runs}", f"paths.results_dir={runs / 'results'}"])
+        rows = run_experiment(job)
+        summary.append({**entry, "config_hash": identity_hash(job), "n_rows": len(rows)})
         logger.info("submission %s: %s done (%d rows)", model, entry["name"], len(rows))
     rows = _rows_of(runs / "results")
     withheld = withhold_restricted_weights(out, rows)
@@ -257,25 +255,22 @@ def _manifest_problem(manifest: Any) -> str | None:
     return None
 
 
-def check_bundle_overrides(manifest: dict[str, Any]) -> None:
-    """Check every override a manifest records against the bundle allow-list.
+def check_bundle_overrides(manifest: dict[str, Any], check: CheckOverrides) -> None:
+    """Check every override a manifest records against the bundle allow-list (``check``).
 
     Raises
     ------
     SubmissionError
         Naming the override, where it is, and what a bundle may override.
     """
-    try:
-        check_overrides([f"model={manifest['model']}"], "manifest.json 'model'")
-        check_overrides(manifest["user_overrides"], "manifest.json 'user_overrides'")
-        for entry in manifest["configurations"]:
-            check_overrides(entry["overrides"],
-                            f"manifest.json configuration {entry['name']!r}")
-    except OverrideError as err:
-        raise SubmissionError(str(err)) from None
+    _checked(check, [f"model={manifest['model']}"], "manifest.json 'model'")
+    _checked(check, manifest["user_overrides"], "manifest.json 'user_overrides'")
+    for entry in manifest["configurations"]:
+        _checked(check, entry["overrides"], f"manifest.json configuration {entry['name']!r}")
 
 
-def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def read_bundle(bundle: Path, check: CheckOverrides
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Return the manifest and rows of a bundle, after checking both.
 
     Checked: the rows' sha256 and count against the manifest, every row (a valid result row
@@ -304,7 +299,7 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         raise SubmissionError(f"{bundle / 'rows.jsonl'}: sha256 {actual} differs from the "
                               f"manifest's {manifest.get('rows_sha256')}; the rows were edited "
                               "after the bundle was written.")
-    check_bundle_overrides(manifest)
+    check_bundle_overrides(manifest, check)
     hashes = {e["config_hash"] for e in manifest["configurations"]}
     rows, keys = [], set()
     lines = (bundle / "rows.jsonl").read_text().splitlines()
@@ -323,7 +318,7 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             raise SubmissionError(f"{where}: row {key} has schema {row['schema_version']}; a "
                                   f"bundle's rows must be of schema >= {EXACT_SCHEMA}, whose "
                                   "metrics recompute exactly from their predictions. Re-run "
-                                  "`python -m eegbench.submission run` with this eegbench.")
+                                  "`eegbench submission run` with this eegbench.")
         if row["config_hash"] not in hashes:
             raise SubmissionError(f"{where}: row {key} has config {row['config_hash']}, which "
                                   "no configuration of the manifest produced.")
@@ -337,18 +332,20 @@ def read_bundle(bundle: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return manifest, rows
 
 
-def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
-    """Re-run the fold of ``row`` under ``cfg``; return its metrics."""
+def _refit_fold(job: Job, row: dict[str, Any]) -> dict[str, float]:
+    """Re-run the fold of ``row`` under ``job``; return its metrics."""
     from eegbench.adaptation.calibration import BaseModelCache
-    from eegbench.evaluation.job import fit_and_score, identity_hash, load_dataset, protocol_plan
+    from eegbench.evaluation.fold import fit_and_score
+    from eegbench.evaluation.identity import identity_hash
+    from eegbench.evaluation.plan import load_dataset, protocol_plan
     from eegbench.protocols.splitters import make_splitter
 
-    chash = identity_hash(cfg)
+    chash = identity_hash(job)
     if chash != row["config_hash"]:
         raise SubmissionError(f"The recorded overrides resolve to config {chash} here, but the "
                               f"row has {row['config_hash']}: eegbench's configuration "
                               "differs from the submitter's.")
-    plan = protocol_plan(cfg, load_dataset(cfg))
+    plan = protocol_plan(job, load_dataset(job))
     ds = plan.ds
     folds = {f.name: f for f in make_splitter(plan.name, seed=int(row["seed"]),
                                               **plan.splitter_params).split(ds.meta)
@@ -356,7 +353,7 @@ def _refit_fold(cfg: DictConfig, row: dict[str, Any]) -> dict[str, float]:
     if row["fold"] not in folds:
         raise SubmissionError(f"Fold {row['fold']!r} does not exist here (folds: "
                               f"{sorted(folds)[:5]}...): the data differ from the submitter's.")
-    new, _ = fit_and_score(cfg, ds, folds[row["fold"]], int(row["seed"]), chash,
+    new, _ = fit_and_score(job, ds, folds[row["fold"]], int(row["seed"]), chash,
                            plan.calibration, BaseModelCache())
     return new.metrics
 
@@ -367,7 +364,8 @@ def draw_seed() -> int:
 
 
 def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
-                      seed: int | None = None) -> pd.DataFrame:
+                      seed: int | None = None, *, compose: Compose,
+                      check: CheckOverrides) -> pd.DataFrame:
     """Check a bundle (:func:`read_bundle`), then re-run ``n_folds`` random folds of it.
 
     Parameters
@@ -381,6 +379,8 @@ def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
     seed : int, optional
         Seed of the fold sample; None draws one from the operating system's randomness
         (:func:`draw_seed`). The seed is logged and stored in ``report.attrs["seed"]``.
+    compose, check
+        The command line's (module docstring).
 
     Returns
     -------
@@ -393,7 +393,7 @@ def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
         If the bundle is invalid, or any metric differs by more than ``tolerance`` (the
         report is in the message).
     """
-    manifest, rows = read_bundle(bundle)
+    manifest, rows = read_bundle(bundle, check)
     rows = [r for r in rows if not str(r["adaptation"]).startswith("layer_probe:")]
     if not rows:
         raise SubmissionError(f"{bundle}: the bundle holds no result rows.")
@@ -409,9 +409,9 @@ def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
     with tempfile.TemporaryDirectory() as tmp:
         for row in picked:
             entry = by_hash[row["config_hash"]]
-            cfg = compose_config([f"model={manifest['model']}", *entry["overrides"],
-                                  *manifest["user_overrides"], f"paths.runs_dir={tmp}"])
-            metrics = _refit_fold(cfg, row)
+            job = compose([f"model={manifest['model']}", *entry["overrides"],
+                           *manifest["user_overrides"], f"paths.runs_dir={tmp}"])
+            metrics = _refit_fold(job, row)
             for metric, claimed in row["metrics"].items():
                 claimed = float("nan") if claimed is None else float(claimed)
                 again = metrics.get(metric, float("nan"))
@@ -430,40 +430,3 @@ def verify_submission(bundle: Path, n_folds: int = 2, tolerance: float = 0.02,
     logger.info("verified %d fold(s) of %s within %s (verification seed %d):\n%s",
                 len(picked), bundle, tolerance, seed, report.to_string(index=False))
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``run`` a submission or ``verify`` a bundle."""
-    parser = argparse.ArgumentParser(prog="python -m eegbench.submission",
-                                     description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a model on the official configurations")
-    run.add_argument("--model", required=True, help="registered model name")
-    run.add_argument("--out", type=Path, required=True, help="bundle folder")
-    run.add_argument("--official", type=Path, default=OFFICIAL,
-                     help="configurations file (default: the shipped official one)")
-    run.add_argument("overrides", nargs="*", help="extra Hydra overrides (recorded)")
-    ver = sub.add_parser("verify", help="re-run a random sample of a bundle's folds")
-    ver.add_argument("bundle", type=Path)
-    ver.add_argument("--folds", type=int, default=2, help="folds to re-run (default 2)")
-    ver.add_argument("--tolerance", type=float, default=0.02,
-                     help="largest accepted absolute metric difference (default 0.02)")
-    ver.add_argument("--seed", type=int, default=None,
-                     help="seed of the fold sample (default: drawn from the operating "
-                          "system's randomness and printed; give it to repeat a draw)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "run":
-            run_submission(args.model, args.out, args.overrides,
-                           official_configurations(args.official), args.official)
-        else:
-            verify_submission(args.bundle, args.folds, args.tolerance, args.seed)
-    except SubmissionError as err:
-        logger.error("%s", err)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

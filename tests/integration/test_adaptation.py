@@ -10,6 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
+from eegbench.config import build_job
 from eegbench.models import SignalSpec, build_model
 from eegbench.models.weights.loading import save_checkpoint
 from eegbench.resources import config_dir
@@ -170,7 +171,7 @@ def _cfg(data_root: Path, cache: Path, tmp: Path, *overrides: str):
 
 
 def _first_fold(cfg):
-    from eegbench.evaluation.job import load_dataset
+    from eegbench.evaluation.plan import load_dataset
     from eegbench.protocols.splitters import make_splitter
 
     ds = load_dataset(cfg)
@@ -178,10 +179,11 @@ def _first_fold(cfg):
 
 
 def test_collapse_flag_set_by_a_broken_configuration(data_root, cache_root, tmp_path):
-    from eegbench.evaluation.job import fit_and_score, identity_hash
+    from eegbench.evaluation.fold import fit_and_score
+    from eegbench.evaluation.identity import identity_hash
 
-    cfg = _cfg(data_root, cache_root, tmp_path, "model=eegnet", "trainer.lr=1000.0",
-               "trainer.max_epochs=1", "trainer.class_weighting=none")
+    cfg = build_job(_cfg(data_root, cache_root, tmp_path, "model=eegnet", "trainer.lr=1000.0",
+                         "trainer.max_epochs=1", "trainer.class_weighting=none"))
     ds, fold = _first_fold(cfg)
     row, _ = fit_and_score(cfg, ds, fold, 0, identity_hash(cfg))
     assert sum(row.predicted_class_counts) == len(fold.test)
@@ -191,9 +193,10 @@ def test_collapse_flag_set_by_a_broken_configuration(data_root, cache_root, tmp_
 
 
 def test_classical_pipeline_sees_every_non_test_subject(data_root, cache_root, tmp_path):
-    from eegbench.evaluation.job import fit_and_score, identity_hash
+    from eegbench.evaluation.fold import fit_and_score
+    from eegbench.evaluation.identity import identity_hash
 
-    cfg = _cfg(data_root, cache_root, tmp_path, "model=ts_lr")
+    cfg = build_job(_cfg(data_root, cache_root, tmp_path, "model=ts_lr"))
     ds, fold = _first_fold(cfg)
     row, _ = fit_and_score(cfg, ds, fold, 0, identity_hash(cfg))
     others = sorted(set(ds.meta["subject"].astype(str)) - set(fold.test_subjects))
@@ -202,7 +205,8 @@ def test_classical_pipeline_sees_every_non_test_subject(data_root, cache_root, t
     assert row.n_train == len(fold.train) + len(fold.valid) and row.n_valid == 0
     assert row.collapsed in (True, False) and sum(row.predicted_class_counts) == len(fold.test)
     # a deep model keeps its validation subjects out of training (early stopping)
-    cfg = _cfg(data_root, cache_root, tmp_path, "model=eegnet", "trainer.max_epochs=1")
+    cfg = build_job(_cfg(data_root, cache_root, tmp_path, "model=eegnet",
+                         "trainer.max_epochs=1"))
     row, _ = fit_and_score(cfg, ds, fold, 0, identity_hash(cfg))
     assert not set(fold.valid_subjects) & set(row.fit_report["train_subjects"])
     assert row.n_valid == len(fold.valid) and row.budget["epochs_run"] == 1

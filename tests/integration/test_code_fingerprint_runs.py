@@ -97,8 +97,8 @@ def _reload(package: Path) -> None:
 def test_plugin_helper_change_recomputes_and_docstring_change_does_not(
         plugin, tmp_path, data_root, cache_root, caplog, monkeypatch):
     from eegbench import code_fingerprint
+    from eegbench.evaluation.identity import model_code_identity
     from eegbench.models.base import MODELS
-    from eegbench.results.fingerprints import model_code_identity
 
     cfg = _cfg(tmp_path, data_root, cache_root)
     assert "4 new fold(s), 0 skipped" in _run(cfg, caplog)
@@ -132,7 +132,7 @@ import json, sys
 from hydra import compose, initialize_config_dir
 from eegbench.resources import config_dir
 from eegbench.evaluation.job import run_experiment
-from eegbench.results.fingerprints import model_code_identity
+from eegbench.evaluation.identity import model_code_identity
 with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
     cfg = compose("config", overrides=sys.argv[1:])
 run_experiment(cfg)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from eegbench.config import ConfigError, check_config
+from eegbench.cli.spec import check_config, job_from_config
+from eegbench.config import ConfigError
 from eegbench.resources import config_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +109,8 @@ def test_seeds_must_be_a_non_empty_list_of_integers(seeds, ok):
 
 
 def test_subject_ids_are_normalised_before_they_enter_the_identity(data_root, cache_root):
-    from eegbench.evaluation.job import identity_hash, load_dataset
+    from eegbench.evaluation.identity import identity_hash
+    from eegbench.evaluation.plan import load_dataset
 
     spellings = ["[0,1,2,3]", "[00,01,02,03]", "['00','01','02','03']", "[3,2,1,0]",
                  "[0,1,2,3,3,00]"]
@@ -116,14 +118,15 @@ def test_subject_ids_are_normalised_before_they_enter_the_identity(data_root, ca
     for spelling in spellings:
         cfg = _cfg(f"dataset.subjects={spelling}", f"paths.cache_dir={cache_root}",
                    data_root=data_root)
+        hashes.add(identity_hash(job_from_config(cfg)))
         check_config(cfg)
-        hashes.add(identity_hash(cfg))
         subjects.add(tuple(cfg.dataset.subjects))
     assert len(hashes) == 1
     assert subjects == {("00", "01", "02", "03")}  # the recordings' own spelling
     # the normalised ids select exactly these subjects' recordings
-    ds = load_dataset(_cfg("dataset.subjects=[00,01]", f"paths.cache_dir={cache_root}",
-                           data_root=data_root))
+    ds = load_dataset(job_from_config(_cfg("dataset.subjects=[00,01]",
+                                           f"paths.cache_dir={cache_root}",
+                                           data_root=data_root)))
     assert sorted(ds.meta["subject"].astype(str).unique()) == ["00", "01"]
 
 
@@ -298,3 +301,14 @@ def test_data_list_shows_unknown_not_zero_for_moabb_rows(data_root, capsys):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[3:8] == ["unknown"] * 5, line  # subjects .. sfreq
         assert "0" not in cells[3:8] and "0.0" not in cells[3:8]
+
+
+def test_fold_parallel_true_false_are_the_trainer_words_and_not_identity():
+    from eegbench.evaluation.identity import identity_hash
+
+    jobs = {value: job_from_config(_cfg(f"trainer.fold_parallel={value}"))
+            for value in ("false", "true", "exact")}
+    assert {v: j.resolved["trainer"]["fold_parallel"] for v, j in jobs.items()} == {
+        "false": "false", "true": "true", "exact": "exact"}
+    assert jobs["false"].spec.trainer.fold_parallel == "false"
+    assert len({identity_hash(j) for j in jobs.values()}) == 1

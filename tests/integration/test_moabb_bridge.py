@@ -107,14 +107,15 @@ def test_physionetmi_left_right_matches_the_eegmmidb_recipe(offline_moabb, data_
     # Selected from the command line: conf/dataset/moabb_physionetmi_lr.yaml through run.py.
     from hydra import compose, initialize_config_dir
 
-    from eegbench.evaluation.job import load_dataset
+    from eegbench.config import build_job
+    from eegbench.evaluation.plan import load_dataset
     from eegbench.resources import config_dir
 
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose(config_name="config", overrides=[
             "dataset=moabb_physionetmi_lr", "dataset.subjects=[1]", "preprocess.sfreq=160",
             f"paths.cache_dir={tmp_path / 'cache'}", "model=ts_lr"])
-    from_cli = load_dataset(cfg)
+    from_cli = load_dataset(build_job(cfg))
     assert from_cli.classes == ds.classes and len(from_cli.meta) == len(ds.meta)
 
 

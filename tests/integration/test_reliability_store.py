@@ -131,12 +131,12 @@ def test_added_recordings_change_the_data_fingerprint_and_recompute(tmp_path, da
 
 
 def test_changed_model_code_recomputes(eegmat_store, tmp_path, caplog, monkeypatch):
-    import eegbench.evaluation.job
+    import eegbench.evaluation.identity
 
     before = {json.loads(p.read_text())["code_fingerprint"] for p in _row_files(tmp_path)}
     assert len(before) == 1 and next(iter(before)).startswith("eegbench ")
     n = len(_row_files(tmp_path))
-    monkeypatch.setattr(eegbench.evaluation.job, "model_code_fingerprint",
+    monkeypatch.setattr(eegbench.evaluation.identity, "model_code_fingerprint",
                         lambda name: "eegbench 0.1.0 src:0123456789abcdef")
     log = _run(eegmat_store, caplog)
     assert f"{n} new fold(s), 0 skipped" in log
@@ -148,8 +148,8 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
     import importlib
     import sys
 
+    from eegbench.evaluation.identity import model_code_fingerprint
     from eegbench.models.base import MODELS
-    from eegbench.results.fingerprints import model_code_fingerprint
 
     pkg = tmp_path / "fp_plugin_pkg"
     pkg.mkdir()
@@ -174,7 +174,7 @@ def test_code_fingerprint_follows_the_model_source(tmp_path, monkeypatch):
 
 def test_checkpoint_sha256_is_part_of_the_identity(tmp_path, eegmat_store, caplog,
                                                    monkeypatch):
-    from eegbench.results.fingerprints import checkpoint_fingerprint
+    from eegbench.evaluation.identity import checkpoint_fingerprint
     from eegbench.results.row import ResultRow
 
     ckpt = tmp_path / "weights.pt"
@@ -285,7 +285,7 @@ def test_markdown_cells_are_escaped(eegmat_store, tmp_path):
 
 
 def test_every_shipped_experiment_and_model_passes_the_config_checks(tmp_path, data_root):
-    from eegbench.config import check_config
+    from eegbench.cli.spec import check_config
 
     for exp in sorted(p.stem for p in (config_dir() / "exp").glob("*.yaml")):
         cfg = _cfg(tmp_path, data_root, tmp_path / "cache", f"+exp={exp}")

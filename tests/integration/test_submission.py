@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(args, env, cwd):
-    return subprocess.run([sys.executable, "-m", "eegbench.submission.bundle", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "eegbench.cli.submission", *args], cwd=cwd,
                           env=env, capture_output=True, text=True, timeout=600)
 
 

@@ -1,6 +1,6 @@
 """A shared submission bundle never runs code, and its edits are caught (real eegmat runs).
 
-The bundle is a real ``python -m eegbench.submission run`` of ``ts_lr`` on 4 eegmat subjects;
+The bundle is a real ``eegbench submission run`` of ``ts_lr`` on 4 eegmat subjects;
 each test edits a copy as an attacker would (and recomputes what a checksum-aware attacker
 recomputes: the rows' config hashes and ``rows_sha256``).
 """
@@ -26,6 +26,17 @@ OFFICIAL = ("configurations:\n  - name: eegmat_4\n    overrides: [dataset=physio
             "'seeds=[0]']\n")
 
 
+def _hydra_side() -> dict:
+    from eegbench.cli.overrides import check_overrides
+    from eegbench.cli.submission import compose_job
+
+    return {"compose": compose_job, "check": check_overrides}
+
+
+#: What the command line gives the submission functions (composing and the allow-list).
+HYDRA_SIDE = _hydra_side()
+
+
 def _env(data_root: Path, cache_root: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
             "EEGBENCH_DATA_ROOT": str(data_root), "EEGBENCH_CACHE_DIR": str(cache_root)}
@@ -42,7 +53,7 @@ def bundle(tmp_path_factory, data_root, cache_root) -> Path:
     tmp = tmp_path_factory.mktemp("submission")
     (tmp / "official.yaml").write_text(OFFICIAL)
     out = tmp / "bundle"
-    proc = _cli("eegbench.submission.bundle", ["run", "--model", "ts_lr", "--out", str(out),
+    proc = _cli("eegbench.cli.submission", ["run", "--model", "ts_lr", "--out", str(out),
                                         "--official", str(tmp / "official.yaml")],
                 _env(data_root, cache_root), tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -70,21 +81,21 @@ def _malicious_overrides(marker: Path) -> list[str]:
 
 def test_a_bundle_that_names_code_is_refused_and_runs_nothing(bundle, tmp_path, data_root,
                                                                cache_root):
-    from eegbench.evaluation.job import identity_hash
-    from eegbench.submission.bundle import compose_config
+    from eegbench.cli.submission import compose_job
+    from eegbench.evaluation.identity import identity_hash
 
     dest, manifest, rows = _copy(bundle, tmp_path / "evil")
     marker = tmp_path / "MARKER"
     entry = manifest["configurations"][0]
     entry["overrides"] = [*entry["overrides"], *_malicious_overrides(marker)]
     # the rows' config hash set to what the overrides compose to (composing runs nothing)
-    chash = identity_hash(compose_config([f"model={manifest['model']}", *entry["overrides"],
+    chash = identity_hash(compose_job([f"model={manifest['model']}", *entry["overrides"],
                                           *manifest["user_overrides"]]))
     entry["config_hash"] = chash
     for row in rows:
         row["config_hash"] = chash
     _save(dest, manifest, rows)
-    proc = _cli("eegbench.submission.bundle", ["verify", str(dest), "--folds", "4"],
+    proc = _cli("eegbench.cli.submission", ["verify", str(dest), "--folds", "4"],
                 _env(data_root, cache_root), tmp_path)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Invalid override 'dataset.moabb.dataset=subprocess:run'" in proc.stderr
@@ -117,7 +128,7 @@ def test_a_direct_run_naming_code_is_refused_and_runs_nothing(tmp_path, data_roo
     ("--config-dir=/tmp", "not a key=value override"),
 ])
 def test_bundle_overrides_outside_the_allow_list_are_refused(override, why):
-    from eegbench.submission.overrides import OverrideError, check_overrides
+    from eegbench.cli.overrides import OverrideError, check_overrides
 
     with pytest.raises(OverrideError, match=re.escape(why)):
         check_overrides([override], "manifest.json")
@@ -143,7 +154,7 @@ def test_an_edited_score_is_refused_whatever_the_seed(bundle, tmp_path):
     for seed in (None, 0, 1, 2, 3):  # refused before any fold is drawn
         with pytest.raises(SubmissionError, match=rf"row {key} .*stored balanced_accuracy "
                                                   r"0\.99 differs from"):
-            verify_submission(dest, n_folds=1, seed=seed)
+            verify_submission(dest, n_folds=1, seed=seed, **HYDRA_SIDE)
 
 
 def test_a_bundle_row_downgraded_to_4_decimal_ties_is_refused(bundle, tmp_path):
@@ -162,7 +173,7 @@ def test_a_bundle_row_downgraded_to_4_decimal_ties_is_refused(bundle, tmp_path):
     _save(dest, manifest, rows)
     with pytest.raises(SubmissionError, match=r"has schema 4; a bundle's rows must be of "
                                               r"schema >= 5"):
-        verify_submission(dest, n_folds=1)  # ...a bundle does not
+        verify_submission(dest, n_folds=1, **HYDRA_SIDE)  # ...a bundle does not
 
 
 def test_an_edited_row_is_refused_when_tables_are_built(bundle, tmp_path, caplog):
@@ -193,7 +204,7 @@ def test_verify_prints_its_seed_and_the_seed_repeats_the_draw(bundle, tmp_path, 
     from eegbench.submission.bundle import draw_seed, verify_submission
 
     assert draw_seed() != draw_seed()
-    first = _cli("eegbench.submission.bundle", ["verify", str(bundle), "--folds", "1"],
+    first = _cli("eegbench.cli.submission", ["verify", str(bundle), "--folds", "1"],
                  _env(data_root, cache_root), tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     seed = re.search(r"verification seed (\d+) \(repeat this draw with --seed \1\)",
@@ -202,6 +213,6 @@ def test_verify_prints_its_seed_and_the_seed_repeats_the_draw(bundle, tmp_path, 
     monkeypatch.setenv("EEGBENCH_DATA_ROOT", str(data_root))
     monkeypatch.setenv("EEGBENCH_CACHE_DIR", str(cache_root))
     with caplog.at_level(logging.INFO, logger="eegbench"):
-        report = verify_submission(bundle, n_folds=1, seed=int(seed))
+        report = verify_submission(bundle, n_folds=1, seed=int(seed), **HYDRA_SIDE)
     assert report.attrs["seed"] == int(seed)
     assert re.search(r"re-running fold\(s\) (.*)", caplog.text).group(1) == folds

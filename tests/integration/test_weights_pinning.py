@@ -25,11 +25,11 @@ from hydra import compose, initialize_config_dir
 from test_pretrained import NOT_PRETRAINED, ORIGINAL, SMALL
 
 import eegbench.models.weights.known as kc
+from eegbench.evaluation.identity import weights_identity
 from eegbench.models import InputAdapter, SignalSpec, build_model
 from eegbench.models.foundation import TCP16
 from eegbench.models.weights.loading import WeightsError
 from eegbench.resources import config_dir
-from eegbench.results.fingerprints import weights_identity
 
 C1 = "1111111111111111111111111111111111111111"
 C2 = "2222222222222222222222222222222222222222"

@@ -147,7 +147,7 @@ def test_callers_of_the_computation_are_left_out_of_the_loaded_modules(package):
 
 
 def test_model_code_fingerprint_names_distribution_version_code_and_libraries():
-    from eegbench.results.fingerprints import model_code_fingerprint, model_code_identity
+    from eegbench.evaluation.identity import model_code_fingerprint, model_code_identity
 
     label = model_code_fingerprint("ts_lr")
     dist, version, src, lib = label.split(" ")

@@ -1,7 +1,7 @@
 """The Hydra overrides a shared submission bundle may carry (checked before composing).
 
-A bundle's manifest records the overrides its rows were computed with, and ``python -m
-eegbench.submission.bundle verify`` composes them again; an override is configuration that comes
+A bundle's manifest records the overrides its rows were computed with, and ``eegbench
+submission verify`` composes them again; an override is configuration that comes
 from outside, so it may only choose among what eegbench (and its installed plugins) ship:
 
 - a **config-group selection** ``<group>=<option>`` for the groups in :data:`GROUPS`, to an
