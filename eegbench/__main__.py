@@ -163,8 +163,27 @@ def main(argv: list[str] | None = None) -> int:
         return int(status or 0)
     rest = ["--help" if a == "--hydra-help" else a for a in rest]
     prog = sys.argv[0] if sys.argv else "eegbench"
+    if command == "run" and any(a.startswith("+suite=") for a in rest):
+        return _run_suite(prog, rest)
     sys.argv = searchpath_override([prog, *rest])
     JOBS[command]()
+    return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
+
+
+def _run_suite(prog: str, args: list[str]) -> int:
+    """``+suite=<name>``: one run job per cell of the suite (:mod:`eegbench.suites`)."""
+    from eegbench.suites import SuiteError, run_suite, split_suite_args
+
+    def run_cell(overrides: list[str]) -> None:
+        sys.argv = searchpath_override([prog, *overrides])
+        JOBS["run"]()
+
+    name, cells, rest = split_suite_args(args)
+    try:
+        run_suite(str(name), rest, run_cell, cells)
+    except SuiteError as err:
+        sys.stderr.write(f"eegbench: configuration error: {err}\n")
+        return CONFIG_ERROR_STATUS
     return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
 
 

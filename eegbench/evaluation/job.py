@@ -288,6 +288,7 @@ def score_fold(cfg: DictConfig, ds: WindowsDataset, fold: Fold, seed: int, chash
         n_trainable=fit_report.get("n_trainable"),
         predicted_class_counts=counts, collapsed=is_collapsed(counts),
         hp_source=fit_report.get("hp_source") or hp_source_of(cfg, fit_report),
+        suite=(f"{cfg.suite.name}@{cfg.suite.version}" if cfg.get("suite") else None),
     )
     return row
 

@@ -248,7 +248,8 @@ def _across_cells(suite: Suite, cells: pd.DataFrame, info: dict[str, dict]
         record = {"configuration": label, "family": own["family"].iloc[0],
                   "n_cells": int(len(own)), "cells": " ".join(own["cell"]),
                   "mean_normalized_rank": float(own["normalized_rank"].mean())}
-        vs_best = own[own["configuration"] != own["best_baseline"]]
+        vs_best = own[(own["best_baseline"] != "")
+                      & (own["configuration"] != own["best_baseline"])]
         outcomes = [_outcome(d, p) for d, p in zip(vs_best["diff_vs_best_baseline"],
                                                     vs_best["p_vs_best_baseline"], strict=True)]
         z, p = _stouffer([_signed_z(d, pv) for d, pv in zip(vs_best["diff_vs_best_baseline"],
@@ -302,13 +303,14 @@ def headline(card: Scorecard) -> str:
         return f"{label}: no result matches any of its {n_cells} cells yet."
     baselines = set(card.cells.loc[card.cells["is_baseline"], "configuration"])
     candidates = card.summary[~card.summary["configuration"].isin(baselines)]
+    kind = "non-baseline configurations"
     if candidates.empty:
-        candidates = card.summary
+        candidates, kind = card.summary, "configurations"
     most = candidates["n_cells"].max()
     top = candidates[candidates["n_cells"] == most].iloc[0]
     filled = n_cells - len(card.empty)
     return (f"On {label} ({filled} of {n_cells} cells with results), {top['configuration']} "
-            f"has the best mean normalized rank among non-baseline configurations covering "
+            f"has the best mean normalized rank among {kind} covering "
             f"{int(most)} cell(s) ({top['mean_normalized_rank']:.2f}; 0 = best of each cell); "
             f"against each cell's best baseline it wins {int(top['wins'])}, ties "
             f"{int(top['ties'])} and loses {int(top['losses'])} (Stouffer Z = "
