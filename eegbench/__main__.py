@@ -180,11 +180,11 @@ def _run_suite(prog: str, args: list[str]) -> int:
 
     name, cells, rest = split_suite_args(args)
     try:
-        run_suite(str(name), rest, run_cell, cells)
+        failed = run_suite(str(name), rest, run_cell, cells)
     except SuiteError as err:
         sys.stderr.write(f"eegbench: configuration error: {err}\n")
         return CONFIG_ERROR_STATUS
-    return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
+    return CONFIG_ERROR_STATUS if _INVALID_JOBS else int(bool(failed))
 
 
 if __name__ == "__main__":

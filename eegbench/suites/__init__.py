@@ -85,8 +85,8 @@ def run_suite(name: str, argv: Sequence[str], run_job: Callable[[list[str]], Any
     """Run every (or the named) local cell of suite ``name`` through ``run_job(overrides)``.
 
     ``argv`` are the user's other arguments (``model=...``, ``seeds=[0,1]``, ``-m``, a
-    launcher); they may not set what a cell fixes (:data:`FIXED_BY_CELL`). Returns the ids of
-    the cells run.
+    launcher); they may not set what a cell fixes (:data:`FIXED_BY_CELL`). A failed cell is
+    logged and the next one runs. Returns the ids of the cells that failed.
     """
     suite = load_suite(name)
     fixed = [a for a in argv if a.lstrip("+~").split("=", 1)[0] in FIXED_BY_CELL]
@@ -98,7 +98,20 @@ def run_suite(name: str, argv: Sequence[str], run_job: Callable[[list[str]], Any
     skipped = [c.id for c in suite.cells if c not in chosen]
     if skipped:
         logger.info("%s: cells not run here: %s", suite.label, ", ".join(skipped))
+    failed = []
     for i, cell in enumerate(chosen, 1):
         logger.info("%s: cell %d/%d %s", suite.label, i, len(chosen), cell.id)
-        run_job(cell_overrides(suite, cell) + list(argv))
-    return [c.id for c in chosen]
+        try:
+            run_job(cell_overrides(suite, cell) + list(argv))
+        except SystemExit as err:  # Hydra reports a failed job and exits
+            if err.code not in (None, 0):
+                failed.append(cell.id)
+        except Exception as err:  # noqa: BLE001 - one failed cell must not stop the others
+            logger.error("%s: cell %s failed: %s: %s", suite.label, cell.id,
+                         type(err).__name__, err)
+            failed.append(cell.id)
+    if failed:
+        logger.error("%s: %d of %d cell(s) failed: %s (failure records in the store; the "
+                     "scorecard shows them empty)", suite.label, len(failed), len(chosen),
+                     ", ".join(failed))
+    return failed
