@@ -296,3 +296,33 @@ def row_matches(identity: CellIdentity, row: dict[str, Any]) -> bool:
         return False
     return (_same_section(identity.protocol, config.get("protocol"))
             and _same_section(identity.preprocess, config.get("preprocess")))
+
+
+def _override_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_override_value(v) for v in value) + "]"
+    return str(value)
+
+
+def cell_job_overrides(suite: Suite, cell: Cell) -> list[str]:
+    """Return the Hydra overrides of a cell's job: dataset, protocol, preprocessing, budget.
+
+    Only ``local`` cells have a job here; a ``hub`` or ``moabb``-class cell raises a
+    :class:`SuiteError` naming what it needs.
+    """
+    if cell.source != "local":
+        raise SuiteError(f"cell {cell.id!r} of {suite.label} reads a {cell.source} dataset "
+                         f"({cell.hub or cell.moabb}); this installation has no loader for "
+                         "it: run the suite's local cells.")
+    budget = dict(cell.budget)
+    overrides = [f"dataset={cell.dataset}", f"protocol={cell.protocol}",
+                 f"preprocess={cell.preprocess}", f"trainer={budget.pop('trainer', 'default')}"]
+    overrides += [f"protocol.{k}={_override_value(v)}"
+                  for k, v in sorted(cell.protocol_params.items())]
+    overrides += [f"preprocess.{k}={_override_value(v)}"
+                  for k, v in sorted(cell.preprocess_params.items())]
+    return overrides + [f"trainer.{k}={_override_value(v)}" for k, v in sorted(budget.items())]

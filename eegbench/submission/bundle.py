@@ -46,6 +46,7 @@ import yaml
 from omegaconf import DictConfig
 
 from eegbench.hashing import sha256_of
+from eegbench.leaderboard.suite_spec import SuiteError, cell_job_overrides, load_suite, suite_dir
 from eegbench.models.weights.known import find_known_checkpoint
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
@@ -72,6 +73,19 @@ def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
         raise SubmissionError(f"{path}: expected a 'configurations' list.")
     return [{"name": str(e["name"]), "overrides": [str(o) for o in e["overrides"]]}
             for e in entries]
+
+
+def suite_file(name: str) -> Path:
+    """Return the yaml of suite ``name`` (recorded in a bundle like the official file)."""
+    return suite_dir() / f"{load_suite(name).name}.yaml"
+
+
+def suite_configurations(name: str) -> list[dict[str, Any]]:
+    """Return a suite's local cells as configurations: ``[{"name": <cell id>, ...}]``."""
+    suite = load_suite(name)
+    return [{"name": cell.id, "overrides": [*cell_job_overrides(suite, cell),
+                                            f"suite={suite.name}", "seeds=[0]"]}
+            for cell in suite.cells if cell.source == "local"]
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
@@ -442,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, required=True, help="bundle folder")
     run.add_argument("--official", type=Path, default=OFFICIAL,
                      help="configurations file (default: the shipped official one)")
+    run.add_argument("--suite", default=None, metavar="NAME",
+                     help="run every local cell of suite NAME (conf/suite/NAME.yaml) instead "
+                          "of the official configurations; the rows record the suite")
     run.add_argument("overrides", nargs="*", help="extra Hydra overrides (recorded)")
     ver = sub.add_parser("verify", help="re-run a random sample of a bundle's folds")
     ver.add_argument("bundle", type=Path)
@@ -454,12 +471,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "run":
+        if args.command == "run" and args.suite:
+            run_submission(args.model, args.out, args.overrides,
+                           suite_configurations(args.suite), suite_file(args.suite))
+        elif args.command == "run":
             run_submission(args.model, args.out, args.overrides,
                            official_configurations(args.official), args.official)
         else:
             verify_submission(args.bundle, args.folds, args.tolerance, args.seed)
-    except SubmissionError as err:
+    except (SubmissionError, SuiteError) as err:
         logger.error("%s", err)
         return 1
     return 0

@@ -24,11 +24,13 @@ from eegbench.leaderboard.suite_spec import (
     SuiteError,
     available_suites,
     cell_identity,
+    cell_job_overrides,
     load_suite,
     row_matches,
 )
 
-__all__ = ["Cell", "Suite", "SuiteError", "available_suites", "cell_identity", "cell_overrides",
+__all__ = ["Cell", "Suite", "SuiteError", "available_suites", "cell_identity", "cell_job_overrides",
+           "cell_overrides",
            "load_suite", "row_matches", "run_suite", "split_suite_args"]
 
 logger = logging.getLogger(__name__)
@@ -37,34 +39,17 @@ logger = logging.getLogger(__name__)
 FIXED_BY_CELL = ("dataset", "protocol", "preprocess", "trainer", "experiment.name", "suite")
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_value(v) for v in value) + "]"
-    return str(value)
-
-
 def cell_overrides(suite: Suite, cell: Cell) -> list[str]:
     """Return the Hydra overrides that make a run job evaluate ``cell`` of ``suite``.
 
-    Only ``local`` cells run here: a ``hub`` or ``moabb``-class cell raises a
-    :class:`SuiteError` naming what it needs.
+    The cell's own overrides (:func:`~eegbench.leaderboard.suite_spec.cell_job_overrides`),
+    the suite's store (``experiment.name=<suite>``) and ``suite=<suite>`` (the suite's
+    section of the job's configuration, recorded in the rows). Only ``local`` cells run
+    here: a ``hub`` or ``moabb``-class cell raises a :class:`SuiteError` naming what it
+    needs.
     """
-    if cell.source != "local":
-        raise SuiteError(f"cell {cell.id!r} of {suite.label} reads a {cell.source} dataset "
-                         f"({cell.hub or cell.moabb}); this installation has no loader for "
-                         "it: run the suite's local cells (+suite_cells=...).")
-    budget = dict(cell.budget)
-    overrides = [f"dataset={cell.dataset}", f"protocol={cell.protocol}",
-                 f"preprocess={cell.preprocess}", f"trainer={budget.pop('trainer', 'default')}"]
-    overrides += [f"protocol.{k}={_value(v)}" for k, v in sorted(cell.protocol_params.items())]
-    overrides += [f"preprocess.{k}={_value(v)}"
-                  for k, v in sorted(cell.preprocess_params.items())]
-    overrides += [f"trainer.{k}={_value(v)}" for k, v in sorted(budget.items())]
-    return overrides + [f"experiment.name={suite.name}", f"+suite={suite.name}"]
+    return cell_job_overrides(suite, cell) + [f"experiment.name={suite.name}",
+                                              f"suite={suite.name}"]
 
 
 def split_suite_args(argv: Sequence[str]) -> tuple[str | None, list[str] | None, list[str]]:
