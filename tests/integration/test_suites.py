@@ -17,7 +17,7 @@ from scipy import stats
 
 from eegbench.config import check_config
 from eegbench.leaderboard.scorecard import build_scorecard, sign_flip_p
-from eegbench.leaderboard.scorecard_render import build_suite_scorecard
+from eegbench.leaderboard.scorecard_render import write_scorecard
 from eegbench.leaderboard.suite_spec import (
     Suite,
     SuiteError,
@@ -164,12 +164,12 @@ def test_sign_flip_test_is_exact_for_few_units():
     assert res.pvalue == pytest.approx(1 / 32)
 
 
-def test_committed_scorecard_rebuilds_from_shipped_rows(tmp_path):
-    out = tmp_path / "scorecards"
-    shutil.copy(ROWS, tmp_path / "rows.jsonl")
-    paths = build_suite_scorecard("eegbench-local-v1", [tmp_path / "rows.jsonl"], out,
-                                  "python -m eegbench.leaderboard --committed --suite "
-                                  "eegbench-local-v1")
+def test_committed_scorecard_rebuilds_from_shipped_rows(tmp_path, local_card):
+    """``--committed --suite`` writes exactly the committed files (the card of the fixture is
+    :func:`build_suite_scorecard`'s, from the same rows)."""
+    paths = write_scorecard(local_card, tmp_path / "scorecards",
+                            "python -m eegbench.leaderboard --committed --suite "
+                            "eegbench-local-v1")
     for kind in ("md", "csv", "html"):
         assert paths[kind].read_text() == (COMMITTED / paths[kind].name).read_text(), kind
     assert paths["png"].stat().st_size > 10_000
