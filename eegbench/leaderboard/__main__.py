@@ -132,12 +132,11 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
 
 def _scorecard(args: argparse.Namespace, argv: list[str] | None) -> None:
     """Write the scorecard of ``args.suite`` (``--committed``: from the shipped rows)."""
-    from eegbench.leaderboard.scorecard_render import build_suite_scorecard
+    from eegbench.leaderboard.scorecard_render import build_suite_scorecard, committed_suite_rows
 
     if args.committed:
-        spec_dir = args.out.parent if args.out else COMMITTED_DIR
-        results = args.results or [spec_dir / "rows.jsonl"]
         out = args.out or COMMITTED_DIR / "scorecards"
+        results = args.results or committed_suite_rows(out, args.suite)
         command = f"python -m eegbench.leaderboard --committed --suite {args.suite}"
     else:
         results = args.results or [runs_dir() / args.suite / "results"]

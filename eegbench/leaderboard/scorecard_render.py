@@ -185,3 +185,13 @@ def build_suite_scorecard(suite_name: str, sources: list[Path] | Path, out: Path
 
     card = build_scorecard(load_suite(suite_name), read_sources(sources))
     return write_scorecard(card, out, command, plots=plots)
+
+
+def committed_suite_rows(scorecards: Path, suite: str) -> list[Path]:
+    """Return the shipped rows of a committed scorecard.
+
+    ``<leaderboard>/rows.jsonl`` (the committed tables' rows) and, when it exists,
+    ``<scorecards>/<suite>.rows.jsonl`` (the rows run for the suite's missing cells).
+    """
+    own = Path(scorecards) / f"{suite}.rows.jsonl"
+    return [Path(scorecards).parent / "rows.jsonl"] + ([own] if own.is_file() else [])

@@ -17,7 +17,7 @@ from scipy import stats
 
 from eegbench.config import check_config
 from eegbench.leaderboard.scorecard import build_scorecard, sign_flip_p
-from eegbench.leaderboard.scorecard_render import write_scorecard
+from eegbench.leaderboard.scorecard_render import committed_suite_rows, write_scorecard
 from eegbench.leaderboard.suite_spec import (
     Suite,
     SuiteError,
@@ -27,17 +27,16 @@ from eegbench.leaderboard.suite_spec import (
     row_matches,
 )
 from eegbench.resources import config_dir
-from eegbench.results.shipped import read_jsonl
+from eegbench.results.shipped import read_sources
 from eegbench.suites import cell_overrides, run_suite, split_suite_args
 
 REPO = Path(__file__).resolve().parents[2]
-ROWS = REPO / "leaderboard" / "rows.jsonl"
 COMMITTED = REPO / "leaderboard" / "scorecards"
 
 
 @pytest.fixture(scope="module")
 def shipped_rows():
-    return read_jsonl(ROWS)
+    return read_sources(committed_suite_rows(COMMITTED, "eegbench-local-v1"))
 
 
 @pytest.fixture(scope="module")
