@@ -225,3 +225,18 @@ def test_suite_model_validates_without_files():
     raw = yaml.safe_load((config_dir() / "suite" / "eegbench-local-v1.yaml").read_text())
     suite = Suite.model_validate(raw)
     assert [c.id for c in suite.cells] == [c["id"] for c in raw["cells"]]
+
+
+def test_submission_configurations_of_a_suite_are_bundle_safe_jobs():
+    from eegbench.submission.bundle import compose_config, suite_configurations, suite_file
+    from eegbench.submission.overrides import check_overrides
+
+    suite = load_suite("eegbench-local-v1")
+    entries = suite_configurations(suite.name)
+    assert [e["name"] for e in entries] == [c.id for c in suite.cells]
+    assert suite_file(suite.name).name == "eegbench-local-v1.yaml"
+    for entry in entries:
+        check_overrides(entry["overrides"], entry["name"])  # verification composes them again
+        spec = check_config(compose_config(["model=ts_lr", *entry["overrides"]]), "run")
+        assert f"{spec.suite.name}@{spec.suite.version}" == suite.label
+        assert spec.dataset.name == suite.cell(entry["name"]).dataset
