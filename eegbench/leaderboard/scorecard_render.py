@@ -77,12 +77,26 @@ def _versus_rows(card: Scorecard) -> list[list[str]]:
              _p(r["stouffer_p"])] for _, r in card.versus.iterrows()]
 
 
+def _absent(card: Scorecard, cell_id: str) -> str:
+    """Configurations with results on other cells (two or more) but none on ``cell_id``.
+
+    They were not run on the cell, or the model refused its data (e.g. a channel vocabulary
+    without the cell's sensors).
+    """
+    present = set(card.cells.loc[card.cells["cell"] == cell_id, "configuration"])
+    absent = [c for c, n in zip(card.summary["configuration"], card.summary["n_cells"],
+                                strict=True) if c not in present and n >= 2]
+    return f"; no result for: {', '.join(absent)}" if absent and present else ""
+
+
 def _cell_sections(card: Scorecard):
     """Yield (cell, title, caption, table rows or None) in the suite's order."""
     for cell in card.suite.cells:
         title = f"{cell.id}: {cell.dataset} / {cell.task} / {cell.protocol}"
         caption = (f"primary metric {cell.primary_metric}; paradigm {cell.paradigm}; "
                    f"baselines {', '.join(cell.baselines)}; verified: {cell.verified}")
+        if cell.id not in card.empty:
+            caption += _absent(card, cell.id)
         if cell.id in card.empty:
             yield cell, title, caption, None
         else:
