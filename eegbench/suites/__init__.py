@@ -97,6 +97,6 @@ def run_suite(name: str, argv: Sequence[str], run_job: Callable[[list[str]], Any
             failed.append(cell.id)
     if failed:
         logger.error("%s: %d of %d cell(s) failed: %s (failure records in the store; the "
-                     "scorecard shows them empty)", suite.label, len(failed), len(chosen),
-                     ", ".join(failed))
+                     "scorecard has no result of this model there)", suite.label, len(failed),
+                     len(chosen), ", ".join(failed))
     return failed
