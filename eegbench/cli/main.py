@@ -202,6 +202,33 @@ def main(argv: list[str] | None = None) -> int:
         return int(status or 0)
     rest = ["--help" if a == "--hydra-help" else a for a in rest]
     prog = sys.argv[0] if sys.argv else "eegbench"
+    if any(a.lstrip("+").startswith("dataset=moabb/") for a in rest):
+        from eegbench.data.bridges.moabb_catalog import moabb_dataset_overrides
+
+        try:
+            rest = [o for a in rest for o in moabb_dataset_overrides(a)]
+        except ValueError as err:
+            sys.stderr.write(f"eegbench: configuration error: {err}\n")
+            return CONFIG_ERROR_STATUS
+    if command == "run" and any(a.startswith("+suite=") for a in rest):
+        return _run_suite(prog, rest)
     sys.argv = searchpath_override([prog, *rest])
     JOBS[command]()
     return CONFIG_ERROR_STATUS if _INVALID_JOBS else 0
+
+
+def _run_suite(prog: str, args: list[str]) -> int:
+    """``+suite=<name>``: one run job per cell of the suite (:mod:`eegbench.suites`)."""
+    from eegbench.suites import SuiteError, run_suite, split_suite_args
+
+    def run_cell(overrides: list[str]) -> None:
+        sys.argv = searchpath_override([prog, *overrides])
+        JOBS["run"]()
+
+    name, cells, rest = split_suite_args(args)
+    try:
+        failed = run_suite(str(name), rest, run_cell, cells)
+    except SuiteError as err:
+        sys.stderr.write(f"eegbench: configuration error: {err}\n")
+        return CONFIG_ERROR_STATUS
+    return CONFIG_ERROR_STATUS if _INVALID_JOBS else int(bool(failed))

@@ -32,7 +32,7 @@ from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
 
 #: Config groups whose shipped options a bundle may select.
-GROUPS = ("dataset", "model", "protocol", "trainer", "preprocess")
+GROUPS = ("dataset", "model", "protocol", "trainer", "preprocess", "suite")
 #: Keys a bundle may set to plain values.
 VALUE_KEYS = ("seeds", "dataset.subjects", "model.adaptation")
 #: Prefixes of the keys a bundle may set to plain values.

@@ -20,6 +20,7 @@ from eegbench.cli.spec import job_from_config
 from eegbench.config import Job
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
+from eegbench.leaderboard.suite_spec import SuiteError
 from eegbench.submission import bundle
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", type=Path, required=True, help="bundle folder")
     run.add_argument("--official", type=Path, default=bundle.OFFICIAL,
                      help="configurations file (default: the shipped official one)")
+    run.add_argument("--suite", default=None, metavar="NAME",
+                     help="run every local cell of suite NAME (conf/suite/NAME.yaml) instead "
+                          "of the official configurations; the rows record the suite")
     run.add_argument("overrides", nargs="*", help="extra Hydra overrides (recorded)")
     ver = sub.add_parser("verify", help="re-run a random sample of a bundle's folds")
     ver.add_argument("bundle", type=Path)
@@ -63,14 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "run":
+        if args.command == "run" and args.suite:
+            bundle.run_submission(args.model, args.out, args.overrides,
+                                  bundle.suite_configurations(args.suite),
+                                  bundle.suite_file(args.suite), compose=compose_job,
+                                  check=check_overrides)
+        elif args.command == "run":
             bundle.run_submission(args.model, args.out, args.overrides,
                                   bundle.official_configurations(args.official),
                                   args.official, compose=compose_job, check=check_overrides)
         else:
             bundle.verify_submission(args.bundle, args.folds, args.tolerance, args.seed,
                                      compose=compose_job, check=check_overrides)
-    except bundle.SubmissionError as err:
+    except (bundle.SubmissionError, SuiteError) as err:
         logger.error("%s", err)
         return 1
     return 0

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from eegbench.adaptation.calibration import CalibrationSpec
 from eegbench.config.errors import DEVICE_PATTERN, NAME_PATTERN
 from eegbench.data.standardize import PreprocessSpec
+from eegbench.leaderboard.suite_spec import Suite
 from eegbench.protocols.splitters import splitter_classes
 from eegbench.training.loop import TrainerSpec
 
@@ -324,6 +325,9 @@ class JobSpec(_Section):
     feature_cache: bool = True
     #: [k, n]: this job runs folds k, k + n, ... (eegbench.evaluation.job.parse_fold_shard)
     fold_shard: list[int] | None = None
+    #: The suite the run is part of (``+suite=<name>``, conf/suite); recorded in each row as
+    #: ``<name>@<version>``, not part of a result's identity.
+    suite: Suite | None = None
     audit: AuditSpec | None = None
     hp_search: HpSearchSpec | None = None
     submission: SubmissionSpec | None = None

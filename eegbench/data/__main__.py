@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     lst = sub.add_parser("list", help="show the dataset catalogue")
     lst.add_argument("--data-root", default=_default_data_root())
     lst.add_argument("--cache-dir", default=_default_cache())
+    lst.add_argument("--moabb", action="store_true",
+                     help="list every MOABB dataset class instead (paradigm, subjects, "
+                          "sessions; no download); select one with dataset=moabb/<name>")
     fetch = sub.add_parser("fetch", help="download a dataset's missing files")
     fetch.add_argument("dataset", help="recipe name (see `list`) or path to a recipe .yaml")
     fetch.add_argument("--data-root", default=_default_data_root())
@@ -58,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING if args.command == "list" else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "list" and args.moabb:
+        from eegbench.data.bridges.moabb_catalog import format_catalog, moabb_catalog
+
+        sys.stdout.write(format_catalog(moabb_catalog()))
+        return 0
     if args.command == "list":
         from eegbench.data.catalog import catalog, format_table, moabb_entries
 

@@ -174,4 +174,11 @@ def score_fold(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
         n_trainable=fit_report.get("n_trainable"),
         predicted_class_counts=counts, collapsed=is_collapsed(counts),
         hp_source=fit_report.get("hp_source") or hp_source_of(job, fit_report),
+        suite=_suite_label(job),
     )
+
+
+def _suite_label(job: Job) -> str | None:
+    """``<name>@<version>`` of the suite the job runs for (``+suite=``), else None."""
+    suite = job.resolved.get("suite")
+    return f"{suite['name']}@{suite['version']}" if suite else None

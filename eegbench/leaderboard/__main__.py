@@ -21,6 +21,7 @@ from eegbench.leaderboard import plan as experiment_plan
 from eegbench.leaderboard.report import PROBE_FILTERS, build
 from eegbench.leaderboard.site import write_index
 from eegbench.leaderboard.stats import TESTS
+from eegbench.leaderboard.suite_spec import SuiteError
 from eegbench.leaderboard.tables import DEFAULT_METRICS
 from eegbench.resources import runs_dir
 from eegbench.results.shipped import ShippedRowsError, read_sources, write_jsonl
@@ -69,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="rebuild every committed table listed in leaderboard/plan.yaml "
                              "from the shipped rows (leaderboard/rows.jsonl) and its site "
                              "index; no model runs")
+    parser.add_argument("--suite", default=None, metavar="NAME",
+                        help="write the scorecard of suite NAME (conf/suite/NAME.yaml) from "
+                             "--results (default: <runs>/NAME/results, where "
+                             "'eegbench +suite=NAME' stores its rows) into --out (default: "
+                             "<runs>/NAME/scorecard; with --committed: the shipped rows into "
+                             "leaderboard/scorecards)")
     parser.add_argument("--export-rows", type=Path, default=None, metavar="JSONL",
                         help="write the rows of --results to this JSONL file and stop")
     parser.add_argument("--out", type=Path, default=None,
@@ -95,13 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _run(args, argv)
     # a wrong --results, no rows, a malformed plan
-    except (FileNotFoundError, ShippedRowsError, experiment_plan.PlanError) as err:
+    except (FileNotFoundError, ShippedRowsError, experiment_plan.PlanError,
+            SuiteError) as err:
         logger.error("%s", err)
         raise SystemExit(1) from None
 
 
 def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
     """Export rows, rebuild the committed tables, or build one leaderboard (``args``)."""
+    if args.suite is not None:
+        _scorecard(args, argv)
+        return
     results = args.results or [runs_dir() / args.exp / "results"]
     if args.export_rows is not None:
         n = write_jsonl(read_sources(results), args.export_rows)
@@ -120,6 +131,23 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
                   plots=not args.no_plots, probes=args.probes, families=args.family)
     write_index(out)
     logger.info("leaderboard: %s (site: %s)", paths["html"], out / "index.html")
+
+
+def _scorecard(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Write the scorecard of ``args.suite`` (``--committed``: from the shipped rows)."""
+    from eegbench.leaderboard.scorecard_render import build_suite_scorecard, committed_suite_rows
+
+    if args.committed:
+        out = args.out or COMMITTED_DIR / "scorecards"
+        results = args.results or committed_suite_rows(out, args.suite)
+        command = f"python -m eegbench.leaderboard --committed --suite {args.suite}"
+    else:
+        results = args.results or [runs_dir() / args.suite / "results"]
+        out = args.out or runs_dir() / args.suite / "scorecard"
+        argv_used = sys.argv[1:] if argv is None else argv
+        command = "eegbench leaderboard " + shlex.join(argv_used)
+    paths = build_suite_scorecard(args.suite, results, out, command, plots=not args.no_plots)
+    logger.info("scorecard: %s", ", ".join(str(p) for p in paths.values()))
 
 
 if __name__ == "__main__":

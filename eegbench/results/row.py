@@ -42,7 +42,8 @@ FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_ca
                                         "predicted_class_counts": None, "collapsed": None,
                                         "hp_source": None, "predictions": None,
                                         "data_fingerprint": None, "code_fingerprint": None,
-                                        "data_quality": None, "weights": None}
+                                        "data_quality": None, "weights": None,
+                                        "suite": None}
 
 
 @dataclass
@@ -114,6 +115,9 @@ class ResultRow:
     #: ``commit``, ``pinned_by`` ("sha256" | "revision" | "none") and ``known`` (registry
     #: entry); None without a checkpoint (or when it is not loaded, ``init=random``).
     weights: dict[str, Any] | None = None
+    #: ``<name>@<version>`` of the suite the row was run for (added within version 5, None
+    #: when run outside a suite); not a key field: a suite reuses rows of the same identity.
+    suite: str | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 

@@ -49,6 +49,7 @@ import yaml
 
 from eegbench.config import Job
 from eegbench.hashing import sha256_of
+from eegbench.leaderboard.suite_spec import SuiteError, cell_job_overrides, load_suite, suite_dir
 from eegbench.models.weights.known import find_known_checkpoint
 from eegbench.resources import config_dir
 from eegbench.results.recompute import EXACT_SCHEMA
@@ -87,6 +88,19 @@ def official_configurations(path: Path = OFFICIAL) -> list[dict[str, Any]]:
         raise SubmissionError(f"{path}: expected a 'configurations' list.")
     return [{"name": str(e["name"]), "overrides": [str(o) for o in e["overrides"]]}
             for e in entries]
+
+
+def suite_file(name: str) -> Path:
+    """Return the yaml of suite ``name`` (recorded in a bundle like the official file)."""
+    return suite_dir() / f"{load_suite(name).name}.yaml"
+
+
+def suite_configurations(name: str) -> list[dict[str, Any]]:
+    """Return a suite's local cells as configurations: ``[{"name": <cell id>, ...}]``."""
+    suite = load_suite(name)
+    return [{"name": cell.id, "overrides": [*cell_job_overrides(suite, cell),
+                                            f"suite={suite.name}", "seeds=[0]"]}
+            for cell in suite.cells if cell.source == "local"]
 
 
 def model_origin(name: str) -> dict[str, Any]:
