@@ -6,7 +6,10 @@
 deterministically (sorted, no timestamps). Each table page (``<name>.html``, written by
 :func:`eegbench.leaderboard.report.build`) is listed with its title, its Markdown / CSV /
 per-subject CSV files and thumbnails of its plots; study outputs (``<study>/<dataset>/*.png``)
-are listed too.
+are listed too. The page opens with the verdict: for each table with foundation models (its
+``<name>_foundation_vs_references.csv``, written by the same build), which foundation rows
+are above, below or not different from the best *inductive* specialist and classical
+references, by how much and with which p.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ import re
 from html import escape
 from pathlib import Path
 
+import pandas as pd
+
 from eegbench.resources import runs_dir
 
 logger = logging.getLogger(__name__)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-li { margin: 0.4em 0; } .files a { margin-right: 0.8em; font-size: 0.9em; }
+li { margin: 0.4em 0; } table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
+th { background: #f0f0f0; } .verdict { font-size: 1.05em; }
+.files a { margin-right: 0.8em; font-size: 0.9em; }
 .thumbs img { height: 7em; border: 1px solid #ddd; margin: 0.3em 0.3em 0 0; }
 """
 
@@ -36,6 +44,74 @@ def _title(page: Path) -> str:
 def _link(path: Path, root: Path, text: str | None = None) -> str:
     rel = path.relative_to(root).as_posix()
     return f'<a href="{escape(rel)}">{escape(text or rel)}</a>'
+
+
+#: Level at which a foundation row is called above / below its reference (Holm-adjusted).
+VERDICT_ALPHA = 0.05
+
+
+def _outcome(row: pd.Series) -> str:
+    p = row["p_holm"]
+    if pd.isna(p) or p >= VERDICT_ALPHA:
+        return "not different"
+    return "above" if row["difference"] > 0 else "below"
+
+
+def verdict_html(out: Path) -> list[str]:
+    """The verdict of each ``*_foundation_vs_references.csv`` in ``out`` (inductive rows only).
+
+    One paragraph per table and reference family: how many inductive foundation
+    configurations are significantly above, below or not different from the best inductive
+    reference (paired two-sided Wilcoxon across subjects, Holm-corrected within the page's
+    comparisons), with the best foundation configuration's difference and p; then the
+    comparisons themselves (collapsible). Transductive comparisons are counted apart.
+    """
+    body = []
+    for path in sorted(out.glob("*_foundation_vs_references.csv")):
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        if table.empty:
+            continue
+        table["outcome"] = table.apply(_outcome, axis=1)
+        page = path.name.removesuffix("_foundation_vs_references.csv")
+        for (dataset, protocol, shots), block in table.groupby(["dataset", "protocol",
+                                                                "shots"], sort=True):
+            where = f"{dataset} / {protocol}" + (f" / k = {shots}" if shots else "")
+            for family, part in block.groupby("reference_family", sort=False):
+                inductive = part[part["test_data"] == "none"]
+                if inductive.empty:
+                    continue
+                ref = inductive.iloc[0]
+                counts = inductive["outcome"].value_counts()
+                top = inductive.sort_values("difference", ascending=False,
+                                            kind="stable").iloc[0]
+                text = (f"{where} ({ref['metric'].replace('_', ' ')}, {int(ref['n_subjects'])}"
+                        f" subjects): of {len(inductive)} inductive foundation configurations, "
+                        f"{counts.get('above', 0)} are significantly above the best inductive "
+                        f"{family}, {ref['reference']} ({ref['reference_score']:.3f}), "
+                        f"{counts.get('below', 0)} significantly below and "
+                        f"{counts.get('not different', 0)} not significantly different "
+                        f"(paired two-sided Wilcoxon across subjects, Holm-corrected, 0.05). "
+                        f"Best foundation configuration: {top['foundation']}, "
+                        f"{top['foundation_score']:.3f} ({top['difference']:+.3f}, Holm p = "
+                        f"{top['p_holm']:.3g}).")
+                others = part[part["test_data"] != "none"]
+                if len(others):
+                    text += (f" {len(others)} transductive foundation configuration(s) are "
+                             "compared only with transductive references (see the table page).")
+                body.append(f'<p class="verdict">{escape(text)}</p>')
+            rows = "".join(
+                "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+                    r["test_data"], r["foundation"], f"best {r['reference_family']}",
+                    r["reference"], f"{r['difference']:+.3f}",
+                    "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}", r["outcome"]))
+                + "</tr>" for _, r in block.iterrows())
+            body.append(f"<details><summary>{escape(where)}: every comparison ({escape(page)})"
+                        "</summary><table><tr><th>uses test data</th><th>foundation</th>"
+                        "<th>vs</th><th>reference</th><th>difference</th><th>p (Holm)</th>"
+                        f"<th>outcome</th></tr>{rows}</table></details>")
+    if not body:
+        return []
+    return ["<h2>Verdict: foundation models against inductive references</h2>", *body]
 
 
 def write_index(out: Path) -> Path:
@@ -54,7 +130,7 @@ def write_index(out: Path) -> Path:
     body = ["<h1>eegbench leaderboard</h1>",
             "<p>Every table below is rebuilt from the results rows by the command in its "
             "provenance footer; leaderboard/README.md explains the columns and caveats.</p>",
-            "<h2>Tables</h2>", "<ul>"]
+            *verdict_html(out), "<h2>Tables</h2>", "<ul>"]
     for page in pages:
         files = [out / f"{page.stem}{suffix}" for suffix in (".md", ".csv",
                                                               "_per_subject.csv")]

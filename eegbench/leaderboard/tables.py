@@ -21,8 +21,12 @@ from eegbench.leaderboard.stats import (
     adjusted_chance_level,
     bootstrap_ci,
     compare_with_best,
+    format_p,
     permutation_chance_test,
+    smallest_wilcoxon_p,
+    subject_chance_test,
 )
+from eegbench.results.test_data import test_data_use
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
@@ -30,8 +34,32 @@ GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
 #: What a configuration is called across datasets (the config hash includes the dataset).
 CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
-#: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
+#: Level of the "not above chance" flag (one-sided subject-level test of the primary metric).
 CHANCE_ALPHA = 0.05
+#: Label permutations of the window-level (fixed-effects) chance test.
+WINDOW_PERMUTATIONS = 1000
+#: Chance level of each metric the chance tests use (balanced accuracy: 1 / n_classes).
+CHANCE_OF_METRIC = {"roc_auc": 0.5}
+
+
+def chance_level(metric: str, n_classes: int | None) -> float:
+    """Chance level of ``metric``: 0.5 for ROC AUC, 1 / n_classes for balanced accuracy."""
+    if metric in CHANCE_OF_METRIC:
+        return CHANCE_OF_METRIC[metric]
+    if metric == "balanced_accuracy" and n_classes:
+        return 1.0 / n_classes
+    return float("nan")
+
+
+def _n_classes(cell: pd.DataFrame) -> int | None:
+    """Number of classes of a table cell, from its stored probabilities or class counts."""
+    for pred in cell.get("predictions", []):
+        if isinstance(pred, dict) and pred.get("proba"):
+            return len(pred["proba"][0])
+    for counts in cell.get("predicted_class_counts", []):
+        if isinstance(counts, dict | list) and len(counts) >= 2:
+            return len(counts)
+    return None
 
 
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
@@ -49,10 +77,16 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def chance_columns(frame: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
-    """Per table cell: permutation test against chance and MOABB's adjusted chance level.
+    """Per table cell: the chance tests and MOABB's adjusted chance level.
 
-    Columns ``chance_metric``, ``p_chance`` (one-sided, labels permuted within each test fold;
-    NaN for rows without stored predictions), ``above_chance`` (True / False / NaN) and
+    Columns ``chance_metric``; ``chance`` (the metric's chance level, :func:`chance_level`);
+    ``p_chance`` (the default test: one-sided sign-flip permutation test across subjects of
+    each subject's score minus chance, :func:`eegbench.leaderboard.stats.subject_chance_test`)
+    with ``p_chance_exact`` and ``p_chance_floor``; ``above_chance`` (``p_chance`` <
+    :data:`CHANCE_ALPHA`; True / False / NaN); ``p_chance_windows`` (fixed effects: labels
+    permuted within each test fold, :data:`WINDOW_PERMUTATIONS` permutations, NaN for rows
+    without stored predictions; it asks whether the predictions of *these* subjects carry
+    label information, not whether the model generalises to new subjects) and
     ``adjusted_chance`` (binomial 95th-percentile accuracy of chance for the median number of
     test windows per fold, Combrisson & Jerbi 2015; meaningful for balanced classes).
     """
@@ -62,14 +96,19 @@ def chance_columns(frame: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame
         metric = primary.get(str(key[0]), "balanced_accuracy")
         metric = metric if metric in PERMUTABLE else "balanced_accuracy"
         preds = list(cell["predictions"]) if has_pred else [None] * len(cell)
-        res = permutation_chance_test(preds, list(cell["test_subject"]), metric)
-        n_classes = next((len(p["proba"][0]) for p in preds
-                          if isinstance(p, dict) and p.get("proba")), None)
+        windows = permutation_chance_test(preds, list(cell["test_subject"]), metric,
+                                          n_permutations=WINDOW_PERMUTATIONS)
+        n_classes = _n_classes(cell)
         adjusted = (adjusted_chance_level(n_classes, int(cell["n_test"].median()))
                     if n_classes else float("nan"))
-        p = res["p_value"]
+        chance = chance_level(metric, n_classes)
+        scores = cell.groupby("test_subject")[f"metric.{metric}"].mean()
+        subjects = subject_chance_test(scores.to_numpy(), chance)
+        p = subjects["p_value"]
         rows.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "chance_metric": metric,
-                     "p_chance": p, "adjusted_chance": adjusted,
+                     "chance": chance, "p_chance": p, "p_chance_exact": subjects["exact"],
+                     "p_chance_floor": subjects["floor"],
+                     "p_chance_windows": windows["p_value"], "adjusted_chance": adjusted,
                      "above_chance": (np.nan if np.isnan(p) else bool(p < CHANCE_ALPHA))})
     return pd.DataFrame(rows)
 
@@ -171,6 +210,40 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
+def test_data_uses(frame: pd.DataFrame) -> dict[str, str]:
+    """Map each config hash to how its rows used the test subject's data (``test_data``).
+
+    :func:`eegbench.results.test_data.test_data_use` of the configuration's stored config
+    (the config hash covers the protocol options, so one value per configuration).
+    """
+    if "config" not in frame:
+        return dict.fromkeys(frame["config_hash"].astype(str), "none")
+    first = frame.assign(config_hash=frame["config_hash"].astype(str)).groupby(
+        "config_hash")["config"].first()
+    return {h: test_data_use({"config": c}) for h, c in first.items()}
+
+
+def per_subject_table(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per-subject scores (averaged over seeds and draws) of every metric in ``metrics``.
+
+    One row per table x configuration x subject; the input of every subject-level test the
+    tables show, written at full precision to ``<name>_per_subject.csv``.
+    """
+    out = None
+    for metric in dict.fromkeys(metrics):
+        if f"metric.{metric}" not in frame:
+            continue
+        subj = per_subject_scores(frame, metric)
+        out = subj if out is None else out.merge(subj, on=GROUP_COLUMNS + ["test_subject"],
+                                                 how="outer")
+    if out is None:
+        return pd.DataFrame(columns=GROUP_COLUMNS + ["test_subject"])
+    uses = test_data_uses(frame)
+    out.insert(len(GROUP_COLUMNS), "test_data", out["config_hash"].map(uses))
+    return out.sort_values(GROUP_COLUMNS + ["test_subject"], kind="stable").reset_index(
+        drop=True)
+
+
 def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Average each subject's score over seeds and draws (the unit of the statistics)."""
     column = f"metric.{metric}"
@@ -231,6 +304,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
                .reset_index())
         out = out.merge(agg, on=GROUP_COLUMNS, how="left")
     out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
+    out["test_data"] = out["config_hash"].map(test_data_uses(frame))
     out = out.merge(adaptation_columns(frame), on=GROUP_COLUMNS, how="left")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
@@ -337,16 +411,29 @@ def _fmt_ci(row: pd.Series) -> str:
     return f"{str(row['primary_metric']).replace('_', ' ')} [{low:.3f}, {high:.3f}]"
 
 
-def format_p_chance(p: float | None, above_chance: Any = None) -> str:
-    """A chance test's p-value for a table cell, flagged "NOT above chance" at CHANCE_ALPHA."""
+def format_p_chance(p: float | None, above_chance: Any = None, floor: float | None = None,
+                    exact: bool = False) -> str:
+    """A chance test's p-value for a table cell, flagged "NOT above chance" at CHANCE_ALPHA.
+
+    A p at the floor of a randomised permutation test (``floor`` = 1 / (draws + 1)) reads
+    "< 1/draws" (:func:`eegbench.leaderboard.stats.format_p`).
+    """
     if p is None or pd.isna(p):
         return "n/a"
     flag = "" if above_chance is True or p < CHANCE_ALPHA else " NOT above chance"
-    return f"{p:.3g}{flag}"
+    return f"{format_p(p, floor, exact)}{flag}"
 
 
 def _fmt_chance(row: pd.Series) -> str:
-    return format_p_chance(row.get("p_chance"), row.get("above_chance"))
+    exact = row.get("p_chance_exact")
+    return format_p_chance(row.get("p_chance"), row.get("above_chance"),
+                           row.get("p_chance_floor"), bool(exact) if not pd.isna(exact)
+                           else False)
+
+
+def _fmt_chance_windows(row: pd.Series) -> str:
+    """The window-level (fixed-effects) test: no flag, "< 0.001" at its permutation floor."""
+    return format_p(row.get("p_chance_windows"), 1.0 / (WINDOW_PERMUTATIONS + 1))
 
 
 def _fmt_p(row: pd.Series) -> str:
@@ -369,22 +456,25 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     few_shot = (block["calibration"] != "none").any()
     with_setting = "setting" in block and (block["setting"] != "").any()
     header = ["rank", "model", "family", "adaptation"] + (["setting"] if with_setting else [])
+    header += ["uses test data"]
     header += ["calibration"] if few_shot else []
     header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params", "trainable"]
     header += [m.replace("_", " ") for m in metrics]
-    header += ["primary: 95% CI", "p vs chance", "E_param", "Δ vs best", "p (Holm)",
+    header += ["primary: 95% CI", "p vs chance (subjects)",
+               "p vs chance (windows, fixed effects)", "E_param", "Δ vs best", "p (Holm)",
                "collapsed folds", "budget", "train loss fell",
                "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
         cells = [str(r["rank"]), r["model"], r["family"], r["adaptation"]]
         cells += [r["setting"]] if with_setting else []
+        cells += [r.get("test_data") or "none"]
         cells += [r["calibration"]] if few_shot else []
         cells += [str(r["n_subjects"]), str(r["n_seeds"])]
         cells += [str(r["n_draws"])] if few_shot else []
         cells += [f"{int(r['n_parameters']):,}", _fmt_trainable(r)]
         cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
-        cells += [_fmt_ci(r), _fmt_chance(r)]
+        cells += [_fmt_ci(r), _fmt_chance(r), _fmt_chance_windows(r)]
         e_param = r.get("e_param", float("nan"))
         cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
         diff = r.get("diff_vs_best")
@@ -399,6 +489,33 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     return header, rows
 
 
+def block_caption(block: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """The caption of one table: its test metric and what its number of subjects allows.
+
+    With ``n`` subjects the smallest two-sided exact Wilcoxon p is 2 / 2**n and the smallest
+    one-sided exact sign-flip p is 1 / 2**n; a table where these reach 0.05 says that it
+    cannot show a significant difference (resp. a subject-level result above chance).
+    """
+    primary = (str(block["primary_metric"].iloc[0]) if "primary_metric" in block
+               else str(metrics[0])).replace("_", " ")
+    text = f"Ranked and tested by {primary} (the dataset's primary metric)."
+    n = int(block["n_subjects"].max())
+    smallest = smallest_wilcoxon_p(n)
+    if len(block) > 1 and smallest >= 0.05:
+        text += (f" With {n} subjects the smallest two-sided Wilcoxon p is {smallest:.3g}: "
+                 "this table cannot show a significant difference between configurations.")
+    if 0.5 ** n >= CHANCE_ALPHA:
+        text += (f" With {n} subjects the smallest subject-level chance p is {0.5 ** n:.3g}: "
+                 "no row can be shown above chance across subjects.")
+    transductive = sorted(set(block.get("test_data", pd.Series(dtype=str)).dropna())
+                          - {"none"})
+    if transductive:
+        text += (" Rows whose 'uses test data' is not 'none' saw the test subject's unlabeled "
+                 f"data before scoring ({'; '.join(transductive)}): they are not comparable "
+                 "with inductive rows.")
+    return text
+
+
 def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
                 provenance: dict[tuple, str] | None = None) -> str:
     """Render a summary as Markdown, one section per table (with its provenance line)."""
@@ -407,9 +524,7 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
         lines += [md_heading(3, block_title(*key)), ""]
         lines += md_table(*table_rows(block, metrics))
         lines.append("")
-        primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
-            if "primary_metric" in block else str(metrics[0]).replace("_", " ")
-        lines += [f"Ranked and tested by {primary} (the dataset's primary metric).", ""]
+        lines += [md_text(block_caption(block, metrics)), ""]
         if provenance and key in provenance:
             lines += [md_text(f"Provenance: {provenance[key]}"), ""]
     return "\n".join(lines)
