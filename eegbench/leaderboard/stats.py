@@ -5,9 +5,10 @@ averaged over seeds (and few-shot draws), then two configurations are compared o
 they share, with a paired two-sided test. Within one table (dataset x task x protocol x shots),
 every configuration is compared with the best one and the p-values are Holm-corrected.
 
-Scores are rounded to :data:`TIE_DECIMALS` decimals before any rank test, so that scores that
-are equal as fractions (e.g. balanced accuracies k/36) tie exactly instead of differing by
-floating-point noise; zero differences are then dropped (``zero_method="wilcox"``).
+Paired differences (and differences to chance) are rounded to :data:`TIE_DECIMALS` decimals
+before any test, so that scores that are equal as fractions (e.g. balanced accuracies k/36)
+give exact zero and tied differences instead of floating-point noise; zero differences are
+then dropped (``zero_method="wilcox"``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ TESTS = ("wilcoxon", "permutation")
 TIE_DECIMALS = 9
 #: How :func:`scipy.stats.wilcoxon` treats zero differences and ties here (stated in captions).
 WILCOXON_ZERO_METHOD = "wilcox"
-WILCOXON_DESCRIPTION = ("scipy.stats.wilcoxon, scores rounded to 1e-9, zero differences "
+WILCOXON_DESCRIPTION = ("scipy.stats.wilcoxon, differences rounded to 1e-9, zero differences "
                         "dropped (zero_method='wilcox'), method='auto' (exact null distribution "
                         "without ties or zeros, else the normal approximation with tie "
                         "correction)")
@@ -67,7 +68,9 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
                 n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
     """Paired two-sided test of ``a`` vs ``b`` (same subjects, same order).
 
-    Both score vectors are rounded to :data:`TIE_DECIMALS` decimals first (:func:`round_scores`).
+    The paired differences are rounded to :data:`TIE_DECIMALS` decimals (:func:`round_scores`)
+    before the test (rounding each score first would turn one difference into two values one
+    unit of the last decimal apart, breaking ties).
 
     Parameters
     ----------
@@ -92,7 +95,7 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
     if method not in TESTS:
         raise ValueError(f"Invalid value for the 'method' parameter. Allowed values are "
                          f"{list(TESTS)}, but got {method!r}.")
-    a, b = round_scores(a), round_scores(b)
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"paired scores must have the same shape; got {a.shape} and {b.shape}.")
     keep = ~(np.isnan(a) | np.isnan(b))
@@ -105,7 +108,8 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
         res = stats.wilcoxon(round_scores(a - b), zero_method=WILCOXON_ZERO_METHOD,
                              alternative="two-sided")
         return float(res.statistic), float(res.pvalue)
-    res = stats.permutation_test((a, b), lambda x, y: np.mean(x - y), vectorized=False,
+    d = round_scores(a - b)
+    res = stats.permutation_test((d,), lambda x: np.mean(x), vectorized=False,
                                  permutation_type="samples", alternative="two-sided",
                                  n_resamples=n_resamples, random_state=seed)
     return float(res.statistic), float(res.pvalue)
@@ -454,7 +458,7 @@ def one_sided_wilcoxon(a: Sequence[float], b: Sequence[float]) -> float:
 
     1.0 when every difference is zero; NaN with fewer than two pairs.
     """
-    a, b = round_scores(a), round_scores(b)
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     keep = ~(np.isnan(a) | np.isnan(b))
     d = round_scores(a[keep] - b[keep])
     if len(d) < 2:
