@@ -26,11 +26,14 @@ from eegbench.leaderboard.stats import (
     smallest_wilcoxon_p,
     subject_chance_test,
 )
-from eegbench.results.test_data import test_data_use
+from eegbench.results.test_data import TEST_DATA_USES, test_data_use
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
 GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
+#: Groups within which configurations are ranked and tested against the best: a table's
+#: inductive rows apart from those that used the test subject's data (``test_data``).
+TEST_BLOCK_COLUMNS = BLOCK_COLUMNS + ["test_data"]
 #: What a configuration is called across datasets (the config hash includes the dataset).
 CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
@@ -281,7 +284,9 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
         ``<metric>_mean`` / ``<metric>_std`` (over subjects), ``primary_metric``,
         ``primary_mean``, ``primary_std``, ``primary_ci_low`` / ``primary_ci_high``
         (95 % percentile bootstrap over subjects), the chance columns of
-        :func:`chance_columns`, and for the primary metric ``rank``, ``n_pairs``,
+        :func:`chance_columns`, ``test_data`` (:func:`test_data_uses`), and for the primary
+        metric, within the rows of the table that use the test data the same way (inductive
+        rows first), ``rank``, ``n_pairs``,
         ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
     """
     if frame.empty:
@@ -304,7 +309,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
                .reset_index())
         out = out.merge(agg, on=GROUP_COLUMNS, how="left")
     out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
-    out["test_data"] = out["config_hash"].map(test_data_uses(frame))
+    uses = test_data_uses(frame)
+    out["test_data"] = out["config_hash"].map(uses)
     out = out.merge(adaptation_columns(frame), on=GROUP_COLUMNS, how="left")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
@@ -315,8 +321,9 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     for metric in sorted(set(by_dataset.values())):
         sub = frame[frame["dataset"].astype(str).map(by_dataset) == metric]
         subj = per_subject_scores(sub, metric)
-        tests.append(compare_with_best(subj, BLOCK_COLUMNS, CONFIG_COLUMNS, metric,
-                                       method=test, alpha=alpha))
+        subj["test_data"] = subj["config_hash"].map(uses)
+        tests.append(compare_with_best(subj, TEST_BLOCK_COLUMNS, CONFIG_COLUMNS, metric,
+                                       method=test, alpha=alpha).drop(columns=["test_data"]))
         for key, cell in subj.groupby(GROUP_COLUMNS, dropna=False, sort=True):
             low, high = bootstrap_ci(cell[metric].to_numpy())
             cis.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "primary_ci_low": low,
@@ -325,10 +332,12 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     out = out.merge(tests, on=GROUP_COLUMNS, how="left")
     out = out.merge(pd.DataFrame(cis), on=GROUP_COLUMNS, how="left")
     out = out.merge(chance_columns(frame, by_dataset), on=GROUP_COLUMNS, how="left")
-    out["rank"] = (out.groupby(BLOCK_COLUMNS)["primary_mean"]
+    out["rank"] = (out.groupby(TEST_BLOCK_COLUMNS)["primary_mean"]
                    .rank(ascending=False, method="min").astype(int))
-    out = out.sort_values(BLOCK_COLUMNS + ["rank"] + CONFIG_COLUMNS,
-                          kind="stable").reset_index(drop=True)
+    out["_inductive_first"] = out["test_data"].map(
+        lambda u: TEST_DATA_USES.index(u) if u in TEST_DATA_USES else len(TEST_DATA_USES))
+    out = out.sort_values(BLOCK_COLUMNS + ["_inductive_first", "rank"] + CONFIG_COLUMNS,
+                          kind="stable").drop(columns="_inductive_first").reset_index(drop=True)
     first = ["dataset", "task", "protocol", "model", "family", "adaptation", "calibration",
              "shots", "config_hash", "rank"]
     return out[first + [c for c in out.columns if c not in first]]
@@ -498,7 +507,9 @@ def block_caption(block: pd.DataFrame, metrics: Sequence[str]) -> str:
     """
     primary = (str(block["primary_metric"].iloc[0]) if "primary_metric" in block
                else str(metrics[0])).replace("_", " ")
-    text = f"Ranked and tested by {primary} (the dataset's primary metric)."
+    text = (f"Ranked and tested by {primary} (the dataset's primary metric), inductive rows "
+            "('uses test data' none) and rows that used the test subject's data each against "
+            "the best of their own group.")
     n = int(block["n_subjects"].max())
     smallest = smallest_wilcoxon_p(n)
     if len(block) > 1 and smallest >= 0.05:
@@ -511,8 +522,8 @@ def block_caption(block: pd.DataFrame, metrics: Sequence[str]) -> str:
                           - {"none"})
     if transductive:
         text += (" Rows whose 'uses test data' is not 'none' saw the test subject's unlabeled "
-                 f"data before scoring ({'; '.join(transductive)}): they are not comparable "
-                 "with inductive rows.")
+                 f"data before scoring ({'; '.join(transductive)}): they are ranked and tested "
+                 "apart, below the inductive rows.")
     return text
 
 
