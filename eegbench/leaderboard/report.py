@@ -268,7 +268,7 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
              "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
-    summary.to_csv(paths["csv"], index=False, float_format="%.6g")
+    summary.to_csv(paths["csv"], index=False)  # repr floats: the p-values recompute exactly
     tested = [metrics[0], *sorted(set(primary_metrics(frame).values()))]
     per_subject = per_subject_table(frame, tested)
     per_subject.to_csv(paths["per_subject"], index=False)  # repr floats: full precision
