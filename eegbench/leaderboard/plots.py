@@ -179,7 +179,7 @@ def probe_vs_finetune_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> l
     return paths
 
 
-def _short(label: str, width: int = 60) -> str:
+def _short(label: str, width: int = 90) -> str:
     """A comparison label without its config hash, cut to ``width`` characters."""
     text = label.split(";")[0].rstrip(")") + ")"
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -216,7 +216,7 @@ def foundation_difference_plot(frame: pd.DataFrame, summary: pd.DataFrame,
         colors = ["C0" if r["test_data"] == "none" else "C1" for _, r in block.iterrows()]
         fig, ax = plt.subplots(figsize=(8, max(2.4, 0.32 * len(labels) + 1.4)))
         _difference_bars(ax, labels, values, colors)
-        references = "; ".join(sorted(set(block["reference"].str.split(";").str[0])))
+        references = "; ".join(sorted(set(block["reference"].map(_short))))
         ax.set_xlabel(f"foundation − best {family} ({metric.replace('_', ' ')}, mean over "
                       "subjects, 95% bootstrap CI)")
         ax.set_title(f"{dataset} / {protocol}: foundation rows against {references}",

@@ -57,6 +57,39 @@ def _outcome(row: pd.Series) -> str:
     return "above" if row["difference"] > 0 else "below"
 
 
+def _named(rows: pd.DataFrame) -> str:
+    return "; ".join(f"{r['foundation'].split(';')[0]}) {r['difference']:+.3f}, Holm p = "
+                     f"{r['p_holm']:.2g}" for _, r in rows.iterrows())
+
+
+def _verdict_text(where: str, family: str, part: pd.DataFrame) -> str:
+    """One sentence group: inductive foundation rows against the best inductive reference."""
+    inductive = part[part["test_data"] == "none"]
+    ref = inductive.iloc[0]
+    n = int(inductive["n_subjects"].max())
+    units = f"{n} test subjects" if n > 1 else "one pooled test fold"
+    text = (f"{where} ({ref['metric'].replace('_', ' ')}, {units}), best inductive "
+            f"{family}: {ref['reference'].split(';')[0]}) at {ref['reference_score']:.3f}. ")
+    if n < 2:
+        return text + (f"{len(inductive)} inductive foundation configurations; one test unit "
+                       "allows no test across subjects.")
+    above = inductive[inductive["outcome"] == "above"]
+    below = inductive[inductive["outcome"] == "below"]
+    top = inductive.sort_values("difference", ascending=False, kind="stable").iloc[0]
+    text += (f"Of {len(inductive)} inductive foundation configurations, {len(above)} are "
+             f"significantly above it{' (' + _named(above) + ')' if len(above) else ''}, "
+             f"{len(below)} significantly below{' (' + _named(below) + ')' if len(below) else ''}"
+             f" and {len(inductive) - len(above) - len(below)} not significantly different "
+             "(paired two-sided Wilcoxon across subjects, Holm-corrected, 0.05). Best: "
+             f"{top['foundation'].split(';')[0]}) at {top['foundation_score']:.3f} "
+             f"({top['difference']:+.3f}, Holm p = {top['p_holm']:.3g}).")
+    others = part[part["test_data"] != "none"]
+    if len(others):
+        text += (f" {len(others)} transductive foundation configuration(s) are compared only "
+                 "with transductive references (see the table page).")
+    return text
+
+
 def verdict_html(out: Path) -> list[str]:
     """The verdict of each ``*_foundation_vs_references.csv`` in ``out`` (inductive rows only).
 
@@ -67,48 +100,38 @@ def verdict_html(out: Path) -> list[str]:
     comparisons themselves (collapsible). Transductive comparisons are counted apart.
     """
     body = []
-    for path in sorted(out.glob("*_foundation_vs_references.csv")):
-        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        if table.empty:
-            continue
-        table["outcome"] = table.apply(_outcome, axis=1)
-        page = path.name.removesuffix("_foundation_vs_references.csv")
-        for (dataset, protocol, shots), block in table.groupby(["dataset", "protocol",
-                                                                "shots"], sort=True):
-            where = f"{dataset} / {protocol}" + (f" / k = {shots}" if shots else "")
-            for family, part in block.groupby("reference_family", sort=False):
-                inductive = part[part["test_data"] == "none"]
-                if inductive.empty:
-                    continue
-                ref = inductive.iloc[0]
-                counts = inductive["outcome"].value_counts()
-                top = inductive.sort_values("difference", ascending=False,
-                                            kind="stable").iloc[0]
-                text = (f"{where} ({ref['metric'].replace('_', ' ')}, {int(ref['n_subjects'])}"
-                        f" subjects): of {len(inductive)} inductive foundation configurations, "
-                        f"{counts.get('above', 0)} are significantly above the best inductive "
-                        f"{family}, {ref['reference']} ({ref['reference_score']:.3f}), "
-                        f"{counts.get('below', 0)} significantly below and "
-                        f"{counts.get('not different', 0)} not significantly different "
-                        f"(paired two-sided Wilcoxon across subjects, Holm-corrected, 0.05). "
-                        f"Best foundation configuration: {top['foundation']}, "
-                        f"{top['foundation_score']:.3f} ({top['difference']:+.3f}, Holm p = "
-                        f"{top['p_holm']:.3g}).")
-                others = part[part["test_data"] != "none"]
-                if len(others):
-                    text += (f" {len(others)} transductive foundation configuration(s) are "
-                             "compared only with transductive references (see the table page).")
-                body.append(f'<p class="verdict">{escape(text)}</p>')
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
-                    r["test_data"], r["foundation"], f"best {r['reference_family']}",
-                    r["reference"], f"{r['difference']:+.3f}",
-                    "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}", r["outcome"]))
-                + "</tr>" for _, r in block.iterrows())
-            body.append(f"<details><summary>{escape(where)}: every comparison ({escape(page)})"
-                        "</summary><table><tr><th>uses test data</th><th>foundation</th>"
-                        "<th>vs</th><th>reference</th><th>difference</th><th>p (Holm)</th>"
-                        f"<th>outcome</th></tr>{rows}</table></details>")
+    tables = [pd.read_csv(path, keep_default_na=False, na_values=[""]).assign(
+        page=path.name.removesuffix("_foundation_vs_references.csv"))
+        for path in sorted(out.glob("*_foundation_vs_references.csv"))]
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return []
+    table = pd.concat(tables, ignore_index=True)
+    table["outcome"] = table.apply(_outcome, axis=1)
+    # the tables with the most test subjects first (they answer the question best)
+    order = table.groupby(["dataset", "protocol", "shots"])["n_subjects"].max()
+    for (dataset, protocol, shots) in sorted(order.index, key=lambda k: (-order[k], k)):
+        block = table[(table["dataset"] == dataset) & (table["protocol"] == protocol)
+                      & (table["shots"] == shots)]
+        block = block[block["page"] == block["page"].iloc[0]]  # one page's comparisons
+        page = block["page"].iloc[0]
+        where = f"{dataset} / {protocol}" + (f" / k = {shots}" if shots else "")
+        for family, part in block.groupby("reference_family", sort=False):
+            inductive = part[part["test_data"] == "none"]
+            if inductive.empty:
+                continue
+            body.append(f'<p class="verdict">{escape(_verdict_text(where, family, part))}'
+                        "</p>")
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+                r["test_data"], r["foundation"], f"best {r['reference_family']}",
+                r["reference"], f"{r['difference']:+.3f}",
+                "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}", r["outcome"]))
+            + "</tr>" for _, r in block.iterrows())
+        body.append(f"<details><summary>{escape(where)}: every comparison ({escape(page)})"
+                    "</summary><table><tr><th>uses test data</th><th>foundation</th>"
+                    "<th>vs</th><th>reference</th><th>difference</th><th>p (Holm)</th>"
+                    f"<th>outcome</th></tr>{rows}</table></details>")
     if not body:
         return []
     return ["<h2>Verdict: foundation models against inductive references</h2>", *body]

@@ -95,3 +95,24 @@ def test_inductive_rows_are_compared_with_inductive_references_only():
     by = table.set_index(table["foundation"].str.split(" ").str[0])
     assert by.loc["fm", "difference"] == pytest.approx(0.02)
     assert by.loc["fm_aligned", "difference"] == pytest.approx(-0.08)
+
+
+def test_index_verdict_counts_inductive_rows_against_inductive_references(tmp_path):
+    from eegbench.leaderboard.site import verdict_html
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.5, 0.7, size=12)
+    frame = pd.DataFrame(_rows("fm_good", "foundation", base + 0.1 + rng.normal(0, 0.01, 12))
+                         + _rows("fm_same", "foundation", base + rng.normal(0, 0.05, 12))
+                         + _rows("cnn", "specialist", base)
+                         + _rows("riemann_aligned", "classical", base + 0.3, align="riemannian"))
+    summary = summarize(frame, metrics=("balanced_accuracy",))
+    table = foundation_table(frame, summary, {"d": "balanced_accuracy"})
+    assert set(table["reference_family"]) == {"specialist"}  # no inductive classical row
+    table.to_csv(tmp_path / "t_foundation_vs_references.csv", index=False)
+    text = "\n".join(verdict_html(tmp_path))
+    good = table.set_index(table["foundation"].str.split(" ").str[0]).loc["fm_good"]
+    assert good["p_holm"] < 0.05
+    assert "best inductive specialist: cnn (from_scratch) at" in text
+    assert "1 are significantly above it (fm_good (linear_probe) +0.10" in text
+    assert "riemann_aligned" not in text
