@@ -113,22 +113,23 @@ def _fmt_p(p: Any) -> str:
 
 def _block_lines(block: pd.DataFrame) -> list[str]:
     metric = str(block["primary_metric"].iloc[0]).replace("_", " ")
-    header = ["rank", "model", "uses test data", "subjects", f"{metric} (mean ± sd)",
+    header = ["rank", "model", "subjects", f"{metric} (mean ± sd)",
               "p vs chance (subjects)",
-              "Δ vs best", "p vs best (Holm)", "converged", "train s/fold"]
+              "Δ vs best", "p vs best (Holm)", "converged", "train s/fold", "uses test data"]
     rows = []
     for _, r in block.iterrows():
         diff = r.get("diff_vs_best")
         spread = 0.0 if pd.isna(r["primary_std"]) else r["primary_std"]
         rows.append([
-            str(r["rank"]), r["label"], r.get("test_data") or "none", str(r["n_subjects"]),
+            str(r["rank"]), r["label"], str(r["n_subjects"]),
             f"{r['primary_mean']:.3f} ± {spread:.3f}",
             format_p_chance(r.get("p_chance"), r.get("above_chance"), r.get("p_chance_floor"),
                             bool(r.get("p_chance_exact"))),
             "—" if r.get("is_best") else ("n/a" if diff is None or pd.isna(diff)
                                           else f"{diff:+.3f}"),
             "best" if r.get("is_best") else _fmt_p(r.get("p_holm")),
-            r.get("converged") or "n/a", f"{r['train_seconds']:.1f}"])
+            r.get("converged") or "n/a", f"{r['train_seconds']:.1f}",
+            r.get("test_data") or "none"])
     return md_table(header, rows)
 
 
