@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 li { margin: 0.4em 0; } table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left;
+         overflow-wrap: anywhere; }
 th { background: #f0f0f0; } .verdict { font-size: 1.05em; }
 .files a { margin-right: 0.8em; font-size: 0.9em; }
 .thumbs img { height: 7em; border: 1px solid #ddd; margin: 0.3em 0.3em 0 0; }
@@ -123,7 +124,7 @@ def verdict_html(out: Path) -> list[str]:
             body.append(f'<p class="verdict">{escape(_verdict_text(where, family, part))}'
                         "</p>")
         rows = "".join(
-            "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+            "<tr>" + "".join(f"<td>{escape(str(v).replace('`', ''))}</td>" for v in (
                 r["test_data"], r["foundation"], f"best {r['reference_family']}",
                 r["reference"], f"{r['difference']:+.3f}",
                 "n/a" if pd.isna(r["p_holm"]) else f"{r['p_holm']:.3g}", r["outcome"]))
