@@ -507,23 +507,27 @@ def block_caption(block: pd.DataFrame, metrics: Sequence[str]) -> str:
     """
     primary = (str(block["primary_metric"].iloc[0]) if "primary_metric" in block
                else str(metrics[0])).replace("_", " ")
-    text = (f"Ranked and tested by {primary} (the dataset's primary metric), inductive rows "
-            "('uses test data' none) and rows that used the test subject's data each against "
-            "the best of their own group.")
+    text = f"Ranked and tested by {primary} (the dataset's primary metric)."
     n = int(block["n_subjects"].max())
-    smallest = smallest_wilcoxon_p(n)
-    if len(block) > 1 and smallest >= 0.05:
-        text += (f" With {n} subjects the smallest two-sided Wilcoxon p is {smallest:.3g}: "
-                 "this table cannot show a significant difference between configurations.")
-    if 0.5 ** n >= CHANCE_ALPHA:
-        text += (f" With {n} subjects the smallest subject-level chance p is {0.5 ** n:.3g}: "
-                 "no row can be shown above chance across subjects.")
+    if n < 2:
+        text += (" With a single test subject (or one pooled test fold) no test across "
+                 "subjects is possible: neither differences between configurations nor a "
+                 "subject-level result above chance can be shown.")
+    else:
+        smallest = smallest_wilcoxon_p(n)
+        if len(block) > 1 and smallest >= 0.05:
+            text += (f" With {n} subjects the smallest two-sided Wilcoxon p is {smallest:.3g}: "
+                     "this table cannot show a significant difference between configurations.")
+        if 0.5 ** n >= CHANCE_ALPHA:
+            text += (f" With {n} subjects the smallest subject-level chance p is "
+                     f"{0.5 ** n:.3g}: no row can be shown above chance across subjects.")
     transductive = sorted(set(block.get("test_data", pd.Series(dtype=str)).dropna())
                           - {"none"})
     if transductive:
         text += (" Rows whose 'uses test data' is not 'none' saw the test subject's unlabeled "
                  f"data before scoring ({'; '.join(transductive)}): they are ranked and tested "
-                 "apart, below the inductive rows.")
+                 "apart, below the inductive rows, each against the best row that uses the "
+                 "test data the same way.")
     return text
 
 
