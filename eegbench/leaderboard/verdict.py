@@ -19,13 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.chance import CHANCE_ALPHA, format_p_chance
 from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
-    CHANCE_ALPHA,
     GROUP_COLUMNS,
     block_title,
-    format_p_chance,
     prepare,
     summarize,
 )
