@@ -4,8 +4,9 @@ Usage: ``python scripts/check_site.py [leaderboard] [--chromium /usr/bin/chromiu
 
 The folder is served on 127.0.0.1 (an ephemeral port; nothing else is contacted) next to a
 small harness page that opens each page in a frame, waits for its images, checks that each
-image decoded (``naturalWidth > 0``), that every relative link answers (HTTP HEAD), and that
-every table has rows; external links are listed, not followed. Exit status 1 on any problem.
+image decoded (``naturalWidth > 0``), that every relative link answers (HTTP HEAD), that
+every table has rows, and that the page does not overflow a 1400-px window horizontally;
+external links are listed, not followed. Exit status 1 on any problem.
 """
 
 from __future__ import annotations
@@ -43,12 +44,18 @@ frame.onload = async () => {
     const r = await fetch(new URL(href, frame.contentWindow.location.href), {method: "HEAD"});
     if (!r.ok) problems.push("broken link: " + href + " (HTTP " + r.status + ")");
   }
+  const root = doc.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1)
+    problems.push("horizontal overflow: " + root.scrollWidth + " px in a " + root.clientWidth +
+                  " px window");
   const tables = Array.from(doc.querySelectorAll("table"));
   tables.forEach((t, k) => { if (t.querySelectorAll("tr").length < 2)
     problems.push("empty table #" + (k + 1)); });
   document.getElementById("result").textContent = JSON.stringify(
     {page, problems, external, images: imgs.length, tables: tables.length});
 };
+frame.style.width = "1400px";
+frame.style.height = "900px";
 frame.src = page;
 document.body.appendChild(frame);
 </script></body></html>

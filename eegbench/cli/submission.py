@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 from eegbench.cli.overrides import check_overrides
 from eegbench.cli.spec import job_from_config
 from eegbench.config import Job
+from eegbench.leaderboard.suite_spec import SuiteError
 from eegbench.plugins import plugin_search_paths
 from eegbench.resources import config_dir
-from eegbench.leaderboard.suite_spec import SuiteError
 from eegbench.submission import bundle
 
 logger = logging.getLogger(__name__)

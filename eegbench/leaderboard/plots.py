@@ -1,6 +1,7 @@
 """Leaderboard plots (matplotlib, Agg backend).
 
-Per-subject scores, k-shot curves, probe vs fine-tune, and score vs parameter count.
+Per-subject scores, k-shot curves, differences between adaptation modes and between
+foundation rows and their references (with CIs), and score vs parameter count.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from eegbench.leaderboard.stats import bootstrap_ci  # noqa: E402
 from eegbench.leaderboard.tables import (  # noqa: E402
     BLOCK_COLUMNS,
     CONFIG_COLUMNS,
@@ -120,8 +122,37 @@ def kshot_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
     return paths
 
 
+def _difference_with_ci(a: pd.Series, b: pd.Series) -> tuple[float, float, float]:
+    """Mean paired difference a - b over shared subjects and its 95 % bootstrap CI."""
+    both = a.index.intersection(b.index)
+    d = (a[both] - b[both]).to_numpy(dtype=float)
+    if not len(d):
+        return float("nan"), float("nan"), float("nan")
+    low, high = bootstrap_ci(d)
+    return float(np.mean(d)), low, high
+
+
+def _difference_bars(ax: plt.Axes, labels: list[str], values: list[tuple[float, float, float]],
+                     colors: list[str]) -> None:
+    """Horizontal bars of differences from 0 with their CI (NaN CI: no error bar)."""
+    means = np.array([v[0] for v in values])
+    err = np.array([[m - lo if np.isfinite(lo) else 0.0 for m, lo, _ in values],
+                    [hi - m if np.isfinite(hi) else 0.0 for m, _, hi in values]])
+    y = np.arange(len(values))
+    ax.barh(y, means, xerr=err, capsize=3, color=colors)
+    ax.axvline(0.0, color="black", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.invert_yaxis()
+
+
 def probe_vs_finetune_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> list[Path]:
-    """Bar chart per table of each model's adaptation modes, for models with more than one."""
+    """Per table: each adaptation of a model minus the same model's reference adaptation.
+
+    For models with more than one adaptation mode, the reference is the linear probe when
+    there is one (else the first mode in sorted order); bars show the mean paired difference
+    over subjects with its 95 % percentile bootstrap CI, from 0, so that differences are
+    visible (not bars of the scores from 0).
+    """
     subj = per_subject_scores(frame, metric)
     paths = []
     for key, block in subj[subj["shots"] == 0].groupby(BLOCK_COLUMNS, sort=True):
@@ -129,16 +160,69 @@ def probe_vs_finetune_plot(frame: pd.DataFrame, metric: str, out_dir: Path) -> l
         models = sorted(n_modes[n_modes > 1].index)
         if not models:
             continue
-        sub = block[block["model"].isin(models)]
-        stats = sub.groupby(["model", "adaptation"])[metric].agg(["mean", "sem"]).reset_index()
-        fig, ax = plt.subplots(figsize=(max(5, 0.5 * len(stats) + 2), 4))
-        labels = [f"{m}\n{a}" for m, a in zip(stats["model"], stats["adaptation"], strict=True)]
-        ax.bar(range(len(stats)), stats["mean"], yerr=stats["sem"].fillna(0), capsize=3,
-               color=[f"C{models.index(m)}" for m in stats["model"]])
-        ax.set_xticks(range(len(stats)), labels, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.set_title(f"{key[0]} / {key[2]}: probe vs fine-tune", fontsize=10)
+        labels, values, colors = [], [], []
+        for i, model in enumerate(models):
+            cells = {a: c.groupby("test_subject")[metric].mean()
+                     for a, c in block[block["model"] == model].groupby("adaptation")}
+            reference = "linear_probe" if "linear_probe" in cells else sorted(cells)[0]
+            for adaptation in sorted(set(cells) - {reference}):
+                labels.append(f"{model}: {adaptation} − {reference}")
+                values.append(_difference_with_ci(cells[adaptation], cells[reference]))
+                colors.append(f"C{i % 10}")
+        fig, ax = plt.subplots(figsize=(7, max(2.2, 0.35 * len(labels) + 1.2)))
+        _difference_bars(ax, labels, values, colors)
+        ax.set_xlabel(f"difference in {metric.replace('_', ' ')} (mean over subjects, "
+                      "95% bootstrap CI)")
+        ax.set_title(f"{key[0]} / {key[2]}: adaptation modes against the model's reference",
+                     fontsize=10)
         paths.append(_save(fig, out_dir / f"probe_vs_finetune_{_slug(*key[:3])}.png"))
+    return paths
+
+
+def _short(label: str, width: int = 90) -> str:
+    """A comparison label without its config hash, cut to ``width`` characters."""
+    text = label.split(";")[0].rstrip(")") + ")"
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def foundation_difference_plot(frame: pd.DataFrame, summary: pd.DataFrame,
+                               out_dir: Path) -> list[Path]:
+    """Per table and reference family: each foundation row minus its like-for-like reference.
+
+    The comparisons of :func:`eegbench.leaderboard.sections.foundation_table` (inductive rows
+    against the best inductive reference, transductive against transductive), as mean paired
+    differences over subjects with 95 % percentile bootstrap CIs.
+    """
+    from eegbench.leaderboard.sections import foundation_table
+    from eegbench.leaderboard.tables import primary_metrics
+
+    table = foundation_table(frame, summary, primary_metrics(frame))
+    if table.empty:
+        return []
+    paths = []
+    for (dataset, task, protocol, shots, family), block in table.groupby(
+            [*BLOCK_COLUMNS, "reference_family"], sort=True):
+        metric = str(block["metric"].iloc[0])
+        cell = frame[(frame["dataset"] == dataset) & (frame["task"] == task)
+                     & (frame["protocol"] == protocol) & (frame["shots"] == shots)]
+        subj = per_subject_scores(cell, metric)
+        by_config = {c: g.set_index("test_subject")[metric]
+                     for c, g in subj.groupby("config_hash")}
+        labels = [_short(r["foundation"]) + ("" if r["test_data"] == "none" else " [test data]")
+                  for _, r in block.iterrows()]
+        values = [_difference_with_ci(by_config[r["foundation_config"]],
+                                      by_config[r["reference_config"]])
+                  for _, r in block.iterrows()]
+        colors = ["C0" if r["test_data"] == "none" else "C1" for _, r in block.iterrows()]
+        fig, ax = plt.subplots(figsize=(8, max(2.4, 0.32 * len(labels) + 1.4)))
+        _difference_bars(ax, labels, values, colors)
+        references = "; ".join(sorted(set(block["reference"].map(_short))))
+        ax.set_xlabel(f"foundation − best {family} ({metric.replace('_', ' ')}, mean over "
+                      "subjects, 95% bootstrap CI)")
+        ax.set_title(f"{dataset} / {protocol}: foundation rows against {references}",
+                     fontsize=9)
+        paths.append(_save(fig, out_dir / f"foundation_vs_{family}_"
+                                          f"{_slug(dataset, task, protocol, shots)}.png"))
     return paths
 
 
@@ -211,6 +295,7 @@ def make_plots(frame: pd.DataFrame, summary: pd.DataFrame, metric: str,
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = (per_subject_plot(frame, metric, out_dir) + kshot_plot(frame, metric, out_dir)
              + probe_vs_finetune_plot(frame, metric, out_dir)
+             + foundation_difference_plot(frame, summary, out_dir)
              + score_vs_params_plot(summary, metric, out_dir) + cd_diagram_plot(summary, out_dir))
     logger.info("wrote %d plot(s) in %s", len(paths), out_dir)
     return paths

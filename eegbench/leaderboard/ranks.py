@@ -89,9 +89,11 @@ def configuration_labels(frame: pd.DataFrame) -> dict[str, str]:
 RANKS_CAPTION = ("Each configuration (a line of the tables above: model, adaptation, "
                  "calibration and settings; the same settings on several datasets are one "
                  "configuration) is ranked within each table by the table's primary metric "
-                 "(1 = best, ties share the mean rank); its ranks are averaged over the tables "
-                 "it appears in. Two settings of one model are two configurations, never "
-                 "averaged into one model rank.")
+                 "(1 = best, ties share the mean rank), among the rows that use the test "
+                 "subject's data the same way ('uses test data': inductive rows among "
+                 "inductive rows); its ranks are averaged over the tables it appears in. "
+                 "Two settings of one model are two configurations, never averaged into one "
+                 "model rank.")
 
 
 def aggregate_ranks(summary: pd.DataFrame, frame: pd.DataFrame | None = None,
@@ -103,23 +105,28 @@ def aggregate_ranks(summary: pd.DataFrame, frame: pd.DataFrame | None = None,
     ``config_key`` (:func:`configuration_keys`: the same settings on several datasets are one
     configuration) and the ``setting`` that tells a model's configurations apart; without it
     every config hash is its own configuration. ``metric`` None ranks each table by its
-    primary metric (``primary_mean``).
+    primary metric (``primary_mean``). Inductive and transductive rows (``test_data``) are
+    ranked apart, as the tables test them.
     """
     value = "primary_mean" if metric is None or "primary_mean" in summary else f"{metric}_mean"
     keys = configuration_keys(frame) if frame is not None else {}
     labels = configuration_labels(frame) if frame is not None else {}
     summary = summary.assign(config_key=[keys.get(str(h), str(h))
                                          for h in summary["config_hash"]])
-    ranks = rank_aggregate(summary, ["protocol", "shots"], RANK_CONFIG_COLUMNS, value)
+    if "test_data" not in summary:
+        summary = summary.assign(test_data="none")
+    ranks = rank_aggregate(summary, ["protocol", "shots", "test_data"], RANK_CONFIG_COLUMNS,
+                           value)
     return ranks.assign(setting=ranks["config_key"].map(labels).fillna(""))
 
 
 def rank_rows(ranks: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the rank table (a ``setting`` column when one is needed)."""
     with_setting = "setting" in ranks and (ranks["setting"] != "").any()
-    header = ["protocol", "shots", "model", "adaptation", "calibration"]
+    header = ["protocol", "shots", "uses test data", "model", "adaptation", "calibration"]
     header += (["setting"] if with_setting else []) + ["mean rank", "datasets"]
-    rows = [[r["protocol"], str(r["shots"]), r["model"], r["adaptation"], r["calibration"],
+    rows = [[r["protocol"], str(r["shots"]), r["test_data"], r["model"], r["adaptation"],
+             r["calibration"],
              *([r["setting"]] if with_setting else []),
              f"{r['mean_rank']:.2f}", f"{r['n_datasets']} ({r['datasets']})"]
             for _, r in ranks.iterrows()]

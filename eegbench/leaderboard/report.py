@@ -26,10 +26,11 @@ import pandas as pd
 from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html
 from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
+from eegbench.leaderboard.stats import WILCOXON_DESCRIPTION
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
-    per_subject_scores,
+    per_subject_table,
     prepare,
     primary_metrics,
     summarize,
@@ -39,6 +40,8 @@ from eegbench.results.shipped import load_frame
 
 logger = logging.getLogger(__name__)
 
+#: File of a table's foundation-vs-reference comparisons (``<name>_foundation_vs_references.csv``).
+FOUNDATION_SUFFIX = "_foundation_vs_references.csv"
 #: Packages shown in the provenance lines.
 PROVENANCE_PACKAGES = ("eegbench", "python", "torch", "braindecode", "mne", "scikit-learn",
                        "pyriemann", "numpy", "scipy")
@@ -265,9 +268,10 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
              "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
-    summary.to_csv(paths["csv"], index=False, float_format="%.6g")
-    per_subject = per_subject_scores(frame, metrics[0])
-    per_subject.to_csv(paths["per_subject"], index=False, float_format="%.6g")
+    summary.to_csv(paths["csv"], index=False)  # repr floats: the p-values recompute exactly
+    tested = [metrics[0], *sorted(set(primary_metrics(frame).values()))]
+    per_subject = per_subject_table(frame, tested)
+    per_subject.to_csv(paths["per_subject"], index=False)  # repr floats: full precision
     plot_paths = []
     if plots:
         from eegbench.leaderboard.plots import make_plots
@@ -276,14 +280,26 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
                       for p in make_plots(frame, summary, metrics[0], paths["plots"])]
     notes = [f"Scores are mean ± sample standard deviation (ddof = 1; the run log uses the same) "
              f"over test subjects; each subject's score is first averaged "
-             f"over seeds and few-shot draws. 'p (Holm)': paired {test} test across subjects of "
-             "the table's primary metric (declared in the dataset recipe: ROC AUC for binary "
-             "ERP, else balanced accuracy) against the best configuration of the table, "
-             "Holm-corrected within the table; * = worse than the best at 0.05. Rank = rank "
-             "by mean primary metric within the table. 'primary: 95% CI': percentile bootstrap "
-             "of the mean over subjects. 'p vs chance': one-sided permutation test of the "
-             "primary metric (labels permuted within each test fold, 1000 permutations); "
-             "'NOT above chance' when p >= 0.05."]
+             f"over seeds and few-shot draws. 'p (Holm)': paired two-sided {test} test across "
+             "subjects of the table's primary metric (declared in the dataset recipe: ROC AUC "
+             "for binary ERP, else balanced accuracy) against the best configuration of the "
+             "table that uses the test data the same way (inductive rows against the best "
+             "inductive row), Holm-corrected within that group "
+             f"({WILCOXON_DESCRIPTION}); * = worse than the best at 0.05. Rank = rank by mean "
+             "primary metric within the same group. "
+             "'primary: 95% CI': percentile bootstrap of the mean over subjects. "
+             "'p vs chance (subjects)': one-sided sign-flip permutation test across subjects "
+             "of each subject's primary score minus chance (0.5 for ROC AUC, 1 / classes for "
+             "balanced accuracy; exact when 2^subjects <= 10000, else 10000 random sign "
+             "patterns, seed 0); 'NOT above chance' when p >= 0.05. 'p vs chance (windows, "
+             "fixed effects)': labels permuted within each test fold (1000 permutations): "
+             "whether these subjects' predictions carry label information, not a test of "
+             "generalisation to new subjects; '< 0.001' = no permutation reached the "
+             "observed score. 'uses test data': 'none' = inductive; 'unlabeled test windows' "
+             "= the test subject's windows (never labels) were used before scoring (e.g. the "
+             "alignment reference of protocol.align); such rows are compared only with rows "
+             "that use test data the same way. Every p-value except the window-level one is "
+             f"recomputed from {name}_per_subject.csv (full precision) by the test suite."]
     notes += comparability_warnings(frame)
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
@@ -293,12 +309,17 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     if len(ranks):
         text += ["## Mean rank across datasets", "", RANKS_CAPTION, "",
                  ranks_to_markdown(ranks)]
-    from eegbench.leaderboard.sections import extra_sections  # protocols & statistics (issue 11)
+    from eegbench.leaderboard.sections import extra_sections, foundation_table
 
-    text += extra_sections(frame, summary, primary_metrics(frame))
+    sections = extra_sections(frame, summary, primary_metrics(frame))
+    text += sections
+    foundation = foundation_table(frame, summary, primary_metrics(frame))
+    if len(foundation):  # machine-readable comparisons: the site's verdict reads them
+        foundation.to_csv(out_dir / f"{name}{FOUNDATION_SUFFIX}", index=False)
     if plot_paths:
         text += ["## Plots", ""] + [md_text(f"![{p}]({p})") for p in plot_paths] + [""]
     text += ["## Provenance", "", *[md_text(f"- {f}") for f in footer], ""]
     paths["md"].write_text("\n".join(text))
     paths["html"].write_text(render_html(f"eegbench leaderboard: {name}", summary, metrics,
-                                         provenance, ranks, plot_paths, notes, footer))
+                                         provenance, ranks, plot_paths, notes, footer,
+                                         sections))

@@ -10,7 +10,14 @@ import pandas as pd
 
 from eegbench.leaderboard.escape import md_table, md_text
 from eegbench.leaderboard.published import matching
-from eegbench.leaderboard.stats import friedman_nemenyi, holm, paired_test
+from eegbench.leaderboard.stats import (
+    WILCOXON_DESCRIPTION,
+    friedman_nemenyi,
+    holm,
+    one_sided_wilcoxon,
+    paired_test,
+    stouffer,
+)
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     CONFIG_LABEL_COLUMNS,
@@ -183,8 +190,11 @@ def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
                      metric_of: dict[str, str]) -> pd.DataFrame:
     """Each foundation-model configuration against the best specialist and best classical one.
 
-    Per table (dataset x task x protocol x shots) with foundation rows, the reference is the
-    specialist (resp. classical) configuration with the highest mean primary metric; each
+    Like is compared with like: per table (dataset x task x protocol x shots) with foundation
+    rows, the reference of a foundation configuration is the specialist (resp. classical)
+    configuration with the highest mean primary metric among those that use the test
+    subject's data the same way (``test_data``: inductive with inductive, transductive with
+    transductive; none when the table has no such reference); each
     foundation configuration is compared with it on the subjects both were tested on (scores
     averaged over seeds first): mean difference and paired two-sided Wilcoxon signed-rank
     test, Holm-corrected over every comparison of the returned table.
@@ -200,20 +210,25 @@ def foundation_table(frame: pd.DataFrame, summary: pd.DataFrame,
                      for cfg, cell in scores.groupby("config_hash")}
         weights = {cfg: weights_label(cell)
                    for cfg, cell in frames[key].groupby("config_hash", sort=False)}
+        uses = block["test_data"] if "test_data" in block else pd.Series("none", block.index)
         for family in ("specialist", "classical"):
-            refs = block[block["family"] == family]
-            if refs.empty:
-                continue
-            ref = refs.sort_values("primary_mean", ascending=False).iloc[0]
-            b = by_config.get(ref["config_hash"], pd.Series(dtype=float))
             for _, fm in block[block["family"] == "foundation"].iterrows():
+                use = str(uses.loc[fm.name])
+                refs = block[(block["family"] == family) & (uses == use)]
+                if refs.empty:  # no reference that uses the test data the same way
+                    continue
+                ref = refs.sort_values("primary_mean", ascending=False, kind="stable").iloc[0]
+                b = by_config.get(ref["config_hash"], pd.Series(dtype=float))
                 a = by_config.get(fm["config_hash"], pd.Series(dtype=float))
                 both = a.index.intersection(b.index)
                 _, p = (paired_test(a[both].to_numpy(), b[both].to_numpy()) if len(both) > 1
                         else (np.nan, np.nan))
                 rows.append({**dict(zip(BLOCK_COLUMNS, key, strict=True)), "metric": metric,
-                             "foundation": _label(fm), "reference_family": family,
-                             "reference": _label(ref), "n_subjects": len(both),
+                             "test_data": use, "foundation": _label(fm),
+                             "foundation_config": fm["config_hash"],
+                             "reference_family": family, "reference": _label(ref),
+                             "reference_config": ref["config_hash"],
+                             "n_subjects": len(both),
                              "foundation_score": float(a[both].mean()) if len(both) else np.nan,
                              "reference_score": float(b[both].mean()) if len(both) else np.nan,
                              "difference": float((a[both] - b[both]).mean()) if len(both)
@@ -234,10 +249,11 @@ def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
     # the weights column appears once rows record their weights (older rows do not)
     show_weights = bool(frame.get("weights", pd.Series(dtype=object)).map(
         lambda w: isinstance(w, dict)).any())
-    header = ["table", "foundation model", *(["weights"] if show_weights else []), "vs",
+    header = ["table", "uses test data", "foundation model",
+              *(["weights"] if show_weights else []), "vs",
               "reference", "subjects", "foundation", "reference", "difference", "p (Holm)"]
     rows = ([f"{r['dataset']} / {r['protocol']}" + (f" / k = {r['shots']}" if r["shots"]
-                                                      else ""),
+                                                      else ""), r["test_data"],
              r["foundation"], *([r["weights"]] if show_weights else []),
              f"best {r['reference_family']}", r["reference"], r["n_subjects"],
              f"{r['foundation_score']:.3f}", f"{r['reference_score']:.3f}",
@@ -245,9 +261,12 @@ def foundation_section(frame: pd.DataFrame, summary: pd.DataFrame,
             for _, r in table.iterrows())
     return ["## Foundation models against the best specialist and the best classical pipeline",
             "", "Reference = the specialist (resp. classical) configuration of the same table "
-            "with the highest mean primary metric. Difference = mean over the subjects both "
-            "were tested on of foundation minus reference; paired two-sided Wilcoxon "
-            "signed-rank test across subjects, Holm-corrected over all comparisons below. "
+            "with the highest mean primary metric among those that use the test subject's "
+            "data the same way ('uses test data': inductive rows against inductive "
+            "references, transductive against transductive). Difference = mean over the "
+            "subjects both were tested on of foundation minus reference; paired two-sided "
+            f"Wilcoxon signed-rank test across subjects ({WILCOXON_DESCRIPTION}), "
+            "Holm-corrected over all comparisons below. "
             "Budgets differ between rows (see the `budget` column above)."
             + (" Weights: content-pinned = the checkpoint's sha256 was known in advance and "
                "verified byte for byte; revision-pinned = downloaded at a fixed commit; "
@@ -260,4 +279,102 @@ def extra_sections(frame: pd.DataFrame, summary: pd.DataFrame,
                    metric_of: dict[str, str]) -> list[str]:
     """All extra sections, in order."""
     return (foundation_section(frame, summary, metric_of) + published_section(frame, summary)
-            + audit_section(frame, metric_of) + cd_section(summary))
+            + audit_section(frame, metric_of) + across_datasets_section(frame, summary, metric_of)
+            + cd_section(summary))
+
+
+def across_datasets_table(frame: pd.DataFrame, summary: pd.DataFrame,
+                          metric_of: dict[str, str]) -> pd.DataFrame:
+    """Every pair of configurations evaluated on the same >= 2 datasets, combined over them.
+
+    Per protocol (leaky audit variants and layer probes left out) and per pair of
+    configurations (a configuration across datasets is its ``config_key``,
+    :func:`eegbench.leaderboard.ranks.configuration_keys`) that use the test subject's data
+    the same way: on each dataset both were tested on, a one-sided paired Wilcoxon test
+    across subjects in each direction; the per-dataset p-values are combined by Stouffer's
+    method weighted by sqrt(subjects), as MOABB's meta-analysis does
+    (:func:`eegbench.leaderboard.stats.stouffer`). ``p_value`` = two-sided combined p (twice
+    the smaller direction, at most 1), Holm-corrected over the returned table (``p_holm``).
+    """
+    from eegbench.leaderboard.ranks import configuration_keys, configuration_labels
+
+    if summary.empty or "test_data" not in summary:
+        return pd.DataFrame()
+    base = summary[~summary["protocol"].astype(str).str.contains("~", regex=False)
+                   & ~summary["adaptation"].astype(str).str.startswith("layer_probe:")
+                   & (summary["shots"] == 0)]
+    if base["dataset"].nunique() < 2:
+        return pd.DataFrame()
+    prepared = prepare(frame)
+    keys, labels = configuration_keys(prepared), configuration_labels(prepared)
+    base = base.assign(config_key=base["config_hash"].astype(str).map(keys),
+                       dataset_task=list(zip(base["dataset"], base["task"], strict=True)))
+    scores = {}
+    for (dataset, task, protocol), block in prepared.groupby(["dataset", "task", "protocol"]):
+        metric = metric_of.get(str(dataset), "balanced_accuracy")
+        for cfg, cell in per_subject_scores(block, metric).groupby("config_hash"):
+            scores[(dataset, task, protocol, keys[str(cfg)])] = cell.set_index(
+                "test_subject")[metric]
+    rows = []
+    for protocol, block in base.groupby("protocol", sort=True):
+        configs = (block.groupby("config_key", sort=True)
+                   .agg(model=("model", "first"), adaptation=("adaptation", "first"),
+                        test_data=("test_data", "first"),
+                        datasets=("dataset_task", frozenset)))
+        names = list(configs.index)
+        for i, a_key in enumerate(names):
+            for b_key in names[i + 1:]:
+                a, b = configs.loc[a_key], configs.loc[b_key]
+                shared = sorted(a["datasets"] & b["datasets"])
+                if a["test_data"] != b["test_data"] or len(shared) < 2:
+                    continue
+                p_ab, p_ba, n_sub, diffs = [], [], [], []
+                for dataset, task in shared:
+                    x = scores[(dataset, task, protocol, a_key)]
+                    y = scores[(dataset, task, protocol, b_key)]
+                    both = x.index.intersection(y.index)
+                    p_ab.append(one_sided_wilcoxon(x[both].to_numpy(), y[both].to_numpy()))
+                    p_ba.append(one_sided_wilcoxon(y[both].to_numpy(), x[both].to_numpy()))
+                    n_sub.append(len(both))
+                    diffs.append(float((x[both] - y[both]).mean()))
+                greater, less = stouffer(p_ab, n_sub), stouffer(p_ba, n_sub)
+                rows.append({"protocol": protocol, "test_data": a["test_data"],
+                             "a": _config_name(a, labels.get(a_key, "")),
+                             "b": _config_name(b, labels.get(b_key, "")),
+                             "datasets": ", ".join(f"{d} ({n})" for (d, _), n
+                                                   in zip(shared, n_sub, strict=True)),
+                             "n_datasets": len(shared), "mean_difference": float(np.mean(diffs)),
+                             "p_a_greater": greater, "p_b_greater": less,
+                             "p_value": min(1.0, 2 * min(greater, less))})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["p_holm"] = holm(table["p_value"].to_numpy())
+    return table
+
+
+def _config_name(config: pd.Series, setting: str) -> str:
+    return f"{config['model']} ({config['adaptation']}{', ' + setting if setting else ''})"
+
+
+def across_datasets_section(frame: pd.DataFrame, summary: pd.DataFrame,
+                            metric_of: dict[str, str]) -> list[str]:
+    """Markdown for :func:`across_datasets_table`."""
+    table = across_datasets_table(frame, summary, metric_of)
+    if table.empty:
+        return []
+    header = ["protocol", "uses test data", "A", "B", "datasets (subjects)",
+              "mean Δ (A − B)", "Stouffer p (A > B)", "Stouffer p (B > A)", "p (two-sided, Holm)"]
+    rows = ([r["protocol"], r["test_data"], r["a"], r["b"], r["datasets"],
+             f"{r['mean_difference']:+.3f}", _fmt_holm(r["p_a_greater"]),
+             _fmt_holm(r["p_b_greater"]), _fmt_holm(r["p_holm"])]
+            for _, r in table.iterrows())
+    return ["## Pairs of configurations across datasets (Stouffer)", "",
+            md_text("Each pair of configurations tested on the same two or more datasets "
+                    "(and using the test subject's data the same way): on each dataset a "
+                    "one-sided paired Wilcoxon signed-rank test across subjects of its primary "
+                    f"metric in each direction ({WILCOXON_DESCRIPTION}); the per-dataset "
+                    "p-values are combined by Stouffer's method weighted by sqrt(subjects), as "
+                    "MOABB's meta-analysis does. Mean Δ = unweighted mean over datasets of the "
+                    "mean paired difference. Two-sided p = twice the smaller direction, "
+                    "Holm-corrected over this table."), "",
+            *md_table(header, rows), ""]

@@ -4,17 +4,39 @@ The unit of every test is the *subject*: each configuration's score on a subject
 averaged over seeds (and few-shot draws), then two configurations are compared on the subjects
 they share, with a paired two-sided test. Within one table (dataset x task x protocol x shots),
 every configuration is compared with the best one and the p-values are Holm-corrected.
+
+Paired differences (and differences to chance) are rounded to :data:`TIE_DECIMALS` decimals
+before any test, so that scores that are equal as fractions (e.g. balanced accuracies k/36)
+give exact zero and tied differences instead of floating-point noise; zero differences are
+then dropped (``zero_method="wilcox"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 TESTS = ("wilcoxon", "permutation")
+#: Decimals kept before a rank test (exact ties and zero differences stay exact).
+TIE_DECIMALS = 9
+#: How :func:`scipy.stats.wilcoxon` treats zero differences and ties here (stated in captions).
+WILCOXON_ZERO_METHOD = "wilcox"
+WILCOXON_DESCRIPTION = ("scipy.stats.wilcoxon, differences rounded to 1e-9, zero differences "
+                        "dropped (zero_method='wilcox'), method='auto' (exact null distribution "
+                        "without ties or zeros, else the normal approximation with tie "
+                        "correction)")
+#: Draws of the subject-level sign-flip test when the exact test (2**n sign patterns) is too
+#: large.
+SIGN_FLIP_DRAWS = 10000
+
+
+def round_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Scores rounded to :data:`TIE_DECIMALS` decimals (NaN stays NaN)."""
+    return np.round(np.asarray(values, dtype=float), TIE_DECIMALS)
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -46,12 +68,17 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
                 n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
     """Paired two-sided test of ``a`` vs ``b`` (same subjects, same order).
 
+    The paired differences are rounded to :data:`TIE_DECIMALS` decimals (:func:`round_scores`)
+    before the test (rounding each score first would turn one difference into two values one
+    unit of the last decimal apart, breaking ties).
+
     Parameters
     ----------
     a, b : sequence of float
         Per-subject scores of two configurations.
     method : {"wilcoxon", "permutation"}
-        Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`, zero differences dropped) or
+        Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`, zero differences dropped:
+        ``zero_method="wilcox"``) or
         a sign-flip permutation test of the mean difference
         (:func:`scipy.stats.permutation_test`, ``permutation_type="samples"``; exact when
         ``2**n <= n_resamples``).
@@ -75,12 +102,14 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
     a, b = a[keep], b[keep]
     if len(a) < 2:
         return float("nan"), float("nan")
-    if np.allclose(a - b, 0.0):
+    if np.all(round_scores(a - b) == 0.0):
         return 0.0, 1.0
     if method == "wilcoxon":
-        res = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+        res = stats.wilcoxon(round_scores(a - b), zero_method=WILCOXON_ZERO_METHOD,
+                             alternative="two-sided")
         return float(res.statistic), float(res.pvalue)
-    res = stats.permutation_test((a, b), lambda x, y: np.mean(x - y), vectorized=False,
+    d = round_scores(a - b)
+    res = stats.permutation_test((d,), lambda x: np.mean(x), vectorized=False,
                                  permutation_type="samples", alternative="two-sided",
                                  n_resamples=n_resamples, random_state=seed)
     return float(res.statistic), float(res.pvalue)
@@ -329,3 +358,112 @@ def friedman_nemenyi(scores: pd.DataFrame) -> dict[str, object]:
     q = NEMENYI_Q05.get(k)
     cd = float("nan") if q is None else q * np.sqrt(k * (k + 1) / (6.0 * n))
     return {"mean_ranks": mean_ranks, "n_datasets": n, "friedman_p": p, "cd": cd}
+
+
+# --------------------------------------------------------------------------- subject level
+
+
+def subject_chance_test(scores: Sequence[float], chance: float,
+                        n_resamples: int = SIGN_FLIP_DRAWS, seed: int = 0) -> dict[str, Any]:
+    """One-sided sign-flip permutation test across subjects of ``score - chance`` > 0.
+
+    The subjects are the unit: under the null hypothesis (a new subject's score is
+    symmetric around chance) the sign of each subject's ``score - chance`` is exchangeable.
+    The statistic is the mean difference (:func:`scipy.stats.permutation_test`,
+    ``permutation_type="samples"`` with one sample flips signs); the test is exact (all
+    ``2**n`` sign patterns) when ``2**n <= n_resamples``, else ``n_resamples`` random patterns
+    drawn with ``seed`` (p = (1 + hits) / (1 + draws)). Differences are rounded to
+    :data:`TIE_DECIMALS` decimals first.
+
+    Parameters
+    ----------
+    scores : sequence of float
+        One score per subject (NaN entries left out).
+    chance : float
+        The metric's chance level (0.5 for ROC AUC, 1 / n_classes for balanced accuracy).
+    n_resamples : int
+        Random sign patterns when the exact test is too large.
+    seed : int
+        Random state of the patterns.
+
+    Returns
+    -------
+    dict
+        ``p_value`` (NaN with fewer than 2 subjects), ``n_subjects``, ``exact`` (bool),
+        ``n_draws`` (sign patterns used) and ``floor`` (the smallest p the test can give).
+    """
+    d = round_scores(np.asarray(scores, dtype=float) - chance)
+    d = d[~np.isnan(d)]
+    n = len(d)
+    if n < 2:
+        return {"p_value": float("nan"), "n_subjects": n, "exact": False, "n_draws": 0,
+                "floor": float("nan")}
+    exact = 2 ** n <= n_resamples
+    if np.all(d == 0.0):
+        p = 1.0
+    else:
+        res = stats.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis),
+                                     vectorized=True, permutation_type="samples",
+                                     alternative="greater", n_resamples=n_resamples,
+                                     random_state=seed)
+        p = float(res.pvalue)
+    draws = 2 ** n if exact else n_resamples
+    floor = 1.0 / draws if exact else 1.0 / (draws + 1)
+    return {"p_value": p, "n_subjects": n, "exact": exact, "n_draws": draws, "floor": floor}
+
+
+def smallest_wilcoxon_p(n_subjects: int) -> float:
+    """Smallest two-sided exact Wilcoxon signed-rank p-value with ``n_subjects`` pairs (2 / 2**n).
+
+    With 5 subjects it is 0.0625: no paired difference can be significant at 0.05.
+    """
+    return float("nan") if n_subjects < 1 else min(1.0, 2.0 / 2 ** n_subjects)
+
+
+def format_p(p: float | None, floor: float | None = None, exact: bool = False) -> str:
+    """A p-value for a table: 3 significant digits; at a random-permutation floor "< 1/draws".
+
+    A randomised permutation test with ``m`` draws cannot give p below ``1 / (m + 1)``; such a
+    p is printed as an upper bound ("< 0.001" for 1000 draws), never as an estimate. An exact
+    test's smallest p is exact and printed as it is.
+    """
+    if p is None or pd.isna(p):
+        return "n/a"
+    if floor is not None and not pd.isna(floor) and not exact and p <= floor * (1 + 1e-9):
+        return f"< {1.0 / (1.0 / floor - 1):.2g}"
+    return f"{p:.3g}"
+
+
+# --------------------------------------------------------------------------- across datasets
+
+
+def stouffer(pvalues: Sequence[float], n_subjects: Sequence[int]) -> float:
+    """Stouffer's combination of one-sided p-values, weighted by sqrt(subjects).
+
+    As MOABB's meta-analysis (``moabb.analysis.meta_analysis.combine_pvalues``:
+    :func:`scipy.stats.combine_pvalues` with ``method="stouffer"`` and weights
+    ``sqrt(n_subjects)``). NaN entries are left out; NaN when none is left.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    w = np.sqrt(np.asarray(n_subjects, dtype=float))
+    keep = ~np.isnan(p)
+    if not keep.any():
+        return float("nan")
+    p = np.clip(p[keep], 1e-300, 1.0)
+    return float(stats.combine_pvalues(p, method="stouffer", weights=w[keep]).pvalue)
+
+
+def one_sided_wilcoxon(a: Sequence[float], b: Sequence[float]) -> float:
+    """One-sided Wilcoxon p-value that ``a`` > ``b`` (paired; rounding and zeros as above).
+
+    1.0 when every difference is zero; NaN with fewer than two pairs.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    d = round_scores(a[keep] - b[keep])
+    if len(d) < 2:
+        return float("nan")
+    if np.all(d == 0.0):
+        return 1.0
+    return float(stats.wilcoxon(d, zero_method=WILCOXON_ZERO_METHOD,
+                                alternative="greater").pvalue)

@@ -15,25 +15,30 @@ import numpy as np
 import pandas as pd
 
 from eegbench.data.recipe import recipe_primary_metric
+from eegbench.leaderboard.chance import (
+    CHANCE_ALPHA,
+    WINDOW_PERMUTATIONS,
+    chance_columns,
+    format_p_chance,
+)
 from eegbench.leaderboard.escape import md_heading, md_table, md_text
 from eegbench.leaderboard.stats import (
-    PERMUTABLE,
-    adjusted_chance_level,
     bootstrap_ci,
     compare_with_best,
-    permutation_chance_test,
+    format_p,
+    smallest_wilcoxon_p,
 )
+from eegbench.results.test_data import TEST_DATA_USES, test_data_use
 
 BLOCK_COLUMNS = ["dataset", "task", "protocol", "shots"]
 CONFIG_COLUMNS = ["model", "family", "adaptation", "calibration", "config_hash"]
 GROUP_COLUMNS = BLOCK_COLUMNS + CONFIG_COLUMNS
+#: Groups within which configurations are ranked and tested against the best: a table's
+#: inductive rows apart from those that used the test subject's data (``test_data``).
+TEST_BLOCK_COLUMNS = BLOCK_COLUMNS + ["test_data"]
 #: What a configuration is called across datasets (the config hash includes the dataset).
 CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
-#: Level of the "not above chance" flag (one-sided permutation test of the primary metric).
-CHANCE_ALPHA = 0.05
-
-
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """Map each dataset of a results frame to the primary metric of its recipe."""
     out = {}
@@ -46,32 +51,6 @@ def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
         out[str(dataset)] = recipe_primary_metric(str(recipe), None if task is None
                                                   else str(task))
     return out
-
-
-def chance_columns(frame: pd.DataFrame, primary: dict[str, str]) -> pd.DataFrame:
-    """Per table cell: permutation test against chance and MOABB's adjusted chance level.
-
-    Columns ``chance_metric``, ``p_chance`` (one-sided, labels permuted within each test fold;
-    NaN for rows without stored predictions), ``above_chance`` (True / False / NaN) and
-    ``adjusted_chance`` (binomial 95th-percentile accuracy of chance for the median number of
-    test windows per fold, Combrisson & Jerbi 2015; meaningful for balanced classes).
-    """
-    rows = []
-    has_pred = "predictions" in frame
-    for key, cell in frame.groupby(GROUP_COLUMNS, dropna=False, sort=True):
-        metric = primary.get(str(key[0]), "balanced_accuracy")
-        metric = metric if metric in PERMUTABLE else "balanced_accuracy"
-        preds = list(cell["predictions"]) if has_pred else [None] * len(cell)
-        res = permutation_chance_test(preds, list(cell["test_subject"]), metric)
-        n_classes = next((len(p["proba"][0]) for p in preds
-                          if isinstance(p, dict) and p.get("proba")), None)
-        adjusted = (adjusted_chance_level(n_classes, int(cell["n_test"].median()))
-                    if n_classes else float("nan"))
-        p = res["p_value"]
-        rows.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "chance_metric": metric,
-                     "p_chance": p, "adjusted_chance": adjusted,
-                     "above_chance": (np.nan if np.isnan(p) else bool(p < CHANCE_ALPHA))})
-    return pd.DataFrame(rows)
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -171,6 +150,40 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
+def test_data_uses(frame: pd.DataFrame) -> dict[str, str]:
+    """Map each config hash to how its rows used the test subject's data (``test_data``).
+
+    :func:`eegbench.results.test_data.test_data_use` of the configuration's stored config
+    (the config hash covers the protocol options, so one value per configuration).
+    """
+    if "config" not in frame:
+        return dict.fromkeys(frame["config_hash"].astype(str), "none")
+    first = frame.assign(config_hash=frame["config_hash"].astype(str)).groupby(
+        "config_hash")["config"].first()
+    return {h: test_data_use({"config": c}) for h, c in first.items()}
+
+
+def per_subject_table(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per-subject scores (averaged over seeds and draws) of every metric in ``metrics``.
+
+    One row per table x configuration x subject; the input of every subject-level test the
+    tables show, written at full precision to ``<name>_per_subject.csv``.
+    """
+    out = None
+    for metric in dict.fromkeys(metrics):
+        if f"metric.{metric}" not in frame:
+            continue
+        subj = per_subject_scores(frame, metric)
+        out = subj if out is None else out.merge(subj, on=GROUP_COLUMNS + ["test_subject"],
+                                                 how="outer")
+    if out is None:
+        return pd.DataFrame(columns=GROUP_COLUMNS + ["test_subject"])
+    uses = test_data_uses(frame)
+    out.insert(len(GROUP_COLUMNS), "test_data", out["config_hash"].map(uses))
+    return out.sort_values(GROUP_COLUMNS + ["test_subject"], kind="stable").reset_index(
+        drop=True)
+
+
 def per_subject_scores(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Average each subject's score over seeds and draws (the unit of the statistics)."""
     column = f"metric.{metric}"
@@ -208,7 +221,9 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
         ``<metric>_mean`` / ``<metric>_std`` (over subjects), ``primary_metric``,
         ``primary_mean``, ``primary_std``, ``primary_ci_low`` / ``primary_ci_high``
         (95 % percentile bootstrap over subjects), the chance columns of
-        :func:`chance_columns`, and for the primary metric ``rank``, ``n_pairs``,
+        :func:`chance_columns`, ``test_data`` (:func:`test_data_uses`), and for the primary
+        metric, within the rows of the table that use the test data the same way (inductive
+        rows first), ``rank``, ``n_pairs``,
         ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
     """
     if frame.empty:
@@ -231,6 +246,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
                .reset_index())
         out = out.merge(agg, on=GROUP_COLUMNS, how="left")
     out["setting"] = out["config_hash"].map(config_settings(frame)).fillna("")
+    uses = test_data_uses(frame)
+    out["test_data"] = out["config_hash"].map(uses)
     out = out.merge(adaptation_columns(frame), on=GROUP_COLUMNS, how="left")
     if "roc_auc_mean" in out:  # efficiency E_param = AUC / log10(params)
         out["e_param"] = out["roc_auc_mean"] / np.log10(out["n_parameters"].clip(lower=10))
@@ -241,8 +258,9 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     for metric in sorted(set(by_dataset.values())):
         sub = frame[frame["dataset"].astype(str).map(by_dataset) == metric]
         subj = per_subject_scores(sub, metric)
-        tests.append(compare_with_best(subj, BLOCK_COLUMNS, CONFIG_COLUMNS, metric,
-                                       method=test, alpha=alpha))
+        subj["test_data"] = subj["config_hash"].map(uses)
+        tests.append(compare_with_best(subj, TEST_BLOCK_COLUMNS, CONFIG_COLUMNS, metric,
+                                       method=test, alpha=alpha).drop(columns=["test_data"]))
         for key, cell in subj.groupby(GROUP_COLUMNS, dropna=False, sort=True):
             low, high = bootstrap_ci(cell[metric].to_numpy())
             cis.append({**dict(zip(GROUP_COLUMNS, key, strict=True)), "primary_ci_low": low,
@@ -250,11 +268,13 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     tests = pd.concat(tests, ignore_index=True).drop(columns=["mean"])
     out = out.merge(tests, on=GROUP_COLUMNS, how="left")
     out = out.merge(pd.DataFrame(cis), on=GROUP_COLUMNS, how="left")
-    out = out.merge(chance_columns(frame, by_dataset), on=GROUP_COLUMNS, how="left")
-    out["rank"] = (out.groupby(BLOCK_COLUMNS)["primary_mean"]
+    out = out.merge(chance_columns(frame, by_dataset, GROUP_COLUMNS), on=GROUP_COLUMNS, how="left")
+    out["rank"] = (out.groupby(TEST_BLOCK_COLUMNS)["primary_mean"]
                    .rank(ascending=False, method="min").astype(int))
-    out = out.sort_values(BLOCK_COLUMNS + ["rank"] + CONFIG_COLUMNS,
-                          kind="stable").reset_index(drop=True)
+    out["_inductive_first"] = out["test_data"].map(
+        lambda u: TEST_DATA_USES.index(u) if u in TEST_DATA_USES else len(TEST_DATA_USES))
+    out = out.sort_values(BLOCK_COLUMNS + ["_inductive_first", "rank"] + CONFIG_COLUMNS,
+                          kind="stable").drop(columns="_inductive_first").reset_index(drop=True)
     first = ["dataset", "task", "protocol", "model", "family", "adaptation", "calibration",
              "shots", "config_hash", "rank"]
     return out[first + [c for c in out.columns if c not in first]]
@@ -337,16 +357,16 @@ def _fmt_ci(row: pd.Series) -> str:
     return f"{str(row['primary_metric']).replace('_', ' ')} [{low:.3f}, {high:.3f}]"
 
 
-def format_p_chance(p: float | None, above_chance: Any = None) -> str:
-    """A chance test's p-value for a table cell, flagged "NOT above chance" at CHANCE_ALPHA."""
-    if p is None or pd.isna(p):
-        return "n/a"
-    flag = "" if above_chance is True or p < CHANCE_ALPHA else " NOT above chance"
-    return f"{p:.3g}{flag}"
-
-
 def _fmt_chance(row: pd.Series) -> str:
-    return format_p_chance(row.get("p_chance"), row.get("above_chance"))
+    exact = row.get("p_chance_exact")
+    return format_p_chance(row.get("p_chance"), row.get("above_chance"),
+                           row.get("p_chance_floor"), bool(exact) if not pd.isna(exact)
+                           else False)
+
+
+def _fmt_chance_windows(row: pd.Series) -> str:
+    """The window-level (fixed-effects) test: no flag, "< 0.001" at its permutation floor."""
+    return format_p(row.get("p_chance_windows"), 1.0 / (WINDOW_PERMUTATIONS + 1))
 
 
 def _fmt_p(row: pd.Series) -> str:
@@ -369,22 +389,25 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     few_shot = (block["calibration"] != "none").any()
     with_setting = "setting" in block and (block["setting"] != "").any()
     header = ["rank", "model", "family", "adaptation"] + (["setting"] if with_setting else [])
+    header += ["uses test data"]
     header += ["calibration"] if few_shot else []
     header += ["subjects", "seeds"] + (["draws"] if few_shot else []) + ["params", "trainable"]
     header += [m.replace("_", " ") for m in metrics]
-    header += ["primary: 95% CI", "p vs chance", "E_param", "Δ vs best", "p (Holm)",
+    header += ["primary: 95% CI", "p vs chance (subjects)",
+               "p vs chance (windows, fixed effects)", "E_param", "Δ vs best", "p (Holm)",
                "collapsed folds", "budget", "train loss fell",
                "train s/fold", "config"]
     rows = []
     for _, r in block.iterrows():
         cells = [str(r["rank"]), r["model"], r["family"], r["adaptation"]]
         cells += [r["setting"]] if with_setting else []
+        cells += [r.get("test_data") or "none"]
         cells += [r["calibration"]] if few_shot else []
         cells += [str(r["n_subjects"]), str(r["n_seeds"])]
         cells += [str(r["n_draws"])] if few_shot else []
         cells += [f"{int(r['n_parameters']):,}", _fmt_trainable(r)]
         cells += [_fmt(r[f"{m}_mean"], r[f"{m}_std"]) for m in metrics]
-        cells += [_fmt_ci(r), _fmt_chance(r)]
+        cells += [_fmt_ci(r), _fmt_chance(r), _fmt_chance_windows(r)]
         e_param = r.get("e_param", float("nan"))
         cells += ["n/a" if pd.isna(e_param) else f"{e_param:.3f}"]
         diff = r.get("diff_vs_best")
@@ -399,6 +422,39 @@ def table_rows(block: pd.DataFrame, metrics: Sequence[str]) -> tuple[list[str], 
     return header, rows
 
 
+def block_caption(block: pd.DataFrame, metrics: Sequence[str]) -> str:
+    """The caption of one table: its test metric and what its number of subjects allows.
+
+    With ``n`` subjects the smallest two-sided exact Wilcoxon p is 2 / 2**n and the smallest
+    one-sided exact sign-flip p is 1 / 2**n; a table where these reach 0.05 says that it
+    cannot show a significant difference (resp. a subject-level result above chance).
+    """
+    primary = (str(block["primary_metric"].iloc[0]) if "primary_metric" in block
+               else str(metrics[0])).replace("_", " ")
+    text = f"Ranked and tested by {primary} (the dataset's primary metric)."
+    n = int(block["n_subjects"].max())
+    if n < 2:
+        text += (" With a single test subject (or one pooled test fold) no test across "
+                 "subjects is possible: neither differences between configurations nor a "
+                 "subject-level result above chance can be shown.")
+    else:
+        smallest = smallest_wilcoxon_p(n)
+        if len(block) > 1 and smallest >= 0.05:
+            text += (f" With {n} subjects the smallest two-sided Wilcoxon p is {smallest:.3g}: "
+                     "this table cannot show a significant difference between configurations.")
+        if 0.5 ** n >= CHANCE_ALPHA:
+            text += (f" With {n} subjects the smallest subject-level chance p is "
+                     f"{0.5 ** n:.3g}: no row can be shown above chance across subjects.")
+    transductive = sorted(set(block.get("test_data", pd.Series(dtype=str)).dropna())
+                          - {"none"})
+    if transductive:
+        text += (" Rows whose 'uses test data' is not 'none' saw the test subject's unlabeled "
+                 f"data before scoring ({'; '.join(transductive)}): they are ranked and tested "
+                 "apart, below the inductive rows, each against the best row that uses the "
+                 "test data the same way.")
+    return text
+
+
 def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
                 provenance: dict[tuple, str] | None = None) -> str:
     """Render a summary as Markdown, one section per table (with its provenance line)."""
@@ -407,9 +463,7 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str],
         lines += [md_heading(3, block_title(*key)), ""]
         lines += md_table(*table_rows(block, metrics))
         lines.append("")
-        primary = str(block["primary_metric"].iloc[0]).replace("_", " ") \
-            if "primary_metric" in block else str(metrics[0]).replace("_", " ")
-        lines += [f"Ranked and tested by {primary} (the dataset's primary metric).", ""]
+        lines += [md_text(block_caption(block, metrics)), ""]
         if provenance and key in provenance:
             lines += [md_text(f"Provenance: {provenance[key]}"), ""]
     return "\n".join(lines)

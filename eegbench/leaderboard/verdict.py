@@ -4,11 +4,12 @@
 model on the same folds; :func:`format_verdict` turns the rows that command produced into one
 table per dataset x task x protocol and a few sentences. Every number is computed from the
 rows (:func:`eegbench.leaderboard.tables.summarize`): the mean ± sample SD over test
-subjects of the primary metric, a permutation test against chance on the stored predictions,
+subjects of the primary metric, a one-sided sign-flip test across subjects against chance,
 and a paired Wilcoxon test of each model against the best one across subjects,
-Holm-corrected. Convergence is shown beside: in how many folds the selected (best
-validation) epoch lies below the epoch cap and the training loss fell, or whether the
-linear probe converged.
+Holm-corrected (rows that used the test subject's unlabeled data, e.g. aligned on it, are
+ranked and tested apart from the inductive ones). Convergence is shown beside: in how many
+folds the selected (best validation) epoch lies below the epoch cap and the training loss
+fell, or whether the linear probe converged.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eegbench.leaderboard.chance import CHANCE_ALPHA, format_p_chance
 from eegbench.leaderboard.escape import md_table
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
-    CHANCE_ALPHA,
     GROUP_COLUMNS,
     block_title,
-    format_p_chance,
     prepare,
     summarize,
 )
@@ -112,8 +112,9 @@ def _fmt_p(p: Any) -> str:
 
 def _block_lines(block: pd.DataFrame) -> list[str]:
     metric = str(block["primary_metric"].iloc[0]).replace("_", " ")
-    header = ["rank", "model", "subjects", f"{metric} (mean ± sd)", "p vs chance",
-              "Δ vs best", "p vs best (Holm)", "converged", "train s/fold"]
+    header = ["rank", "model", "subjects", f"{metric} (mean ± sd)",
+              "p vs chance (subjects)",
+              "Δ vs best", "p vs best (Holm)", "converged", "train s/fold", "uses test data"]
     rows = []
     for _, r in block.iterrows():
         diff = r.get("diff_vs_best")
@@ -121,11 +122,13 @@ def _block_lines(block: pd.DataFrame) -> list[str]:
         rows.append([
             str(r["rank"]), r["label"], str(r["n_subjects"]),
             f"{r['primary_mean']:.3f} ± {spread:.3f}",
-            format_p_chance(r.get("p_chance"), r.get("above_chance")),
+            format_p_chance(r.get("p_chance"), r.get("above_chance"), r.get("p_chance_floor"),
+                            bool(r.get("p_chance_exact"))),
             "—" if r.get("is_best") else ("n/a" if diff is None or pd.isna(diff)
                                           else f"{diff:+.3f}"),
             "best" if r.get("is_best") else _fmt_p(r.get("p_holm")),
-            r.get("converged") or "n/a", f"{r['train_seconds']:.1f}"])
+            r.get("converged") or "n/a", f"{r['train_seconds']:.1f}",
+            r.get("test_data") or "none"])
     return md_table(header, rows)
 
 
@@ -133,9 +136,10 @@ def _sentences(block: pd.DataFrame) -> list[str]:
     metric = str(block["primary_metric"].iloc[0]).replace("_", " ")
     best = block[block["is_best"] == True]  # noqa: E712 (object column)
     lines = []
-    if len(best):
-        b = best.iloc[0]
-        lines.append(f"Best: {b['label']}, {metric} {b['primary_mean']:.3f} ± "
+    for _, b in best.iterrows():
+        use = b.get("test_data") or "none"
+        group = "inductive" if use == "none" else f"using {use}"
+        lines.append(f"Best ({group}): {b['label']}, {metric} {b['primary_mean']:.3f} ± "
                      f"{b['primary_std']:.3f} over {b['n_subjects']} subjects.")
     for _, r in block.iterrows():
         parts = []
@@ -143,7 +147,7 @@ def _sentences(block: pd.DataFrame) -> list[str]:
         if p_chance is not None and not pd.isna(p_chance):
             parts.append("above chance" if p_chance < CHANCE_ALPHA
                          else "NOT above chance")
-            parts[-1] += f" (permutation p = {p_chance:.3g})"
+            parts[-1] += f" (subject-level sign-flip p = {p_chance:.3g})"
         if not r.get("is_best"):
             p = r.get("p_holm")
             if p is None or pd.isna(p):
@@ -173,14 +177,15 @@ def format_verdict(frame: pd.DataFrame, missing: list[str] | None = None) -> str
     if summary.empty:
         lines.append("No result rows: nothing to compare.")
     for key, block in (summary.groupby(BLOCK_COLUMNS, sort=True) if len(summary) else []):
-        block = block.sort_values(["rank", "label"], kind="stable")
+        block = block.assign(_group=block["test_data"].ne("none")).sort_values(
+            ["_group", "rank", "label"], kind="stable").drop(columns="_group")
         lines += [f"Verdict: {block_title(*key)}", ""]
         lines += _block_lines(block)
         lines += ["", *_sentences(block), ""]
-        lines.append(f"Tests across test subjects: permutation test of the stored predictions "
-                     f"against chance (one-sided, {CHANCE_ALPHA}); paired Wilcoxon signed-rank "
-                     f"test against the best model, Holm-corrected. Mean ± sample SD over "
-                     f"subjects.")
+        lines.append(f"Tests across test subjects: one-sided sign-flip permutation test of "
+                     f"each subject's score minus chance ({CHANCE_ALPHA}); paired Wilcoxon "
+                     f"signed-rank test against the best model that uses the test data the "
+                     f"same way, Holm-corrected. Mean ± sample SD over subjects.")
         lines.append("")
     for job in missing or []:
         lines.append(f"No rows from job {job} (it failed or was interrupted; see its log).")

@@ -49,7 +49,7 @@ import yaml
 
 from eegbench.config import Job
 from eegbench.hashing import sha256_of
-from eegbench.leaderboard.suite_spec import SuiteError, cell_job_overrides, load_suite, suite_dir
+from eegbench.leaderboard.suite_spec import cell_job_overrides, load_suite, suite_dir
 from eegbench.models.weights.known import find_known_checkpoint
 from eegbench.resources import config_dir
 from eegbench.results.recompute import EXACT_SCHEMA

@@ -121,7 +121,9 @@ def test_leaderboard_rebuilds_identically_and_reports_statistics(store, tmp_path
     np.testing.assert_allclose(merged["p_holm"], merged["p_holm_ref"], rtol=1e-5)
     assert summary["is_best"].sum() == 3  # tables: loso, k=1, k=4
     html = (tmp_path / "a" / "lb.html").read_text()
-    assert html.count("<table>") == 4 and "Provenance:" in html and "lb_plots/kshot_" in html
+    # per table: its main columns and its collapsible details; then the rank table
+    assert html.count("<table>") == 3 * 2 + 1 and html.count("<details>") == 3
+    assert "Provenance:" in html and "lb_plots/kshot_" in html
     md = (tmp_path / "a" / "lb.md").read_text()
     assert "ssvep_exo_kalunga2016 / ssvep_4class / fewshot / k = 4 per class" in md
     assert "p vs chance" in md and "Ranked and tested by balanced accuracy" in md

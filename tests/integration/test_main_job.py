@@ -76,7 +76,7 @@ def test_quick_start_runs_every_model_and_prints_the_verdict(main_job):
 
 
 def test_verdict_numbers_come_from_the_stored_rows(main_job):
-    from eegbench.leaderboard.stats import holm, permutation_chance_test
+    from eegbench.leaderboard.stats import format_p, holm, subject_chance_test
 
     _, _, proc, rows = main_job
     verdict = _verdict(proc.stdout)
@@ -85,8 +85,8 @@ def test_verdict_numbers_come_from_the_stored_rows(main_job):
     means = {m: np.mean(list(v.values())) for m, v in scores.items()}
     best = max(means, key=means.get)
     others = [m for m in LABELS if m != best]
-    raw_p = [stats.wilcoxon([scores[m][s] for s in SUBJECTS],
-                            [scores[best][s] for s in SUBJECTS]).pvalue
+    raw_p = [stats.wilcoxon(np.round([scores[m][s] - scores[best][s] for s in SUBJECTS],
+                                     9)).pvalue  # differences rounded to 1e-9, as documented
              if not np.allclose([scores[m][s] - scores[best][s] for s in SUBJECTS], 0) else 1.0
              for m in others]
     adjusted = dict(zip(others, holm(raw_p), strict=True))
@@ -95,10 +95,9 @@ def test_verdict_numbers_come_from_the_stored_rows(main_job):
         values = [scores[model][s] for s in SUBJECTS]
         assert cells[3] == f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
         mine = [r for r in rows if r["model"] == model]
-        chance = permutation_chance_test([r["predictions"] for r in mine],
-                                         [r["test_subject"] for r in mine],
-                                         "balanced_accuracy")
-        assert cells[4].split()[0] == f"{chance['p_value']:.3g}"
+        chance = subject_chance_test(values, 0.5)  # across subjects, exact for 4 of them
+        assert cells[4].split()[0] == format_p(chance["p_value"], chance["floor"],
+                                               chance["exact"])
         if model == best:
             assert cells[6] == "best" and cells[0] == "1"
         else:

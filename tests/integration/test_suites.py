@@ -228,8 +228,9 @@ def test_suite_model_validates_without_files():
 
 
 def test_submission_configurations_of_a_suite_are_bundle_safe_jobs():
-    from eegbench.submission.bundle import compose_config, suite_configurations, suite_file
     from eegbench.submission.overrides import check_overrides
+
+    from eegbench.submission.bundle import compose_config, suite_configurations, suite_file
 
     suite = load_suite("eegbench-local-v1")
     entries = suite_configurations(suite.name)

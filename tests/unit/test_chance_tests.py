@@ -94,3 +94,30 @@ def test_friedman_nemenyi_critical_difference():
     assert res["mean_ranks"]["a"] == 1.0 and res["mean_ranks"]["c"] == 3.0
     assert res["cd"] == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 5)))  # Demsar 2006
     assert res["friedman_p"] < 0.05
+
+
+def test_subject_level_chance_column_and_a_caption_for_too_few_subjects():
+    from eegbench.leaderboard.tables import block_caption, summarize, table_rows
+
+    def rows(model, scores):
+        return [{"dataset": "d", "task": "t", "protocol": "loso", "model": model,
+                 "family": "classical", "adaptation": "from_scratch", "config_hash": model,
+                 "test_subject": f"{i:02d}", "seed": 0, "n_parameters": 10, "n_test": 40,
+                 "train_seconds": 1.0, "inference_seconds": 0.1, "peak_rss_mb": 1.0,
+                 "predicted_class_counts": [20, 20], "metric.balanced_accuracy": s}
+                for i, s in enumerate(scores)]
+
+    frame = pd.DataFrame(rows("a", [0.6, 0.7, 0.55, 0.8, 0.65])
+                         + rows("b", [0.6, 0.4, 0.55, 0.45, 0.5]))
+    summary = summarize(frame, metrics=("balanced_accuracy",)).set_index("model")
+    # every subject above chance: the exact sign-flip floor 1 / 2**5; b: 3 of 5 at or below
+    assert summary.loc["a", "p_chance"] == pytest.approx(1 / 32)
+    assert summary.loc["a", "chance"] == 0.5 and bool(summary.loc["a", "p_chance_exact"])
+    assert summary.loc["b", "p_chance"] > 0.5 and not summary.loc["b", "above_chance"]
+    caption = block_caption(summary.reset_index(), ["balanced_accuracy"])
+    assert "smallest two-sided Wilcoxon p is 0.0625" in caption
+    header, cells = table_rows(summary.reset_index(), ["balanced_accuracy"])
+    assert "p vs chance (subjects)" in header and "uses test data" in header
+    assert "p vs chance (windows, fixed effects)" in header
+    assert cells[0][header.index("p vs chance (subjects)")] == "0.0312"
+    assert cells[1][header.index("p vs chance (subjects)")].endswith("NOT above chance")

@@ -71,3 +71,59 @@ def test_rank_aggregation_averages_ranks_across_datasets():
     assert out.loc["a", "mean_rank"] == pytest.approx((1 + 2) / 2)
     assert out.loc["b", "mean_rank"] == pytest.approx((2.5 + 1) / 2)
     assert out.loc["c", "mean_rank"] == pytest.approx(2.5) and out.loc["c", "n_datasets"] == 1
+
+
+def test_subject_chance_test_is_exact_for_few_subjects_and_seeded_for_many():
+    from eegbench.leaderboard.stats import subject_chance_test
+
+    # 5 subjects all above chance: exact sign-flip p = 1 / 2**5 (only the observed pattern)
+    res = subject_chance_test([0.6, 0.7, 0.55, 0.8, 0.9], 0.5)
+    assert res["exact"] and res["n_draws"] == 32
+    assert res["p_value"] == pytest.approx(1 / 32) == pytest.approx(res["floor"])
+    # one subject below chance by the most: patterns with mean >= observed, counted by hand
+    d = np.array([0.1, 0.2, 0.05, -0.3])
+    signs = np.array(np.meshgrid(*[[-1, 1]] * 4)).reshape(4, -1).T
+    expected = np.mean((signs * d).mean(1) >= d.mean() - 1e-12)
+    assert subject_chance_test(d + 0.5, 0.5)["p_value"] == pytest.approx(expected)
+    many = subject_chance_test(np.linspace(0.45, 0.75, 36), 0.5)
+    assert not many["exact"] and many["n_draws"] == 10000
+    assert many == subject_chance_test(np.linspace(0.45, 0.75, 36), 0.5)  # fixed seed
+    assert np.isnan(subject_chance_test([0.9], 0.5)["p_value"])
+
+
+def test_p_at_a_random_permutation_floor_reads_as_a_bound():
+    from eegbench.leaderboard.stats import format_p
+
+    assert format_p(1 / 1001, 1 / 1001) == "< 0.001"
+    assert format_p(1 / 10001, 1 / 10001) == "< 0.0001"
+    assert format_p(1 / 32, 1 / 32, exact=True) == "0.0312"  # an exact p is a value
+    assert format_p(0.0123, 1 / 1001) == "0.0123"
+
+
+def test_exact_ties_survive_floating_point_noise():
+    """Scores k/36 computed two ways must give the same Wilcoxon p (zeros dropped)."""
+    rng = np.random.default_rng(0)
+    k_a = rng.integers(14, 30, size=36)
+    k_b = k_a + rng.integers(-2, 3, size=36)  # many exact zero and tied differences
+    clean_a, clean_b = k_a / 36, k_b / 36
+    noisy_a = np.array([sum([1 / 36] * k) for k in k_a])  # the same fractions, summed
+    assert not np.array_equal(noisy_a, clean_a)
+    assert paired_test(noisy_a, clean_b) == paired_test(clean_a, clean_b)
+    from scipy import stats as sp
+
+    d = np.round(clean_a - clean_b, 9)
+    assert paired_test(clean_a, clean_b)[1] == pytest.approx(
+        sp.wilcoxon(d, zero_method="wilcox").pvalue)
+
+
+def test_stouffer_weights_by_sqrt_subjects_as_moabb():
+    from scipy import stats as sp
+
+    from eegbench.leaderboard.stats import smallest_wilcoxon_p, stouffer
+
+    p, n = [0.01, 0.3, 0.6], [36, 12, 5]
+    z = sp.norm.isf(p)
+    w = np.sqrt(n)
+    assert stouffer(p, n) == pytest.approx(sp.norm.sf((w * z).sum() / np.sqrt((w ** 2).sum())))
+    assert smallest_wilcoxon_p(5) == pytest.approx(0.0625)
+    assert smallest_wilcoxon_p(6) < 0.05
