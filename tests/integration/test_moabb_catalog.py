@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from eegbench.config import check_config
+from eegbench.cli.spec import check_config
 from eegbench.data.bridges.moabb_catalog import (
     format_catalog,
     moabb_catalog,

@@ -15,7 +15,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from scipy import stats
 
-from eegbench.config import check_config
+from eegbench.cli.spec import check_config
 from eegbench.leaderboard.scorecard import build_scorecard, sign_flip_p
 from eegbench.leaderboard.scorecard_render import committed_suite_rows, write_scorecard
 from eegbench.leaderboard.suite_spec import (
@@ -228,9 +228,10 @@ def test_suite_model_validates_without_files():
 
 
 def test_submission_configurations_of_a_suite_are_bundle_safe_jobs():
-    from eegbench.submission.overrides import check_overrides
+    from eegbench.cli.overrides import check_overrides
 
-    from eegbench.submission.bundle import compose_config, suite_configurations, suite_file
+    from eegbench.cli.submission import compose_config
+    from eegbench.submission.bundle import suite_configurations, suite_file
 
     suite = load_suite("eegbench-local-v1")
     entries = suite_configurations(suite.name)

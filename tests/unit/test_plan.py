@@ -12,7 +12,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from eegbench.config import check_config
+from eegbench.cli.spec import check_config
 from eegbench.leaderboard import plan as experiment_plan
 from eegbench.resources import config_dir
 
