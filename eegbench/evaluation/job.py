@@ -31,6 +31,9 @@ from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.metrics import score_predictions
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
 from eegbench.progress import fold_label
+from eegbench.protocols.alignment import PROTOCOL_DEFAULTS as ALIGNMENT_DEFAULTS
+from eegbench.protocols.alignment import AlignmentSpec, SubjectAlignment
+from eegbench.protocols.alignment import prepare as prepare_alignment
 from eegbench.protocols.calibration import CalibrationSpec, torch_module
 from eegbench.protocols.fewshot import BaseModelCache, fit_fewshot
 from eegbench.protocols.splitters import Fold, make_splitter
@@ -93,9 +96,9 @@ def split_meta(ds: WindowsDataset) -> Any:
 
 #: Protocol keys that add result rows without changing the others (not hashed).
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
-#: Optional protocol keys left out of the hash while unset, so rows computed before the option
-#: existed keep their identity.
-UNSET_OPTIONAL_KEYS = ("align",)
+#: Optional protocol keys left out of the hash while at their defaults, so rows computed before
+#: the option existed keep their identity.
+OPTIONAL_PROTOCOL_DEFAULTS = ALIGNMENT_DEFAULTS
 
 
 #: Trainer keys that decide how folds are scheduled, not what is computed: never hashed (each
@@ -119,7 +122,8 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
                                 if k not in EXTRA_ROW_KEYS
-                                and not (k in UNSET_OPTIONAL_KEYS and v is None)}
+                                and not (k in OPTIONAL_PROTOCOL_DEFAULTS
+                                         and v == OPTIONAL_PROTOCOL_DEFAULTS[k])}
     return identity
 
 
@@ -332,6 +336,7 @@ class ProtocolPlan:
     calibration: CalibrationSpec
     probe_layers: bool
     probe_max_features: int
+    alignment: SubjectAlignment
 
 
 def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
@@ -342,17 +347,16 @@ def protocol_plan(cfg: DictConfig, ds: WindowsDataset) -> ProtocolPlan:
     """
     protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
     name = protocol.pop("name")
-    align = protocol.pop("align", None)
-    if align:
-        from eegbench.protocols.alignment import align_subjects
-
-        ds = WindowsDataset(align_subjects(ds.X, ds.meta, str(align)), ds.meta,
-                            {**ds.info, "aligned": str(align)})
+    spec = AlignmentSpec.pop_from(protocol)  # eegbench/protocols/alignment.py
+    X, alignment = prepare_alignment(ds.X, ds.meta, ds.info, spec)
+    if spec.method is not None:
+        ds = WindowsDataset(X, ds.meta, {**ds.info, "aligned": spec.method})
     calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
     # Optional: also probe every layer of each fold's trained network (deep models only).
     probe_layers = bool(protocol.pop("layer_probe", False))
     probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
-    return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
+    return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features,
+                        alignment)
 
 
 @dataclasses.dataclass
@@ -496,7 +500,7 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
 
     for seed in cfg.seeds:
         splitter = make_splitter(name, seed=int(seed), **protocol)
-        folds = list(splitter.split(split_meta(ds)))
+        folds = plan.alignment.drop_excluded(list(splitter.split(split_meta(ds))))
         pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
             if shard is not None and (i - 1) % shard[1] != shard[0]:
@@ -517,6 +521,8 @@ def run_experiment(cfg: DictConfig) -> list[dict[str, Any]]:
         # not use fold-invariant features
         features = (fold_invariant_features(cfg, ds, int(seed))
                     if any(not len(fold.calib) for _, fold in pending) else None)
+        if pending:
+            features = plan.alignment.recentre_features(features, ds.meta, cfg.model.name)
         tally = _SeedTally(int(seed), len(folds), len(pending))
         writer = functools.partial(store_fold, tally=tally)
         rest = fit_folds_in_parallel(cfg, ds, pending, int(seed), chash, features, len(folds),
