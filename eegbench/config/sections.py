@@ -280,7 +280,9 @@ def _protocol_section(name: str, splitter: type) -> type[_Section]:
         fields[param.name] = (_lax_sequences(annotation),
                               None if param.default is param.empty else param.default)
     # Options read by the job around the splitter (eegbench/evaluation/plan.py, protocol_plan).
-    fields["align"] = (Literal["euclidean", "riemannian"] | None, None)
+    fields["align"] = (Literal["euclidean", "riemannian_recentre", "riemannian"] | None, None)
+    fields["align_reference"] = (Literal["all", "calibration"], "all")
+    fields["align_calibration_s"] = (float, 60.0)
     fields["layer_probe"] = (bool, False)
     fields["layer_probe_max_features"] = (int, 512)
     if "mode" in fields:  # protocols that calibrate on the test subject's first trials

@@ -154,7 +154,8 @@ def check_model_spec(model: ModelSpec) -> None:
 def _check_protocol(spec: JobSpec) -> None:
     protocol = spec.protocol.model_dump()
     name = protocol.pop("name")
-    for option in ("align", "layer_probe", "layer_probe_max_features", "calibrate"):
+    for option in ("align", "align_reference", "align_calibration_s", "layer_probe",
+                   "layer_probe_max_features", "calibrate"):
         protocol.pop(option, None)
     try:  # the splitter's own value checks (n_folds >= 2, shots >= 1, ...), no data needed
         make_splitter(name, seed=spec.seeds[0], **protocol)

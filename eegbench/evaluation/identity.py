@@ -50,6 +50,7 @@ from eegbench.data.cache import WindowsDataset
 from eegbench.evaluation.plan import adaptation_of, model_builder
 from eegbench.models.weights.known import get_known_checkpoint
 from eegbench.models.weights.loading import resolve_weights
+from eegbench.protocols.alignment import PROTOCOL_DEFAULTS as ALIGNMENT_DEFAULTS
 from eegbench.results.provenance import config_hash
 from eegbench.results.row import row_key
 
@@ -61,9 +62,9 @@ logger = logging.getLogger(__name__)
 IDENTITY_SECTIONS = ("dataset", "preprocess", "model", "protocol", "trainer")
 #: Protocol keys that add result rows without changing the others (not hashed).
 EXTRA_ROW_KEYS = ("layer_probe", "layer_probe_max_features")
-#: Optional protocol keys left out of the hash while unset, so rows computed before the option
-#: existed keep their identity.
-UNSET_OPTIONAL_KEYS = ("align",)
+#: Optional protocol keys left out of the hash while at their defaults, so rows computed before
+#: the option existed keep their identity.
+OPTIONAL_PROTOCOL_DEFAULTS = ALIGNMENT_DEFAULTS
 #: Trainer keys that decide how folds are scheduled, not what is computed: never hashed (each
 #: row records its schedule in ``fit_report.fold_parallel``).
 SCHEDULING_TRAINER_KEYS = ("fold_parallel",)
@@ -90,7 +91,8 @@ def identity_config(job: Job) -> dict[str, Any]:
     if isinstance(identity.get("protocol"), dict):
         identity["protocol"] = {k: v for k, v in identity["protocol"].items()
                                 if k not in EXTRA_ROW_KEYS
-                                and not (k in UNSET_OPTIONAL_KEYS and v is None)}
+                                and not (k in OPTIONAL_PROTOCOL_DEFAULTS
+                                         and v == OPTIONAL_PROTOCOL_DEFAULTS[k])}
     return identity
 
 

@@ -151,7 +151,7 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
 
     for seed in spec.seeds:
         splitter = make_splitter(plan.name, seed=int(seed), **plan.splitter_params)
-        folds = list(splitter.split(split_meta(ds)))
+        folds = plan.alignment.drop_excluded(list(splitter.split(split_meta(ds))))
         pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
             if shard is not None and (i - 1) % shard[1] != shard[0]:
@@ -168,6 +168,8 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
         # not use fold-invariant features
         features = (fold_invariant_features(job, ds, int(seed))
                     if any(not len(fold.calib) for _, fold in pending) else None)
+        if pending:
+            features = plan.alignment.recentre_features(features, ds.meta, spec.model.name)
         tally = _SeedTally(int(seed), len(folds), len(pending))
         writer = functools.partial(store_fold, tally=tally)
         rest = fit_folds_in_parallel(job, ds, pending, int(seed), chash, features, len(folds),

@@ -14,9 +14,10 @@ from eegbench.cli.spec import job_from_config
 from eegbench.evaluation.identity import identity_hash
 from eegbench.resources import config_dir
 
-#: (overrides, config hash on e7597eb)
+#: (overrides, config hash on e7597eb; cbramod_probe's changed since with its recipe, which now
+#: follows the authors' (one-logit head, selection by validation ROC AUC, conf/model/cbramod.yaml))
 BEFORE = [
-    (["+exp=loso", "model=cbramod_probe", "fold_shard=[0,2]"], "6150e44df071aee1"),
+    (["+exp=loso", "model=cbramod_probe", "fold_shard=[0,2]"], "7f3f2493df8dadda"),
     (["+exp=loso", "model=eegnet", "fold_shard=[0,2]"], "ea9ef6e152d2ef79"),
     (["+exp=loso", "model=ts_lr", "fold_shard=[1,2]"], "38480d0f2b31b562"),
     (["model=ts_lr", "dataset.subjects=[0,1,2]"], "5eaf29e5709051c9"),

@@ -229,7 +229,6 @@ def test_suite_model_validates_without_files():
 
 def test_submission_configurations_of_a_suite_are_bundle_safe_jobs():
     from eegbench.cli.overrides import check_overrides
-
     from eegbench.cli.submission import compose_config
     from eegbench.submission.bundle import suite_configurations, suite_file
 
