@@ -24,6 +24,8 @@ from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
 from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
+from eegbench.protocols.alignment import AlignmentSpec, SubjectAlignment
+from eegbench.protocols.alignment import prepare as prepare_alignment
 
 
 def load_dataset(job: Job) -> WindowsDataset:
@@ -143,24 +145,25 @@ class ProtocolPlan:
     calibration: CalibrationSpec
     probe_layers: bool
     probe_max_features: int
+    alignment: SubjectAlignment
 
 
 def protocol_plan(job: Job, ds: WindowsDataset) -> ProtocolPlan:
     """Read the job's ``protocol``: splitter parameters, calibration, layer probes, alignment.
 
-    With ``protocol.align`` the returned dataset's windows are aligned per subject (label-free
-    Euclidean / Riemannian re-centering).
+    With ``protocol.align`` the returned dataset's windows are aligned per subject, label-free
+    (:mod:`eegbench.protocols.alignment`); the plan's ``alignment`` drops calibration windows
+    from the folds and re-centres covariance features.
     """
     protocol = job.section("protocol")
     name = protocol.pop("name")
-    align = protocol.pop("align", None)
-    if align:
-        from eegbench.protocols.alignment import align_subjects
-
-        ds = WindowsDataset(align_subjects(ds.X, ds.meta, str(align)), ds.meta,
-                            {**ds.info, "aligned": str(align)})
+    spec = AlignmentSpec.pop_from(protocol)
+    X, alignment = prepare_alignment(ds.X, ds.meta, ds.info, spec)
+    if spec.method is not None:
+        ds = WindowsDataset(X, ds.meta, {**ds.info, "aligned": spec.method})
     calibration = CalibrationSpec.from_config(protocol.pop("calibrate", None))
     # Optional: also probe every layer of each fold's trained network (deep models only).
     probe_layers = bool(protocol.pop("layer_probe", False))
     probe_max_features = int(protocol.pop("layer_probe_max_features", 512))
-    return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features)
+    return ProtocolPlan(ds, name, protocol, calibration, probe_layers, probe_max_features,
+                        alignment)
