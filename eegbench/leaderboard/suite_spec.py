@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from eegbench.protocols.alignment import PROTOCOL_DEFAULTS as ALIGNMENT_DEFAULTS
 from eegbench.resources import config_dir
 
 #: Metrics a cell may rank by, and whether higher is better.
@@ -294,8 +295,21 @@ def row_matches(identity: CellIdentity, row: dict[str, Any]) -> bool:
         return False
     if identity.primary_metric not in (row.get("metrics") or {}):
         return False
-    return (_same_section(identity.protocol, config.get("protocol"))
+    return (_same_section(_without_defaults(identity.protocol),
+                          _without_defaults(config.get("protocol")))
             and _same_section(identity.preprocess, config.get("preprocess")))
+
+
+def _without_defaults(protocol: Any) -> Any:
+    """Drop the optional alignment keys at their defaults.
+
+    Rows written before those keys existed lack them
+    (:data:`eegbench.protocols.alignment.PROTOCOL_DEFAULTS`).
+    """
+    if not isinstance(protocol, dict):
+        return protocol
+    return {k: v for k, v in protocol.items()
+            if not (k in ALIGNMENT_DEFAULTS and v == ALIGNMENT_DEFAULTS[k])}
 
 
 def _override_value(value: Any) -> str:

@@ -7,6 +7,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from eegbench.adaptation.calibration import CalibrationSpec
+from eegbench.protocols.alignment import AlignmentSpec
 from eegbench.protocols.splitters import make_splitter
 from eegbench.resources import config_dir
 
@@ -24,7 +25,7 @@ def test_protocol_config_builds_its_splitter(protocol):
     cfg = OmegaConf.to_container(_compose([f"protocol={protocol}"]).protocol, resolve=True)
     name = cfg.pop("name")
     CalibrationSpec.from_config(cfg.pop("calibrate", None))
-    cfg.pop("align", None)  # run-level option (label-free alignment), not a splitter parameter
+    AlignmentSpec.pop_from(cfg)  # run-level options (label-free alignment), not the splitter's
     splitter = make_splitter(name, seed=0, **cfg)
     assert splitter.name == name == protocol
 

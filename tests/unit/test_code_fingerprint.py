@@ -163,7 +163,7 @@ def test_a_classical_run_does_not_fingerprint_the_torch_model_modules():
     script = textwrap.dedent("""
         import json, sys
         from eegbench.models.base import build_model
-        from eegbench.results.fingerprints import model_code_identity
+        from eegbench.evaluation.identity import model_code_identity
         build_model("ts_lr")
         print(json.dumps(sorted(model_code_identity("ts_lr").modules)))
     """)
