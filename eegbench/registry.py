@@ -157,6 +157,17 @@ class Registry(Generic[T]):
                              f"but got {target!r} for {name!r}.")
         self._add(name, _Entry(origin, target=target))
 
+    def builtin_modules(self) -> list[str]:
+        """Return the modules the built-in lazy entries and families name (nothing imported).
+
+        A code fingerprint follows import statements; code a registry loads by name is
+        reached only through these names.
+        """
+        modules = {e.target.split(":")[0] for e in self._entries.values()
+                   if e.origin == "built-in" and e.target}
+        modules |= {family.factory.split(":")[0] for family in self._families}
+        return sorted(modules)
+
     def unregister(self, name: str) -> None:
         """Remove ``name`` (e.g. an entry a test registered).
 

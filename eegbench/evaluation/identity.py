@@ -193,13 +193,13 @@ def _registry_hash() -> str:
 def model_code_identity(name: str) -> CodeFingerprint:
     """Return the code fingerprint of a run of the registered model ``name``.
 
-    The modules of eegbench and of the model's distribution (its top-level packages) that
-    the run can execute: those imported so far (:data:`sys.modules`; call this after the
-    model is built and the data are loaded), less the run's callers (modules that import
-    :mod:`eegbench.evaluation.job`: the command line, the submission runner, the studies; and
-    the command line's modules, :data:`FRONT_END_PACKAGES`), and the static import closure of
-    :data:`RUN_ENTRY_MODULES`, the model factory's module and the adaptation modules; each
-    hashed without docstrings or comments. Plus the known-checkpoints registry's content and
+    The static import closure (module- and function-level imports, followed inside eegbench
+    and the model's distribution) of :data:`RUN_ENTRY_MODULES`, the model factory's module,
+    the adaptation modules and the modules the protocol, reader and metric registries load by
+    name; for a plugin, every module of its distribution's packages. Never what the process
+    happens to have imported, so every process that runs the same job computes the same
+    fingerprint. The command line (:data:`FRONT_END_PACKAGES`) is left out. Each module is
+    hashed without docstrings or comments; plus the known-checkpoints registry's content and
     the versions of the numerical libraries and of the model's distribution.
     """
     from eegbench.adaptation.registry import BUILTIN_MODULES
@@ -212,13 +212,40 @@ def model_code_identity(name: str) -> CodeFingerprint:
     packages = {"eegbench", factory_module.split(".")[0]}
     if dist:
         packages |= packages_of(distribution_packages(dist))
-    code = code_fingerprint([*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES], packages,
-                            include_loaded=True, callers_of=RUN_ENTRY_MODULES[0],
-                            extra_distributions=[dist] if dist else [])
+    entries = [*RUN_ENTRY_MODULES, factory_module, *BUILTIN_MODULES, *_registry_modules()]
+    if dist:  # a plugin: every module of its distribution's packages, however it loads them
+        entries += [m for top in packages_of(distribution_packages(dist))
+                    for m in _package_modules(top)]
+    # The static closure only: what the process happens to have imported (an earlier job of
+    # the same process, a warm feature cache) must not change a result's identity.
+    code = code_fingerprint(entries, packages, extra_distributions=[dist] if dist else [])
     modules = {name: digest for name, digest in code.modules.items()
                if not name.startswith(FRONT_END_PACKAGES)}
     modules["eegbench/models/weights/known_checkpoints.yaml"] = _registry_hash()
     return CodeFingerprint(modules, code.versions)
+
+
+def _registry_modules() -> list[str]:
+    """Modules the run's registries load by name: protocols, readers and metrics."""
+    from eegbench.data.readers import READERS
+    from eegbench.metrics import METRICS
+    from eegbench.protocols.registry import PROTOCOLS
+
+    return [m for registry in (PROTOCOLS, READERS, METRICS) for m in registry.builtin_modules()]
+
+
+def _package_modules(top: str) -> list[str]:
+    """Every module of the importable package ``top`` (found on disk, none imported)."""
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        return []
+    if not spec.submodule_search_locations:
+        return [top]
+    return [top, *(info.name for info in pkgutil.walk_packages(
+        spec.submodule_search_locations, prefix=f"{top}."))]
 
 
 def model_code_fingerprint(name: str) -> str:

@@ -32,7 +32,7 @@ from eegbench.models.parameter_table import (
     torchaudio_importable,
     zoo_markdown,
 )
-from eegbench.models.weights.known import known_checkpoints
+from eegbench.models.weights import known
 
 START, END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
 
@@ -82,7 +82,7 @@ def checkpoint_table() -> str:
     file is in the local hub cache (no network request) and the input contract applied when
     it is loaded.
     """
-    entries = list(known_checkpoints().values())
+    entries = list(known.known_checkpoints().values())
     lines = ["| name | model | repository / file | size | licence | pinned by | sha256 | "
              "in local cache | input contract |", "|---|---|---|---|---|---|---|---|---|"]
     for e in entries:
