@@ -91,11 +91,15 @@ def check_page(chromium: str, url: str, profile: Path) -> dict:
     return json.loads(html.unescape(match.group(1)))
 
 
-def check_site(folder: Path, chromium: str) -> list[dict]:
-    """Check ``index.html`` and every other page of ``folder``; return one verdict each."""
+def check_site(folder: Path, chromium: str, require_index: bool = True) -> list[dict]:
+    """Check ``index.html`` and every other page of ``folder``; return one verdict each.
+
+    With ``require_index=False`` a folder of pages without an index (the scorecards) is
+    checked too.
+    """
     folder = Path(folder).resolve()
     pages = sorted(p.name for p in folder.glob("*.html"))
-    if "index.html" not in pages:
+    if require_index and "index.html" not in pages:
         raise FileNotFoundError(f"{folder}/index.html is missing: run "
                                 "`python -m eegbench.leaderboard.site`.")
     with tempfile.TemporaryDirectory() as tmp:
