@@ -17,7 +17,6 @@ from eegbench.evaluation.fold import fit_and_score
 from eegbench.evaluation.identity import identity_hash, row_key_of
 from eegbench.evaluation.plan import ProtocolPlan, model_builder, split_meta
 from eegbench.protocols.audit import expand, variant_fold, variant_windows
-from eegbench.protocols.splitters import make_splitter
 from eegbench.results.store import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ def run_audit(job: Job, ds: WindowsDataset, store: ResultStore, plan: ProtocolPl
         clean_protocol = f"{name}~clean:{pair}" if pair else name
         for seed in job.spec.seeds:
             meta = split_meta(ds)
-            folds = list(make_splitter(name, seed=int(seed), **plan.splitter_params).split(meta))
+            folds = plan.folds(int(seed))
             for i, clean_fold in enumerate(folds):
                 fold = variant_fold(variant, clean_fold, meta, int(seed), i, audit.n_folds)
                 if store.has(row_key_of(job, fold, seed, vhash, fingerprints, protocol=label)):

@@ -31,15 +31,13 @@ from eegbench.evaluation.identity import identity_hash, row_fingerprints, row_ke
 from eegbench.evaluation.parallel import fit_folds_in_parallel
 from eegbench.evaluation.plan import (
     adaptation_of,
-    fold_invariant_features,
     load_dataset,
     model_builder,
     protocol_plan,
-    split_meta,
 )
 from eegbench.evaluation.probes import probes_apply, probes_stored, write_probe_rows
 from eegbench.progress import fold_label
-from eegbench.protocols.splitters import Fold, make_splitter
+from eegbench.protocols.splitters import Fold
 from eegbench.results.row import ResultRow
 from eegbench.results.store import ResultStore
 
@@ -150,8 +148,7 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
                     tally.n_pending, tally.eta())
 
     for seed in spec.seeds:
-        splitter = make_splitter(plan.name, seed=int(seed), **plan.splitter_params)
-        folds = plan.alignment.drop_excluded(list(splitter.split(split_meta(ds))))
+        folds = plan.folds(int(seed))
         pending: list[tuple[int, Fold]] = []
         for i, fold in enumerate(folds, 1):
             if shard is not None and (i - 1) % shard[1] != shard[0]:
@@ -166,10 +163,8 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
             pending.append((i, fold))
         # a frozen encoder's random initialisation depends on the seed; few-shot folds do
         # not use fold-invariant features
-        features = (fold_invariant_features(job, ds, int(seed))
+        features = (plan.shared_features(job, int(seed))
                     if any(not len(fold.calib) for _, fold in pending) else None)
-        if pending:
-            features = plan.alignment.recentre_features(features, ds.meta, spec.model.name)
         tally = _SeedTally(int(seed), len(folds), len(pending))
         writer = functools.partial(store_fold, tally=tally)
         rest = fit_folds_in_parallel(job, ds, pending, int(seed), chash, features, len(folds),

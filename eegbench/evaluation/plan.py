@@ -26,6 +26,7 @@ from eegbench.features.precompute import precompute_fold_invariant
 from eegbench.models.base import BenchmarkModel, SignalSpec, build_model
 from eegbench.protocols.alignment import AlignmentSpec, SubjectAlignment
 from eegbench.protocols.alignment import prepare as prepare_alignment
+from eegbench.protocols.splitters import Fold, make_splitter
 
 
 def load_dataset(job: Job) -> WindowsDataset:
@@ -146,6 +147,25 @@ class ProtocolPlan:
     probe_layers: bool
     probe_max_features: int
     alignment: SubjectAlignment
+
+    def folds(self, seed: int) -> list[Fold]:
+        """Return the protocol's folds for ``seed``, calibration windows left out.
+
+        The one place folds are drawn: the job, the leakage audit and a submission's re-fit
+        all see the same folds.
+        """
+        splitter = make_splitter(self.name, seed=int(seed), **self.splitter_params)
+        return self.alignment.drop_excluded(list(splitter.split(split_meta(self.ds))))
+
+    def shared_features(self, job: Job, seed: int) -> np.ndarray | None:
+        """Return the fold-invariant features of the plan's windows (re-centred if aligned).
+
+        :func:`fold_invariant_features` of the (aligned) windows, then
+        :meth:`SubjectAlignment.recentre_features`; what every fold of ``seed`` without
+        calibration shots is fitted on.
+        """
+        features = fold_invariant_features(job, self.ds, int(seed))
+        return self.alignment.recentre_features(features, self.ds.meta, job.spec.model.name)
 
 
 def protocol_plan(job: Job, ds: WindowsDataset) -> ProtocolPlan:

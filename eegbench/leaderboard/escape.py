@@ -6,27 +6,32 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def md_cell(value: Any) -> str:
+def md_cell(value: Any, html: bool = True) -> str:
     r"""Return ``value`` as text safe inside one Markdown table cell.
 
     A ``|`` would end the cell and a line break the row, and ``<`` could open raw HTML in
     renderers that allow it: ``|`` becomes ``\|``, line breaks become spaces and ``<``
-    becomes ``&lt;``. Plain names and numbers are returned unchanged.
+    becomes ``&lt;`` (unless ``html`` is false: text for a terminal, never rendered).
+    Plain names and numbers are returned unchanged.
     """
     text = str(value)
-    for old, new in (("|", "\\|"), ("\r\n", " "), ("\n", " "), ("\r", " "), ("<", "&lt;")):
+    for old, new in (("|", "\\|"), ("\r\n", " "), ("\n", " "), ("\r", " ")):
         text = text.replace(old, new)
-    return text
+    return text.replace("<", "&lt;") if html else text
 
 
-def md_row(cells: list[Any]) -> str:
+def md_row(cells: list[Any], html: bool = True) -> str:
     """Return one Markdown table row with every cell escaped (:func:`md_cell`)."""
-    return "| " + " | ".join(md_cell(c) for c in cells) + " |"
+    return "| " + " | ".join(md_cell(c, html) for c in cells) + " |"
 
 
-def md_table(header: list[Any], rows: Iterable[list[Any]]) -> list[str]:
-    """Return the lines of a Markdown table: header, separator and rows, every cell escaped."""
-    return [md_row(header), "|" + "---|" * len(header), *(md_row(r) for r in rows)]
+def md_table(header: list[Any], rows: Iterable[list[Any]], html: bool = True) -> list[str]:
+    """Return the lines of a Markdown table: header, separator and rows, every cell escaped.
+
+    ``html=False`` leaves ``<`` as it is, for a table printed to a terminal.
+    """
+    return [md_row(header, html), "|" + "---|" * len(header),
+            *(md_row(r, html) for r in rows)]
 
 
 def md_text(value: Any) -> str:

@@ -120,14 +120,26 @@ def setting_label(flat: dict[str, Any], keys: list[str]) -> str:
                      for k in keys)
 
 
+#: Config sections a family never reads: a covariance pipeline is fitted by scikit-learn, so
+#: the trainer section (epochs, patience) does not change what it computes.
+UNUSED_SECTIONS = {"classical": ("trainer.",)}
+
+
+def _unused_keys(block: pd.DataFrame) -> tuple[str, ...]:
+    """Key prefixes that ``block``'s model family never reads (:data:`UNUSED_SECTIONS`)."""
+    families = set(block["family"].astype(str)) if "family" in block else set()
+    return UNUSED_SECTIONS.get(families.pop(), ()) if len(families) == 1 else ()
+
+
 def config_settings(frame: pd.DataFrame) -> dict[str, str]:
     """Label each config hash by the settings that tell it apart from the same model's others.
 
     Within each dataset/task/protocol, configurations of one model and adaptation (e.g.
     EEGNet with two trainer budgets) get the ``key=value`` pairs in which their stored configs
     differ
-    (``model.params.`` dropped from keys, file paths shown by file name, the adaptation and
-    execution-only keys left out unless needed to tell configurations apart); a model with a
+    (``model.params.`` dropped from keys, file paths shown by file name, the adaptation,
+    execution-only keys and sections the family never reads (:data:`UNUSED_SECTIONS`) left
+    out unless needed to tell configurations apart); a model with a
     single configuration, or rows without a stored config (schema < 3), get no label.
     """
     if "config" not in frame:
@@ -142,7 +154,9 @@ def config_settings(frame: pd.DataFrame) -> dict[str, str]:
             continue
         keys = sorted({k for f in flat.values() for k in f} - set(SETTING_HIDDEN_KEYS))
         varying = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
-        shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS]
+        unused = _unused_keys(block)
+        shown = [k for k in varying if k not in SETTING_EXECUTION_KEYS
+                 and not k.startswith(unused)]
         candidate = {h: setting_label(f, shown) for h, f in flat.items()}
         if len(set(candidate.values())) < len(candidate):  # execution keys tell them apart
             candidate = {h: setting_label(f, varying) for h, f in flat.items()}

@@ -129,7 +129,7 @@ def _block_lines(block: pd.DataFrame) -> list[str]:
             "best" if r.get("is_best") else _fmt_p(r.get("p_holm")),
             r.get("converged") or "n/a", f"{r['train_seconds']:.1f}",
             r.get("test_data") or "none"])
-    return md_table(header, rows)
+    return md_table(header, rows, html=False)  # printed to the terminal, never rendered
 
 
 def _sentences(block: pd.DataFrame) -> list[str]:

@@ -352,7 +352,6 @@ def _refit_fold(job: Job, row: dict[str, Any]) -> dict[str, float]:
     from eegbench.evaluation.fold import fit_and_score
     from eegbench.evaluation.identity import identity_hash
     from eegbench.evaluation.plan import load_dataset, protocol_plan
-    from eegbench.protocols.splitters import make_splitter
 
     chash = identity_hash(job)
     if chash != row["config_hash"]:
@@ -360,15 +359,16 @@ def _refit_fold(job: Job, row: dict[str, Any]) -> dict[str, float]:
                               f"row has {row['config_hash']}: eegbench's configuration "
                               "differs from the submitter's.")
     plan = protocol_plan(job, load_dataset(job))
-    ds = plan.ds
-    folds = {f.name: f for f in make_splitter(plan.name, seed=int(row["seed"]),
-                                              **plan.splitter_params).split(ds.meta)
-             if f.shots == row.get("shots")}
+    seed = int(row["seed"])
+    folds = {f.name: f for f in plan.folds(seed) if f.shots == row.get("shots")}
     if row["fold"] not in folds:
         raise SubmissionError(f"Fold {row['fold']!r} does not exist here (folds: "
                               f"{sorted(folds)[:5]}...): the data differ from the submitter's.")
-    new, _ = fit_and_score(job, ds, folds[row["fold"]], int(row["seed"]), chash,
-                           plan.calibration, BaseModelCache())
+    fold = folds[row["fold"]]
+    # the job's own path: calibration windows left out, shared (re-centred) features
+    features = None if len(fold.calib) else plan.shared_features(job, seed)
+    new, _ = fit_and_score(job, plan.ds, fold, seed, chash, plan.calibration,
+                           BaseModelCache(), features)
     return new.metrics
 
 

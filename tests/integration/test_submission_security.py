@@ -216,3 +216,33 @@ def test_verify_prints_its_seed_and_the_seed_repeats_the_draw(bundle, tmp_path, 
         report = verify_submission(bundle, n_folds=1, seed=int(seed), **HYDRA_SIDE)
     assert report.attrs["seed"] == int(seed)
     assert re.search(r"re-running fold\(s\) (.*)", caplog.text).group(1) == folds
+
+
+ALIGNED = ("configurations:\n"
+           "  - name: eegmat_calibration\n    overrides: [dataset=physionet_eegmat, "
+           "protocol=loso, 'dataset.subjects=[00,01,02]', protocol.n_valid_subjects=1, "
+           "protocol.align=euclidean, protocol.align_reference=calibration, 'seeds=[0]']\n"
+           "  - name: eegmat_recentre\n    overrides: [dataset=physionet_eegmat, "
+           "protocol=loso, 'dataset.subjects=[00,01,02]', protocol.n_valid_subjects=1, "
+           "protocol.align=riemannian_recentre, 'seeds=[0]']\n")
+
+
+def test_verify_refits_aligned_folds_as_the_job_ran_them(tmp_path, data_root, cache_root,
+                                                         monkeypatch):
+    """The re-fit leaves the calibration windows out and re-centres the covariances."""
+    from eegbench.submission.bundle import verify_submission
+
+    (tmp_path / "official.yaml").write_text(ALIGNED)
+    out = tmp_path / "bundle"
+    proc = _cli("eegbench.cli.submission", ["run", "--model", "ts_lr", "--out", str(out),
+                                            "--official", str(tmp_path / "official.yaml")],
+                _env(data_root, cache_root), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert len(rows) == 6
+    monkeypatch.setenv("EEGBENCH_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("EEGBENCH_CACHE_DIR", str(cache_root))
+    report = verify_submission(out, n_folds=len(rows), seed=0, **HYDRA_SIDE)
+    assert report["ok"].all() and set(report["fold"]) == {r["fold"] for r in rows}
+    exact = report[report["metric"] == "balanced_accuracy"]
+    assert (exact["claimed"] - exact["reproduced"]).abs().max() < 1e-9

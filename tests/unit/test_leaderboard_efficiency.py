@@ -49,6 +49,17 @@ def test_setting_column_names_what_differs_between_configs_of_a_model():
         "a": "trainer.max_epochs=3", "b": "trainer.max_epochs=30", "c": "", "d": ""}
     table = to_markdown(summary, ["balanced_accuracy", "roc_auc"])
     assert "| setting |" in table and "trainer.max_epochs=30" in table
+    # a covariance pipeline never reads the trainer section: its label leaves it out unless
+    # nothing else tells two configurations apart
+    classical = pd.DataFrame([{**r, "model": "ts_lr", "family": "classical",
+                               "config": {**r["config"], "protocol": {"align": align}},
+                               "config_hash": r["config_hash"] + align}
+                              for r in rows[:4] for align in ("none", "euclidean")])
+    pair = classical[classical["config_hash"].isin(["anone", "beuclidean"])]
+    assert config_settings(pair) == {"anone": "protocol.align=none",
+                                     "beuclidean": "protocol.align=euclidean"}
+    assert config_settings(classical[classical["config_hash"].str.endswith("none")]) == {
+        "anone": "trainer.max_epochs=3", "bnone": "trainer.max_epochs=30"}
 
 
 def test_trainable_share_and_loss_fell_columns():

@@ -47,3 +47,17 @@ def test_invalid_fold_shards_are_refused(value):
 def test_fold_shards():
     assert parse_fold_shard(None) is None
     assert parse_fold_shard([1, 3]) == (1, 3)
+
+
+def test_terminal_verdict_prints_p_floors_as_text_not_html():
+    from pathlib import Path
+
+    from eegbench.results.store import rows_frame
+
+    shipped = Path(__file__).resolve().parents[2] / "leaderboard" / "rows.jsonl"
+    rows = [r for r in map(json.loads, shipped.read_text().splitlines())
+            if r["dataset"] == "physionet_eegmat" and r["protocol"] == "loso"
+            and r["model"] in ("ts_lr", "luna")]
+    text = format_verdict(rows_frame(rows))
+    assert "&lt;" not in text
+    assert "< 0.0001" in text  # luna's sign-flip p is below the Monte-Carlo floor
