@@ -40,6 +40,7 @@ from eegbench.leaderboard.suite_spec import (
     cell_identity,
     row_matches,
 )
+from eegbench.leaderboard.tables import mark_third_party
 
 #: Level of the win / loss and "above chance" decisions.
 ALPHA = 0.05
@@ -64,8 +65,11 @@ class Scorecard:
 
 
 def configuration_label(row: dict[str, Any]) -> str:
-    """Name a row's configuration across cells: model, adaptation, weights."""
-    label = str(row.get("model"))
+    """Name a row's configuration across cells: model, adaptation, weights.
+
+    A third-party model is marked with its distribution and version (as in the tables).
+    """
+    label = mark_third_party(str(row.get("model")), row.get("code_fingerprint"))
     adaptation = row.get("adaptation")
     if adaptation and adaptation != "from_scratch":
         label += f" ({adaptation})"

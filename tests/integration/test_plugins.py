@@ -139,3 +139,47 @@ def test_a_broken_plugin_is_named_and_the_others_still_work(tmp_path, data_root,
     assert "not_a_module_anywhere" not in proc.stdout + proc.stderr
     rows = [json.loads(p.read_text()) for p in (runs / "default" / "results").rglob("*.json")]
     assert len(rows) == 4 and {r["model"] for r in rows} == {"eegnex_plugin"}
+
+
+@pytest.mark.slow  # about 45 s of CPU: two cells under the suite's own trainer
+def test_a_plugin_model_runs_suite_cells_and_enters_the_scorecard(tmp_path, data_root,
+                                                                  cache_root):
+    """``eegbench +suite=... model=<plugin>``: the plugin's rows carry the suite and score
+    against the cell's baselines in the scorecard (two cells, the suite's own trainer)."""
+    from eegbench.leaderboard.scorecard import build_scorecard
+    from eegbench.leaderboard.scorecard_render import committed_suite_rows
+    from eegbench.leaderboard.suite_spec import load_suite
+    from eegbench.results.shipped import read_sources
+
+    target = tmp_path / "site"
+    source = shutil.copytree(REPO / "tests" / "plugin_pkg", tmp_path / "plugin_pkg")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(target),
+                    str(source)], check=True, cwd=tmp_path, capture_output=True)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(REPO)]),
+           "OMP_NUM_THREADS": "1", "EEGBENCH_RUNS_DIR": str(runs)}
+    cells = ["meg_within_subject", "n170_within_run"]
+    cmd = [sys.executable, "-m", "eegbench", "+suite=eegbench-local-v1", "model=dummy_plugin",
+           f"+suite_cells={','.join(cells)}", "trainer.num_threads=1",
+           f"paths.data_root={data_root}", f"paths.cache_dir={cache_root}"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store = runs / "eegbench-local-v1" / "results"
+    rows = [r for r in (json.loads(p.read_text()) for p in store.rglob("*.json")
+                        if p.parent.name != "failures") if "metrics" in r]
+    assert {r["model"] for r in rows} == {"dummy_plugin"}
+    assert {r["suite"] for r in rows} == {"eegbench-local-v1@1.0.0"}
+    assert {r["dataset"] for r in rows} == {"meg_elekta_3ch", "muse_n170_eegnotebooks"}
+    assert {r["code_fingerprint"].split(" src:")[0] for r in rows} == {
+        "eegbench-dummy-plugin 0.0.1"}
+    shipped = read_sources(committed_suite_rows(REPO / "leaderboard" / "scorecards",
+                                                "eegbench-local-v1"))
+    card = build_scorecard(load_suite("eegbench-local-v1"), [*shipped, *rows])
+    mine = card.cells[card.cells["model"] == "dummy_plugin"]
+    assert sorted(mine["cell"]) == sorted(cells)
+    assert (mine["configuration"] == "dummy_plugin [third-party: eegbench-dummy-plugin 0.0.1]"
+            ).all()
+    assert mine["p_vs_best_baseline"].notna().all()  # paired with the baselines' subjects
+    assert (~mine["is_baseline"]).all()
