@@ -25,8 +25,8 @@ as a mismatch, left out, and makes the script exit with status 1.
 
 Usage::
 
-    nice -n 5 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \\
-        .venv/bin/python benchmarks/verify_data_versions.py [--rows leaderboard/rows.jsonl]
+    nice -n 5 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python
+        benchmarks/verify_data_versions.py [--rows leaderboard/rows.jsonl]
         [--data-root ../shared/data] [--out leaderboard/data_versions.yaml]
         [--datasets NAME ...] [--keep-temp]
 
