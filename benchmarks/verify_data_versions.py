@@ -44,6 +44,7 @@ import os
 import pickle
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -225,6 +226,7 @@ def current_revision() -> str:
 def verify(rows_path: Path, data_root: Path, datasets: list[str] | None, work: Path,
            command: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Return the verified entries (per dataset and task) and the mismatch messages."""
+    code = current_revision()  # once: later edits of the checkout do not change the record
     rows = [json.loads(line) for line in rows_path.read_text().splitlines() if line.strip()]
     groups = fingerprint_groups(rows)
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -268,7 +270,7 @@ def verify(rows_path: Path, data_root: Path, datasets: list[str] | None, work: P
             verified.append({"old": fingerprint, "content": content, "revision": revision,
                              "rows_revisions": sorted(old["revisions"]),
                              "windows": report["n_windows"], "checked": today,
-                             "current_code": current_revision(), "command": command})
+                             "current_code": code, "command": command})
             shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(work / "cache-current", ignore_errors=True)
         if verified:
@@ -298,6 +300,10 @@ def write(entries: list[dict[str, Any]], out: Path, datasets: list[str] | None) 
                                            sort_keys=False, width=100))
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(f"terminated by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the verification and write the equivalences file; 1 if any mismatch."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -314,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["nice -n 5 env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 .venv/bin/python",
                         "benchmarks/verify_data_versions.py",
                         *map(shlex.quote, shown)])
+    signal.signal(signal.SIGTERM, _terminate)  # a killed run still removes its worktrees
     work = Path(tempfile.mkdtemp(prefix="eegbench-data-versions-"))
     try:
         entries, mismatches = verify(args.rows, args.data_root, args.datasets, work, command)
