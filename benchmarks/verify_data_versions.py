@@ -1,27 +1,30 @@
-"""Verify which old (code-based) data fingerprints of the shipped rows name identical windows.
+"""Verify which data fingerprints of the shipped rows name identical windows.
 
-Rows of schema 4 carry a data fingerprint computed from the cache key (a hash of the data
-code, the recipe, the source files and the preprocessing) and the subject and channel lists;
-rows of schema 5 carry a content fingerprint (:func:`eegbench.evaluation.identity.
-data_fingerprint`: the windows' bytes, metadata and signal description). A change of the
-data code that leaves every window unchanged gave schema-4 rows a new fingerprint, so tables
-mixing such rows warn about different data versions although the windows are identical.
+Rows computed before the content fingerprint existed (schema 4, and schema 5 up to the
+revision that introduced :func:`eegbench.evaluation.identity.data_fingerprint`) carry a
+code-based data fingerprint: a hash of the cache key (the data code, the recipe, the source
+files and the preprocessing) and the subject and channel lists. Newer rows carry the content
+fingerprint (the windows' bytes, metadata and signal description). A change of the data code
+that leaves every window unchanged gave the older rows a new fingerprint, so tables mixing
+such rows warn about different data versions although the windows are identical.
 
-For every schema-4 data fingerprint of the rows file (per dataset and task), this script
+For every (dataset, task) whose rows carry more than one data fingerprint, and for each of
+those fingerprints, this script
 
 1. checks out one revision that produced rows with that fingerprint (the one with the most
    rows) into a temporary git worktree (``git worktree add --detach``, removed afterwards);
 2. builds the windows with that revision's code (a subprocess with the old tree first on
    ``PYTHONPATH``, a fresh cache folder, the rows' dataset and preprocessing configuration);
-3. confirms that the old code's own fingerprint function reproduces the rows' fingerprint;
+3. confirms that that revision's own fingerprint function reproduces the rows' fingerprint;
 4. saves the windows (``X.npy``, metadata and ``info`` pickles, in the temporary folder) and
    computes their content fingerprint with the current code;
 5. builds the same windows with the current code and computes their content fingerprint.
 
-An old fingerprint is recorded in the output file (``leaderboard/data_versions.yaml``) only
-when step 3 reproduces it and the content fingerprints of steps 4 and 5 are equal (and equal
-to that of any schema-5 row of the same data configuration); every other outcome is logged
-as a mismatch, left out, and makes the script exit with status 1.
+A fingerprint is recorded in the output file (``leaderboard/data_versions.yaml``), mapped to
+the content fingerprint of its windows, only when step 3 reproduces it and the content
+fingerprints of steps 4 and 5 are equal (a fingerprint that already is that content
+fingerprint needs no entry); every other outcome is logged as a mismatch, left out, and makes
+the script exit with status 1.
 
 Usage::
 
@@ -56,13 +59,12 @@ import yaml
 logger = logging.getLogger("verify_data_versions")
 
 REPO = Path(__file__).resolve().parents[1]
-#: The schema whose rows carry the old, code-based data fingerprint.
-OLD_SCHEMA = 4
 #: One thread everywhere (the windows are built on shared CPUs).
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 #: Run inside the old tree: build the windows with its code, print its own fingerprint of them
-#: and save them. Written against the schema-4 API (``eegbench.results.fingerprints``).
+#: (the content fingerprint where the tree has one, else the code-based one of
+#: ``eegbench.results.fingerprints``) and save them.
 OLD_SIDE = r"""
 import json, pickle, sys
 from pathlib import Path
@@ -72,21 +74,28 @@ import eegbench
 tree = Path(args["tree"]).resolve()
 if not Path(eegbench.__file__).resolve().is_relative_to(tree):
     sys.exit(f"imported eegbench from {eegbench.__file__}, not from the old tree {tree}")
+import inspect
 from eegbench.data.cache import load_windows
 from eegbench.data.channels import harmonize_from_config
 from eegbench.data.recipe import load_recipe
 from eegbench.data.standardize import PreprocessSpec
-from eegbench.results.fingerprints import data_fingerprint
 spec = PreprocessSpec.from_config(args["preprocess"])
-ds = load_windows(load_recipe(args["recipe"]), Path(args["data_root"]), spec,
+task = {"task": args["task"]} if "task" in inspect.signature(load_recipe).parameters else {}
+ds = load_windows(load_recipe(args["recipe"], **task), Path(args["data_root"]), spec,
                   Path(args["cache"]), subjects=args["subjects"])
 ds = harmonize_from_config(ds, None)  # as the rows' jobs did: no model.channels
-fingerprint = data_fingerprint(ds.info, ds.meta["subject"].unique().tolist())
+try:  # the content fingerprint (a function of the windows dataset)
+    from eegbench.evaluation.identity import data_fingerprint
+    scheme, fingerprint = "content", data_fingerprint(ds)
+except ImportError:  # the code-based one (cache key, subjects and channels)
+    from eegbench.results.fingerprints import data_fingerprint
+    scheme = "code-based"
+    fingerprint = data_fingerprint(ds.info, ds.meta["subject"].unique().tolist())
 out = Path(args["out"])
 np.save(out / "X.npy", np.asarray(ds.X))
 ds.meta.to_pickle(out / "meta.pkl")
 (out / "info.pkl").write_bytes(pickle.dumps(dict(ds.info)))
-print(json.dumps({"fingerprint": fingerprint, "n_windows": int(len(ds.X))}))
+print(json.dumps({"fingerprint": fingerprint, "scheme": scheme, "n_windows": int(len(ds.X))}))
 """
 
 
@@ -105,27 +114,21 @@ def _data_config(row: dict[str, Any]) -> dict[str, Any]:
 def fingerprint_groups(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Group the rows' data fingerprints per (dataset, task).
 
-    Returns ``{(dataset, task): {"old": {fingerprint: {"revisions": Counter, "config": ..}},
-    "current": {fingerprint: config}}}``.
+    Returns ``{(dataset, task): {fingerprint: {"revisions": Counter, "config": ...}}}``.
 
     Raises
     ------
     ValueError
-        If the rows of one old fingerprint disagree on their data configuration.
+        If the rows of one fingerprint disagree on their data configuration.
     """
-    groups: dict[tuple[str, str], dict[str, Any]] = collections.defaultdict(
-        lambda: {"old": {}, "current": {}})
+    groups: dict[tuple[str, str], dict[str, Any]] = collections.defaultdict(dict)
     for row in rows:
         fingerprint = row.get("data_fingerprint")
         if not fingerprint:
             continue
-        group = groups[(row["dataset"], row["task"])]
         config = _data_config(row)
-        if int(row.get("schema_version") or 0) > OLD_SCHEMA:
-            group["current"].setdefault(fingerprint, config)
-            continue
-        entry = group["old"].setdefault(fingerprint, {"revisions": collections.Counter(),
-                                                      "config": config})
+        entry = groups[(row["dataset"], row["task"])].setdefault(
+            fingerprint, {"revisions": collections.Counter(), "config": config})
         if entry["config"] != config:
             raise ValueError(f"Rows of data fingerprint {fingerprint} ({row['dataset']} / "
                              f"{row['task']}) have different data configurations: "
@@ -234,19 +237,20 @@ def verify(rows_path: Path, data_root: Path, datasets: list[str] | None, work: P
     for (dataset, task), group in sorted(groups.items()):
         if datasets and dataset not in datasets:
             continue
-        if not group["old"]:
+        if len(group) < 2:  # one data version: nothing to reconcile
             continue
         verified = []
         current_cache: dict[str, tuple[str, Any]] = {}
-        for fingerprint, old in sorted(group["old"].items()):
+        for fingerprint, old in sorted(group.items()):
             config = old["config"]
             revision = sorted(old["revisions"].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
             where = f"{dataset} / {task} / {fingerprint} (revision {revision[:7]})"
-            logger.info("%s: building the windows with the old code", where)
+            logger.info("%s: building the windows with that revision's code", where)
             report, folder = build_old_windows(revision, config, data_root, work)
             if report["fingerprint"] != fingerprint:
-                mismatches.append(f"{where}: the old code gives fingerprint "
-                                  f"{report['fingerprint']}, not the rows' {fingerprint}")
+                mismatches.append(f"{where}: that revision's code gives the {report['scheme']} "
+                                  f"fingerprint {report['fingerprint']}, not the rows' "
+                                  f"{fingerprint}")
                 continue
             content, old_ds = saved_content_fingerprint(folder)
             key = json.dumps(config, sort_keys=True)
@@ -257,21 +261,23 @@ def verify(rows_path: Path, data_root: Path, datasets: list[str] | None, work: P
 
                 current_cache[key] = (data_fingerprint(new_ds), new_ds)
             current, new_ds = current_cache[key]
-            expected = {fp for fp, c in group["current"].items() if c == config}
-            if content != current or (expected and expected != {current}):
+            if content != current:
                 mismatches.append(
-                    f"{where}: its windows have content fingerprint {content}; the current "
-                    f"code's windows {current}"
-                    + (f", the current rows {sorted(expected)}" if expected else "")
-                    + f" (differ in: {describe_difference(old_ds, new_ds)})")
+                    f"{where}: its windows have content fingerprint {content}, the current "
+                    f"code's windows {current} (differ in: "
+                    f"{describe_difference(old_ds, new_ds)})")
                 continue
-            logger.info("%s: verified, %d windows with content fingerprint %s", where,
-                        report["n_windows"], content)
+            shutil.rmtree(folder, ignore_errors=True)
+            if fingerprint == content:  # already the content fingerprint: nothing to map
+                logger.info("%s: the rows carry the content fingerprint of the current "
+                            "code's windows", where)
+                continue
+            logger.info("%s: verified (%s fingerprint), %d windows with content fingerprint "
+                        "%s", where, report["scheme"], report["n_windows"], content)
             verified.append({"old": fingerprint, "content": content, "revision": revision,
                              "rows_revisions": sorted(old["revisions"]),
                              "windows": report["n_windows"], "checked": today,
                              "current_code": code, "command": command})
-            shutil.rmtree(folder, ignore_errors=True)
         shutil.rmtree(work / "cache-current", ignore_errors=True)
         if verified:
             entries.append({"dataset": dataset, "task": task, "fingerprints": verified})
@@ -279,12 +285,12 @@ def verify(rows_path: Path, data_root: Path, datasets: list[str] | None, work: P
 
 
 HEADER = """\
-# Old data fingerprints of the shipped rows (schema 4: a hash of the data code, recipe, files
-# and preprocessing) whose windows were rebuilt with the code of the revision named and found
-# to have the content fingerprint given (schema 5: the windows' bytes, metadata and signal
-# description), the same as the current code's windows. The leaderboard maps these old
-# fingerprints to their content fingerprint before comparing data versions; an old
-# fingerprint not listed here is never assumed equal to another.
+# Code-based data fingerprints of the shipped rows (a hash of the data code, recipe, files,
+# preprocessing, subjects and channels) whose windows were rebuilt with the code of the
+# revision named, which reproduced the fingerprint, and found to have the content fingerprint
+# given (the windows' bytes, metadata and signal description), the same as the current code's
+# windows. The leaderboard maps these old fingerprints to their content fingerprint before
+# comparing data versions; a fingerprint not listed here is never assumed equal to another.
 # Written by benchmarks/verify_data_versions.py (the command of each entry); never by hand.
 """
 
