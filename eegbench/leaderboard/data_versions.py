@@ -107,6 +107,16 @@ def _check_equivalence(item: Any, source: str, where: str) -> tuple[str, str]:
             ok = isinstance(value, str) and value.strip()
         if not ok:
             raise _fail(source, where, f"key {key!r}: expected {expected}, got {value!r}")
+    optional = {"rows_revisions": lambda v: isinstance(v, list) and all(
+                    isinstance(r, str) for r in v),
+                "windows": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                "current_code": lambda v: isinstance(v, str) and bool(v.strip())}
+    expected = {"rows_revisions": "a list of git revisions", "windows": "a positive count",
+                "current_code": "a git revision"}
+    for key, check in optional.items():
+        if key in item and not check(item[key]):
+            raise _fail(source, where, f"key {key!r}: expected {expected[key]}, got "
+                                       f"{item[key]!r}")
     return item["old"], item["content"]
 
 
