@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from eegbench.leaderboard.data_versions import DATA_VERSIONS_NAME, DataVersions, data_versions_of
 from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html
 from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
@@ -47,18 +48,28 @@ PROVENANCE_PACKAGES = ("eegbench", "python", "torch", "braindecode", "mne", "sci
                        "pyriemann", "numpy", "scipy")
 
 
-def block_provenance(frame: pd.DataFrame) -> dict[tuple, str]:
-    """Return, per table, the rows, git revisions, schema versions and package versions."""
+def block_provenance(frame: pd.DataFrame,
+                     versions: DataVersions | None = None) -> dict[tuple, str]:
+    """Return, per table, the rows, git revisions, schema, data and package versions.
+
+    The data versions are the rows' data fingerprints mapped through ``versions``
+    (:meth:`DataVersions.canonical`): an old fingerprint verified to name the same windows is
+    shown as the content fingerprint of those windows.
+    """
+    versions = versions or DataVersions()
     out = {}
     for key, block in frame.groupby(BLOCK_COLUMNS, sort=True):
         revisions = sorted(block["git_revision"].astype(str).unique())
         schemas = sorted(block["schema_version"].astype(int).unique())
-        versions = []
+        data = (sorted(set(versions.canonical_column(block).dropna()))
+                if "data_fingerprint" in block else [])
+        packages = []
         for package in PROVENANCE_PACKAGES:
             values = sorted({str(v.get(package, "?")) for v in block["versions"]})
-            versions.append(f"{package} {'/'.join(values)}")
+            packages.append(f"{package} {'/'.join(values)}")
         out[key] = (f"{len(block)} rows; git {', '.join(revisions)}; schema "
-                    f"v{'/'.join(str(s) for s in schemas)}; " + ", ".join(versions))
+                    f"v{'/'.join(str(s) for s in schemas)}; "
+                    + (f"data {'/'.join(data)}; " if data else "") + ", ".join(packages))
     return out
 
 
@@ -210,7 +221,8 @@ def build(results_dir: Path, out_dir: Path, name: str,
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
     ranks = aggregate_ranks(summary, frame)
-    provenance = block_provenance(frame)
+    versions = data_versions_of(results_dir)
+    provenance = block_provenance(frame, versions)
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
         logger.warning("finished moving in the leaderboard %s of an interrupted build", name)
@@ -222,7 +234,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out_dir))
     try:
         _write_files(staging, frame, summary, ranks, provenance, metrics, name, command, test,
-                     plots, results_dir)
+                     plots, results_dir, versions)
         staging.chmod(0o755)
         for path in staging.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -234,14 +246,19 @@ def build(results_dir: Path, out_dir: Path, name: str,
     return final
 
 
-def comparability_warnings(frame: pd.DataFrame) -> list[str]:
+def comparability_warnings(frame: pd.DataFrame,
+                           versions: DataVersions | None = None) -> list[str]:
     """Return a warning per table whose configurations were not computed on the same data.
 
     Within one table (dataset, task, protocol, shots), every configuration should be tested
-    on the same subjects and the same data (``data_fingerprint`` of schema-4 rows; rows
-    without one are not compared). A merged store can break this silently (e.g. a 6-subject
-    run beside 36-subject rows): the table then says so, and why.
+    on the same subjects and the same data (``data_fingerprint``; rows without one are not
+    compared). Fingerprints are first mapped through ``versions`` (old fingerprints verified
+    to name the same windows compare equal, :mod:`eegbench.leaderboard.data_versions`); the
+    warning names the fingerprints that differ and the ones with no verified equivalence. A
+    merged store can break this silently (e.g. a 6-subject run beside 36-subject rows): the
+    table then says so, and why.
     """
+    versions = versions or DataVersions()
     out = []
     for key, block in frame.groupby(BLOCK_COLUMNS, sort=True):
         per_config = block.groupby("config_hash")
@@ -252,18 +269,40 @@ def comparability_warnings(frame: pd.DataFrame) -> list[str]:
                        f"tested on different subject sets (sizes {sizes}); their paired tests "
                        "use the common subjects only, and their means are not comparable.")
         if "data_fingerprint" in block:
-            prints = {str(v) for v in block["data_fingerprint"].dropna()}
-            if len(prints) > 1:
-                out.append(f"WARNING ({' / '.join(str(k) for k in key)}): rows come from "
-                           f"{len(prints)} different data versions (data fingerprints); "
-                           "compare them with care.")
+            warning = _data_version_warning(block, versions)
+            if warning:
+                out.append(f"WARNING ({' / '.join(str(k) for k in key)}): {warning}")
     return out
+
+
+def _data_version_warning(block: pd.DataFrame, versions: DataVersions) -> str | None:
+    """Say which data versions a table's rows come from, if more than one (else None)."""
+    known = block["data_fingerprint"].notna()
+    raw = block.loc[known, "data_fingerprint"].astype(str)
+    canonical = versions.canonical_column(block[known])
+    groups: dict[str, set[str]] = {}
+    for fingerprint, version in zip(raw, canonical, strict=True):
+        groups.setdefault(version, set()).add(fingerprint)
+    if len(groups) < 2:
+        return None
+    shown = "; ".join(" = ".join(sorted(p, key=lambda f: (f != v, f)))
+                      for v, p in sorted(groups.items()))
+    dataset, task = str(block["dataset"].iloc[0]), str(block["task"].iloc[0])
+    unverified = sorted(f for f in set(raw) if not versions.is_verified(dataset, task, f))
+    return (f"rows come from {len(groups)} different data versions (data fingerprints {shown}"
+            + ("; '=' joins fingerprints verified to name identical windows"
+               if any(len(p) > 1 for p in groups.values()) else "")
+            + "); "
+            + (f"{', '.join(unverified)} {'is' if len(unverified) == 1 else 'are'} not "
+               f"verified identical to another version (no entry in {DATA_VERSIONS_NAME})"
+               if unverified else f"their windows differ ({DATA_VERSIONS_NAME})")
+            + "; compare them with care.")
 
 
 def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
                  ranks: pd.DataFrame, provenance: dict[tuple, str], metrics: list[str],
                  name: str, command: str | None, test: str, plots: bool,
-                 results_dir: Path) -> None:
+                 results_dir: Path, versions: DataVersions | None = None) -> None:
     """Write every leaderboard file of ``name`` into ``out_dir`` (a staging folder)."""
     paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
@@ -300,7 +339,7 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
              "alignment reference of protocol.align); such rows are compared only with rows "
              "that use test data the same way. Every p-value except the window-level one is "
              f"recomputed from {name}_per_subject.csv (full precision) by the test suite."]
-    notes += comparability_warnings(frame)
+    notes += comparability_warnings(frame, versions)
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]

@@ -17,7 +17,7 @@ def test_committed_tables_rebuild_identically_from_shipped_rows(tmp_path):
     spec = yaml.safe_load((committed / "plan.yaml").read_text())["committed"]
     work = tmp_path / "clone"
     (work / "leaderboard").mkdir(parents=True)
-    for name in ("plan.yaml", spec["rows"]):
+    for name in ("plan.yaml", spec["rows"], "data_versions.yaml"):  # what a clone ships
         shutil.copy(committed / name, work / "leaderboard" / name)
     subprocess.run([sys.executable, "-m", "eegbench.leaderboard", "--committed"], cwd=work,
                    check=True, capture_output=True, env={"PYTHONPATH": str(REPO),
