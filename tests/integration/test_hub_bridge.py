@@ -106,7 +106,7 @@ def published(direct):
 
 @pytest.fixture()
 def hub(tmp_path, monkeypatch, published):
-    """The loopback hub with the pre-cut layout at COMMIT; fresh hub and window caches."""
+    """The loopback hub with the raw-backed layout at COMMIT; fresh hub and window caches."""
     connected: list = []
     real_connect = socket.socket.connect
 
@@ -116,7 +116,7 @@ def hub(tmp_path, monkeypatch, published):
 
     monkeypatch.setattr(socket.socket, "connect", recording_connect)
     with LoopbackHub() as server:
-        for path, data in published["WindowsDataset"].items():
+        for path, data in published["EEGWindowsDataset"].items():
             server.state.add_file(REPO, COMMIT, path, data)
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
@@ -161,8 +161,8 @@ def test_pull_gives_the_windows_of_the_direct_recipe(hub, direct):
     assert sorted(set(again.meta["subject"])) == ["01", "03"]
 
 
-def test_raw_backed_layout_gives_the_same_windows(hub, direct, published):
-    for path, data in published["EEGWindowsDataset"].items():
+def test_precut_layout_gives_the_same_windows(hub, direct, published):
+    for path, data in published["WindowsDataset"].items():
         hub.state.add_file(REPO, SECOND, path, data)
     _assert_same_windows(load_hub(_node(revision=SECOND), hub.cache, name="hub_test"), direct)
 
@@ -219,7 +219,7 @@ def test_unknown_commit_is_an_error(hub):
 
 def test_cache_key_follows_the_content(hub, published, tmp_path):
     first = load_hub(_node(), hub.cache, name="hub_test")
-    files = dict(published["WindowsDataset"])
+    files = dict(published["EEGWindowsDataset"])
     tsv = "sourcedata/braindecode/dataset.zarr/recording_0/metadata.tsv"
     frame = pd.read_csv(pd.io.common.BytesIO(files[tsv]), sep="\t", index_col=0)
     frame.loc[frame.index[0], "target"] = 1 - frame["target"].iloc[0]  # one label changed
@@ -236,3 +236,26 @@ def test_cache_key_follows_the_content(hub, published, tmp_path):
                      name="hub_test")
     np.testing.assert_array_equal(np.asarray(local.X), np.asarray(first.X))
     assert local.info["hub"]["commit"] is None and local.info["key"] != first.info["key"]
+
+
+def test_shipped_config_runs_a_fixed_split_job_through_the_loopback_hub(hub, tmp_path,
+                                                                         monkeypatch):
+    """``dataset=hub_arithmetic_zyma2019`` pulls its pinned commit from ``HF_ENDPOINT``; the
+    loopback copy holds four subjects, so the published lists are narrowed to them."""
+    import json
+
+    from eegbench.__main__ import main
+
+    monkeypatch.setenv("EEGBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("EEGBENCH_CACHE_DIR", str(hub.cache))
+    status = main(["dataset=hub_arithmetic_zyma2019", "protocol=fixed_split", "model=ts_lr",
+                   "dataset.fixed_split.train=[00,01]", "dataset.fixed_split.valid=[02]",
+                   "dataset.fixed_split.test=[03]", "trainer.num_threads=1"])
+    assert status == 0
+    rows = [json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("*.json")]
+    rows = [r for r in rows if "metrics" in r]
+    assert len(rows) == 1 and rows[0]["dataset"] == "hub_arithmetic_zyma2019"
+    # subject 03 (48 windows) tested; a classical pipeline trains on 00-02 (no early stopping)
+    assert rows[0]["n_test"] == 48 and rows[0]["fit_report"]["train_subjects"] == SUBJECTS[:3]
+    assert 0 <= rows[0]["metrics"]["balanced_accuracy"] <= 1
+    assert rows[0]["config"]["dataset"]["hub"]["revision"] == COMMIT

@@ -163,9 +163,14 @@ def _zarr_path(folder: Path) -> tuple[Path, dict[str, Any]]:
 def _recordings(zarr_path: Path) -> list[_Recording]:
     """Open every recording group with braindecode's own zarr readers (nothing loaded)."""
     import mne
-    import zarr
 
     from eegbench._compat import ensure_torchaudio
+
+    try:
+        import zarr
+    except ImportError as err:
+        raise RecipeError("Reading braindecode's hub format needs zarr 3: `pip install "
+                          "'eegbench[bridges]'` (or `pip install 'zarr>=3'`).") from err
 
     ensure_torchaudio()
     from braindecode.datasets.bids.hub_io import (
