@@ -183,12 +183,13 @@ def _verify(folder: Path, repo_id: str, commit: str, listing: dict[str, Any]) ->
 def _describe(err: Exception, repo_id: str, commit: str) -> HubPullError:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     first = (str(err).splitlines() or [""])[0][:300]
-    if "NotFound" in type(err).__name__:
-        hint = (" The repository or the commit does not exist there: check dataset.hub.repo_id "
-                "and dataset.hub.revision.")
-    elif os.environ.get("HF_HUB_OFFLINE"):
+    if os.environ.get("HF_HUB_OFFLINE"):
+        endpoint = "the local cache"
         hint = (" HF_HUB_OFFLINE is set and the snapshot is not in the cache: pull it once "
                 "online, or point dataset.hub.repo_id at a local copy of the folder.")
+    elif "NotFound" in type(err).__name__:
+        hint = (" The repository or the commit does not exist there: check dataset.hub.repo_id "
+                "and dataset.hub.revision.")
     else:
         hint = (" Offline or interrupted? Pull the dataset where the Hub can be reached "
                 "(huggingface_hub.snapshot_download(repo_id, repo_type='dataset', revision=...)) "
