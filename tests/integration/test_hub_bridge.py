@@ -153,6 +153,9 @@ def test_pull_gives_the_windows_of_the_direct_recipe(hub, direct):
     X = np.stack([theirs[i][0] for i in range(len(theirs))])
     assert np.array_equal(np.asarray(pulled.X), (X.astype(np.float64) * 1e6).astype(np.float32))
     assert [theirs[i][1] for i in range(len(theirs))] == pulled.meta["label"].tolist()
+    table = theirs.get_metadata()
+    for column in ("subject", "session", "run"):
+        assert table[column].astype(str).tolist() == pulled.meta[column].tolist()
     # a second job: the cache entry is reused, no file is transferred again
     n_cdn = sum(path.startswith("/cdn/") for _, path in hub.state.requests)
     again = load_hub(_node(), hub.cache, name="hub_test", subjects=["01", "03"])

@@ -209,9 +209,8 @@ def _window_table(recordings: list[_Recording]) -> pd.DataFrame:
     frames = []
     for rec in recordings:
         frame = rec.metadata.reset_index(drop=True).copy()
-        for key, value in rec.description.items():
-            if key not in frame.columns:
-                frame[key] = value
+        for key, value in rec.description.items():  # as get_metadata: descriptions win
+            frame[key] = value
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
