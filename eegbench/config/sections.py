@@ -125,22 +125,45 @@ class MoabbSpec(_Section):
     paradigm_params: dict[str, Any] | None = None
 
 
+class HubSpec(_Section):
+    """``dataset.hub``: a windowed braindecode dataset on the Hugging Face Hub, pinned.
+
+    Read by :mod:`eegbench.data.bridges.hub`; ``revision`` (a full commit) is checked there,
+    before any request. ``split`` records the published split as its publisher names it
+    (documentation; the protocol reads ``dataset.fixed_split``).
+    """
+
+    repo_id: str
+    revision: str | None = None
+    classes: list[str] | None = None
+    columns: dict[str, str] | None = None
+    task_type: Literal["classification", "regression"] = "classification"
+    split: dict[str, Any] | None = None
+
+
 class FixedSplitSpec(_Section):
-    """``dataset.fixed_split``: published train / valid / test subject lists and their source."""
+    """``dataset.fixed_split``: published train / valid / test lists and their source.
+
+    ``key`` names the metadata column the lists hold (default ``subject``); ``valid_fraction``
+    (instead of ``valid``) draws that share of the training subjects for validation.
+    """
 
     source: str
-    train: list[str | int]
-    valid: list[str | int]
-    test: list[str | int]
+    key: str = "subject"
+    train: list[str | int | bool]
+    valid: list[str | int | bool] | None = None
+    valid_fraction: float | None = None
+    test: list[str | int | bool]
 
 
 class DatasetSpec(_Section):
-    """``dataset`` group: a recipe (or a MOABB dataset), its task and the subjects used."""
+    """``dataset`` group: a recipe (or a MOABB or hub dataset), its task and the subjects used."""
 
     name: str
     task: str
     recipe: str | None = None
     moabb: MoabbSpec | None = None
+    hub: HubSpec | None = None
     subjects: SubjectIds = None
     fixed_split: FixedSplitSpec | None = None
 

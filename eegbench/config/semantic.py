@@ -200,15 +200,36 @@ def check_command(data: Mapping[str, Any], command: str) -> None:
                 f"declares one, e.g. `eegbench {command} +exp={EXAMPLE_EXPERIMENT[command]}`.")
 
 
+def _check_hub(node: dict[str, Any]) -> None:
+    """A hub dataset: known keys, pinned revision (before any request), a class target."""
+    from eegbench.data.bridges.hub import check_node
+    from eegbench.data.bridges.hub_pull import check_reference, is_local
+
+    try:
+        check_node(node)
+        if not is_local(node["repo_id"]):
+            check_reference(node["repo_id"], node.get("revision"))
+    except RecipeError as err:
+        raise ConfigError(str(err)) from None
+    if node.get("task_type") == "regression":
+        raise ConfigError(f"hub dataset {node['repo_id']} has a regression target (dataset.hub."
+                          "task_type: regression); eegbench's windows table and protocols hold "
+                          "class labels, so it cannot be run yet.")
+
+
 def semantic_checks(spec: JobSpec) -> None:
     """Check what the structure cannot: names against registries and recipes, values."""
     dataset = spec.dataset
-    if (dataset.recipe is None) == (dataset.moabb is None):
+    given = [k for k in ("recipe", "moabb", "hub") if getattr(dataset, k) is not None]
+    if len(given) != 1:
         raise ConfigError("Invalid 'dataset' section: give exactly one of 'dataset.recipe' (a "
-                          "recipe name or .yaml path) and 'dataset.moabb' (a MOABB dataset), "
-                          f"but got {'both' if dataset.recipe else 'neither'}.")
+                          "recipe name or .yaml path), 'dataset.moabb' (a MOABB dataset) and "
+                          "'dataset.hub' (a Hugging Face Hub dataset), but got "
+                          f"{given or 'none'}.")
     if dataset.recipe is not None:
         check_recipe_name("dataset.recipe", dataset.recipe)
+    if dataset.hub is not None:
+        _check_hub(dataset.hub.model_dump(exclude_none=True))
     check_model_spec(spec.model)
     _check_protocol(spec)
     if spec.audit is not None:
@@ -239,8 +260,12 @@ def semantic_checks(spec: JobSpec) -> None:
 def normalise(spec: JobSpec) -> JobSpec:
     """Return ``spec`` with every subject list in the recipe's own id format."""
     dataset = spec.dataset
-    subjects = (_normalised(dataset.recipe, dataset.subjects) if dataset.recipe is not None
-                else _moabb_subjects(dataset.subjects))
+    if dataset.recipe is not None:
+        subjects = _normalised(dataset.recipe, dataset.subjects)
+    elif dataset.hub is not None:  # the dataset's own ids, as text
+        subjects = None if dataset.subjects is None else [str(s) for s in dataset.subjects]
+    else:
+        subjects = _moabb_subjects(dataset.subjects)
     updates: dict[str, Any] = {"dataset": dataset.model_copy(update={"subjects": subjects})}
     if spec.pretrain is not None:
         entries = [entry if isinstance(entry, str) else entry.model_copy(update={

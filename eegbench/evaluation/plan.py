@@ -43,6 +43,12 @@ def load_dataset(job: Job) -> WindowsDataset:
         ds = load_moabb(job.section("dataset")["moabb"], preprocess, Path(paths.cache_dir),
                         subjects, name=spec.dataset.name)
         return harmonize_from_config(ds, channels)
+    if spec.dataset.hub is not None:  # a pinned hub dataset (braindecode's hub format)
+        from eegbench.data.bridges.hub import load_hub
+
+        ds = load_hub(job.section("dataset")["hub"], Path(paths.cache_dir), subjects,
+                      name=spec.dataset.name)
+        return harmonize_from_config(ds, channels)
     recipe = load_recipe(spec.dataset.recipe, task=spec.dataset.task)
     ds = load_windows(recipe, Path(paths.data_root), preprocess, Path(paths.cache_dir),
                       subjects=subjects)

@@ -30,7 +30,7 @@ RANK_CONFIG_COLUMNS = [*CONFIG_LABEL_COLUMNS, "config_key"]
 #: Keys of a stored ``dataset`` section that name the dataset rather than a setting, left out
 #: of a configuration's identity across datasets (``dataset.subjects`` stays: a subset of the
 #: subjects is another configuration).
-DATASET_NAMING_KEYS = ("name", "recipe", "task", "moabb", "fixed_split")
+DATASET_NAMING_KEYS = ("name", "recipe", "task", "moabb", "hub", "fixed_split")
 
 
 def _across_datasets(config: dict[str, Any]) -> dict[str, Any]:

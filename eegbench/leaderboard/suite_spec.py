@@ -227,10 +227,38 @@ def _missing_configs(cell: Cell) -> list[str]:
     wanted = [("protocol", cell.protocol), ("preprocess", cell.preprocess),
               ("trainer", str(cell.budget.get("trainer", "default")))]
     wanted += [("model", b) for b in cell.baselines]
-    if cell.source == "local":
+    if cell.source in ("local", "hub"):
         wanted.append(("dataset", cell.dataset))
-    return [f"cell {cell.id!r}: no {group} configuration {name!r} (conf/{group}/{name}.yaml)"
-            for group, name in wanted if not (conf / group / f"{name}.yaml").is_file()]
+    problems = [f"cell {cell.id!r}: no {group} configuration {name!r} (conf/{group}/{name}.yaml)"
+                for group, name in wanted if not (conf / group / f"{name}.yaml").is_file()]
+    if cell.hub is not None and not problems:
+        problems += _hub_mismatches(cell)
+    return problems
+
+
+def _as_text(values: Any) -> list[str] | None:
+    return None if values is None else [str(v).lower() if isinstance(v, bool) else str(v)
+                                        for v in values]
+
+
+def _hub_mismatches(cell: Cell) -> list[str]:
+    """Differences between a hub cell's ``hub`` block and its dataset configuration.
+
+    The dataset configuration (``conf/dataset/<dataset>.yaml``, what a job reads) must pull
+    the same repository at the same commit and declare the same split as the cell.
+    """
+    assert cell.hub is not None
+    dataset = _read_yaml(config_dir() / "dataset" / f"{cell.dataset}.yaml")
+    node, split = dataset.get("hub") or {}, dataset.get("fixed_split") or {}
+    published = cell.hub.split or {}
+    pairs = [("repo_id", cell.hub.repo_id, node.get("repo_id")),
+             ("revision", cell.hub.revision, node.get("revision")),
+             ("split key", published.get("key", "subject"), split.get("key", "subject")),
+             ("valid_fraction", published.get("valid_fraction"), split.get("valid_fraction"))]
+    pairs += [(f"split {part}", _as_text(published.get(part)), _as_text(split.get(part)))
+              for part in ("train", "valid", "test")]
+    return [f"cell {cell.id!r}: hub {what} {want!r} differs from conf/dataset/{cell.dataset}."
+            f"yaml ({got!r})" for what, want, got in pairs if want != got]
 
 
 class CellIdentity(_Strict):
@@ -325,10 +353,11 @@ def _override_value(value: Any) -> str:
 def cell_job_overrides(suite: Suite, cell: Cell) -> list[str]:
     """Return the Hydra overrides of a cell's job: dataset, protocol, preprocessing, budget.
 
-    Only ``local`` cells have a job here; a ``hub`` or ``moabb``-class cell raises a
+    ``local`` and ``hub`` cells (``hub``: through the dataset configuration of the hub
+    bridge, which pulls the pinned commit) have a job here; a ``moabb``-class cell raises a
     :class:`SuiteError` naming what it needs.
     """
-    if cell.source != "local":
+    if cell.source == "moabb":
         raise SuiteError(f"cell {cell.id!r} of {suite.label} reads a {cell.source} dataset "
                          f"({cell.hub or cell.moabb}); this installation has no loader for "
                          "it: run the suite's local cells.")

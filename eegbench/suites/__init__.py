@@ -44,9 +44,8 @@ def cell_overrides(suite: Suite, cell: Cell) -> list[str]:
 
     The cell's own overrides (:func:`~eegbench.leaderboard.suite_spec.cell_job_overrides`),
     the suite's store (``experiment.name=<suite>``) and ``suite=<suite>`` (the suite's
-    section of the job's configuration, recorded in the rows). Only ``local`` cells run
-    here: a ``hub`` or ``moabb``-class cell raises a :class:`SuiteError` naming what it
-    needs.
+    section of the job's configuration, recorded in the rows). ``local`` and ``hub`` cells
+    run here; a ``moabb``-class cell raises a :class:`SuiteError` naming what it needs.
     """
     return cell_job_overrides(suite, cell) + [f"experiment.name={suite.name}",
                                               f"suite={suite.name}"]
@@ -68,6 +67,8 @@ def split_suite_args(argv: Sequence[str]) -> tuple[str | None, list[str] | None,
 def run_suite(name: str, argv: Sequence[str], run_job: Callable[[list[str]], Any],
               cells: Sequence[str] | None = None) -> list[str]:
     """Run every (or the named) local cell of suite ``name`` through ``run_job(overrides)``.
+
+    Hub cells (which download their dataset) run only when named in ``cells``.
 
     ``argv`` are the user's other arguments (``model=...``, ``seeds=[0,1]``, ``-m``, a
     launcher); they may not set what a cell fixes (:data:`FIXED_BY_CELL`). A failed cell is

@@ -12,15 +12,25 @@ bytes (with ``Range`` support, which ``huggingface_hub`` uses to resume). Both s
 Fault injection for tests: ``answer_commit`` (report another commit than the one requested),
 ``tamper`` (serve other bytes than the ones announced) and ``truncate`` (send fewer bytes than
 ``X-Linked-Size`` announces).
+
+Dataset repositories (``repo_type="dataset"``, what ``snapshot_download`` and braindecode's
+``pull_from_hub`` fetch): the resolve URL carries a ``/datasets`` prefix, and two API routes list
+a revision: ``GET /api/{models|datasets}/{owner}/{repo}/revision/{revision}`` (repository info:
+``sha`` is the commit the revision resolves to, ``answer_commit`` when set, and ``siblings``)
+and ``GET /api/{models|datasets}/{owner}/{repo}/tree/{revision}[/{path}]?recursive=...`` (one
+page listing every file with its git blob id and, as for LFS files, its sha256 and size).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -44,8 +54,23 @@ class HubState:
         self.blobs[sha] = data
         return sha
 
+    def add_folder(self, repo_id: str, commit: str, folder: Path,
+                   branch: str = "main") -> dict[str, str]:
+        """Publish every file under ``folder`` (paths relative to it); return path -> sha256."""
+        return {p.relative_to(folder).as_posix(): self.add_file(
+            repo_id, commit, p.relative_to(folder).as_posix(), p.read_bytes(), branch)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
-_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+
+_RESOLVE = re.compile(r"^(?:/datasets)?/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/"
+                      r"(?P<path>.+)$")
+_API = re.compile(r"^/api/(?:models|datasets)/(?P<repo>[^/]+/[^/]+)/(?P<kind>revision|tree)/"
+                  r"(?P<rev>[^/]+)(?:/(?P<path>.+))?$")
+
+
+def git_blob_id(data: bytes) -> str:
+    """The git object id of a file's bytes (``sha1("blob <size>\\0" + bytes)``)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324 - git's id
 
 
 def _handler(state: HubState, cdn_url: callable):
@@ -67,7 +92,7 @@ def _handler(state: HubState, cdn_url: callable):
 
         def _resolve(self) -> None:
             m = _RESOLVE.match(self.path.split("?")[0])
-            repo, rev, path = m["repo"], m["rev"], m["path"]
+            repo, rev, path = m["repo"], unquote(m["rev"]), unquote(m["path"])
             if repo not in state.repos:
                 return self._send(404, {"X-Error-Code": "RepoNotFound"})
             commit = state.refs[repo].get(rev, rev)
@@ -83,6 +108,39 @@ def _handler(state: HubState, cdn_url: callable):
                              "X-Repo-Commit": answered, "X-Linked-Etag": f'"{sha}"',
                              "X-Linked-Size": str(len(data)), "ETag": f'"{sha[:40]}"',
                              "Content-Length": "0"})
+
+        def _api(self) -> None:
+            m = _API.match(urlsplit(self.path).path)
+            repo, rev = m["repo"], unquote(m["rev"])
+            if repo not in state.repos:
+                return self._send(404, {"X-Error-Code": "RepoNotFound"})
+            commit = state.refs[repo].get(rev, rev)
+            if commit not in state.repos[repo]:
+                return self._send(404, {"X-Error-Code": "RevisionNotFound"})
+            files = state.repos[repo][commit]
+            if m["kind"] == "revision":
+                body = {"id": repo, "sha": state.answer_commit or commit, "private": False,
+                        "siblings": [{"rfilename": p} for p in sorted(files)]}
+            else:
+                prefix = f"{unquote(m['path'])}/" if m["path"] else ""
+                query = parse_qs(urlsplit(self.path).query)
+                recursive = query.get("recursive", [""])[0].lower() == "true"
+                body, folders = [], set()
+                for path in sorted(p for p in files if p.startswith(prefix)):
+                    rest = path[len(prefix):].split("/")
+                    for depth in range(1, len(rest)):
+                        folders.add(prefix + "/".join(rest[:depth]))
+                    if len(rest) == 1 or recursive:
+                        data = files[path]
+                        body.append({"type": "file", "path": path, "size": len(data),
+                                     "oid": git_blob_id(data),
+                                     "lfs": {"oid": hashlib.sha256(data).hexdigest(),
+                                             "size": len(data), "pointerSize": 134}})
+                body += [{"type": "directory", "path": f, "oid": "0" * 40}
+                         for f in sorted(folders)
+                         if recursive or "/" not in f[len(prefix):]]
+            payload = json.dumps(body).encode()
+            self._send(200, {"Content-Type": "application/json"}, payload)
 
         def _cdn(self) -> None:
             sha = self.path.split("?")[0].rsplit("/", 1)[-1]
@@ -108,6 +166,8 @@ def _handler(state: HubState, cdn_url: callable):
                 return self._cdn()
             if _RESOLVE.match(self.path.split("?")[0]):
                 return self._resolve()
+            if _API.match(urlsplit(self.path).path):
+                return self._api()
             self._send(404, {})
 
         do_HEAD = _dispatch

@@ -40,6 +40,14 @@ def test_dataset_config_composes_and_names_a_recipe(name):
         paradigm_class(cfg.dataset.moabb.paradigm)
         assert cfg.dataset.name == name and cfg.dataset.task
         return
+    if cfg.dataset.get("hub") is not None:  # a pinned hub dataset (the hub bridge)
+        from eegbench.data.bridges.hub import check_node
+        from eegbench.data.bridges.hub_pull import check_reference
+
+        check_node(cfg.dataset.hub)
+        check_reference(cfg.dataset.hub.repo_id, cfg.dataset.hub.revision)
+        assert cfg.dataset.name == name and cfg.dataset.task and cfg.dataset.fixed_split.source
+        return
     recipe = load_recipe(cfg.dataset.recipe)
     assert cfg.dataset.name == recipe.name == name and cfg.dataset.task
     for key in ("licence", "citation", "paradigm", "modality", "sensor_types"):

@@ -60,7 +60,7 @@ def test_shipped_suites_are_listed_and_valid():
 def test_every_local_cell_composes_into_a_valid_job(name):
     suite = load_suite(name)
     for cell in suite.cells:
-        if cell.source != "local":
+        if cell.source not in ("local", "hub"):
             continue
         cfg = _compose(cell_overrides(suite, cell) + ["model=ts_lr"])
         spec = check_config(cfg, "run")
@@ -80,8 +80,10 @@ def test_core_suite_covers_the_field_with_pinned_hub_revisions():
     # the published split of the CBraMod / OpenEEGBench eegmat copy
     zyma = suite.cell("arithmetic_zyma2019_fixed_split")
     assert zyma.hub.split["test"] == ["32", "33", "34", "35"]
-    with pytest.raises(SuiteError, match="no loader"):
-        cell_overrides(suite, zyma)
+    # a hub cell runs through its dataset configuration (the hub bridge), pinned alike
+    spec = check_config(_compose(cell_overrides(suite, zyma) + ["model=ts_lr"]), "run")
+    assert spec.dataset.hub.revision == zyma.hub.revision
+    assert spec.dataset.fixed_split.test == zyma.hub.split["test"]
     moabb = {c.dataset for c in suite.cells if c.source == "local"}
     assert {"moabb_physionetmi_lr", "moabb_bnci2014_009_p300", "moabb_ssvepexo"} <= moabb
 
@@ -101,6 +103,8 @@ def _suite_yaml(tmp_path, **change):
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"cell": {"hub": {"repo_id": "braindecode/x", "revision": "main"}}}, "40-hex"),
+    ({"cell": {"hub": {"repo_id": "braindecode/arithmetic_zyma2019", "revision": "a" * 40}}},
+     "hub revision .* differs from conf/dataset/hub_arithmetic_zyma2019.yaml"),
     ({"version": "1.0"}, "MAJOR.MINOR.PATCH"),
     ({"cell": {"id": "bcic2a_fixed_split"}}, "duplicated cell ids"),
     ({"cell": {"source": "local", "hub": None, "dataset": "no_such_set"}},

@@ -53,3 +53,24 @@ def test_missing_or_overlapping_subjects_are_clear_errors(eegmat):
 
 def test_every_published_figure_cites_a_source():
     assert all(e["source"] and e["metric"] for e in load_published())
+
+
+def test_split_by_another_column_with_a_drawn_validation_share():
+    """``key`` names the column of the lists; ``valid_fraction`` draws training subjects."""
+    import pandas as pd
+
+    meta = pd.DataFrame({"subject": [f"s{i // 4}" for i in range(40)],
+                         "train": [i < 32 for i in range(40)]})
+    split = {"source": "published", "key": "train", "train": [True], "valid_fraction": 0.25,
+             "test": [False]}
+    (fold,) = make_splitter("fixed_split", split=split).split(meta)
+    assert set(fold.test) == set(range(32, 40))
+    valid_subjects = set(meta["subject"].iloc[fold.valid])
+    assert len(valid_subjects) == 2 and not valid_subjects & set(meta["subject"].iloc[fold.train])
+    assert sorted([*fold.train, *fold.valid]) == list(range(32))
+    (again,) = make_splitter("fixed_split", split=split, seed=5).split(meta)
+    assert np.array_equal(again.valid, fold.valid)  # the published draw, not the run's seed
+    with pytest.raises(ValueError, match="exactly one of 'valid'"):
+        make_splitter("fixed_split", split={**split, "valid": [True]})
+    with pytest.raises(ValueError, match="'session' is not a column"):
+        list(make_splitter("fixed_split", split={**split, "key": "session"}).split(meta))
