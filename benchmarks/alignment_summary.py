@@ -7,7 +7,8 @@ trainer section where a network is trained). Per subject the
 balanced accuracy (duplicate rows of a subject, e.g. from two code versions, are averaged);
 the test is scipy's paired two-sided Wilcoxon signed-rank test over the subjects both
 configurations scored, with the differences rounded to 1e-9 first so that exact ties count as
-ties (``zero_method="wilcox"``: zero differences dropped). Prints a markdown table.
+ties (``zero_method="wilcox"``: zero differences dropped), Holm-corrected over every aligned
+configuration of the table (:func:`eegbench.leaderboard.stats.holm`). Prints a markdown table.
 
 Usage: python benchmarks/alignment_summary.py [--rows leaderboard/rows.jsonl]
 """
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import wilcoxon
+
+from eegbench.leaderboard.stats import holm
 
 DATASET, PROTOCOL = "physionet_eegmat", "loso"
 
@@ -90,14 +93,16 @@ def main() -> int:
     parser.add_argument("--rows", type=Path, default=Path("leaderboard/rows.jsonl"))
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.strip()]
+    records = summary(rows)
+    adjusted = holm([r["p"] for r in records])
     print("| model | adaptation | align | reference | subjects | none | aligned | "
-          "difference | better / worse | Wilcoxon p |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in summary(rows):
+          f"difference | better / worse | Wilcoxon p | Holm p ({len(records)} tests) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r, p_holm in zip(records, adjusted, strict=True):
         label = r["model"] + (" (random init)" if r["init"] == "random" else "")
         print(f"| {label} | {r['adaptation']} | {r['align']} | {r['reference']} | {r['n']} | "
               f"{r['none']:.3f} | {r['aligned']:.3f} | {r['aligned'] - r['none']:+.3f} | "
-              f"{r['better']} / {r['worse']} | {r['p']:.3g} |")
+              f"{r['better']} / {r['worse']} | {r['p']:.3g} | {p_holm:.3g} |")
     return 0
 
 
