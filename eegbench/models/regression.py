@@ -25,6 +25,7 @@ import logging
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -141,6 +142,19 @@ def tangent_space_ridge(estimator: CovarianceEstimator = "oas", **_: Any) -> Skl
     ), fold_invariant_steps=1)  # per-window covariances: computed once per dataset
 
 
+class ChannelMeans(BaseEstimator, TransformerMixin):
+    """Each window's mean per channel (the reference's features; nothing is learned)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> ChannelMeans:
+        """Record the number of channels."""
+        self.n_channels_ = int(np.shape(X)[1])
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return (n_windows, n_channels) means over time."""
+        return np.asarray(X, dtype=np.float64).mean(axis=-1)
+
+
 class _Mean(DummyRegressor):
     """DummyRegressor(strategy="mean") that accepts windows (it never reads them)."""
 
@@ -157,10 +171,8 @@ class _Mean(DummyRegressor):
 def mean_regressor(**_: Any) -> SklearnRegressor:
     """Build the training-mean reference: every window predicted as the mean training target.
 
-    The channel means (:class:`~eegbench.models.classical.ERPFeatures` with one bin) are its
-    features (``encode``); the prediction never depends on them.
+    The channel means (:class:`ChannelMeans`) are its features (``encode``); the prediction
+    never depends on them.
     """
-    from eegbench.models.classical import ERPFeatures
-
-    pipeline: Pipeline = make_pipeline(ERPFeatures(n_bins=1), _Mean())
+    pipeline: Pipeline = make_pipeline(ChannelMeans(), _Mean())
     return SklearnRegressor(pipeline)
