@@ -234,7 +234,8 @@ def score_regression(y_true: np.ndarray, pred: np.ndarray, train_mean: float
     float32 (:func:`stored_values`); the metrics are computed from exactly the stored values,
     so anyone can recompute them from the row. ``train_mean`` is the mean target of the
     windows the model was trained on: the prediction of the training-mean reference
-    (``mean_regressor``), which the tables test each model against.
+    (``mean_regressor``), which the tables test each model against; it is stored as float32
+    too, so the reference's errors computed from it equal those of its own rows.
 
     Returns
     -------
@@ -247,5 +248,7 @@ def score_regression(y_true: np.ndarray, pred: np.ndarray, train_mean: float
     stored = stored_values(pred)
     if not np.isfinite(train_mean):
         raise ValueError(f"train_mean must be a finite number, got {train_mean!r}.")
-    return ({"y": targets, "pred": stored, "train_mean": float(train_mean)},
+    # float32 like the predictions: the reference's own rows then have exactly its errors
+    mean32 = stored_values(np.array([train_mean]))[0]
+    return ({"y": targets, "pred": stored, "train_mean": mean32},
             compute_regression_metrics(np.asarray(targets), np.asarray(stored)))
