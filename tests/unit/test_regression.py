@@ -253,3 +253,23 @@ def test_ts_ridge_selects_its_penalty_across_training_subjects_only():
     reference = build_model("mean_regressor")
     reference.fit(X, y, X[:0], y[:0], signal, 0, groups=groups)
     np.testing.assert_allclose(reference.predict(X), y.mean())
+
+
+def test_a_classifier_on_a_regression_task_is_refused_and_vice_versa():
+    from eegbench.data.windows import WindowsDataset
+    from eegbench.evaluation.fold import check_model_task
+    from eegbench.models import build_model
+
+    meta = pd.DataFrame({"subject": ["00", "01"], "label": [0, 0], "target": [21.0, 18.0]})
+    regression = WindowsDataset(np.zeros((2, 2, 8)), meta, {
+        "classes": ["rest", "arithmetic"], "target": {"name": "age", "column": "Age"}})
+    classification = WindowsDataset(np.zeros((2, 2, 8)), meta.drop(columns="target"),
+                                    {"classes": ["rest", "arithmetic"]})
+    np.testing.assert_array_equal(regression.y, [21.0, 18.0])
+    np.testing.assert_array_equal(classification.y, [0, 0])
+    with pytest.raises(ValueError, match="'ts_lr' is a classifier, but task 'age' is a "
+                                         "regression task .*'Age'.*ts_ridge"):
+        check_model_task(build_model("ts_lr"), regression, "ts_lr", "age")
+    with pytest.raises(ValueError, match="'ts_ridge' is a regression model, but task 'x'"):
+        check_model_task(build_model("ts_ridge"), classification, "ts_ridge", "x")
+    check_model_task(build_model("mean_regressor"), regression, "mean_regressor", "age")
