@@ -226,7 +226,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
                                 f"{kind} tasks): run `eegbench +exp=loso` first.")
     if frame.empty:
         return _build_regression(prepare(reg), Path(out_dir), name, command, test,
-                                 results_dir)
+                                 results_dir, plots)
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
@@ -284,17 +284,25 @@ def _regression_extra(reg: pd.DataFrame, test: str) -> dict:
 
 
 def _build_regression(frame: pd.DataFrame, out_dir: Path, name: str, command: str | None,
-                      test: str, results_dir: Path) -> dict[str, Path]:
+                      test: str, results_dir: Path, plots: bool = True) -> dict[str, Path]:
     """Write the files of a leaderboard whose rows are all regression rows."""
     extra = _regression_extra(frame, test)
     sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
     footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
               f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
     notes = [REGRESSION_NOTES.replace("<name>", name), *extra["warnings"]]
-    lines = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
-             *extra["markdown"], "## Provenance", "", *[md_text(f"- {f}") for f in footer], ""]
 
     def write(staging: Path) -> None:
+        plot_lines: list[str] = []
+        if plots:
+            from eegbench.leaderboard.regression_plots import predicted_vs_target
+
+            written = predicted_vs_target(extra["subjects"], staging / f"{name}_plots")
+            rel = [str(p.relative_to(staging)) for p in written]
+            plot_lines = ["## Plots", "", *[md_text(f"![{p}]({p})") for p in rel], ""]
+        lines = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
+                 *extra["markdown"], *plot_lines, "## Provenance", "",
+                 *[md_text(f"- {f}") for f in footer], ""]
         extra["summary"].to_csv(staging / f"{name}.csv", index=False)
         extra["subjects"].to_csv(staging / f"{name}_per_subject.csv", index=False)
         (staging / f"{name}.md").write_text("\n".join(lines))
@@ -304,7 +312,7 @@ def _build_regression(frame: pd.DataFrame, out_dir: Path, name: str, command: st
     _staged(out_dir, name, write)
     final = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
-             "html": out_dir / f"{name}.html"}
+             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
     logger.info("wrote %s, %s and %s", final["md"], final["csv"], final["html"])
     return final
 
