@@ -227,8 +227,8 @@ def caption(block: pd.DataFrame) -> str:
             "two-sided Wilcoxon test across subjects of the absolute errors against the "
             "lowest-error configuration, Holm-corrected within the table (Δ > 0: larger "
             "error than the best). Under leave-one-subject-out the training-mean predictor has "
-            "a negative R² across subjects (each left-out subject moves the training mean away "
-            "from its own target).")
+            "a negative R² and a Pearson r near -1 across subjects (each left-out subject moves "
+            "the training mean away from its own target): the reference to beat, not 0.")
     if n < 2:
         text += " With one test subject no test across subjects is possible."
     elif len(block) > 1 and smallest_wilcoxon_p(n) >= 0.05:
