@@ -59,13 +59,6 @@ CHANCE_SCORE = "chance_abs_error"
 ALPHA = 0.05
 
 
-def is_regression(frame: pd.DataFrame) -> pd.Series:
-    """Which rows of a results frame are regression rows (``target`` set)."""
-    if "target" not in frame:
-        return pd.Series(False, index=frame.index)
-    return frame["target"].map(lambda t: isinstance(t, dict))
-
-
 def subject_table(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per table x configuration x subject: target, mean prediction, errors.
 

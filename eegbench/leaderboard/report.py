@@ -27,13 +27,13 @@ from eegbench.leaderboard.escape import md_heading, md_text
 from eegbench.leaderboard.html import render_html, render_markdown_page
 from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
 from eegbench.leaderboard.regression import NOTES as REGRESSION_NOTES
-from eegbench.leaderboard.regression import is_regression
 from eegbench.leaderboard.regression import summarize as regression_summarize
 from eegbench.leaderboard.regression import to_markdown as regression_markdown
 from eegbench.leaderboard.stats import WILCOXON_DESCRIPTION
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
+    is_regression,
     per_subject_table,
     prepare,
     primary_metrics,

@@ -32,8 +32,9 @@ def regression_rows(tmp_path_factory, data_root):
     env = {**os.environ, "EEGBENCH_RUNS_DIR": str(tmp / "runs"),
            "EEGBENCH_CACHE_DIR": str(tmp / "cache"), "EEGBENCH_DATA_ROOT": str(data_root),
            "OMP_NUM_THREADS": "1"}
-    command = ["run", "-m", "model=ts_ridge,mean_regressor", "dataset=physionet_eegmat", "dataset.task=age",
-               "experiment.name=age", f"dataset.subjects=[{','.join(SUBJECTS)}]"]
+    command = ["run", "-m", "model=ts_ridge,mean_regressor", "dataset=physionet_eegmat",
+               "dataset.task=age", "experiment.name=age",
+               f"dataset.subjects=[{','.join(SUBJECTS)}]"]
     proc = subprocess.run([sys.executable, "-m", "eegbench", *command], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]

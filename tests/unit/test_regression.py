@@ -14,9 +14,10 @@ from sklearn import metrics as skm
 from eegbench.data.errors import RecipeError
 from eegbench.data.recipe import load_recipe
 from eegbench.data.targets import read_subject_targets
-from eegbench.leaderboard.regression import is_regression, subject_table
+from eegbench.leaderboard.regression import subject_table
 from eegbench.leaderboard.regression import summarize as regression_summary
 from eegbench.leaderboard.stats import compare_with_best
+from eegbench.leaderboard.tables import is_regression
 from eegbench.metrics import (
     METRICS,
     compute_metrics,
