@@ -206,12 +206,20 @@ def _run_checks(name: str, params: dict[str, Any] | None,
         # train one more step from a copy to verify that the training step changes weights
         initial = copy.deepcopy(module.state_dict())
 
-    proba = model.predict_proba(X)
-    _check(proba.shape == (len(X), signal.n_outputs), name,
-           f"predict_proba shape {proba.shape}, expected {(len(X), signal.n_outputs)}")
-    _check(bool(np.isfinite(proba).all()), name, "predict_proba returned non-finite values")
-    _check(np.allclose(proba.sum(1), 1.0, atol=1e-4), name, "probabilities do not sum to 1")
-    report.checks.append("predict_proba")
+    regression = getattr(model, "task", "classification") == "regression"
+    predict = model.predict if regression else model.predict_proba
+    proba = predict(X)
+    if regression:  # a regressor: one finite number per window
+        _check(proba.shape == (len(X),), name,
+               f"predict shape {proba.shape}, expected {(len(X),)}")
+        _check(bool(np.isfinite(proba).all()), name, "predict returned non-finite values")
+        report.checks.append("predict")
+    else:
+        _check(proba.shape == (len(X), signal.n_outputs), name,
+               f"predict_proba shape {proba.shape}, expected {(len(X), signal.n_outputs)}")
+        _check(bool(np.isfinite(proba).all()), name, "predict_proba returned non-finite values")
+        _check(np.allclose(proba.sum(1), 1.0, atol=1e-4), name, "probabilities do not sum to 1")
+        report.checks.append("predict_proba")
 
     report.n_parameters = int(model.n_parameters())
     _check(report.n_parameters > 0, name, "n_parameters() must be positive")
@@ -236,7 +244,7 @@ def _run_checks(name: str, params: dict[str, Any] | None,
             path = Path(tmp) / "model.bin"
             model.save(path)
             clone = build_model(name, **params).load(path)
-            again = clone.predict_proba(X)
+            again = clone.predict(X) if regression else clone.predict_proba(X)
         _check(np.allclose(again, proba, atol=1e-5), name,
                "predictions differ after save() / load()")
         report.checks.append("save/load")

@@ -329,6 +329,8 @@ def load_windows(
     Returns
     -------
     WindowsDataset
+        For a recipe resolved for one of its ``targets``, with each window's numeric target
+        (:func:`eegbench.data.targets.attach_target`).
     """
     sources, hashes, key, content_key = _resolve_entry(recipe, data_root, spec, subjects)
     entry = Path(cache_root) / recipe.name / key
@@ -338,4 +340,9 @@ def load_windows(
     else:
         _check_writable(entry, problem)
         _build(recipe, sources, spec, entry, hashes, verify, content_key)
-    return read_entry(entry)
+    ds = read_entry(entry)
+    if recipe.is_regression:  # the numeric target of each window, read from its table
+        from eegbench.data.targets import attach_target
+
+        ds = attach_target(ds, recipe, data_root)
+    return ds

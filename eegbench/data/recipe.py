@@ -72,6 +72,27 @@ class Recipe:
         """The tasks a multi-task recipe declares (``tasks``); empty for a single-task one."""
         return sorted(self.model.tasks or {})
 
+    @property
+    def target_names(self) -> list[str]:
+        """The regression tasks the recipe declares (``targets``)."""
+        return sorted(self.model.targets or {})
+
+    @property
+    def is_regression(self) -> bool:
+        """True when the recipe is resolved for one of its ``targets`` (a numeric target)."""
+        return self.model.target is not None
+
+    def _for_target(self, task: str) -> Recipe:
+        """The recipe resolved for its regression task ``task`` (see :meth:`for_task`)."""
+        spec = self.raw["targets"][task]
+        raw = {k: v for k, v in self.raw.items() if k != "targets"}
+        for key in ("title", "paradigm", "primary_metric"):
+            if key in spec:
+                raw[key] = spec[key]
+        raw["task"] = {"name": task, "files": spec.get("files")}
+        raw["target"] = spec["target"]
+        return Recipe(name=self.name, raw=raw, path=self.path)
+
     def for_task(self, task: str | None) -> Recipe:
         """Return this recipe resolved for ``task`` (one of its ``tasks``).
 
@@ -79,19 +100,25 @@ class Recipe:
         replace the top-level ones, its ``expected`` is merged into the top-level one, and its
         ``files`` regex restricts discovery; the file list, checksums, channels, quality and
         crops stay the recipe's. A recipe without ``tasks`` is returned as is (its
-        ``dataset.task`` is a label).
+        ``dataset.task`` is a label), unless ``task`` names one of its ``targets`` (a
+        regression task): the recipe's windows restricted to the target's ``files``, with the
+        target's ``title``, ``paradigm`` and ``primary_metric``; ``target`` is set to the
+        target's table (read by :func:`eegbench.data.targets.attach_target`).
 
         Raises
         ------
         RecipeError
             If ``task`` is not one of the recipe's tasks, or the resolved task is incomplete.
         """
+        if task is not None and task in self.target_names:
+            return self._for_target(task)
         if not self.task_names:
             return self
         if task not in self.task_names:
             raise RecipeError(
                 f"Invalid value for the 'dataset.task' parameter of recipe '{self.name}'. "
-                f"Allowed values are {self.task_names}, but got {task!r}.")
+                f"Allowed values are {self.task_names + self.target_names}, but got "
+                f"{task!r}.")
         spec = self.raw["tasks"][task]
         raw = {k: v for k, v in self.raw.items() if k != "tasks"}
         for key in ("title", "paradigm", "primary_metric", "labels", "windows"):
@@ -192,8 +219,13 @@ class Recipe:
         )
 
     def fingerprint(self) -> str:
-        """Return a stable hash of the recipe content (part of every cache key)."""
-        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
+        """Return a stable hash of the recipe content (part of every cache key).
+
+        The ``targets`` section is left out: declaring a regression task does not change the
+        windows of the others (a recipe resolved for a target hashes its ``target``).
+        """
+        content = {k: v for k, v in self.raw.items() if k != "targets"}
+        blob = json.dumps(content, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
     def label_of(self, source: SourceFile) -> str:

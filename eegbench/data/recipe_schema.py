@@ -296,6 +296,61 @@ class Task(_Strict):
     _files = field_validator("files")(lambda cls, v: v if v is None else _check_regex(v))
 
 
+class TargetTable(_Strict):
+    """``target``: a numeric target per subject, read from a table below the dataset folder.
+
+    ``key`` is the table's column naming the subject, ``key_format`` how a subject id of the
+    recordings reads there (``Subject{subject}``: subject ``04`` is ``Subject04``), ``column``
+    the numeric target. ``sha256`` pins the table's bytes. ``level: subject``: every window
+    of a subject gets the subject's value (the only level so far).
+    """
+
+    table: str
+    sha256: Sha256 | None = None
+    key: NonEmpty
+    key_format: NonEmpty = "{subject}"
+    column: NonEmpty
+    level: Literal["subject"] = "subject"
+    unit: NonEmpty | None = None
+    description: NonEmpty | None = None
+
+    _table = field_validator("table")(lambda cls, v: _check_relative(v))
+
+    @field_validator("key_format")
+    @classmethod
+    def _subject_field(cls, value: str) -> str:
+        if template_fields(value) != ["subject"]:
+            raise ValueError("must hold the one field {subject} (e.g. 'Subject{subject}')")
+        return value
+
+
+class TargetTask(_Strict):
+    """One entry of ``targets``: a regression task over some of the recipe's windows.
+
+    The windows are the recipe's (its labels, windows and expected counts), restricted to the
+    files matching ``files``; each window's target is read from ``target``'s table. ``title``,
+    ``paradigm`` and ``primary_metric`` (a regression metric) replace the top-level ones.
+    """
+
+    title: NonEmpty | None = None
+    paradigm: NonEmpty | None = None
+    primary_metric: NonEmpty
+    files: str | None = None
+    target: TargetTable
+
+    _files = field_validator("files")(lambda cls, v: v if v is None else _check_regex(v))
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _regression_metric(cls, value: str) -> str:
+        from eegbench.metrics import metrics_of_kind
+
+        allowed = sorted(metrics_of_kind("regression"))
+        if value not in allowed:
+            raise ValueError(f"must be a regression metric, one of {allowed}")
+        return value
+
+
 class TaskRef(_Strict):
     """``task``: set by the loader on a recipe resolved for one of its ``tasks``.
 
@@ -352,6 +407,11 @@ class RecipeModel(_Strict):
     tasks: dict[Annotated[str, StringConstraints(pattern=NAME_PATTERN)], Task] | None = \
         Field(None, min_length=1)
     task: TaskRef | None = None
+    #: Regression tasks over the recipe's windows (``dataset.task`` selects one).
+    targets: dict[Annotated[str, StringConstraints(pattern=NAME_PATTERN)], TargetTask] | None = \
+        Field(None, min_length=1)
+    #: Set by the loader on a recipe resolved for one of its ``targets``.
+    target: TargetTable | None = None
 
     @field_validator("crop")
     @classmethod

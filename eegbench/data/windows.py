@@ -31,9 +31,11 @@ class WindowsDataset:
     X : ndarray, shape (n_windows, n_channels, n_times)
         Windows in the units named in ``info['units']`` (memory-mapped when from the cache).
     meta : DataFrame
-        One row per window: subject, session, run, label, label_name, onset_s, source.
+        One row per window: subject, session, run, label, label_name, onset_s, source; for a
+        regression task also ``target`` (the window's numeric target).
     info : dict
-        ch_names, ch_types, ch_pos, sfreq, units, classes, recipe, cache key.
+        ch_names, ch_types, ch_pos, sfreq, units, classes, recipe, cache key; for a regression
+        task ``target`` (name, column, level, unit, table; :mod:`eegbench.data.targets`).
     """
 
     X: np.ndarray
@@ -41,8 +43,18 @@ class WindowsDataset:
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def is_regression(self) -> bool:
+        """True when the windows carry a numeric target (a regression task)."""
+        return bool(self.info.get("target")) and "target" in self.meta
+
+    @property
     def y(self) -> np.ndarray:
-        """Integer labels, one per window."""
+        """What the models learn, one per window.
+
+        Integer labels, or the numeric targets (float64) of a regression task.
+        """
+        if self.is_regression:
+            return self.meta["target"].to_numpy(dtype=np.float64)
         return self.meta["label"].to_numpy()
 
     @property
@@ -86,11 +98,15 @@ def subjects_missing_classes(ds: WindowsDataset) -> dict[str, list[str]]:
 def check_subject_classes(ds: WindowsDataset) -> None:
     """Raise if a subject lacks a class (it would be tested on the other classes only).
 
+    A regression task (:attr:`WindowsDataset.is_regression`) has no classes to check.
+
     Raises
     ------
     RecipeError
         Naming every such subject and its missing classes.
     """
+    if ds.is_regression:
+        return
     incomplete = subjects_missing_classes(ds)
     if incomplete:
         raise RecipeError(

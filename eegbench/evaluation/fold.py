@@ -24,7 +24,7 @@ from eegbench.data.cache import WindowsDataset
 from eegbench.data.recipe import recipe_primary_metric
 from eegbench.evaluation.identity import identity_config
 from eegbench.evaluation.plan import adaptation_of, hp_source_of, model_builder, uses_validation
-from eegbench.metrics import score_predictions
+from eegbench.metrics import score_predictions, score_regression
 from eegbench.models.base import BenchmarkModel, SignalSpec
 from eegbench.protocols.splitters import Fold
 from eegbench.results.provenance import git_revision, package_versions
@@ -55,6 +55,39 @@ def training_windows(model: BenchmarkModel, fold: Fold) -> tuple[np.ndarray, np.
     return np.sort(np.concatenate([fold.train, fold.valid])), fold.valid[:0]
 
 
+def is_regressor(model: BenchmarkModel) -> bool:
+    """True for a regression model (``task = "regression"``: numeric predictions)."""
+    return getattr(model, "task", "classification") == "regression"
+
+
+def check_model_task(model: BenchmarkModel, ds: WindowsDataset, name: str, task: str) -> None:
+    """Raise unless ``model`` solves the kind of task of ``ds`` (regression or classification).
+
+    Raises
+    ------
+    ValueError
+        Naming the model, the task and what to use instead.
+    """
+    if is_regressor(model) == ds.is_regression:
+        return
+    if ds.is_regression:
+        raise ValueError(
+            f"Model '{name}' is a classifier, but task '{task}' is a regression task (a "
+            f"numeric target, {ds.info['target'].get('column')!r}): use a regression model "
+            "(ts_ridge, mean_regressor).")
+    raise ValueError(f"Model '{name}' is a regression model, but task '{task}' is a "
+                     f"classification task (classes {ds.info.get('classes')}): use a "
+                     "classifier, or a regression task of the recipe (its 'targets').")
+
+
+def _group_kwargs(model: BenchmarkModel, ds: WindowsDataset, train: np.ndarray
+                  ) -> dict[str, Any]:
+    """``groups`` (the training windows' subjects) for a regressor's internal selection."""
+    if not is_regressor(model):
+        return {}
+    return {"groups": ds.meta["subject"].astype(str).to_numpy()[train]}
+
+
 def _fit_fewshot(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
                  calibration: CalibrationSpec | None, cache: BaseModelCache | None
                  ) -> _FitResult:
@@ -74,7 +107,7 @@ def _fit_features(job: Job, ds: WindowsDataset, fold: Fold, seed: int,
     train, valid = training_windows(model, fold)
     t0 = time.perf_counter()
     report = model.fit_features(features[train], ds.y[train], features[valid], ds.y[valid],
-                                signal, seed)
+                                signal, seed, **_group_kwargs(model, ds, train))
     seconds = time.perf_counter() - t0
     return model, {**(report or {}), "train_subjects": train_subjects(ds, train)}, seconds
 
@@ -101,7 +134,8 @@ def _fit_windows(job: Job, ds: WindowsDataset, fold: Fold, seed: int) -> _FitRes
         build = model_builder(job, overrides=best)
     model = build()
     train, valid = training_windows(model, fold)
-    report = dict(model.fit(ds.X[train], y[train], ds.X[valid], y[valid], signal, seed) or {})
+    report = dict(model.fit(ds.X[train], y[train], ds.X[valid], y[valid], signal, seed,
+                            **_group_kwargs(model, ds, train)) or {})
     if search is not None:
         report["hp_search"] = search
     seconds = time.perf_counter() - t0
@@ -138,6 +172,10 @@ def score_fold(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
                train_seconds: float, features: np.ndarray | None = None) -> ResultRow:
     """Predict the test windows of ``fold`` with the fitted ``model``; return its result row."""
     spec = job.spec
+    check_model_task(model, ds, spec.model.name, spec.dataset.task)
+    if is_regressor(model):
+        return _score_regression_fold(job, ds, fold, seed, chash, model, fit_report,
+                                      train_seconds, features)
     t0 = time.perf_counter()
     if features is not None and not len(fold.calib):
         proba = model.predict_proba_features(features[fold.test])
@@ -151,6 +189,37 @@ def score_fold(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
     if is_collapsed(counts):
         logger.warning("[%s] fold %s collapsed: every test window predicted as one class %s",
                        spec.model.name, fold.name, counts)
+    return _row(job, ds, fold, seed, chash, model, fit_report, train_seconds,
+                inference_seconds, predictions, metrics, counts)
+
+
+def _score_regression_fold(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+                           model: BenchmarkModel, fit_report: dict[str, Any] | None,
+                           train_seconds: float, features: np.ndarray | None) -> ResultRow:
+    """A regression fold's row: numeric predictions, regression metrics, training mean.
+
+    ``train_mean`` is the mean target of the windows the model was trained on (the
+    prediction of the training-mean reference, against which the tables test the model).
+    """
+    t0 = time.perf_counter()
+    if features is not None:
+        pred = model.predict_features(features[fold.test])
+    else:
+        pred = model.predict(ds.X[fold.test])
+    inference_seconds = time.perf_counter() - t0
+    train, _ = training_windows(model, fold)
+    y = ds.y
+    predictions, metrics = score_regression(y[fold.test], pred, float(np.mean(y[train])))
+    return _row(job, ds, fold, seed, chash, model, fit_report, train_seconds,
+                inference_seconds, predictions, metrics, None)
+
+
+def _row(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
+         model: BenchmarkModel, fit_report: dict[str, Any] | None, train_seconds: float,
+         inference_seconds: float, predictions: dict[str, Any], metrics: dict[str, float],
+         counts: list[int] | None) -> ResultRow:
+    """Assemble a fold's :class:`ResultRow` (classification: ``counts`` per class)."""
+    spec = job.spec
     fit_report = dict(fit_report or {})
     separate_valid = bool(len(fold.calib)) or uses_validation(model)
     return ResultRow(
@@ -172,9 +241,9 @@ def score_fold(job: Job, ds: WindowsDataset, fold: Fold, seed: int, chash: str,
         budget=fit_report.get("budget") or ({"kind": "sklearn", "fit": "pipeline.fit, no epochs"}
                                              if model.family == "classical" else None),
         n_trainable=fit_report.get("n_trainable"),
-        predicted_class_counts=counts, collapsed=is_collapsed(counts),
+        predicted_class_counts=counts, collapsed=None if counts is None else is_collapsed(counts),
         hp_source=fit_report.get("hp_source") or hp_source_of(job, fit_report),
-        suite=_suite_label(job),
+        suite=_suite_label(job), target=ds.info.get("target") if ds.is_regression else None,
     )
 
 

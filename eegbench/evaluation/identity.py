@@ -126,13 +126,14 @@ def row_key_of(job: Job, fold: Any, seed: int, chash: str, fingerprints: dict[st
 # -- data -----------------------------------------------------------------------------------
 
 #: Metadata columns a protocol and a row can see (splitters, scoring, resume); hashed where
-#: present. ``source`` (a file name) is not: renaming a file does not change the windows.
+#: present (``target``: a regression task's numeric target). ``source`` (a file name) is not:
+#: renaming a file does not change the windows.
 FINGERPRINT_META_COLUMNS = ("subject", "session", "run", "label", "label_name", "onset_s",
-                            "duration_s")
+                            "duration_s", "target")
 #: ``info`` keys that the models and the scoring read (:class:`eegbench.models.base.SignalSpec`,
 #: the class names); the cache key, the source files and quality reports are not content.
 FINGERPRINT_INFO_KEYS = ("sfreq", "ch_names", "ch_types", "ch_pos", "ch_ori", "ch_loc",
-                         "units", "classes")
+                         "units", "classes", "target")
 #: Windows hashed per block of this many (bounded memory for memory-mapped caches).
 _HASH_BLOCK = 256
 

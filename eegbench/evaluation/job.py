@@ -26,7 +26,7 @@ from eegbench.config import Job, as_job
 from eegbench.data.cache import check_subject_classes
 from eegbench.data.quality import summarize as summarize_quality
 from eegbench.evaluation.audit import run_audit
-from eegbench.evaluation.fold import fit_and_score
+from eegbench.evaluation.fold import check_model_task, fit_and_score
 from eegbench.evaluation.identity import identity_hash, row_fingerprints, row_key_of
 from eegbench.evaluation.parallel import fit_folds_in_parallel
 from eegbench.evaluation.plan import (
@@ -36,6 +36,7 @@ from eegbench.evaluation.plan import (
     protocol_plan,
 )
 from eegbench.evaluation.probes import probes_apply, probes_stored, write_probe_rows
+from eegbench.metrics import LOGGED_METRIC
 from eegbench.progress import fold_label
 from eegbench.protocols.splitters import Fold
 from eegbench.results.row import ResultRow
@@ -82,7 +83,7 @@ def parse_fold_shard(value: Any) -> tuple[int, int] | None:
 
 
 def _summary(job: Job, store: ResultStore, chash: str, fingerprints: dict[str, Any],
-             n_new: int, n_skipped: int) -> list[dict[str, Any]]:
+             n_new: int, n_skipped: int, regression: bool = False) -> list[dict[str, Any]]:
     """Return the job's stored rows (this data and code only) and log their mean score."""
     spec = job.spec
     frame = store.to_frame()
@@ -92,13 +93,15 @@ def _summary(job: Job, store: ResultStore, chash: str, fingerprints: dict[str, A
                  & (frame["adaptation"] == adaptation_of(job))]
     for name_fp, value in fingerprints.items():  # rows of this data and code only
         mine = mine[mine[name_fp].isna()] if value is None else mine[mine[name_fp] == value]
-    scores = mine["metric.balanced_accuracy"].to_numpy(dtype=float)
+    metric = LOGGED_METRIC["regression" if regression else "classification"]
+    scores = mine[f"metric.{metric}"].to_numpy(dtype=float)
     # sample standard deviation (ddof=1), the convention of the leaderboard tables
     spread = np.nanstd(scores, ddof=1) if np.isfinite(scores).sum() > 1 else 0.0
-    logger.info("%s on %s (%s): %d new fold(s), %d skipped; balanced accuracy %.3f +- %.3f "
+    logger.info("%s on %s (%s): %d new fold(s), %d skipped; %s %.3f +- %.3f "
                 "(mean +- sample SD) over %d fold(s). Results: %s", spec.model.name,
-                spec.dataset.name, spec.protocol.name, n_new, n_skipped, np.nanmean(scores),
-                spread, len(scores), Path(spec.paths.results_dir).resolve())
+                spec.dataset.name, spec.protocol.name, n_new, n_skipped,
+                metric.replace("_", " "), np.nanmean(scores), spread, len(scores),
+                Path(spec.paths.results_dir).resolve())
     return mine.to_dict("records")
 
 
@@ -122,6 +125,8 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
     shard = parse_fold_shard(spec.fold_shard)
     ds = load_dataset(job)
     check_subject_classes(ds)  # never test a subject on one class only
+    if ds.is_regression:
+        check_regression_job(job, ds)
     fingerprints = row_fingerprints(job, ds)  # the windows are hashed once per job
     data_quality = summarize_quality(ds.info.get("quality") or [])
     chash = identity_hash(job)
@@ -142,10 +147,11 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
         store.write(row)
         n_new += 1
         tally.n_done += 1
-        logger.info("[%s seed %s] fold %d/%d %s: balanced_accuracy %.3f (%.1f s; %d/%d done, "
-                    "ETA %s)", model_name, tally.seed, i, tally.n_folds, fold.name,
-                    row.metrics["balanced_accuracy"], row.train_seconds, tally.n_done,
-                    tally.n_pending, tally.eta())
+        metric = LOGGED_METRIC["classification" if row.target is None else "regression"]
+        logger.info("[%s seed %s] fold %d/%d %s: %s %.3f (%.1f s; %d/%d done, ETA %s)",
+                    model_name, tally.seed, i, tally.n_folds, fold.name, metric,
+                    row.metrics[metric], row.train_seconds, tally.n_done, tally.n_pending,
+                    tally.eta())
 
     for seed in spec.seeds:
         folds = plan.folds(int(seed))
@@ -176,4 +182,27 @@ def run_experiment(job: Job | Mapping[str, Any]) -> list[dict[str, Any]]:
             writer(i, fold, row, model)
     if spec.audit is not None:
         run_audit(job, ds, store, plan, chash, fingerprints)
-    return _summary(job, store, chash, fingerprints, n_new, n_skipped)
+    return _summary(job, store, chash, fingerprints, n_new, n_skipped, ds.is_regression)
+
+
+def check_regression_job(job: Job, ds: Any) -> None:
+    """Raise unless the job can run on a regression task (numeric target).
+
+    A regression job needs a regression model; few-shot calibration, nested hyperparameter
+    search, layer probes and the leakage audit are classification-only so far.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the task.
+    """
+    spec = job.spec
+    protocol = job.section("protocol")
+    unsupported = [name for name, used in (
+        ("hp_search", spec.hp_search is not None), ("audit", spec.audit is not None),
+        ("protocol.layer_probe", bool(protocol.get("layer_probe"))),
+        (f"protocol={spec.protocol.name}", spec.protocol.name == "fewshot")) if used]
+    if unsupported:
+        raise ValueError(f"Task '{spec.dataset.task}' is a regression task: {unsupported} "
+                         "support classification tasks only.")
+    check_model_task(model_builder(job)(), ds, spec.model.name, spec.dataset.task)

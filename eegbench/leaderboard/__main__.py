@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from eegbench.leaderboard import plan as experiment_plan
-from eegbench.leaderboard.report import PROBE_FILTERS, build
+from eegbench.leaderboard.report import KINDS, PROBE_FILTERS, build
 from eegbench.leaderboard.site import write_index
 from eegbench.leaderboard.stats import TESTS
 from eegbench.leaderboard.suite_spec import SuiteError
@@ -43,7 +43,8 @@ def build_committed(out: Path, plots: bool = True) -> list[Path]:
         paths = build(rows, Path(out), table.name, table.metrics or DEFAULT_METRICS,
                       "python -m eegbench.leaderboard --committed",
                       protocols=table.protocol, datasets=table.dataset, test=table.test,
-                      plots=plots, probes=table.probes, families=table.family)
+                      plots=plots, probes=table.probes, families=table.family,
+                      kind=table.kind)
         written.append(paths["md"])
     return written
 
@@ -97,6 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
     parser.add_argument("--probes", choices=PROBE_FILTERS, default="include",
                         help="layer-wise probe rows: include (default), exclude, or only")
+    parser.add_argument("--kind", choices=KINDS, default="all",
+                        help="rows of classification tasks, regression tasks (a numeric "
+                             "target, their own tables), or all (default)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -128,7 +132,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> None:
     command = "eegbench leaderboard " + shlex.join(argv_used)
     paths = build(results, out, args.name or args.exp, args.metrics, command.strip(),
                   protocols=args.protocol, datasets=args.dataset, test=args.test,
-                  plots=not args.no_plots, probes=args.probes, families=args.family)
+                  plots=not args.no_plots, probes=args.probes, families=args.family,
+                  kind=args.kind)
     write_index(out)
     logger.info("leaderboard: %s (site: %s)", paths["html"], out / "index.html")
 

@@ -164,3 +164,10 @@ def render_html(title: str, summary: pd.DataFrame, metrics: Sequence[str],
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def render_markdown_page(title: str, lines: Sequence[str]) -> str:
+    """Return a page holding Markdown ``lines`` (tables kept in view), styled as the others."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+            + markdown_html(lines) + "\n</body>\n</html>\n")

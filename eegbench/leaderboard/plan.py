@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -91,9 +91,14 @@ class Step(_Strict):
 
 
 class CommittedTable(_Strict):
-    """One committed table: its name and the filters selecting its rows."""
+    """One committed table: its name and the filters selecting its rows.
+
+    ``kind``: the tasks whose rows it shows (``classification``, the default, or
+    ``regression``: rows with a numeric target, :mod:`eegbench.leaderboard.regression`).
+    """
 
     name: str
+    kind: Literal["classification", "regression"] = "classification"
     protocol: list[str] | None = None
     dataset: list[str] | None = None
     family: list[str] | None = None

@@ -25,12 +25,16 @@ import pandas as pd
 
 from eegbench.leaderboard.data_versions import DATA_VERSIONS_NAME, DataVersions, data_versions_of
 from eegbench.leaderboard.escape import md_heading, md_text
-from eegbench.leaderboard.html import render_html
+from eegbench.leaderboard.html import render_html, render_markdown_page
 from eegbench.leaderboard.ranks import RANKS_CAPTION, aggregate_ranks, ranks_to_markdown
+from eegbench.leaderboard.regression import NOTES as REGRESSION_NOTES
+from eegbench.leaderboard.regression import summarize as regression_summarize
+from eegbench.leaderboard.regression import to_markdown as regression_markdown
 from eegbench.leaderboard.stats import WILCOXON_DESCRIPTION
 from eegbench.leaderboard.tables import (
     BLOCK_COLUMNS,
     DEFAULT_METRICS,
+    is_regression,
     per_subject_table,
     prepare,
     primary_metrics,
@@ -72,6 +76,9 @@ def block_provenance(frame: pd.DataFrame,
                     + (f"data {'/'.join(data)}; " if data else "") + ", ".join(packages))
     return out
 
+
+#: Values of the ``kind`` filter: every row, only classification rows, only regression rows.
+KINDS = ("all", "classification", "regression")
 
 #: Values of the ``probes`` filter: keep layer-probe rows, drop them, or keep only them (with
 #: the rows of the networks they probe).
@@ -172,7 +179,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
           metrics: Sequence[str] = DEFAULT_METRICS, command: str | None = None,
           protocols: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
           test: str = "wilcoxon", plots: bool = True, probes: str = "include",
-          families: Sequence[str] | None = None) -> dict[str, Path]:
+          families: Sequence[str] | None = None, kind: str = "all") -> dict[str, Path]:
     """Write the leaderboard files into ``out_dir``.
 
     Files: ``<name>.md``, ``<name>.csv``, ``<name>_per_subject.csv``, ``<name>.html`` and
@@ -200,6 +207,11 @@ def build(results_dir: Path, out_dir: Path, name: str,
         Layer-wise probe rows: keep, drop, or keep only them (see :func:`filter_frame`).
     families : sequence of str, optional
         Restrict to these model families (``classical``, ``specialist``, ``foundation``).
+    kind : {"all", "classification", "regression"}
+        Which tasks' rows: regression rows (a numeric target) get their own tables
+        (:mod:`eegbench.leaderboard.regression`); with ``all`` and both kinds present they
+        follow the classification tables and their CSVs are ``<name>_regression.csv`` and
+        ``<name>_regression_per_subject.csv``.
 
     Returns
     -------
@@ -211,18 +223,28 @@ def build(results_dir: Path, out_dir: Path, name: str,
     FileNotFoundError
         If the store has no rows (after filtering).
     """
+    if kind not in KINDS:
+        raise ValueError(f"Invalid value for the 'kind' parameter. Allowed values are "
+                         f"{list(KINDS)}, but got {kind!r}.")
     frame = filter_frame(load_frame(results_dir), protocols, datasets, probes, families)
     frame = drop_superseded(frame)
-    if frame.empty:
+    regression = is_regression(frame)
+    reg = frame[regression] if kind != "classification" else frame.iloc[:0]
+    frame = frame[~regression] if kind != "regression" else frame.iloc[:0]
+    if frame.empty and reg.empty:
         raise FileNotFoundError(f"No result rows in {results_dir} (protocols "
-                                f"{protocols or 'all'}, datasets {datasets or 'all'}): run "
-                                "`eegbench +exp=loso` first.")
+                                f"{protocols or 'all'}, datasets {datasets or 'all'}, "
+                                f"{kind} tasks): run `eegbench +exp=loso` first.")
+    if frame.empty:
+        return _build_regression(prepare(reg), Path(out_dir), name, command, test,
+                                 results_dir, plots)
     frame = prepare(frame)
     metrics = list(metrics)
     summary = summarize(frame, metrics, test=test)
     ranks = aggregate_ranks(summary, frame)
     versions = data_versions_of(results_dir)
     provenance = block_provenance(frame, versions)
+    extra = _regression_extra(prepare(reg), test, versions) if not reg.empty else None
     out_dir.mkdir(parents=True, exist_ok=True)
     if finish_swap(out_dir, name):
         logger.warning("finished moving in the leaderboard %s of an interrupted build", name)
@@ -234,7 +256,7 @@ def build(results_dir: Path, out_dir: Path, name: str,
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out_dir))
     try:
         _write_files(staging, frame, summary, ranks, provenance, metrics, name, command, test,
-                     plots, results_dir, versions)
+                     plots, results_dir, versions, extra)
         staging.chmod(0o755)
         for path in staging.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
@@ -243,6 +265,68 @@ def build(results_dir: Path, out_dir: Path, name: str,
         shutil.rmtree(staging, ignore_errors=True)
     finish_swap(out_dir, name)
     logger.info("wrote %s, %s, %s and the plots", final["md"], final["csv"], final["html"])
+    return final
+
+
+def _staged(out_dir: Path, name: str, write) -> None:
+    """Write files with ``write(staging)`` into a staging folder, then swap them into place."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if finish_swap(out_dir, name):
+        logger.warning("finished moving in the leaderboard %s of an interrupted build", name)
+    for stale in out_dir.glob(f".{name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out_dir))
+    try:
+        write(staging)
+        staging.chmod(0o755)
+        for path in staging.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        os.replace(staging, _ready_dir(out_dir, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    finish_swap(out_dir, name)
+
+
+def _regression_extra(reg: pd.DataFrame, test: str,
+                      versions: DataVersions | None = None) -> dict:
+    """The regression tables of a build that also has classification rows."""
+    summary, subjects = regression_summarize(reg, test=test)
+    return {"summary": summary, "subjects": subjects,
+            "markdown": regression_markdown(summary, block_provenance(reg, versions)),
+            "warnings": comparability_warnings(reg, versions)}
+
+
+def _build_regression(frame: pd.DataFrame, out_dir: Path, name: str, command: str | None,
+                      test: str, results_dir: Path, plots: bool = True) -> dict[str, Path]:
+    """Write the files of a leaderboard whose rows are all regression rows."""
+    extra = _regression_extra(frame, test, data_versions_of(results_dir))
+    sources = [results_dir] if isinstance(results_dir, str | Path) else list(results_dir)
+    footer = [f"rows: {len(frame)} from {', '.join(str(s) for s in sources)}",
+              f"regenerate: {command or 'python -m eegbench.leaderboard'}"]
+    notes = [REGRESSION_NOTES.replace("<name>", name), *extra["warnings"]]
+
+    def write(staging: Path) -> None:
+        plot_lines: list[str] = []
+        if plots:
+            from eegbench.leaderboard.regression_plots import predicted_vs_target
+
+            written = predicted_vs_target(extra["subjects"], staging / f"{name}_plots")
+            rel = [str(p.relative_to(staging)) for p in written]
+            plot_lines = ["## Plots", "", *[md_text(f"![{p}]({p})") for p in rel], ""]
+        lines = [md_heading(1, f"eegbench leaderboard: {name}"), "", *map(md_text, notes), "",
+                 *extra["markdown"], *plot_lines, "## Provenance", "",
+                 *[md_text(f"- {f}") for f in footer], ""]
+        extra["summary"].to_csv(staging / f"{name}.csv", index=False)
+        extra["subjects"].to_csv(staging / f"{name}_per_subject.csv", index=False)
+        (staging / f"{name}.md").write_text("\n".join(lines))
+        (staging / f"{name}.html").write_text(
+            render_markdown_page(f"eegbench leaderboard: {name}", lines))
+
+    _staged(out_dir, name, write)
+    final = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
+             "per_subject": out_dir / f"{name}_per_subject.csv",
+             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
+    logger.info("wrote %s, %s and %s", final["md"], final["csv"], final["html"])
     return final
 
 
@@ -302,8 +386,13 @@ def _data_version_warning(block: pd.DataFrame, versions: DataVersions) -> str | 
 def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
                  ranks: pd.DataFrame, provenance: dict[tuple, str], metrics: list[str],
                  name: str, command: str | None, test: str, plots: bool,
-                 results_dir: Path, versions: DataVersions | None = None) -> None:
-    """Write every leaderboard file of ``name`` into ``out_dir`` (a staging folder)."""
+                 results_dir: Path, versions: DataVersions | None = None,
+                 regression: dict | None = None) -> None:
+    """Write every leaderboard file of ``name`` into ``out_dir`` (a staging folder).
+
+    ``regression``: the regression tables of the same build (:func:`_regression_extra`),
+    appended after the classification ones, with their own CSVs.
+    """
     paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
              "per_subject": out_dir / f"{name}_per_subject.csv",
              "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
@@ -355,6 +444,16 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     foundation = foundation_table(frame, summary, primary_metrics(frame))
     if len(foundation):  # machine-readable comparisons: the site's verdict reads them
         foundation.to_csv(out_dir / f"{name}{FOUNDATION_SUFFIX}", index=False)
+    if regression is not None:
+        regression["summary"].to_csv(out_dir / f"{name}_regression.csv", index=False)
+        regression["subjects"].to_csv(out_dir / f"{name}_regression_per_subject.csv",
+                                      index=False)
+        section = ["## Regression tasks", "",
+                   md_text(REGRESSION_NOTES.replace("<name>_per_subject",
+                                                    f"{name}_regression_per_subject")),
+                   "", *map(md_text, regression["warnings"]), *regression["markdown"]]
+        text += section
+        sections = [*sections, *section]
     if plot_paths:
         text += ["## Plots", ""] + [md_text(f"![{p}]({p})") for p in plot_paths] + [""]
     text += ["## Provenance", "", *[md_text(f"- {f}") for f in footer], ""]

@@ -116,8 +116,8 @@ def paired_test(a: Sequence[float], b: Sequence[float], method: str = "wilcoxon"
 
 
 def compare_with_best(scores: pd.DataFrame, block: Sequence[str], config: Sequence[str],
-                      value: str, method: str = "wilcoxon", alpha: float = 0.05
-                      ) -> pd.DataFrame:
+                      value: str, method: str = "wilcoxon", alpha: float = 0.05,
+                      higher_is_better: bool = True) -> pd.DataFrame:
     """Compare every configuration of each block with the block's best configuration.
 
     Parameters
@@ -129,26 +129,32 @@ def compare_with_best(scores: pd.DataFrame, block: Sequence[str], config: Sequen
     config : sequence of str
         Columns that define a configuration (e.g. model, adaptation, config_hash).
     value : str
-        Score column (higher is better).
+        Score column.
     method : str
         See :func:`paired_test`.
     alpha : float
         Level of the ``significant`` flag (on Holm-adjusted p-values).
+    higher_is_better : bool
+        The score's direction: the best configuration has the highest mean (default) or, for
+        an error such as MAE, the lowest.
 
     Returns
     -------
     DataFrame
         One row per (block, configuration): ``mean``, ``is_best``, ``n_pairs`` (subjects shared
-        with the best), ``diff_vs_best`` (mean paired difference), ``statistic``, ``p_value``,
-        ``p_holm`` and ``significant`` (worse than the best at level ``alpha``). The best
-        configuration has NaN p-values. Ties for best go to the first in sorted order.
+        with the best), ``diff_vs_best`` (mean paired difference, configuration minus best:
+        negative for a worse accuracy, positive for a worse error), ``statistic``,
+        ``p_value``, ``p_holm`` and ``significant`` (worse than the best at level ``alpha``).
+        The best configuration has NaN p-values. Ties for best go to the first in sorted
+        order.
     """
     block, config = list(block), list(config)
     out = []
     for _, frame in scores.groupby(block, sort=True, dropna=False):
         means = (frame.groupby(config, sort=True, dropna=False)[value].mean()
                  .reset_index().rename(columns={value: "mean"}))
-        best_pos = int(np.argmax(means["mean"].to_numpy()))
+        ordered = means["mean"].to_numpy()
+        best_pos = int(np.argmax(ordered) if higher_is_better else np.argmin(ordered))
         best_key = tuple(means.iloc[best_pos][config])
         pivot = frame.pivot_table(index="test_subject", columns=config, values=value,
                                   aggfunc="mean", dropna=False)

@@ -39,6 +39,17 @@ TEST_BLOCK_COLUMNS = BLOCK_COLUMNS + ["test_data"]
 #: What a configuration is called across datasets (the config hash includes the dataset).
 CONFIG_LABEL_COLUMNS = ["model", "family", "adaptation", "calibration"]
 DEFAULT_METRICS = ("balanced_accuracy", "roc_auc", "cohen_kappa", "f1_weighted")
+def is_regression(frame: pd.DataFrame) -> pd.Series:
+    """Which rows of a results frame are regression rows (``target`` set).
+
+    The tables of this module are classification tables and leave these rows out; they are
+    summarised by :mod:`eegbench.leaderboard.regression`.
+    """
+    if "target" not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame["target"].map(lambda t: isinstance(t, dict))
+
+
 def primary_metrics(frame: pd.DataFrame) -> dict[str, str]:
     """Map each dataset of a results frame to the primary metric of its recipe."""
     out = {}
@@ -183,6 +194,7 @@ def per_subject_table(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFra
     One row per table x configuration x subject; the input of every subject-level test the
     tables show, written at full precision to ``<name>_per_subject.csv``.
     """
+    frame = frame[~is_regression(frame)]  # regression rows: eegbench.leaderboard.regression
     out = None
     for metric in dict.fromkeys(metrics):
         if f"metric.{metric}" not in frame:
@@ -216,7 +228,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
     Parameters
     ----------
     frame : DataFrame
-        Flat results (:meth:`eegbench.results.ResultStore.to_frame`).
+        Flat results (:meth:`eegbench.results.ResultStore.to_frame`); regression rows
+        (:func:`is_regression`) are left out.
     metrics : sequence of str
         Metrics to summarise (mean ± std over subjects).
     test : {"wilcoxon", "permutation"}
@@ -240,6 +253,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS,
         rows first), ``rank``, ``n_pairs``,
         ``diff_vs_best``, ``p_value``, ``p_holm``, ``significant``.
     """
+    frame = frame[~is_regression(frame)]  # regression rows: eegbench.leaderboard.regression
     if frame.empty:
         return pd.DataFrame()
     frame = prepare(frame)

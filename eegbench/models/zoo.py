@@ -20,6 +20,8 @@ BUILTIN_MODELS: dict[str, str] = {
     "csp_lda": "eegbench.models.classical:csp_lda",
     "xdawn_ts_lr": "eegbench.models.classical:xdawn_tangent_space_lr",
     "erp_lda": "eegbench.models.classical:erp_lda",
+    "ts_ridge": "eegbench.models.regression:tangent_space_ridge",
+    "mean_regressor": "eegbench.models.regression:mean_regressor",
     "fb_ts_lr": "eegbench.models.filterbank:filter_bank_tangent_space_lr",
     "eegnet": "eegbench.models.deep:build_eegnet",
     "patch_transformer": "eegbench.models.patch_transformer:PatchTransformerModel",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from eegbench.metrics import compute_metrics
+from eegbench.metrics import compute_metrics, higher_is_better
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def select_hyperparameters(build: Callable[[dict[str, Any]], Any], grid: Mapping
     splits = list(GroupKFold(n_splits=n_splits).split(train, groups=train_groups))
     scores: dict[str, float] = {}
     best, best_score = None, -np.inf
+    sign = 1.0 if higher_is_better(metric) else -1.0  # an error metric: the lowest is best
     for params in candidates(grid):
         values = []
         for inner_train, inner_test in splits:
@@ -95,8 +96,8 @@ def select_hyperparameters(build: Callable[[dict[str, Any]], Any], grid: Mapping
         score = float(np.nanmean(values))
         scores[repr(params)] = round(score, 4)
         logger.info("nested selection %s: inner %s %.3f", params, metric, score)
-        if score > best_score:
-            best, best_score = params, score
+        if sign * score > best_score:
+            best, best_score = params, sign * score
     inner = (f"{n_splits}-fold group K-fold over {n_groups} training subjects, {metric}, grid "
              f"{dict(grid)}")
     return dict(best), {"inner": inner, "scores": scores, "selected": dict(best)}

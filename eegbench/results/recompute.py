@@ -18,6 +18,11 @@ function of them, so an edited metric (or edited predictions) is caught by recom
   ROC AUC must lie in the range where each tied positive/negative pair contributes 0 to 1
   instead of 1/2 (macro-averaged per class for more than two classes, an outer bound) and,
   for two classes, be a whole number of half pairs.
+- Regression rows (``predictions`` with ``y``, ``pred`` and ``train_mean``, schema 5) store
+  float32 predictions and their metrics were computed from exactly those values
+  (:func:`eegbench.metrics.score_regression`): every stored metric must be a regression metric
+  equal to the one recomputed (:func:`eegbench.metrics.compute_regression_metrics`), the
+  training mean must be a finite number and the row stores no class counts.
 - A row of schema >= 4 without predictions is refused. Rows of schema < 4 (which predate
   stored predictions) and schema-4 layer-probe rows (which copied their network's
   predictions, not the probe's) have nothing to recompute and are not checked.
@@ -40,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from eegbench.metrics import METRICS, compute_metrics
+from eegbench.metrics import METRICS, compute_metrics, compute_regression_metrics, metric_kind
 from eegbench.results.row import ResultRow, row_key
 
 #: Schema from which every row stores its predictions.
@@ -224,6 +229,8 @@ def metrics_problem(row: dict[str, Any]) -> str | None:
         return None
     if version < EXACT_SCHEMA and str(row.get("adaptation", "")).startswith("layer_probe:"):
         return None
+    if isinstance(predictions, dict) and "pred" in predictions:
+        return regression_problem(row)
     parsed = _arrays(predictions, row.get("n_test"))
     if isinstance(parsed, str):
         return f"{_describe(row)}: {parsed}"
@@ -288,4 +295,52 @@ def _counts_problem(row: dict[str, Any], proba: np.ndarray) -> str | None:
     if list(counts) != actual:
         return (f"{_describe(row)}: stored predicted_class_counts {list(counts)} differ from "
                 f"{actual}, the argmax counts of its own predictions")
+    return None
+
+
+def _regression_arrays(predictions: dict[str, Any], n_test: Any
+                       ) -> tuple[np.ndarray, np.ndarray] | str:
+    """Targets and predictions of a regression row, or why they are malformed."""
+    if not {"y", "pred", "train_mean"} <= set(predictions) or "proba" in predictions:
+        return ("'predictions' of a regression row must hold 'y', 'pred' and 'train_mean' "
+                f"(and no 'proba'); found keys {sorted(predictions)}")
+    try:
+        y = np.asarray(predictions["y"], dtype=np.float64)
+        pred = np.asarray(predictions["pred"], dtype=np.float64)
+        train_mean = float(predictions["train_mean"])
+    except (TypeError, ValueError) as err:
+        return f"'predictions' are not numeric ({err})"
+    if y.ndim != 1 or pred.shape != y.shape or not len(y):
+        return (f"'predictions.y' and 'predictions.pred' have shapes {y.shape} and "
+                f"{pred.shape}, expected two 1-D arrays of the same non-zero length")
+    if not (np.isfinite(y).all() and np.isfinite(pred).all() and math.isfinite(train_mean)):
+        return "'predictions' hold non-finite targets, predictions or training mean"
+    if isinstance(n_test, int) and n_test != len(y):
+        return f"'n_test' is {n_test} but 'predictions' hold {len(y)} windows"
+    return y, pred
+
+
+def regression_problem(row: dict[str, Any]) -> str | None:
+    """Return why a regression row's metrics disagree with its own predictions, or None.
+
+    Every stored metric must be a registered regression metric, equal (to
+    :data:`EXACT_TOLERANCE`) to the value recomputed from the row's stored targets and
+    float32 predictions; ``predicted_class_counts`` must be empty.
+    """
+    parsed = _regression_arrays(row["predictions"], row.get("n_test"))
+    if isinstance(parsed, str):
+        return f"{_describe(row)}: {parsed}"
+    y, pred = parsed
+    stored = {k: float("nan") if v is None else float(v) for k, v in row["metrics"].items()}
+    unknown = sorted(k for k in stored if k not in METRICS or metric_kind(k) != "regression")
+    if unknown:
+        return (f"{_describe(row)}: metric(s) {unknown} are not regression metrics and cannot "
+                "be recomputed from numeric predictions")
+    if row.get("predicted_class_counts") is not None:
+        return f"{_describe(row)}: a regression row stores predicted_class_counts"
+    recomputed = compute_regression_metrics(y, pred)
+    for name, value in stored.items():
+        if not _same(value, recomputed[name]):
+            return (f"{_describe(row)}: stored {name} {value!r} differs from "
+                    f"{recomputed[name]!r} recomputed from the row's own predictions")
     return None

@@ -32,6 +32,11 @@ from typing import Any
 #:      (:mod:`eegbench.results.recompute`: exact for version 5, the values reachable by
 #:      breaking 4-decimal ties either way for version 4). The fields are unchanged, so rows
 #:      of version 4 are read as they are.
+#:      Regression rows (added within version 5): ``target`` names the numeric target (None
+#:      for a classification row) and ``predictions`` holds ``y`` (the targets), ``pred``
+#:      (float32 predictions) and ``train_mean`` (the mean training target: the prediction
+#:      of the training-mean reference); their ``metrics`` are the regression metrics of
+#:      :mod:`eegbench.metrics`, computed from exactly these values.
 SCHEMA_VERSION = 5
 
 #: Fields added after schema 1, with the value an older row gets when read
@@ -43,7 +48,7 @@ FIELD_DEFAULTS_LATER: dict[str, Any] = {"draw": None, "calibration": None, "n_ca
                                         "hp_source": None, "predictions": None,
                                         "data_fingerprint": None, "code_fingerprint": None,
                                         "data_quality": None, "weights": None,
-                                        "suite": None}
+                                        "suite": None, "target": None}
 
 
 @dataclass
@@ -118,6 +123,10 @@ class ResultRow:
     #: ``<name>@<version>`` of the suite the row was run for (added within version 5, None
     #: when run outside a suite); not a key field: a suite reuses rows of the same identity.
     suite: str | None = None
+    #: The numeric target of a regression row (``name``, ``column``, ``level``, ``unit``,
+    #: ``table``; added within version 5); None for a classification row. Not a key field
+    #: (the task and the data fingerprint already identify it).
+    target: dict[str, Any] | None = None
     created_at: str = ""
     schema_version: int = SCHEMA_VERSION
 

@@ -46,7 +46,9 @@ def test_zoo_lists_every_model():
 def test_conformance(name, small_batch):
     report = check_model(name, SMALL.get(name), batch=small_batch)
     assert report.n_parameters > 0
-    assert {"fit", "predict_proba", "encode", "save/load"} <= set(report.checks)
+    regression = getattr(build_model(name, **SMALL.get(name, {})), "task", "") == "regression"
+    predicts = "predict" if regression else "predict_proba"  # regressors: one number a window
+    assert {"fit", predicts, "encode", "save/load"} <= set(report.checks)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,10 @@ def test_one_epoch_on_real_loso_fold(name, loso_fold):
     X, y, fold, signal = loso_fold
     model = build_model(name, **{**SMALL.get(name, {}), "trainer": CHECK_TRAINER})
     model.fit(X[fold.train], y[fold.train], X[fold.valid], y[fold.valid], signal, seed=0)
+    if getattr(model, "task", "") == "regression":  # tests/unit/test_regression.py
+        pred = model.predict(X[fold.test])
+        assert pred.shape == (len(fold.test),) and np.isfinite(pred).all()
+        return
     proba = model.predict_proba(X[fold.test])
     assert proba.shape == (len(fold.test), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)

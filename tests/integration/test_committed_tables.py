@@ -53,25 +53,30 @@ def _close(a, b):
 def test_every_committed_p_value_recomputes_from_the_per_subject_csv_alone():
     """p (Holm), p vs chance (subjects) and the foundation-vs-reference p, from the CSVs.
 
-    Only the window-level chance test needs the stored predictions (rows.jsonl).
+    Only the window-level chance test needs the stored predictions (rows.jsonl). Regression
+    tables: p (Holm) of the per-subject absolute errors (lower is better) and p vs the
+    training mean (one-sided Wilcoxon against each subject's training-mean error).
     """
     import numpy as np
 
-    from eegbench.leaderboard.stats import compare_with_best, holm, paired_test
+    from eegbench.leaderboard.stats import compare_with_best, holm, one_sided_wilcoxon, paired_test
     from eegbench.leaderboard.stats import subject_chance_test as chance_test
     from eegbench.leaderboard.tables import CONFIG_COLUMNS, TEST_BLOCK_COLUMNS
+    from eegbench.metrics import higher_is_better
 
     committed = REPO / "leaderboard"
     spec = yaml.safe_load((committed / "plan.yaml").read_text())["committed"]
     checked = 0
     for table in spec["tables"]:
         name = table["name"]
+        regression = table.get("kind") == "regression"
         per_subject = _read(committed / f"{name}_per_subject.csv")
         summary = _read(committed / f"{name}.csv")
         for metric, rows in summary.groupby("primary_metric"):
             subj = per_subject[per_subject["dataset"].isin(rows["dataset"])]
             ours = compare_with_best(subj.dropna(subset=[metric]), TEST_BLOCK_COLUMNS,
-                                     CONFIG_COLUMNS, metric)
+                                     CONFIG_COLUMNS, metric,
+                                     higher_is_better=higher_is_better(metric))
             merged = rows.merge(ours, on=["dataset", "task", "protocol", "shots",
                                           *CONFIG_COLUMNS], suffixes=("", "_ours"))
             assert len(merged) == len(rows), name
@@ -79,10 +84,15 @@ def test_every_committed_p_value_recomputes_from_the_per_subject_csv_alone():
             _close(merged["p_holm"], merged["p_holm_ours"])
             for _, r in rows.iterrows():
                 cell = subj[(subj["config_hash"] == r["config_hash"])
-                            & (subj["dataset"] == r["dataset"])
+                            & (subj["dataset"] == r["dataset"]) & (subj["task"] == r["task"])
                             & (subj["protocol"] == r["protocol"]) & (subj["shots"] == r["shots"])]
-                expected = chance_test(cell[r["chance_metric"]].to_numpy(), r["chance"])
-                _close([r["p_chance"]], [expected["p_value"]])
+                if regression:  # one-sided: smaller errors than the training mean's
+                    expected = one_sided_wilcoxon(cell["chance_abs_error"].to_numpy(),
+                                                  cell[metric].to_numpy())
+                    _close([r["p_chance"]], [expected])
+                else:
+                    expected = chance_test(cell[r["chance_metric"]].to_numpy(), r["chance"])
+                    _close([r["p_chance"]], [expected["p_value"]])
                 checked += 1
         refs = committed / f"{name}_foundation_vs_references.csv"
         if refs.is_file():
