@@ -55,7 +55,8 @@ def per_subject_scores(rows: list[dict]) -> dict[tuple[str, tuple[str, str]], di
     """Return {(family key, (align, reference)): {subject: mean balanced accuracy}}."""
     scores: dict = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        if (row["dataset"], row["protocol"], row["seed"]) != (DATASET, PROTOCOL, 0):
+        if (row["dataset"], row["protocol"], row["seed"]) != (DATASET, PROTOCOL, 0) or (
+                "balanced_accuracy" not in row["metrics"]):  # regression tasks of eegmat
             continue
         scores[(_family_key(row), _alignment(row))][row["test_subject"]].append(
             float(row["metrics"]["balanced_accuracy"]))
