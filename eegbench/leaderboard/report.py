@@ -245,27 +245,19 @@ def build(results_dir: Path, out_dir: Path, name: str,
     versions = data_versions_of(results_dir)
     provenance = block_provenance(frame, versions)
     extra = _regression_extra(prepare(reg), test, versions) if not reg.empty else None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if finish_swap(out_dir, name):
-        logger.warning("finished moving in the leaderboard %s of an interrupted build", name)
-    for stale in out_dir.glob(f".{name}.staging-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    final = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
-             "per_subject": out_dir / f"{name}_per_subject.csv",
-             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.staging-", dir=out_dir))
-    try:
-        _write_files(staging, frame, summary, ranks, provenance, metrics, name, command, test,
-                     plots, results_dir, versions, extra)
-        staging.chmod(0o755)
-        for path in staging.rglob("*"):
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        os.replace(staging, _ready_dir(out_dir, name))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    finish_swap(out_dir, name)
+    _staged(out_dir, name, lambda staging: _write_files(
+        staging, frame, summary, ranks, provenance, metrics, name, command, test, plots,
+        results_dir, versions, extra))
+    final = _output_paths(out_dir, name)
     logger.info("wrote %s, %s, %s and the plots", final["md"], final["csv"], final["html"])
     return final
+
+
+def _output_paths(out_dir: Path, name: str) -> dict[str, Path]:
+    """The files a leaderboard ``name`` writes in ``out_dir``."""
+    return {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
+            "per_subject": out_dir / f"{name}_per_subject.csv",
+            "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
 
 
 def _staged(out_dir: Path, name: str, write) -> None:
@@ -323,9 +315,7 @@ def _build_regression(frame: pd.DataFrame, out_dir: Path, name: str, command: st
             render_markdown_page(f"eegbench leaderboard: {name}", lines))
 
     _staged(out_dir, name, write)
-    final = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
-             "per_subject": out_dir / f"{name}_per_subject.csv",
-             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
+    final = _output_paths(out_dir, name)
     logger.info("wrote %s, %s and %s", final["md"], final["csv"], final["html"])
     return final
 
@@ -393,9 +383,7 @@ def _write_files(out_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame,
     ``regression``: the regression tables of the same build (:func:`_regression_extra`),
     appended after the classification ones, with their own CSVs.
     """
-    paths = {"md": out_dir / f"{name}.md", "csv": out_dir / f"{name}.csv",
-             "per_subject": out_dir / f"{name}_per_subject.csv",
-             "html": out_dir / f"{name}.html", "plots": out_dir / f"{name}_plots"}
+    paths = _output_paths(out_dir, name)
     summary.to_csv(paths["csv"], index=False)  # repr floats: the p-values recompute exactly
     tested = [metrics[0], *sorted(set(primary_metrics(frame).values()))]
     per_subject = per_subject_table(frame, tested)
